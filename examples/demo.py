@@ -1,0 +1,2 @@
+"""Demo placeholder: replaced once the foundation pieces land."""
+print("pybpf demo")
