@@ -1,0 +1,321 @@
+"""The :class:`BTF` container: a lazily decoded set of types addressed by id.
+
+Opening a blob checks its header and walks the type section once, recording the word
+index of every record (records are variable-length, so an id cannot be located without
+this pass). A type is decoded into its dataclass the first time it is asked for and then
+cached; the name index is built on the first :meth:`BTF.find`.
+
+Split BTF (kernel modules) sits on top of a base: its ids and string offsets continue
+where the base's end, and lookups fall through to the base.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from array import array
+from typing import Any, Iterator
+
+from ..errors import BTFError
+from . import _wire
+from ._decode import DECODERS
+from .types import MODIFIER_KINDS, Array, Kind, Type, Void
+
+log = logging.getLogger("pybpf.btf")
+
+__all__ = ["BTF"]
+
+_VOID = Void()
+_DECODER_BY_KIND = [DECODERS.get(k) for k in range(32)]  # type: ignore[call-overload]
+_MODIFIERS = frozenset(int(k) for k in MODIFIER_KINDS)
+_SIZED = frozenset({Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.STRUCT, Kind.UNION, Kind.FLOAT, Kind.DATASEC})
+
+
+class BTF:
+    """A BTF type graph. Build it with :meth:`from_bytes`, :meth:`from_file` or :meth:`from_types`.
+
+    >>> from pybpf.btf import kernel_btf, Kind
+    >>> btf = kernel_btf()
+    >>> task = btf[btf.find_one("task_struct", Kind.STRUCT)]
+    """
+
+    __slots__ = (
+        "base", "type_id_start", "header", "_words", "_offsets", "_strings", "_n", "_cache",
+        "_names", "_ptr_size", "__weakref__",
+    )
+
+    def __init__(self, data: bytes, *, base: BTF | None = None) -> None:
+        data = bytes(data)
+        self.base = base
+        self.header = _wire.parse_header(data)
+        h = self.header
+        start = h.hdr_len + h.str_off
+        base_strings = base._strings if base is not None else None
+        self._strings = _wire.StringTable(
+            data[start:start + h.str_len],
+            start=base_strings.end if base_strings is not None else 0,
+            base=base_strings,
+        )
+        self.type_id_start = len(base) if base is not None else 1
+        self._words = _wire.type_words(data, h)
+        self._offsets = self._index(self._words)
+        self._n = self.type_id_start + len(self._offsets)
+        self._cache: list[Any] = [None] * len(self._offsets)
+        self._names: dict[str, list[int]] | None = None
+        self._ptr_size: int | None = None
+
+    @staticmethod
+    def _index(words: array) -> array:
+        """Word index of every record; BTFError on an unknown kind or a truncated record."""
+        offsets = array("I")
+        append = offsets.append
+        fixed = _wire.FIXED_BY_KIND
+        per_vlen = _wire.VLEN_BY_KIND
+        end = len(words)
+        i = 0
+        try:
+            while i < end:
+                info = words[i + 1]
+                kind = (info >> 24) & 0x1F
+                size = fixed[kind]
+                if size < 0:
+                    raise BTFError(
+                        f"unknown BTF kind {kind} in the record at byte {i * 4} of the type section"
+                    )
+                append(i)
+                i += size + per_vlen[kind] * (info & 0xFFFF)
+        except IndexError:
+            raise BTFError(f"truncated BTF type record at byte {i * 4} of the type section") from None
+        if i != end:
+            raise BTFError(f"truncated BTF type record at byte {offsets[-1] * 4} of the type section")
+        return offsets
+
+    # --- construction ----------------------------------------------------------------
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, base: BTF | None = None) -> BTF:
+        """Parse a ``.BTF`` blob (``base`` for split BTF such as a kernel module's)."""
+        return cls(data, base=base)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, base: BTF | None = None) -> BTF:
+        """Parse a raw BTF file (e.g. ``/sys/kernel/btf/vmlinux``) or the ``.BTF`` section of an ELF."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise BTFError(f"cannot read BTF from {os.fspath(path)}: {e.strerror}") from e
+        if data[:4] == b"\x7fELF":
+            data = _elf_section(data, ".BTF", os.fspath(path))
+        return cls(data, base=base)
+
+    @classmethod
+    def from_types(cls, types: Any, *, base: BTF | None = None) -> BTF:
+        """Build BTF from type dataclasses; ids are assigned in order from 1 (or after ``base``)."""
+        from .marshal import marshal_types
+
+        return cls(marshal_types(list(types), base=base), base=base)
+
+    def to_bytes(self, *, byteorder: str = _wire.HOST_ORDER) -> bytes:
+        """Marshal this BTF (only its own types for split BTF) to a blob the kernel accepts."""
+        from .marshal import marshal
+
+        return marshal(self, byteorder=byteorder)
+
+    # --- lookup ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of type ids, including void (id 0) and, for split BTF, the base's."""
+        return self._n
+
+    def __getitem__(self, type_id: int) -> Type:
+        idx = type_id - self.type_id_start
+        if idx >= 0:
+            try:
+                t = self._cache[idx]
+            except IndexError:
+                raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})") from None
+            if t is None:
+                t = self._cache[idx] = self._decode(idx)
+            return t  # type: ignore[no-any-return]
+        if self.base is not None:
+            return self.base[type_id]
+        if type_id == 0:
+            return _VOID
+        raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
+
+    def _decode(self, idx: int) -> Type:
+        w = self._words
+        off = self._offsets[idx]
+        info = w[off + 1]
+        decoder = _DECODER_BY_KIND[(info >> 24) & 0x1F]
+        return decoder(self, w, off, self._strings.get(w[off]), info, w[off + 2])  # type: ignore[misc]
+
+    def _kind(self, type_id: int) -> int:
+        """The raw kind of ``type_id`` without decoding it."""
+        idx = type_id - self.type_id_start
+        if idx >= 0:
+            if idx >= len(self._offsets):
+                raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
+            return (self._words[self._offsets[idx] + 1] >> 24) & 0x1F
+        if self.base is not None:
+            return self.base._kind(type_id)
+        if type_id == 0:
+            return Kind.UNKNOWN
+        raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
+
+    def kind_of(self, type_id: int) -> Kind:
+        """The :class:`Kind` of ``type_id`` (cheap: does not decode the type)."""
+        return Kind(self._kind(type_id))
+
+    def name_of(self, type_id: int) -> str:
+        """The name of ``type_id`` ("" for anonymous types and void)."""
+        idx = type_id - self.type_id_start
+        if idx >= 0:
+            if idx >= len(self._offsets):
+                raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
+            return self._strings.get(self._words[self._offsets[idx]])
+        if self.base is not None:
+            return self.base.name_of(type_id)
+        if type_id == 0:
+            return ""
+        raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
+
+    def types(self, *, include_base: bool = True) -> Iterator[tuple[int, Type]]:
+        """``(id, type)`` for every type id from 1 (or only this split BTF's own ids)."""
+        if include_base and self.base is not None:
+            yield from self.base.types()
+        self._strings.load_all()
+        cache = self._cache
+        decode = self._decode
+        start = self.type_id_start
+        for idx in range(len(cache)):
+            t = cache[idx]
+            if t is None:
+                t = cache[idx] = decode(idx)
+            yield start + idx, t
+
+    def __iter__(self) -> Iterator[tuple[int, Type]]:
+        return self.types()
+
+    def find(self, name: str, kind: Kind | None = None) -> list[int]:
+        """Ids of the types called ``name`` (optionally only of ``kind``), base first, ascending."""
+        names = self._names
+        if names is None:
+            names = self._names = self._build_names()
+        found = list(self.base.find(name, kind)) if self.base is not None else []
+        ids = names.get(name, ())
+        if kind is None:
+            found.extend(ids)
+        else:
+            found.extend(i for i in ids if self._kind(i) == kind)
+        return found
+
+    def find_one(self, name: str, kind: Kind | None = None) -> int:
+        """The one type id called ``name``; BTFError when there is none or more than one."""
+        ids = self.find(name, kind)
+        what = f"{kind.name} {name!r}" if kind is not None else repr(name)
+        if not ids:
+            raise BTFError(f"no type {what} in this BTF")
+        if len(ids) > 1:
+            raise BTFError(f"type {what} is ambiguous: ids {ids[:10]}; pass a kind to narrow it")
+        return ids[0]
+
+    def _build_names(self) -> dict[str, list[int]]:
+        self._strings.load_all()
+        get = self._strings.get
+        w = self._words
+        names: dict[str, list[int]] = {}
+        tid = self.type_id_start
+        for off in self._offsets:
+            name_off = w[off]
+            if name_off:
+                name = get(name_off)
+                lst = names.get(name)
+                if lst is None:
+                    names[name] = [tid]
+                else:
+                    lst.append(tid)
+            tid += 1
+        return names
+
+    def resolve(self, type_id: int) -> int:
+        """Skip typedef/const/volatile/restrict/type_tag and return the underlying type id."""
+        for _ in range(self._n + 1):
+            if self._kind(type_id) not in _MODIFIERS:
+                return type_id
+            type_id = self[type_id].type_id  # type: ignore[union-attr]
+        raise BTFError(f"type id {type_id} is part of a loop of modifiers (typedef/const/...)")
+
+    @property
+    def pointer_size(self) -> int:
+        """Size of a pointer on the target: the size of ``long`` in this BTF, else 8."""
+        if self._ptr_size is None:
+            size = 8
+            for name in ("long int", "long unsigned int", "unsigned long", "long"):
+                ids = self.find(name, Kind.INT)
+                if ids:
+                    size = self[ids[0]].size  # type: ignore[union-attr]
+                    break
+            self._ptr_size = size
+        return self._ptr_size
+
+    def size_of(self, type_id: int) -> int:
+        """Size in bytes of a value of ``type_id`` (arrays multiplied out, modifiers skipped)."""
+        nelems = 1
+        orig = type_id
+        for _ in range(self._n + 1):
+            t = self[type_id]
+            kind = t.kind
+            if kind in _SIZED:
+                return nelems * t.size  # type: ignore[union-attr]
+            if kind == Kind.PTR:
+                return nelems * self.pointer_size
+            if kind == Kind.ARRAY:
+                assert isinstance(t, Array)
+                nelems *= t.nelems
+                type_id = t.elem_type_id
+            elif kind in MODIFIER_KINDS or kind == Kind.VAR:
+                type_id = t.type_id  # type: ignore[union-attr]
+            else:
+                raise BTFError(f"type id {orig} ({kind.name}) has no size")
+        raise BTFError(f"type id {orig} is part of a reference loop")
+
+    def __repr__(self) -> str:
+        split = f", split on {len(self.base)} base ids" if self.base is not None else ""
+        return f"<BTF {self._n} ids{split}>"
+
+    # --- values (see pybpf.btf.values) -----------------------------------------------
+
+    def decode_value(self, type_id: int, raw: bytes) -> object:
+        """Decode ``raw`` bytes holding a value of ``type_id`` into a Python value."""
+        from .values import decode_value
+
+        return decode_value(self, type_id, raw)
+
+    def encode_value(self, type_id: int, value: object) -> bytes:
+        """Encode a Python value (as :meth:`decode_value` returns, a dict, an int, bytes) to bytes."""
+        from .values import encode_value
+
+        return encode_value(self, type_id, value)
+
+    def format_value(self, type_id: int, raw: bytes) -> str:
+        """Pretty-print ``raw`` as a value of ``type_id`` (``{ .pid = 12, .comm = "bash" }``)."""
+        from .values import format_value
+
+        return format_value(self, type_id, raw)
+
+
+def _elf_section(data: bytes, name: str, path: str) -> bytes:
+    from io import BytesIO
+
+    from elftools.common.exceptions import ELFError as _PyELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        section = ELFFile(BytesIO(data)).get_section_by_name(name)
+        if section is None:
+            raise BTFError(f"{path} has no {name} section (compile with -g to get BTF)")
+        return bytes(section.data())
+    except (_PyELFError, ValueError, EOFError) as e:  # pyelftools raises a mix of these
+        raise BTFError(f"{path} is not a readable ELF file: {e}") from e
