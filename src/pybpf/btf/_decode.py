@@ -173,7 +173,7 @@ def _restrict(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> T
 
 
 def _type_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return TypeTag(name, _ref(btf, ref, f"TYPE_TAG {name!r}"))
+    return TypeTag(name, _ref(btf, ref, f"TYPE_TAG {name!r}"), bool(info >> 31))
 
 
 def _func(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
@@ -228,7 +228,7 @@ def _decl_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> T
     idx = w[off + 3]
     if idx & 0x80000000:
         idx -= 1 << 32
-    return DeclTag(name, _ref(btf, ref, f"DECL_TAG {name!r}"), idx)
+    return DeclTag(name, _ref(btf, ref, f"DECL_TAG {name!r}"), idx, bool(info >> 31))
 
 
 DECODERS: dict[int, Decoder] = {

@@ -115,7 +115,7 @@ class StringTable:
     (non-zero for split BTF, whose offsets continue after the base BTF's strings).
     """
 
-    __slots__ = ("data", "start", "base", "_cache", "_all")
+    __slots__ = ("data", "start", "base", "_cache", "_all", "_offsets")
 
     def __init__(self, data: bytes, *, start: int = 0, base: StringTable | None = None) -> None:
         if data and data[-1] != 0:
@@ -127,6 +127,7 @@ class StringTable:
         self.base = base
         self._cache: dict[int, str] = {0: ""}
         self._all = False
+        self._offsets: dict[str, int] | None = None
 
     @property
     def end(self) -> int:
@@ -170,7 +171,10 @@ class StringTable:
 
     def offsets(self) -> dict[str, int]:
         """First offset of each whole string in this table (for re-using offsets when marshalling)."""
+        if self._offsets is not None:
+            return self._offsets
         result: dict[str, int] = {}
+        self._offsets = result
         pos = self.start
         for raw in self.data.split(b"\0")[:-1]:
             result.setdefault(raw.decode("utf-8", "surrogateescape"), pos)

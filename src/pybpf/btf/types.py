@@ -191,6 +191,9 @@ class Restrict:
 class TypeTag:
     name: str
     type_id: int
+    #: kind_flag set: the tag is a plain ``__attribute__((<name>))`` (e.g. ``address_space(1)``),
+    #: not a ``btf_type_tag("<name>")``.
+    attribute: bool = False
     kind: ClassVar[Kind] = Kind.TYPE_TAG
 
 
@@ -251,6 +254,8 @@ class DeclTag:
     name: str
     type_id: int
     component_idx: int = -1  # -1: the tag applies to the type itself
+    #: kind_flag set: the tag is a plain ``__attribute__((<name>))``, not a ``btf_decl_tag``.
+    attribute: bool = False
     kind: ClassVar[Kind] = Kind.DECL_TAG
 
 
