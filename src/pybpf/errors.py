@@ -48,9 +48,18 @@ class CORError(BPFError):
 class CompileError(BPFError):
     """The C compiler failed; ``diagnostics`` holds its messages (file:line: ...)."""
 
-    def __init__(self, message: str, *, diagnostics: str = "", command: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        diagnostics: str = "",
+        command: list[str] | None = None,
+        messages: list[object] | None = None,
+    ) -> None:
         self.diagnostics = diagnostics
         self.command = command or []
+        #: the diagnostics parsed into ``pybpf.cc.Diagnostic`` records (file, line, column, ...)
+        self.messages = list(messages or [])
         super().__init__(f"{message}\n{diagnostics}".rstrip())
 
 
