@@ -181,6 +181,20 @@ class BTF:
             return ""
         raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
 
+    def string(self, offset: int) -> str:
+        """The string at ``offset`` of the string section (offsets continue from the base for split BTF)."""
+        return self._strings.get(offset)
+
+    def string_offset(self, text: str) -> int:
+        """Offset of ``text`` as a whole string in the string section (base first); BTFError if absent."""
+        table: _wire.StringTable | None = self._strings
+        while table is not None:
+            off = table.offsets().get(text)
+            if off is not None and (table.base is None or text not in table.base.offsets()):
+                return off
+            table = table.base
+        raise BTFError(f"string {text!r} is not in this BTF's string section")
+
     def types(self, *, include_base: bool = True) -> Iterator[tuple[int, Type]]:
         """``(id, type)`` for every type id from 1 (or only this split BTF's own ids)."""
         if include_base and self.base is not None:
