@@ -114,7 +114,14 @@ class BTF:
         """Build BTF from type dataclasses; ids are assigned in order from 1 (or after ``base``)."""
         from .marshal import marshal_types
 
-        return cls(marshal_types(list(types), base=base), base=base)
+        btf = cls(marshal_types(list(types), base=base), base=base)
+        btf.validate()
+        return btf
+
+    def validate(self) -> None:
+        """Decode every type now, so that any malformed record raises BTFError here."""
+        for _ in self.types(include_base=False):
+            pass
 
     def to_bytes(self, *, byteorder: str = _wire.HOST_ORDER) -> bytes:
         """Marshal this BTF (only its own types for split BTF) to a blob the kernel accepts."""

@@ -18,7 +18,8 @@ VAR              the value of the variable's type
 ===============  ==============================================================
 
 Encoding (:func:`encode_value`) accepts what decoding returns, and also a dict (or any
-Mapping) for a struct/union/datasec — missing members are zero, unknown names raise —,
+Mapping) for a struct/union/datasec — missing members are zero, unknown names raise, and
+for a union only the first member given (in declaration order) is encoded —,
 ``bytes``/``str`` for arrays of any 1-byte integer (NUL padded), any sequence for arrays, an enumerator
 name for an enum, and raw ``bytes`` of exactly the right size for any type.
 
@@ -389,12 +390,12 @@ def _enc_composite(btf: BTF, tid: int, t: Struct | Union_, value: Any, depth: in
     unknown = set(value) - _member_names(btf, t.members)
     if unknown:
         raise BTFError(f"{_describe(t)} has no member(s) {sorted(unknown)}")
-    if t.kind == Kind.UNION and len(value) > 1 and not isinstance(value, StructValue):
-        raise BTFError(f"{_describe(t)}: give one member of a union, not {sorted(value)}")
     buf = bytearray(t.size)
     members = t.members
-    if isinstance(value, StructValue) and t.kind == Kind.UNION and members:
-        members = members[:1]  # a decoded union repeats the same bytes in every member
+    if t.kind == Kind.UNION:
+        # All members of a union share the bytes: the first one (in declaration order) given wins.
+        given = set(value)
+        members = tuple(m for m in members if _member_names(btf, (m,)) & given)[:1]
     _enc_members(btf, members, value, buf, 0, depth)
     return bytes(buf)
 
