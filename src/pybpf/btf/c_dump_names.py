@@ -1,0 +1,73 @@
+"""C names for the dumper: one identifier per BTF type, unique in its C namespace.
+
+C has one namespace for struct/union/enum tags and one for ordinary identifiers (typedef
+names and enumeration constants). BTF can hold several types with the same name (two
+``struct foo`` from different compilation units, a ``union foo`` next to a ``struct foo``, the
+same enumerator in two enums); the first in id order keeps the name and each later one
+becomes ``name___2``, ``name___3``... (the ``___`` suffix is what CO-RE treats as a flavour, so
+relocations against a renamed type still match the kernel's type). A ``FWD`` shares the tag
+of the struct or union of the same name.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .types import Kind, Type
+
+#: typedef names that are compiler built-ins: never emitted, uses see through to the target
+BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
+
+_RECORD_KINDS = (Kind.STRUCT, Kind.UNION)
+_ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
+
+
+class Names:
+    """Unique C names: ``tag[id]`` for records/enums/fwds, ``ident[id]`` for typedefs and
+    ``enumerators[id]`` for the constants of an enum."""
+
+    def __init__(self, items: Iterable[tuple[int, Type]]) -> None:
+        self.tag: dict[int, str] = {}
+        self.ident: dict[int, str] = {}
+        self.enumerators: dict[int, tuple[str, ...]] = {}
+        self._tags: dict[str, Kind] = {}  # tag name -> STRUCT/UNION/ENUM owning it
+        self._idents: set[str] = set()
+        fwds = []
+        for tid, t in items:
+            kind = t.kind
+            if kind in _RECORD_KINDS:
+                if t.name:
+                    self.tag[tid] = self._new_tag(t.name, kind)
+            elif kind in _ENUM_KINDS:
+                if t.name:
+                    self.tag[tid] = self._new_tag(t.name, Kind.ENUM)
+                self.enumerators[tid] = tuple(self._new_ident(v.name) for v in t.values)  # type: ignore[union-attr]
+            elif kind is Kind.TYPEDEF:
+                if t.name not in BUILTIN_TYPEDEFS:
+                    self.ident[tid] = self._new_ident(t.name)
+            elif kind is Kind.FWD:
+                fwds.append((tid, t))
+        for tid, t in fwds:
+            want = Kind.UNION if t.is_union else Kind.STRUCT  # type: ignore[union-attr]
+            if self._tags.get(t.name) is want:
+                self.tag[tid] = t.name
+            else:
+                self.tag[tid] = self._new_tag(t.name, want)
+
+    def _new_tag(self, name: str, kind: Kind) -> str:
+        unique = name
+        n = 1
+        while unique in self._tags:
+            n += 1
+            unique = f"{name}___{n}"
+        self._tags[unique] = kind
+        return unique
+
+    def _new_ident(self, name: str) -> str:
+        unique = name
+        n = 1
+        while unique in self._idents:
+            n += 1
+            unique = f"{name}___{n}"
+        self._idents.add(unique)
+        return unique
