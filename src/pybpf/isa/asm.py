@@ -108,7 +108,10 @@ def _reg(kind: str, num: str, *, want: str | None = None) -> int:
 
 def _off(sign: str, num: str) -> int:
     value = _int(num)
-    return -value if sign == "-" else value
+    value = -value if sign == "-" else value
+    if not -0x8000 <= value <= 0x7FFF:
+        raise _LineError(f"offset {value} does not fit in 16 bits (-32768..32767)")
+    return value
 
 
 @dataclass

@@ -435,17 +435,15 @@ def disassemble(
     program = list(insns)
     syn = Syntax(hex_imm=hex_imm, helper_names=helper_names)
     positions = _positions(program)
-    names = _label_names(program, positions) if labels else {}
+    symbols = {pos: name for pos in positions if symbolizer is not None and (name := symbolizer(pos)) is not None}
+    names = _label_names(program, positions, symbols) if labels else {}
     lines: list[str] = []
     for insn, pos in zip(program, positions):
         if pos in names:
             lines.append(f"{names[pos]}:")
-        symbol = symbolizer(pos) if symbolizer is not None else None
-        target = None
         dest = _branch_target(insn, pos)
-        if dest is not None and dest in names:
-            target = names[dest]
-        lines.append(format_instruction(insn, syn, target=target, symbol=symbol))
+        target = names.get(dest) if dest is not None else None
+        lines.append(format_instruction(insn, syn, target=target, symbol=symbols.get(pos)))
     end = positions[-1] + program[-1].slots if program else 0
     if end in names:
         lines.append(f"{names[end]}:")
@@ -470,11 +468,17 @@ def _branch_target(insn: Instruction, pos: int) -> int | None:
     return None
 
 
-def _label_names(program: Sequence[Instruction], positions: Sequence[int]) -> dict[int, str]:
+def _label_names(
+    program: Sequence[Instruction], positions: Sequence[int], symbols: dict[int, str]
+) -> dict[int, str]:
     valid = set(positions)
     if program:
         valid.add(positions[-1] + program[-1].slots)
     targets = sorted(
-        {t for insn, pos in zip(program, positions) if (t := _branch_target(insn, pos)) is not None and t in valid}
+        {
+            t
+            for insn, pos in zip(program, positions)
+            if pos not in symbols and (t := _branch_target(insn, pos)) is not None and t in valid
+        }
     )
     return {t: f"LBB0_{n}" for n, t in enumerate(targets, 1)}

@@ -68,6 +68,8 @@ class Instruction:
     imm: int = 0
 
     def __post_init__(self) -> None:
+        for name in ("opcode", "dst", "src", "off", "imm"):
+            object.__setattr__(self, name, int(getattr(self, name)))  # plain ints, not enum members
         if not 0 <= self.opcode <= 0xFF:
             raise InstructionError(f"opcode {self.opcode:#x} does not fit in 8 bits")
         for name in ("dst", "src"):
