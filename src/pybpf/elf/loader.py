@@ -16,18 +16,15 @@ import logging
 import os
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..btf import BTF, Datasec, Var
+from ..btf.ext import BTFExt
 from ..errors import ELFError
 from ..spec import ExternKind, ExternSpec, MapSpec, ObjectSpec
 from .data import KCONFIG_SECTION, object_name, parse_data_sections, parse_externs
 from .maps import parse_btf_maps, parse_legacy_maps
 from .programs import CodeTargets, load_programs
 from .reader import ElfObject
-
-if TYPE_CHECKING:
-    from ..btf.ext import BTFExt
 
 __all__ = ["load_object", "load_object_bytes"]
 
@@ -102,12 +99,6 @@ def _btf(obj: ElfObject) -> BTF | None:
 def _btf_ext(obj: ElfObject, btf: BTF | None) -> BTFExt | None:
     sec = obj.sections.get(BTF_EXT_SECTION)
     if sec is None or btf is None:
-        return None
-    try:
-        from ..btf.ext import BTFExt
-    except ImportError:  # pragma: no cover - until pybpf.btf.ext exists
-        log.warning("%s: pybpf.btf.ext is not available; func/line info and CO-RE relocations "
-                    "are not read", obj.name)
         return None
     return BTFExt.from_bytes(sec.data, btf)
 
