@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 _ORDER = sys.byteorder
 _FLOAT_FORMATS = {2: "=e", 4: "=f", 8: "=d"}
 _MAX_DEPTH = 64
+_MAX_ZERO_SIZE_ELEMS = 1 << 16
 
 
 class EnumInt(int):
@@ -198,6 +199,8 @@ def _dec_array(btf: BTF, tid: int, t: Array, raw: memoryview, depth: int) -> Any
         nul = data.find(b"\0")
         return data if nul < 0 else data[:nul]
     esize = btf.size_of(eid)
+    if esize == 0 and t.nelems > _MAX_ZERO_SIZE_ELEMS:
+        raise BTFError(f"array of {t.nelems} zero-size elements (type id {tid}) is not a decodable value")
     return [_decode(btf, eid, raw[i * esize:(i + 1) * esize], depth + 1) for i in range(t.nelems)]
 
 
@@ -342,7 +345,9 @@ def _int_value(value: Any, bits: int, signed: bool, what: str) -> int:
     return value
 
 
-def _member_names(btf: BTF, members: Sequence[Member]) -> set[str]:
+def _member_names(btf: BTF, members: Sequence[Member], depth: int = 0) -> set[str]:
+    if depth > _MAX_DEPTH:
+        raise BTFError(f"anonymous members nest more than {_MAX_DEPTH} levels deep")
     names: set[str] = set()
     for m in members:
         if m.name:
@@ -350,7 +355,7 @@ def _member_names(btf: BTF, members: Sequence[Member]) -> set[str]:
         else:
             t = btf[btf.resolve(m.type_id)]
             if isinstance(t, (Struct, Union_)):
-                names |= _member_names(btf, t.members)
+                names |= _member_names(btf, t.members, depth + 1)
     return names
 
 
@@ -493,55 +498,70 @@ def _fmt_bytes(data: bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _fmt(btf: BTF, type_id: int, value: Any) -> str:
-    rid, t = _resolved(btf, type_id)
-    if isinstance(t, (Struct, Union_, Datasec)):
-        parts = [f".{k} = {_fmt_field(btf, t, k, v)}" for k, v in value.items()]
-        return "{ " + ", ".join(parts) + " }" if parts else "{}"
-    if isinstance(t, Array):
-        if isinstance(value, bytes):
-            return _fmt_bytes(value)
-        return "[" + ", ".join(_fmt(btf, t.elem_type_id, v) for v in value) + "]"
+def _fmt_scalar(t: Type, value: Any) -> str:
     if isinstance(t, Pointer):
         return hex(value)
     if isinstance(value, EnumInt):
         return value.name if value.name else str(int(value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(t, Var):
-        return _fmt(btf, t.type_id, value)
     return repr(value) if isinstance(value, (float, bytes)) else str(value)
 
 
-def _field_type(btf: BTF, t: Type, name: str) -> int | None:
-    if isinstance(t, Datasec):
+def _fmt_members(btf: BTF, members: Sequence[Member], raw: memoryview, depth: int, parts: list[str]) -> None:
+    for m in members:
+        if m.bitfield_size:
+            t = btf[btf.resolve(m.type_id)]
+            value: Any = _bitfield(btf, m, raw)
+            if isinstance(t, (Enum, Enum64)):
+                value = _enum_lookup(t, value)
+            elif isinstance(t, Int) and t.encoding & IntEncoding.BOOL:
+                value = bool(value)
+            parts.append(f".{m.name} = {_fmt_scalar(t, value)}")
+            continue
+        if not m.name:
+            t = btf[btf.resolve(m.type_id)]
+            if isinstance(t, (Struct, Union_)):  # anonymous member: its fields inline, as in decode_value
+                _need(btf, m.type_id, raw[m.byte_offset:], t)
+                _fmt_members(btf, t.members, raw[m.byte_offset:], depth + 1, parts)
+            continue
+        parts.append(f".{m.name} = {_fmt(btf, m.type_id, raw[m.byte_offset:], depth + 1)}")
+
+
+def _fmt(btf: BTF, type_id: int, raw: memoryview, depth: int) -> str:
+    if depth > _MAX_DEPTH:
+        raise BTFError(f"type id {type_id} nests more than {_MAX_DEPTH} levels deep")
+    rid, t = _resolved(btf, type_id)
+    parts: list[str] = []
+    if isinstance(t, (Struct, Union_)):
+        _need(btf, rid, raw, t)
+        _fmt_members(btf, t.members, raw, depth, parts)
+    elif isinstance(t, Datasec):
         for v in t.vars:
             var = btf[v.type_id]
-            if isinstance(var, Var) and var.name == name:
-                return var.type_id
-        return None
-    for m in getattr(t, "members", ()):
-        if m.name == name:
-            return m.type_id
-        if not m.name:
-            inner = btf[btf.resolve(m.type_id)]
-            found = _field_type(btf, inner, name)
-            if found is not None:
-                return found
-    return None
-
-
-def _fmt_field(btf: BTF, t: Type, name: str, value: Any) -> str:
-    tid = _field_type(btf, t, name)
-    if tid is None:
-        return repr(value)
-    if isinstance(value, int) and not isinstance(value, (bool, EnumInt)):
-        rt = btf[btf.resolve(tid)]
-        if isinstance(rt, (Enum, Enum64)):
-            return str(value)
-    return _fmt(btf, tid, value)
+            if isinstance(var, Var):
+                if v.offset + v.size > len(raw):
+                    raise BTFError(f"variable {var.name!r} of {t.name} lies outside the {len(raw)}-byte value")
+                parts.append(f".{var.name} = {_fmt(btf, var.type_id, raw[v.offset:v.offset + v.size], depth + 1)}")
+    elif isinstance(t, Array):
+        _need(btf, rid, raw, t)
+        eid, elem = _resolved(btf, t.elem_type_id)
+        if _is_char(elem):
+            data = bytes(raw[:t.nelems])
+            nul = data.find(b"\0")
+            return _fmt_bytes(data if nul < 0 else data[:nul])
+        esize = btf.size_of(eid)
+        if esize == 0 and t.nelems > _MAX_ZERO_SIZE_ELEMS:
+            raise BTFError(f"array of {t.nelems} zero-size elements (type id {rid}) is not a decodable value")
+        items = (_fmt(btf, eid, raw[i * esize:(i + 1) * esize], depth + 1) for i in range(t.nelems))
+        return "[" + ", ".join(items) + "]"
+    elif isinstance(t, Var):
+        return _fmt(btf, t.type_id, raw, depth + 1)
+    else:
+        return _fmt_scalar(t, _decode(btf, rid, raw, depth))
+    return "{ " + ", ".join(parts) + " }" if parts else "{}"
 
 
 def format_value(btf: BTF, type_id: int, raw: bytes | bytearray | memoryview) -> str:
     """One-line C-initialiser-like text of a value: ``{ .pid = 12, .comm = "bash" }``."""
-    return _fmt(btf, type_id, decode_value(btf, type_id, raw))
+    return _fmt(btf, type_id, memoryview(bytes(raw)), 0)
