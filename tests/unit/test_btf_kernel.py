@@ -73,3 +73,56 @@ def test_find_unknown_and_ambiguous(vmlinux: BTF) -> None:
 def test_import_pybpf_does_not_import_btf() -> None:
     code = "import sys, pybpf; assert 'pybpf.btf' not in sys.modules, sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_vmlinux_round_trips_byte_for_byte(vmlinux: BTF) -> None:
+    raw = VMLINUX.read_bytes()
+    out = vmlinux.to_bytes()
+    assert out == raw
+    again = BTF.from_bytes(out)
+    assert len(again) == len(vmlinux)
+    for tid in (1, 100, len(vmlinux) // 2, len(vmlinux) - 1):
+        assert again[tid] == vmlinux[tid]
+
+
+def test_split_btf_continues_ids_and_strings(vmlinux: BTF) -> None:
+    from pybpf.btf import Member
+
+    task = vmlinux.find_one("task_struct", Kind.STRUCT)
+    int_id = vmlinux.find_one("int", Kind.INT)
+    n = len(vmlinux)
+    own = [
+        Pointer(task),                                                            # n
+        Struct("my_module_state", 16, (Member("pybpf_owner_field", n, 0), Member("pid", int_id, 64))),  # n + 1
+        Struct("task_struct", 8, (Member("pid", int_id, 0),)),                    # n + 2 (a second one)
+    ]
+    split = BTF.from_types(own, base=vmlinux)
+    assert split.base is vmlinux and split.type_id_start == n and len(split) == n + 3
+    assert split[n + 1].name == "my_module_state" and split[task] is vmlinux[task]
+    assert split.find("task_struct", Kind.STRUCT) == [task, n + 2]
+    assert split.size_of(n + 1) == 16 and split.resolve(split[n + 1].members[0].type_id) == n  # type: ignore[union-attr]
+
+    blob = split.to_bytes()  # only the module's own types and new strings
+    assert len(blob) < 200
+    str_off = int.from_bytes(blob[16:20], "little")
+    str_len = int.from_bytes(blob[20:24], "little")
+    strings = blob[24 + str_off:24 + str_off + str_len]
+    assert strings == b"my_module_state\0pybpf_owner_field\0"  # "pid", "task_struct", "int": from the base
+    again = BTF.from_bytes(blob, base=vmlinux)
+    assert [t for _, t in again.types(include_base=False)] == own
+    off = again.string_offset("pybpf_owner_field")
+    assert off == vmlinux.header.str_len + len("my_module_state") + 1 and again.string(off) == "pybpf_owner_field"
+    assert again.string_offset("pid") == vmlinux.string_offset("pid") < vmlinux.header.str_len
+
+
+def test_module_btf_of_loaded_modules(vmlinux: BTF) -> None:
+    from pybpf.btf import module_btf
+
+    modules = [p.name for p in VMLINUX.parent.iterdir() if p.name != "vmlinux"]
+    with pytest.raises(BTFError, match="no BTF for kernel module 'no_such_module_xyz'"):
+        module_btf("no_such_module_xyz")
+    for name in modules[:3]:
+        mod = module_btf(name)
+        assert mod.base is vmlinux and mod.type_id_start == len(vmlinux)
+        mod.validate()
+        assert mod.to_bytes() == (VMLINUX.parent / name).read_bytes()
