@@ -85,8 +85,9 @@ def print_summary(spec: ObjectSpec, *, out: TextIO) -> None:
     _table(rows, out)
 
     out.write(f"\nmaps ({len(spec.maps)}):\n")
-    _table([("NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS", "SECTION", "")]
-           + [_map_row(m) for m in spec.maps.values()], out)
+    if spec.maps:
+        _table([("NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS", "SECTION", "")]
+               + [_map_row(m) for m in spec.maps.values()], out)
 
     if spec.variables:
         out.write(f"\nglobals ({len(spec.variables)}):\n")
