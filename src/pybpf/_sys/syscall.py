@@ -244,10 +244,8 @@ _HINTS: dict[tuple[Command | None, int], str] = {
     (Command.MAP_UPDATE_ELEM, errno.E2BIG): "the map is full (max_entries reached); delete entries or create a larger map",
     (Command.MAP_UPDATE_ELEM, errno.EEXIST): "the key exists and NOEXIST was requested",
     (Command.MAP_UPDATE_ELEM, errno.ENOENT): "the key does not exist and EXIST was requested",
-    (Command.MAP_UPDATE_ELEM, errno.EPERM): "the map is frozen or read-only for user space",
     (Command.OBJ_PIN, errno.EEXIST): "a file already exists at that path; unlink it or choose another path",
     (Command.OBJ_PIN, errno.ENOENT): "the directory does not exist; is bpffs mounted (mount -t bpf bpf /sys/fs/bpf)?",
-    (Command.OBJ_PIN, errno.EPERM): "the path must be inside a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
     (Command.OBJ_GET, errno.ENOENT): "nothing is pinned at that path",
     (Command.BTF_LOAD, errno.EINVAL): "the kernel rejected the BTF; load it with a log level to see why",
     (Command.PROG_TEST_RUN, ENOTSUPP): "this program type cannot be test-run on this kernel",
@@ -255,12 +253,15 @@ _HINTS: dict[tuple[Command | None, int], str] = {
     (Command.PROG_TEST_RUN, errno.ENOSPC): "the output buffer is too small for the data the program returned",
 }
 
-#: Commands whose EPERM/EACCES is about file permissions, not capabilities.
-_FILE_PERMISSION = {
-    Command.OBJ_PIN: "no permission to create the pin file (check the bpffs directory's owner and mode)",
-    Command.OBJ_GET: "no permission to open the pinned object (check the pin file's owner and mode)",
-    Command.MAP_UPDATE_ELEM: "the map is frozen or read-only for user space",
-    Command.MAP_DELETE_ELEM: "the map is frozen or read-only for user space",
+#: (command, errno) pairs where EPERM/EACCES is not about capabilities.
+_NOT_CAPABILITY: dict[tuple[Command, int], str] = {
+    (Command.OBJ_PIN, errno.EPERM): "the path must be inside a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+    (Command.OBJ_PIN, errno.EACCES): "no permission to create the pin file (check the bpffs directory's owner and mode)",
+    (Command.OBJ_GET, errno.EACCES): "no permission to open the pinned object, or it is not a bpf object",
+    (Command.OBJ_GET, errno.EPERM): "no permission to open the pinned object (check the pin file's owner and mode)",
+    (Command.MAP_UPDATE_ELEM, errno.EPERM): "the map is frozen or read-only for user space",
+    (Command.MAP_DELETE_ELEM, errno.EPERM): "the map is frozen or read-only for user space",
+    (Command.MAP_LOOKUP_AND_DELETE_ELEM, errno.EPERM): "the map is frozen or read-only for user space",
 }
 
 
@@ -286,8 +287,8 @@ def error_for(cmd: Command, err: int, attr: Attr | None = None) -> SyscallError:
     """The exception for ``cmd`` failing with ``err`` (``attr`` refines the advice)."""
     name = cmd.uapi_name
     if err in _PRIVILEGE_ERRNOS.get(cmd, (errno.EPERM, errno.EACCES)):
-        if cmd in _FILE_PERMISSION:
-            return SyscallError(name, err, _FILE_PERMISSION[cmd])
+        if (cmd, err) in _NOT_CAPABILITY:
+            return SyscallError(name, err, _NOT_CAPABILITY[cmd, err])
         caps = _CAPABILITIES.get(cmd, _caps("CAP_BPF"))(attr if attr is not None else Attr())
         return _privilege_error(name, err, caps)
     hint = _HINTS.get((cmd, err)) or _HINTS.get((None, err), "")
