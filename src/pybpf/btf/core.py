@@ -151,7 +151,9 @@ def _no_candidates(local: BTF, relo: CoreRelocation) -> str:
     return f"the target has no {describe_type(local, relo.type_id)} (nor a ___flavor of it)"
 
 
-def _check_agreement(description: str, target: BTF, outcomes: list[tuple[int, tuple[int, ...]]]) -> None:
+def _check_agreement(
+    description: str, target: BTF, outcomes: Sequence[tuple[int, tuple[int, ...]]]
+) -> None:
     """All matching candidates must give the same values; else the choice is ambiguous."""
     if len({values for _, values in outcomes}) > 1:
         shown = "; ".join(f"{describe_type(target, c)} (id {c}) gives {v[0]}" for c, v in outcomes)

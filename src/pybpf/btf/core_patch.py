@@ -46,12 +46,13 @@ def patch_instructions(
     poisoned_wide: set[int] = set()
     for res in results:
         off = res.relocation.insn_off
-        i = index_of_slot.get(off)
-        if i is None:
+        found = index_of_slot.get(off)
+        if found is None:
             raise CORError(
                 f"{prog_name}: CO-RE relocation at slot {off} ({res.description}) does not point at the "
                 f"start of an instruction (the program has {slot} slots)"
             )
+        i = found
         insn = out[i]
         if res.poison:
             if insn.slots == 2:

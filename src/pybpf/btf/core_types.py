@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from .types import Array, Enum, Enum64, FuncProto, Fwd, Int, Kind, Pointer, Struct, Union_
 
@@ -162,7 +162,7 @@ def _field_int(local: BTF, lt: object, target: BTF, tt: object, depth: int) -> b
     return lt.offset == 0 and tt.offset == 0  # bit-offset-encoded ints are not plain fields
 
 
-_FIELD_COMPAT = {
+_FIELD_COMPAT: dict[Kind, Callable[[BTF, Any, BTF, Any, int], bool]] = {
     Kind.PTR: lambda *a: True,
     Kind.FLOAT: lambda *a: True,
     Kind.INT: _field_int,
@@ -304,7 +304,7 @@ def _match_proto(local: BTF, lt: object, target: BTF, tt: object, behind_ptr: bo
     return all(_match(local, a, target, b, behind_ptr, depth + 1) for a, b in pairs)
 
 
-_MATCHERS = {
+_MATCHERS: dict[Kind, Callable[[BTF, Any, BTF, Any, bool, int], bool]] = {
     Kind.UNKNOWN: lambda *a: True,  # void matches void
     Kind.INT: _match_int,
     Kind.FLOAT: _match_float,
