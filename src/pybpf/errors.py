@@ -101,6 +101,19 @@ class SyscallError(BPFError, OSError):
 class MissingPrivilegeError(SyscallError):
     """EPERM/EACCES: a privilege is missing; the message names the capability."""
 
+    def __init__(self, command: str, err: int, detail: str = "", *, capabilities: tuple[str, ...] = ()) -> None:
+        self.capabilities = capabilities
+        super().__init__(command, err, detail)
+
+
+class BTFLoadError(SyscallError):
+    """The kernel refused a BTF blob (BPF_BTF_LOAD); keeps the kernel's whole BTF log."""
+
+    def __init__(self, command: str, err: int, log: str, *, tail: int = 10) -> None:
+        self.log = log
+        lines = [ln for ln in log.splitlines() if ln.strip()]
+        super().__init__(command, err, "the kernel rejected the BTF:\n" + "\n".join(lines[-tail:]))
+
 
 class VerifierError(SyscallError):
     """The kernel verifier rejected a program; keeps the whole log."""

@@ -10,7 +10,7 @@ from pybpf import _sys
 from pybpf._sys import Command
 from pybpf._sys.fake import FakeSyscalls, raise_errno, write
 from pybpf.enums import MapType, ProgramType
-from pybpf.errors import BPFError, MissingPrivilegeError, SyscallError, VerifierError
+from pybpf.errors import BPFError, BTFLoadError, MissingPrivilegeError, SyscallError, VerifierError
 
 RET0 = bytes.fromhex("b700000000000000" "9500000000000000")
 
@@ -190,7 +190,7 @@ def test_btf_load_failure_carries_the_log(fake: FakeSyscalls) -> None:
     fake.on(Command.BTF_LOAD, load)
     with pytest.raises(SyscallError, match="Invalid name") as info:
         _sys.btf_load(b"\x9f\xeb\x01\x00")
-    assert "magic" in info.value.log  # type: ignore[attr-defined]
+    assert isinstance(info.value, BTFLoadError) and "magic" in info.value.log
 
 
 def test_memlock_probe_not_run_through_a_fake(fake: FakeSyscalls) -> None:

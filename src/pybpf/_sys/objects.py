@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..errors import SyscallError
+from ..errors import BTFLoadError, SyscallError
 from .abi import ID_COMMANDS, Command, FileFlags, ObjectKind, StatsType
 from .attrs import BtfLoadAttr, EnableStatsAttr, GetIdAttr, InfoAttr, ObjAttr
 from .buffers import Buffer, OutBuffer, Pinned, c_string
@@ -173,8 +173,8 @@ class LoadedBTF:
 def btf_load(data: Buffer, *, log_level: int = 0, log_size: int = 1 << 16, token_fd: FdLike | None = None) -> LoadedBTF:
     """BPF_BTF_LOAD (kernel >= 4.18): load raw BTF; returns its fd and log.
 
-    A rejected blob is reloaded once with a log; the SyscallError then carries the log's last
-    lines in its message (and the whole log as ``.log``).
+    A rejected blob is reloaded once with a log and raises :class:`BTFLoadError` (a
+    SyscallError) showing the log's last lines, with the whole log in ``.log``.
     """
     blob = Pinned(data)
     level = log_level
@@ -196,10 +196,7 @@ def btf_load(data: Buffer, *, log_level: int = 0, log_size: int = 1 << 16, token
                 log_size = max(attr.btf_log_true_size, log_size * 4)
                 continue
             if text:
-                tail = "\n".join(text.strip().splitlines()[-10:])
-                err = SyscallError(Command.BTF_LOAD.uapi_name, exc.errno or errno.EIO, f"the kernel rejected the BTF:\n{tail}")
-                err.log = text  # type: ignore[attr-defined]
-                raise err from None
+                raise BTFLoadError(Command.BTF_LOAD.uapi_name, exc.errno or errno.EIO, text) from None
             raise
         text = buf.read().split(b"\0", 1)[0].decode(errors="replace") if buf and log_level else ""
         return LoadedBTF(fd, text)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ParamSpec
 
 from ..enums import AttachType, ProgramFlags, ProgramType
 from ..errors import SyscallError, VerifierError
@@ -23,6 +24,7 @@ DEFAULT_LOG_SIZE = 1 << 18
 MAX_LOG_SIZE = (1 << 32) - 1 >> 8
 _NEWER_MAX_LOG_SIZE = (1 << 32) - 1 >> 2
 INSN_SIZE = 8
+_P = ParamSpec("_P")
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,17 @@ def _is_capability_failure(err: int, log_text: str) -> bool:
     return err == errno.EPERM and not log_text.strip()
 
 
-def prog_load(prog_type: ProgramType, insns: Buffer, license: str = "GPL", **options: object) -> FD:
-    """BPF_PROG_LOAD returning only the fd; see :func:`prog_load_logged` for the options."""
-    return prog_load_logged(prog_type, insns, license, **options).fd  # type: ignore[arg-type]
+def _fd_only(load: Callable[_P, LoadedProgram]) -> Callable[_P, FD]:
+    def prog_load(*args: _P.args, **kwargs: _P.kwargs) -> FD:
+        return load(*args, **kwargs).fd
+
+    prog_load.__doc__ = "BPF_PROG_LOAD returning only the fd; options as for :func:`prog_load_logged`."
+    return prog_load
+
+
+#: ``prog_load(prog_type, insns, license="GPL", *, name=..., ...) -> FD``: same options as
+#: :func:`prog_load_logged`, returning only the fd.
+prog_load = _fd_only(prog_load_logged)
 
 
 @dataclass(frozen=True)

@@ -274,13 +274,12 @@ _PRIVILEGE_ERRNOS: dict[Command, tuple[int, ...]] = {
 
 def _privilege_error(name: str, err: int, caps: tuple[str, ...]) -> MissingPrivilegeError:
     needed = " and ".join(caps)
-    exc = MissingPrivilegeError(
+    return MissingPrivilegeError(
         name, err,
         f"needs {needed} (or CAP_SYS_ADMIN); run as root or grant the capabilities "
         f"(setcap {','.join(c.split()[0].lower() for c in caps if c.startswith('CAP_'))}+ep on the interpreter)",
+        capabilities=caps,
     )
-    exc.capabilities = caps  # type: ignore[attr-defined]
-    return exc
 
 
 def error_for(cmd: Command, err: int, attr: Attr | None = None) -> SyscallError:
@@ -298,9 +297,12 @@ def error_for(cmd: Command, err: int, attr: Attr | None = None) -> SyscallError:
 def perf_error_for(err: int, detail: str = "") -> SyscallError:
     """The exception for perf_event_open failing with ``err``."""
     if err in (errno.EPERM, errno.EACCES):
-        exc = _privilege_error("perf_event_open", err, ("CAP_PERFMON",))
-        exc.args = (f"{exc.args[0]}; or lower /proc/sys/kernel/perf_event_paranoid",)
-        return exc
+        return MissingPrivilegeError(
+            "perf_event_open", err,
+            "needs CAP_PERFMON (or CAP_SYS_ADMIN); run as root, grant it (setcap cap_perfmon+ep on the "
+            "interpreter) or lower /proc/sys/kernel/perf_event_paranoid",
+            capabilities=("CAP_PERFMON",),
+        )
     hints = {
         errno.ENOENT: "this event does not exist on this machine",
         errno.ENODEV: "this event is not supported by this CPU or kernel",
