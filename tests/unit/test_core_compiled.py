@@ -11,20 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
 
 import pybpf.cc
 from pybpf.btf import BTF, Enum, Enum64, Kind, Struct, Union_, kernel_btf
 from pybpf.btf.core import POISON_IMM, CoreResult, apply_core, resolve_program
-from pybpf.btf.ext import BTFExt
 from pybpf.btf.types import CoreRelocKind as K
-from pybpf.enums import ProgramType
 from pybpf.errors import CORError
-from pybpf.isa import InsnClass, decode
-from pybpf.spec import ProgramSpec
+from pybpf.isa import InsnClass
+from pybpf.spec import ObjectSpec, ProgramSpec
 
 PROGS = Path(__file__).parent / "progs_core"
-SECTION = "tp/sched/sched_switch"
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
 pytestmark = pytest.mark.skipif(not VMLINUX.exists(), reason="the kernel exposes no BTF (CONFIG_DEBUG_INFO_BTF)")
@@ -37,18 +33,12 @@ class Compiled:
 
 
 def compile_core(name: str, **defines: str) -> Compiled:
-    """Compile progs_core/<name>.c and build its one program's spec from the ELF sections."""
+    """Compile progs_core/<name>.c and read its one program through ObjectSpec."""
     obj = pybpf.cc.compile(PROGS / f"{name}.c", include_dirs=[PROGS], defines=defines)
-    with open(obj, "rb") as f:
-        elf = ELFFile(f)
-        btf = BTF.from_bytes(elf.get_section_by_name(".BTF").data())
-        ext = BTFExt.from_bytes(elf.get_section_by_name(".BTF.ext").data(), btf)
-        insns = decode(elf.get_section_by_name(SECTION).data())
-    prog = ProgramSpec(
-        name=name, section=SECTION, type=ProgramType.TRACEPOINT, instructions=insns,
-        core_relocations=list(ext.core_relocations[SECTION]),
-    )
-    return Compiled(btf, prog)
+    spec = ObjectSpec.from_file(obj)
+    assert spec.btf is not None
+    (prog,) = spec.programs.values()
+    return Compiled(spec.btf, prog)
 
 
 def results_by(compiled: Compiled, *, strict: bool = True) -> dict[tuple[str, str, K], CoreResult]:
@@ -237,18 +227,47 @@ def test_missing_field_is_an_error_naming_type_and_field() -> None:
     with pytest.raises(CORError) as info:
         apply_core(c.prog, c.btf, kernel_btf())
     msg = str(info.value)
-    assert "struct task_struct___x: field 'pid_x' (access 0:1) not found in target" in msg
-    assert "has no field 'pid_x'" in msg
-    assert "'pid'" not in msg.split("\n")[1]  # the satisfiable pid read is not reported
+    assert msg.startswith("1 CO-RE relocation(s) cannot be satisfied")
+    assert "struct task_struct___x: field 'tgid_x' (access 0:2) not found in target" in msg
+    assert "struct task_struct has no field 'tgid_x'" in msg
+    assert "pid_x" not in msg  # its read is guarded by bpf_core_field_exists
 
 
-def test_missing_field_non_strict_poisons_only_the_guarded_load() -> None:
+def test_missing_field_non_strict_poisons_failed_loads() -> None:
     c = compile_core("missing")
     pid_off = kmember("task_struct", "pid")[0] // 8
     patched = apply_core(c.prog, c.btf, kernel_btf(), strict=False)
     kinds = {(r.access, r.relo_kind): r.insn_off for r in c.prog.core_relocations}
     assert patched[kinds[("0:1", K.FIELD_EXISTS)]].imm == 0  # the guard now skips the load
-    poisoned = patched[kinds[("0:1", K.FIELD_BYTE_OFFSET)]]
-    assert (poisoned.cls, poisoned.imm) == (InsnClass.JMP, POISON_IMM)
-    assert poisoned.is_call
+    for access in ("0:1", "0:2"):
+        poisoned = patched[kinds[(access, K.FIELD_BYTE_OFFSET)]]
+        assert poisoned.is_call and (poisoned.cls, poisoned.imm) == (InsnClass.JMP, POISON_IMM)
     assert patched[kinds[("0:0", K.FIELD_BYTE_OFFSET)]].off == pid_off
+
+
+def test_guarded_accesses_load_in_strict_mode_poisoned() -> None:
+    c = compile_core("guarded")
+    pid_off = kmember("task_struct", "pid")[0] // 8
+    patched = apply_core(c.prog, c.btf, kernel_btf())
+    at = {(c.btf.name_of(r.type_id), r.access, r.relo_kind): r.insn_off for r in c.prog.core_relocations}
+    assert patched[at[("task_struct___x", "0:1", K.FIELD_EXISTS)]].imm == 0
+    assert patched[at[("no_such_struct", "0", K.TYPE_EXISTS)]].imm == 0
+    for key in (("task_struct___x", "0:1", K.FIELD_BYTE_OFFSET), ("no_such_struct", "0:0", K.FIELD_BYTE_OFFSET)):
+        assert patched[at[key]].imm == POISON_IMM and patched[at[key]].is_call
+    assert patched[at[("task_struct___x", "0:0", K.FIELD_BYTE_OFFSET)]].off == pid_off
+
+
+def test_relocations_in_a_linked_subprogram_after_a_wide_load() -> None:
+    c = compile_core("subprog")
+    pid_off = kmember("task_struct", "pid")[0] // 8
+    tgid_off = kmember("task_struct", "tgid")[0] // 8
+    assert any(i.slots == 2 for i in c.prog.instructions)  # slots and list positions differ
+    patched = apply_core(c.prog, c.btf, kernel_btf())
+    slot_of = {}
+    slot = 0
+    for insn in patched:
+        slot_of[slot] = insn
+        slot += insn.slots
+    got = {r.access: slot_of[r.insn_off] for r in c.prog.core_relocations}
+    assert got["0:0"].cls == got["0:1"].cls == InsnClass.LDX
+    assert (got["0:0"].off, got["0:1"].off) == (pid_off, tgid_off)

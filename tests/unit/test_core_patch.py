@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pybpf.btf import BTF, Int, IntEncoding, Member, Struct
-from pybpf.btf.core import POISON_IMM, apply_core
+from pybpf.btf.core import POISON_IMM, CoreResult, apply_core, guarded_failures
 from pybpf.btf.types import CoreRelocation
 from pybpf.btf.types import CoreRelocKind as K
 from pybpf.enums import ProgramType
@@ -156,3 +156,33 @@ def test_instruction_class_without_a_relocatable_field() -> None:
     p = prog("r0 = 4\nexit", (1, "0:1", K.FIELD_BYTE_OFFSET))
     with pytest.raises(CORError, match="JMP instruction cannot carry a CO-RE relocation"):
         apply_core(p, LOCAL, TARGET)
+
+
+def test_strict_mode_poisons_only_what_an_existence_probe_guards() -> None:
+    text = "r0 = 1\nr0 = 1\nr2 = *(u32 *)(r1 + 8)\nr2 = *(u32 *)(r1 + 8)\nexit"
+    guarded = prog(text, (0, "0:2", K.FIELD_EXISTS), (2, "0:2", K.FIELD_BYTE_OFFSET))
+    out = apply_core(guarded, LOCAL, TARGET)
+    assert (out[0].imm, out[2].imm, out[2].is_call) == (0, POISON_IMM, True)
+    # a probe of another field guards nothing else
+    other = prog(text, (0, "0:1", K.FIELD_EXISTS), (2, "0:2", K.FIELD_BYTE_OFFSET))
+    with pytest.raises(CORError, match="field 'gone'"):
+        apply_core(other, LOCAL, TARGET)
+    # a failed type probe guards every relocation on that type
+    gone_type = BTF.from_types(_INTS)
+    typed = prog("r0 = 1\nr0 = 4\nr2 = *(u32 *)(r1 + 12)\nexit",
+                 (0, "0", K.TYPE_EXISTS), (1, "0:1", K.FIELD_BYTE_OFFSET), (2, "0:3", K.FIELD_BYTE_OFFSET))
+    out = apply_core(typed, LOCAL, gone_type)
+    assert [i.imm for i in out[:3]] == [0, POISON_IMM, POISON_IMM]
+
+
+def test_a_field_probe_guards_accesses_below_it() -> None:
+    def result(access: str, kind: K, type_id: int = OBJ) -> CoreResult:
+        return CoreResult(CoreRelocation(0, type_id, access, kind), 1, 0, "d", failed=True)
+
+    results = [
+        result("0:1", K.FIELD_EXISTS),
+        result("0:1:2", K.FIELD_BYTE_OFFSET),  # below the probed field: guarded
+        result("0:12", K.FIELD_BYTE_OFFSET),  # shares a textual prefix only: not guarded
+        result("0:1", K.FIELD_BYTE_OFFSET, type_id=OBJ + 1),  # another type: not guarded
+    ]
+    assert guarded_failures(results) == {1}

@@ -17,12 +17,14 @@ Failures
     A relocation whose target cannot be found *fails*. For the existence kinds (field,
     type, enumerator exists and type matches) that is an answer: the value is 0. For every
     other kind ``strict=True`` (the default) raises :class:`~pybpf.errors.CORError` naming the
-    local type and the field path. With ``strict=False`` the engine behaves like libbpf:
-    a failed field or enumerator-value relocation *poisons* its instruction (it becomes
+    local type and the field path -- unless a failed existence probe of the same program
+    guards it (``if (bpf_core_field_exists(t->f)) ... t->f``; see :func:`guarded_failures`).
+    A guarded failure, and with ``strict=False`` every failure, is handled as libbpf does: a
+    failed field or enumerator-value relocation *poisons* its instruction (it becomes
     ``call 0xbad2310``, an invalid helper call the verifier rejects only if the instruction is
-    reachable), so code guarded by ``bpf_core_field_exists()`` still loads; a failed
-    type-size or target-type-id relocation becomes 0. Candidates that disagree on the value
-    are always an error.
+    reachable; a poisoned LD_IMM64 becomes two such calls so slot numbering is kept), and a
+    failed type-size or target-type-id relocation becomes 0. Candidates that disagree on the
+    value are always an error.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
     from .container import BTF
 
 __all__ = [
-    "CoreResult", "resolve_relocation", "resolve_program", "apply_core", "POISON_IMM",
+    "CoreResult", "resolve_relocation", "resolve_program", "guarded_failures", "apply_core",
+    "POISON_IMM",
     "OPTIONAL_KINDS", "FIELD_KINDS", "TYPE_KINDS", "ENUMVAL_KINDS",
 ]
 
@@ -137,9 +140,8 @@ def _on_failure(result: CoreResult, strict: bool) -> CoreResult:
         return replace(result, value=0)
     if strict:
         raise CORError(
-            f"{result.message}. Fix the local type or field name, add a ___flavor of the type "
-            "that exists in this kernel, or guard the access with bpf_core_field_exists()/"
-            "bpf_core_type_exists() and load with strict=False"
+            f"{result.message}. Fix the local type or field name, or add a ___flavor of the type "
+            "that exists in this kernel"
         )
     return replace(result, value=0, poison=kind not in _ZERO_ON_FAILURE)
 
@@ -297,20 +299,64 @@ _HANDLERS: dict[CoreRelocKind, Callable[[BTF, BTF, CoreRelocation], CoreResult]]
 def resolve_program(
     relocations: Sequence[CoreRelocation], local: BTF, target: BTF, *, strict: bool = True
 ) -> list[CoreResult]:
-    """Resolve every relocation; in strict mode all unsatisfiable ones are reported together."""
+    """Resolve every relocation of one program.
+
+    In strict mode every unsatisfiable required relocation is reported in one CORError,
+    except those *guarded* by a failed existence probe in the same program (see
+    :func:`guarded_failures`): those are poisoned, as libbpf does, because the probe's 0 keeps
+    the program from reaching them.
+    """
     results = [resolve_relocation(local, target, r, strict=False) for r in relocations]
-    if strict:
-        bad = [r for r in results if r.failed and r.relocation.relo_kind not in OPTIONAL_KINDS]
-        if bad:
-            lines = [f"insn {r.relocation.insn_off}: {r.message}" for r in bad]
-            raise CORError(
-                f"{len(bad)} CO-RE relocation(s) cannot be satisfied by the target BTF:\n  "
-                + "\n  ".join(lines)
-                + "\nFix the local type or field names, add a ___flavor of the type that exists in "
-                "this kernel, or guard the accesses with bpf_core_field_exists()/"
-                "bpf_core_type_exists() and load with strict=False"
-            )
+    if not strict:
+        return results
+    guarded = guarded_failures(results)
+    bad = [
+        r for i, r in enumerate(results)
+        if r.failed and r.relocation.relo_kind not in OPTIONAL_KINDS and i not in guarded
+    ]
+    for i in sorted(guarded):
+        log.info("CO-RE insn %d: %s; guarded by an existence check, poisoned",
+                 results[i].relocation.insn_off, results[i].message)
+    if bad:
+        lines = [f"insn {r.relocation.insn_off}: {r.message}" for r in bad]
+        raise CORError(
+            f"{len(bad)} CO-RE relocation(s) cannot be satisfied by the target BTF:\n  "
+            + "\n  ".join(lines)
+            + "\nFix the local type or field names, add a ___flavor of the type that exists in "
+            "this kernel, or guard the accesses with bpf_core_field_exists()/"
+            "bpf_core_type_exists() (or load with strict=False to poison them as libbpf does)"
+        )
     return results
+
+
+def guarded_failures(results: Sequence[CoreResult]) -> set[int]:
+    """Indices of failed required relocations that a failed existence probe guards.
+
+    A failed ``FIELD_EXISTS`` (or ``ENUMVAL_EXISTS``) on the same local type guards the
+    relocations of the same access and of accesses below it (``0:1`` guards ``0:1:2``); a
+    failed ``TYPE_EXISTS`` or ``TYPE_MATCHES`` guards every relocation on that local type.
+    """
+    field_probes: dict[int, list[str]] = {}
+    type_probes: set[int] = set()
+    for r in results:
+        rel = r.relocation
+        if not r.failed:
+            continue
+        if rel.relo_kind in (CoreRelocKind.FIELD_EXISTS, CoreRelocKind.ENUMVAL_EXISTS):
+            field_probes.setdefault(rel.type_id, []).append(rel.access)
+        elif rel.relo_kind in (CoreRelocKind.TYPE_EXISTS, CoreRelocKind.TYPE_MATCHES):
+            type_probes.add(rel.type_id)
+    guarded = set()
+    for i, r in enumerate(results):
+        rel = r.relocation
+        if not r.failed or rel.relo_kind in OPTIONAL_KINDS:
+            continue
+        probes = field_probes.get(rel.type_id, ())
+        if rel.type_id in type_probes or any(
+            rel.access == p or rel.access.startswith(p + ":") for p in probes
+        ):
+            guarded.add(i)
+    return guarded
 
 
 # --- patching ----------------------------------------------------------------------------
