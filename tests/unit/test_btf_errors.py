@@ -60,7 +60,7 @@ def test_bad_blob_at_open(data: bytes, message: str) -> None:
     (struct.pack("<IIII", 99, 1 << 24, 4, 32), "string offset 99 is out of bounds"),
     (struct.pack("<III", 0, 2 << 24, 7), "PTR refers to type id 7, out of range"),
     (struct.pack("<IIII", 1, 1 << 24, 3, 32), "INT 'int' has an invalid layout"),
-    (struct.pack("<IIIIII", 1, (4 << 24) | 1, 4, 1, 9, 0), "member of struct int refers to type id 9"),
+    (struct.pack("<IIIIII", 1, (4 << 24) | 1, 4, 1, 9, 0), "member .int. of struct int refers to type id 9"),
     (struct.pack("<III", 1, (12 << 24) | 7, 0), "FUNC 'int' has unknown linkage 7"),
 ])
 def test_bad_record_on_access(types: bytes, message: str) -> None:

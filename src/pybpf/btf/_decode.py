@@ -1,18 +1,22 @@
 """Turn one raw type record (a run of 32-bit words) into its dataclass.
 
-One decoder per kind, dispatched through :data:`DECODERS`. A decoder receives the owning
-:class:`~pybpf.btf.BTF`, the word array, the word index of the record and its three head
-words. Type ids a record refers to are checked against the number of ids, so a corrupt
-reference is reported when the record is decoded, not later.
+One decoder per kind, dispatched by kind number through :data:`DECODERS`. A decoder
+receives the owning :class:`~pybpf.btf.BTF`, the word array, the word index of the record,
+the decoded name and the other two head words (``info`` and ``size``/``type``). Type ids a
+record refers to are checked against the number of ids, so a corrupt reference is reported
+when the record is decoded, not later.
 
-Hot objects (members, parameters, enum values) are built without going through the frozen
-dataclass ``__init__`` (which sets every field through ``object.__setattr__``); the values
-are identical, only the construction is cheaper.
+This is the hot path of "decode the whole kernel BTF" (~130k types, ~300k members and
+parameters), so it is written for speed: the dataclasses are built with generated
+constructors that set the slots directly instead of going through the frozen
+``__init__`` (the resulting objects are identical), enum members come from lookup tuples,
+and string lookups hit the string table's cache first.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import dataclasses
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BTFError
 from .types import (
@@ -28,43 +32,53 @@ if TYPE_CHECKING:
 
 Decoder = Callable[["BTF", "array", int, str, int, int], Type]
 
-_new = object.__new__
+
+def fast_constructor(cls: type) -> Callable[..., Any]:
+    """A positional constructor for a frozen slots dataclass that skips ``__init__``.
+
+    Frozen dataclasses set each field through ``object.__setattr__``; writing the slot
+    descriptors directly builds the same object in about half the time.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = []
+    for i, name in enumerate(names):
+        env[f"_s{i}"] = cls.__dict__[name].__set__
+        body.append(f"    _s{i}(o, a{i})")
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    src = f"def make({args}):\n    o = _new(_cls)\n" + "\n".join(body) + "\n    return o\n"
+    exec(src, env)  # noqa: S102 - generated from dataclass field names only
+    return env["make"]  # type: ignore[no-any-return]
 
 
-def _fast_ctor(cls: type, *fields: str) -> Callable[..., object]:
-    setters = [cls.__dict__[f].__set__ for f in fields]  # slot descriptors bypass frozen __setattr__
-    if len(setters) == 2:
-        s0, s1 = setters
+make_int = fast_constructor(Int)
+make_pointer = fast_constructor(Pointer)
+make_array = fast_constructor(Array)
+make_member = fast_constructor(Member)
+make_struct = fast_constructor(Struct)
+make_union = fast_constructor(Union_)
+make_enum_value = fast_constructor(EnumValue)
+make_enum = fast_constructor(Enum)
+make_enum64 = fast_constructor(Enum64)
+make_typedef = fast_constructor(Typedef)
+make_const = fast_constructor(Const)
+make_volatile = fast_constructor(Volatile)
+make_func = fast_constructor(Func)
+make_param = fast_constructor(Param)
+make_func_proto = fast_constructor(FuncProto)
 
-        def make2(a: object, b: object) -> object:
-            o = _new(cls)
-            s0(o, a)
-            s1(o, b)
-            return o
-
-        return make2
-    s0, s1, s2, s3 = setters
-
-    def make4(a: object, b: object, c: object, d: object) -> object:
-        o = _new(cls)
-        s0(o, a)
-        s1(o, b)
-        s2(o, c)
-        s3(o, d)
-        return o
-
-    return make4
+_INT_ENCODINGS = tuple(IntEncoding(i) for i in range(8))
+_FUNC_LINKAGES = tuple(FuncLinkage)
+_VAR_LINKAGES = tuple(VarLinkage)
+_INT_KIND = int(Kind.INT)
 
 
-make_member = _fast_ctor(Member, "name", "type_id", "bit_offset", "bitfield_size")
-make_param = _fast_ctor(Param, "name", "type_id")
-make_enum_value = _fast_ctor(EnumValue, "name", "value")
+def _bad_ref(btf: BTF, type_id: int, what: str) -> BTFError:
+    return BTFError(f"{what} refers to type id {type_id}, out of range (this BTF has ids 0..{btf._n - 1})")
 
 
-def _ref(btf: BTF, type_id: int, what: str) -> int:
-    if type_id >= btf._n:
-        raise BTFError(f"{what} refers to type id {type_id}, out of range (this BTF has ids 0..{btf._n - 1})")
-    return type_id
+def _string(btf: BTF, offset: int) -> str:
+    return btf._strings.get(offset)
 
 
 def _int(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
@@ -73,59 +87,83 @@ def _int(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
     offset = (data >> 16) & 0xFF
     if bits > 128 or size not in (1, 2, 4, 8, 16) or offset + bits > size * 8:
         raise BTFError(f"INT {name!r} has an invalid layout (size {size}, offset {offset}, bits {bits})")
-    return Int(name, size, IntEncoding((data >> 24) & 0x7), bits, offset)
+    return make_int(name, size, _INT_ENCODINGS[(data >> 24) & 0x7], bits, offset)  # type: ignore[no-any-return]
 
 
 def _ptr(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return Pointer(_ref(btf, ref, "PTR"), name)
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, "PTR")
+    return make_pointer(ref, name)  # type: ignore[no-any-return]
 
 
 def _array(btf: BTF, w: array, off: int, name: str, info: int, _: int) -> Type:
-    return Array(_ref(btf, w[off + 3], "ARRAY element"), _ref(btf, w[off + 4], "ARRAY index"), w[off + 5], name)
+    elem, index = w[off + 3], w[off + 4]
+    if elem >= btf._n or index >= btf._n:
+        raise _bad_ref(btf, max(elem, index), "ARRAY")
+    return make_array(elem, index, w[off + 5], name)  # type: ignore[no-any-return]
 
 
 def _members(btf: BTF, w: array, off: int, info: int, owner: str) -> tuple[Member, ...]:
-    vlen = info & 0xFFFF
-    kind_flag = info >> 31
-    st = btf._strings
+    strings = btf._strings
+    cache = strings._cache
     n = btf._n
-    out = []
     mk = make_member
+    out = []
     pos = off + 3
-    for _ in range(vlen):
-        tid = w[pos + 1]
+    end = pos + 3 * (info & 0xFFFF)
+    if info >> 31:  # kind_flag: bitfield size in the top 8 bits of the offset
+        while pos < end:
+            name_off, tid, raw = w[pos], w[pos + 1], w[pos + 2]
+            name = cache.get(name_off)
+            if name is None:
+                name = strings.get(name_off)
+            if tid >= n:
+                raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
+            out.append(mk(name, tid, raw & 0xFFFFFF, raw >> 24))
+            pos += 3
+        return tuple(out)
+    # kind_flag == 0: a bitfield is described by the INT the member points to; normalise it
+    # to the kind_flag form so users (and CO-RE) see one representation.
+    start = btf.type_id_start
+    offsets = btf._offsets
+    while pos < end:
+        name_off, tid, bit_offset = w[pos], w[pos + 1], w[pos + 2]
+        name = cache.get(name_off)
+        if name is None:
+            name = strings.get(name_off)
         if tid >= n:
-            _ref(btf, tid, f"member of {owner}")
-        raw = w[pos + 2]
-        if kind_flag:
-            out.append(mk(st.get(w[pos]), tid, raw & 0xFFFFFF, raw >> 24))
-        else:
-            out.append(_legacy_member(btf, st.get(w[pos]), tid, raw))
+            raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
+        bitfield = 0
+        if tid >= start:
+            toff = offsets[tid - start]
+            if (w[toff + 1] >> 24) & 0x1F == _INT_KIND:
+                data = w[toff + 3]
+                bits = data & 0xFF
+                if data & 0xFF0000 or bits != w[toff + 2] * 8:
+                    bit_offset += (data >> 16) & 0xFF
+                    bitfield = bits
+        elif tid and btf._kind(tid) == _INT_KIND:
+            target = btf[tid]
+            assert isinstance(target, Int)
+            if target.offset or target.bits != target.size * 8:
+                bit_offset += target.offset
+                bitfield = target.bits
+        out.append(mk(name, tid, bit_offset, bitfield))
         pos += 3
     return tuple(out)
 
 
-def _legacy_member(btf: BTF, name: str, tid: int, bit_offset: int) -> Member:
-    """kind_flag == 0: a bitfield is described by the INT it points to; normalise it."""
-    if tid and btf._kind(tid) == Kind.INT:
-        target = btf[tid]
-        assert isinstance(target, Int)
-        if target.offset or target.bits != target.size * 8:
-            return make_member(name, tid, bit_offset + target.offset, target.bits)  # type: ignore[return-value]
-    return make_member(name, tid, bit_offset, 0)  # type: ignore[return-value]
-
-
 def _struct(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
-    return Struct(name, size, _members(btf, w, off, info, f"struct {name or '(anon)'}"))
+    return make_struct(name, size, _members(btf, w, off, info, f"struct {name or '(anon)'}"))  # type: ignore[no-any-return]
 
 
 def _union(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
-    return Union_(name, size, _members(btf, w, off, info, f"union {name or '(anon)'}"))
+    return make_union(name, size, _members(btf, w, off, info, f"union {name or '(anon)'}"))  # type: ignore[no-any-return]
 
 
 def _enum(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
     signed = bool(info >> 31)
-    st = btf._strings
+    get = btf._strings.get
     mk = make_enum_value
     values = []
     pos = off + 3
@@ -133,23 +171,23 @@ def _enum(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type
         v = w[pos + 1]
         if signed and v & 0x80000000:
             v -= 1 << 32
-        values.append(mk(st.get(w[pos]), v))
+        values.append(mk(get(w[pos]), v))
         pos += 2
-    return Enum(name, size, tuple(values), signed)  # type: ignore[arg-type]
+    return make_enum(name, size, tuple(values), signed)  # type: ignore[no-any-return]
 
 
 def _enum64(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
     signed = bool(info >> 31)
-    st = btf._strings
+    get = btf._strings.get
     values = []
     pos = off + 3
     for _ in range(info & 0xFFFF):
         v = w[pos + 1] | (w[pos + 2] << 32)
         if signed and v >> 63:
             v -= 1 << 64
-        values.append(make_enum_value(st.get(w[pos]), v))
+        values.append(make_enum_value(get(w[pos]), v))
         pos += 3
-    return Enum64(name, size, tuple(values), signed)  # type: ignore[arg-type]
+    return make_enum64(name, size, tuple(values), signed)  # type: ignore[no-any-return]
 
 
 def _fwd(btf: BTF, w: array, off: int, name: str, info: int, _: int) -> Type:
@@ -157,63 +195,82 @@ def _fwd(btf: BTF, w: array, off: int, name: str, info: int, _: int) -> Type:
 
 
 def _typedef(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return Typedef(name, _ref(btf, ref, f"TYPEDEF {name!r}"))
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, f"TYPEDEF {name!r}")
+    return make_typedef(name, ref)  # type: ignore[no-any-return]
 
 
 def _volatile(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return Volatile(_ref(btf, ref, "VOLATILE"), name)
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, "VOLATILE")
+    return make_volatile(ref, name)  # type: ignore[no-any-return]
 
 
 def _const(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return Const(_ref(btf, ref, "CONST"), name)
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, "CONST")
+    return make_const(ref, name)  # type: ignore[no-any-return]
 
 
 def _restrict(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return Restrict(_ref(btf, ref, "RESTRICT"), name)
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, "RESTRICT")
+    return Restrict(ref, name)
 
 
 def _type_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    return TypeTag(name, _ref(btf, ref, f"TYPE_TAG {name!r}"), bool(info >> 31))
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, f"TYPE_TAG {name!r}")
+    return TypeTag(name, ref, bool(info >> 31))
 
 
 def _func(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
     linkage = info & 0xFFFF
-    if linkage > FuncLinkage.EXTERN:
+    if linkage > 2:
         raise BTFError(f"FUNC {name!r} has unknown linkage {linkage}")
     if ref >= btf._n:
-        _ref(btf, ref, f"FUNC {name!r}")
-    return Func(name, ref, FuncLinkage(linkage))
+        raise _bad_ref(btf, ref, f"FUNC {name!r}")
+    return make_func(name, ref, _FUNC_LINKAGES[linkage])  # type: ignore[no-any-return]
 
 
 def _func_proto(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
-    if ref >= btf._n:
-        _ref(btf, ref, "FUNC_PROTO return")
-    st = btf._strings
     n = btf._n
+    if ref >= n:
+        raise _bad_ref(btf, ref, "FUNC_PROTO return")
+    strings = btf._strings
+    cache = strings._cache
     params = []
     mk = make_param
     pos = off + 3
-    for _ in range(info & 0xFFFF):
-        tid = w[pos + 1]
+    end = pos + 2 * (info & 0xFFFF)
+    while pos < end:
+        name_off, tid = w[pos], w[pos + 1]
+        pname = cache.get(name_off)
+        if pname is None:
+            pname = strings.get(name_off)
         if tid >= n:
-            _ref(btf, tid, "FUNC_PROTO parameter")
-        params.append(mk(st.get(w[pos]), tid))
+            raise _bad_ref(btf, tid, "FUNC_PROTO parameter")
+        params.append(mk(pname, tid))
         pos += 2
-    return FuncProto(ref, tuple(params), name)  # type: ignore[arg-type]
+    return make_func_proto(ref, tuple(params), name)  # type: ignore[no-any-return]
 
 
 def _var(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
     linkage = w[off + 3]
-    if linkage > VarLinkage.GLOBAL_EXTERN:
+    if linkage > 2:
         raise BTFError(f"VAR {name!r} has unknown linkage {linkage}")
-    return Var(name, _ref(btf, ref, f"VAR {name!r}"), VarLinkage(linkage))
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, f"VAR {name!r}")
+    return Var(name, ref, _VAR_LINKAGES[linkage])
 
 
 def _datasec(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
     entries = []
     pos = off + 3
     for _ in range(info & 0xFFFF):
-        entries.append(VarSecInfo(_ref(btf, w[pos], f"DATASEC {name!r}"), w[pos + 1], w[pos + 2]))
+        if w[pos] >= btf._n:
+            raise _bad_ref(btf, w[pos], f"DATASEC {name!r}")
+        entries.append(VarSecInfo(w[pos], w[pos + 1], w[pos + 2]))
         pos += 3
     return Datasec(name, size, tuple(entries))
 
@@ -228,7 +285,9 @@ def _decl_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> T
     idx = w[off + 3]
     if idx & 0x80000000:
         idx -= 1 << 32
-    return DeclTag(name, _ref(btf, ref, f"DECL_TAG {name!r}"), idx, bool(info >> 31))
+    if ref >= btf._n:
+        raise _bad_ref(btf, ref, f"DECL_TAG {name!r}")
+    return DeclTag(name, ref, idx, bool(info >> 31))
 
 
 DECODERS: dict[int, Decoder] = {
@@ -238,3 +297,6 @@ DECODERS: dict[int, Decoder] = {
     Kind.VAR: _var, Kind.DATASEC: _datasec, Kind.FLOAT: _float, Kind.DECL_TAG: _decl_tag,
     Kind.TYPE_TAG: _type_tag, Kind.ENUM64: _enum64,
 }
+
+#: Decoders indexed by kind number (``None`` for unknown kinds, which the index pass rejects).
+DECODER_BY_KIND: list[Decoder | None] = [DECODERS.get(k) for k in range(32)]

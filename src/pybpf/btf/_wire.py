@@ -11,6 +11,7 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 
 from ..errors import BTFError
 from .types import Kind
@@ -160,12 +161,19 @@ class StringTable:
         if self._all:
             return
         self._all = True
-        pos = self.start
-        cache = self._cache
-        for raw in self.data.split(b"\0")[:-1]:
-            if pos not in cache:
-                cache[pos] = raw.decode("utf-8", "surrogateescape")
-            pos += len(raw) + 1
+        if self.data.isascii():  # the usual case: character offsets equal byte offsets
+            parts = self.data.decode("ascii").split("\0")[:-1]
+            offsets = accumulate((len(p) + 1 for p in parts), initial=self.start)
+            decoded = dict(zip(offsets, parts))
+            decoded.update(self._cache)
+            self._cache = decoded
+        else:
+            pos = self.start
+            cache = self._cache
+            for raw in self.data.split(b"\0")[:-1]:
+                if pos not in cache:
+                    cache[pos] = raw.decode("utf-8", "surrogateescape")
+                pos += len(raw) + 1
         if self.base is not None:
             self.base.load_all()
 

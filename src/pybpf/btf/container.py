@@ -11,6 +11,7 @@ where the base's end, and lookups fall through to the base.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from array import array
@@ -18,7 +19,7 @@ from typing import Any, Iterator
 
 from ..errors import BTFError
 from . import _wire
-from ._decode import DECODERS
+from ._decode import DECODER_BY_KIND
 from .types import MODIFIER_KINDS, Array, Kind, Type, Void
 
 log = logging.getLogger("pybpf.btf")
@@ -26,7 +27,6 @@ log = logging.getLogger("pybpf.btf")
 __all__ = ["BTF"]
 
 _VOID = Void()
-_DECODER_BY_KIND = [DECODERS.get(k) for k in range(32)]  # type: ignore[call-overload]
 _MODIFIERS = frozenset(int(k) for k in MODIFIER_KINDS)
 _SIZED = frozenset({Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.STRUCT, Kind.UNION, Kind.FLOAT, Kind.DATASEC})
 
@@ -155,7 +155,7 @@ class BTF:
         w = self._words
         off = self._offsets[idx]
         info = w[off + 1]
-        decoder = _DECODER_BY_KIND[(info >> 24) & 0x1F]
+        decoder = DECODER_BY_KIND[(info >> 24) & 0x1F]
         return decoder(self, w, off, self._strings.get(w[off]), info, w[off + 2])  # type: ignore[misc]
 
     def _kind(self, type_id: int) -> int:
@@ -206,15 +206,35 @@ class BTF:
         """``(id, type)`` for every type id from 1 (or only this split BTF's own ids)."""
         if include_base and self.base is not None:
             yield from self.base.types()
-        self._strings.load_all()
+        self._decode_all()
+        yield from enumerate(self._cache, self.type_id_start)
+
+    def _decode_all(self) -> None:
+        """Decode every type not decoded yet (the fast path behind :meth:`types`)."""
         cache = self._cache
-        decode = self._decode
-        start = self.type_id_start
-        for idx in range(len(cache)):
-            t = cache[idx]
-            if t is None:
-                t = cache[idx] = decode(idx)
-            yield start + idx, t
+        if None not in cache:
+            return
+        strings = self._strings
+        strings.load_all()
+        names = strings._cache
+        get = strings.get
+        w = self._words
+        decoders = DECODER_BY_KIND
+        # Hundreds of thousands of small acyclic objects: the cyclic GC would rescan them over
+        # and over while they are being created (a third of the time); pause it meanwhile.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for idx, off in enumerate(self._offsets):
+                if cache[idx] is None:
+                    info = w[off + 1]
+                    name = names.get(w[off])
+                    if name is None:
+                        name = get(w[off])
+                    cache[idx] = decoders[(info >> 24) & 0x1F](self, w, off, name, info, w[off + 2])  # type: ignore[misc]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     def __iter__(self) -> Iterator[tuple[int, Type]]:
         return self.types()
@@ -243,21 +263,29 @@ class BTF:
         return ids[0]
 
     def _build_names(self) -> dict[str, list[int]]:
-        self._strings.load_all()
-        get = self._strings.get
+        strings = self._strings
+        strings.load_all()
+        cache = strings._cache
+        get = strings.get
         w = self._words
         names: dict[str, list[int]] = {}
-        tid = self.type_id_start
-        for off in self._offsets:
-            name_off = w[off]
-            if name_off:
-                name = get(name_off)
-                lst = names.get(name)
-                if lst is None:
-                    names[name] = [tid]
-                else:
-                    lst.append(tid)
-            tid += 1
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # ~100k small lists: see _decode_all
+        try:
+            for tid, off in enumerate(self._offsets, self.type_id_start):
+                name_off = w[off]
+                if name_off:
+                    name = cache.get(name_off)
+                    if name is None:
+                        name = get(name_off)
+                    lst = names.get(name)
+                    if lst is None:
+                        names[name] = [tid]
+                    else:
+                        lst.append(tid)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return names
 
     def resolve(self, type_id: int) -> int:
