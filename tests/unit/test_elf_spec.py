@@ -392,3 +392,31 @@ def test_map_names_follow_libbpf_convention() -> None:
     assert internal_map_name("obj", ".rodata.str1.1") == ".rodata.str1.1"
     assert internal_map_name("obj", ".data.a_very_long_name") == ".data.a_very_lo"
     assert internal_map_name("my-obj", ".bss") == "my_obj.bss"
+
+
+# --- CO-RE --------------------------------------------------------------------------------------
+
+
+def test_core_relocations_follow_their_instructions(specs: dict[str, ObjectSpec]) -> None:
+    spec = specs["core"]
+    assert spec.btf is not None
+    prog = spec.programs["on_fork"]
+    task = spec.btf.find_one("task_struct", Kind.STRUCT)
+    assert {r.type_id for r in prog.core_relocations} == {task}
+    slots = _slot_map(prog)
+    members = {"0:0": 0, "0:1": 4, "0:2": 8}  # pid, tgid, real_parent as clang compiled them
+    for r in prog.core_relocations:
+        insn = slots[r.insn_off]
+        assert insn.off == members[r.access], (r, insn)
+    sub = prog.func_info[1].insn_off
+    # parent_tgid's two field reads were carried to where it is appended
+    assert sorted(r.access for r in prog.core_relocations if r.insn_off >= sub) == ["0:1", "0:2"]
+    assert sorted(r.access for r in prog.core_relocations if r.insn_off < sub) == ["0:0", "0:1"]
+
+
+def test_static_local_in_rodata(specs: dict[str, ObjectSpec]) -> None:
+    spec = specs["core"]
+    (var,) = spec.variables.values()
+    data = spec.maps[var.map_name].data
+    assert data is not None
+    assert bytes(data[var.offset:var.offset + var.size]) == b"pid %d\n\0"

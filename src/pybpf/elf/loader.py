@@ -114,7 +114,7 @@ def _kernel_version(obj: ElfObject) -> int:
     sec = obj.sections.get(VERSION_SECTION)
     if sec is None:
         return 0
-    if sec.size != 4:
+    if sec.size != 4 or len(sec.data) != 4:
         raise ELFError(f"{obj.name}: section 'version' is {sec.size} bytes; it must hold one u32")
     return int(struct.unpack("<I", sec.data)[0])
 

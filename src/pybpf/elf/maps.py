@@ -291,6 +291,9 @@ def parse_legacy_maps(obj: ElfObject) -> tuple[dict[str, MapSpec], list[MapSlot]
         if sec.size:
             raise ELFError(f"{obj.name}: section 'maps' has {sec.size} bytes but no map symbols")
         return {}, []
+    if len(sec.data) != sec.size:
+        raise ELFError(f"{obj.name}: section 'maps' has no contents (type {sec.type}); it must hold "
+                       "struct bpf_map_def entries")
     def_size = sec.size // len(syms)
     if def_size < _LEGACY_DEF_MIN or def_size % 4 or def_size * len(syms) != sec.size:
         raise ELFError(f"{obj.name}: section 'maps' ({sec.size} bytes, {len(syms)} maps) does not hold "

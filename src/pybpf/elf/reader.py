@@ -23,9 +23,7 @@ from typing import Iterator
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.construct import ConstructError as _ConstructError
 from elftools.elf.elffile import ELFFile
-from elftools.elf.enums import ENUM_SH_TYPE_BASE, ENUM_ST_SHNDX
-from elftools.elf.relocation import RelocationSection
-from elftools.elf.sections import SymbolTableSection
+from elftools.elf.enums import ENUM_SH_TYPE_BASE
 
 from ..errors import ELFError
 
@@ -117,10 +115,7 @@ class RelocType(IntEnum):
     R_64_32 = 10  # call imm: pc-relative, in instruction units
 
 
-_BIND_BY_NAME = {f"STB_{b.name}": b for b in SymbolBind}
-_TYPE_BY_NAME = {f"STT_{t.name}": t for t in SymbolType}
-#: special section indices (``SHN_*``) and section types by the names pyelftools gives them
-_SHNDX_VALUES: dict[str, int] = {k: int(v) for k, v in ENUM_ST_SHNDX.items() if isinstance(v, int)}
+#: section types by the names pyelftools gives them
 _SH_TYPE_VALUES: dict[str, int] = {k: int(v) for k, v in ENUM_SH_TYPE_BASE.items() if isinstance(v, int)}
 
 
@@ -218,27 +213,25 @@ class ElfObject:
                            "compile with clang -target bpf (or pybpf.cc.compile)")
         self.little_endian: bool = bool(elf.little_endian)
         self.elfclass: int = int(elf.elfclass)
+        if self.elfclass != 64:
+            raise ELFError(f"{self.name}: a {self.elfclass}-bit ELF file; eBPF objects are 64-bit")
+        self._order = "<" if self.little_endian else ">"
         self.e_type: str = str(elf["e_type"])
         self._check_header(elf)
         self.sections_by_index: list[ElfSection] = []
         self.sections: dict[str, ElfSection] = {}
-        raw_sections = []
         for index in range(elf.num_sections()):
-            sec = elf.get_section(index)
-            raw_sections.append(sec)
-            parsed = self._section(sec, index)
+            parsed = self._section(elf.get_section(index), index)
             self.sections_by_index.append(parsed)
             if parsed.name and parsed.name not in self.sections:
                 self.sections[parsed.name] = parsed
         self.symbols: list[Symbol] = []
-        symtab = next((s for s in raw_sections if isinstance(s, SymbolTableSection)
-                       and s["sh_type"] == "SHT_SYMTAB"), None)
+        symtab = next((s for s in self.sections_by_index if s.type == SectionType.SYMTAB), None)
         if symtab is not None:
-            self._check_table(symtab, 16 if self.elfclass == 32 else 24, "symbol table")
-            self.symbols = [self._symbol(i, sym) for i, sym in enumerate(symtab.iter_symbols())]
+            self.symbols = self._read_symbols(symtab)
         self._relocs: dict[int, list[Reloc]] = {}
-        for sec in raw_sections:
-            if isinstance(sec, RelocationSection):
+        for sec in self.sections_by_index:
+            if sec.type in (SectionType.REL, SectionType.RELA):
                 self._read_relocations(sec)
 
     def _check_header(self, elf: ELFFile) -> None:
@@ -274,65 +267,77 @@ class ElfObject:
             entsize=int(sec["sh_entsize"]), addralign=int(sec["sh_addralign"]), data=data,
         )
 
-    def _check_table(self, sec, min_entsize: int, what: str) -> None:  # type: ignore[no-untyped-def]
-        entsize, size = int(sec["sh_entsize"]), int(sec["sh_size"])
-        if entsize < min_entsize:
-            raise ELFError(f"{self.name}: {what} {sec.name!r} has entry size {entsize} "
-                           f"(expected at least {min_entsize})")
-        if size % entsize:
-            raise ELFError(f"{self.name}: {what} {sec.name!r} size {size} is not a multiple of "
-                           f"its entry size {entsize}")
+    def _check_table(self, sec: ElfSection, entsize: int, what: str) -> None:
+        if sec.entsize != entsize:
+            raise ELFError(f"{self.name}: {what} {sec.name!r} has entry size {sec.entsize} "
+                           f"(expected {entsize})")
+        if sec.size % entsize or len(sec.data) != sec.size:
+            raise ELFError(f"{self.name}: {what} {sec.name!r} size {sec.size} is not a whole number "
+                           f"of {entsize}-byte entries")
 
     def _section_name(self, shndx: int) -> str:
         if 0 < shndx < len(self.sections_by_index):
             return self.sections_by_index[shndx].name
         return ""
 
-    def _symbol(self, index: int, sym) -> Symbol:  # type: ignore[no-untyped-def]
-        info = sym["st_info"]
-        bind = _BIND_BY_NAME.get(info["bind"], info["bind"])
-        stype = _TYPE_BY_NAME.get(info["type"], info["type"])
-        shndx_raw = sym["st_shndx"]
-        shndx = _SHNDX_VALUES.get(shndx_raw, 0xFF00) if isinstance(shndx_raw, str) else int(shndx_raw)
-        if 0 < shndx < 0xFF00 and shndx >= len(self.sections_by_index):
-            raise ELFError(f"{self.name}: symbol {index} ({sym.name!r}) refers to section {shndx}, "
-                           f"but the object has {len(self.sections_by_index)} sections")
-        section = self._section_name(shndx)
-        name = sym.name
-        if not isinstance(name, str):
-            raise ELFError(f"{self.name}: symbol {index} has an unreadable name")
-        if stype == SymbolType.SECTION and not name:
-            name = section
-        return Symbol(
-            index=index, name=name, value=int(sym["st_value"]), size=int(sym["st_size"]),
-            bind=bind if isinstance(bind, SymbolBind) else int(bind),
-            type=stype if isinstance(stype, SymbolType) else int(stype),
-            visibility=str(sym["st_other"]["visibility"]), section_index=shndx, section=section,
-        )
+    def _string(self, strtab: bytes, offset: int, what: str) -> str:
+        if offset >= len(strtab) and offset:
+            raise ELFError(f"{self.name}: {what} has name offset {offset}, past the end of its "
+                           f"string table ({len(strtab)} bytes)")
+        end = strtab.find(b"\0", offset)
+        raw = strtab[offset:end if end >= 0 else len(strtab)]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ELFError(f"{self.name}: {what} has a name that is not UTF-8: {raw!r}") from None
 
-    def _read_relocations(self, sec: RelocationSection) -> None:
-        rela = sec.is_RELA()
-        ptr = 4 if self.elfclass == 32 else 8
-        self._check_table(sec, (3 if rela else 2) * ptr, "relocation section")
-        target = int(sec["sh_info"])
+    def _read_symbols(self, symtab: ElfSection) -> list[Symbol]:
+        self._check_table(symtab, _SYM.size, "symbol table")
+        if not 0 < symtab.link < len(self.sections_by_index):
+            raise ELFError(f"{self.name}: symbol table links to string table {symtab.link}, which does not exist")
+        strtab = self.sections_by_index[symtab.link].data
+        nsections = len(self.sections_by_index)
+        out = []
+        fmt = struct.Struct(self._order + _SYM.format[1:])
+        for index, (name_off, info, other, shndx, value, size) in enumerate(fmt.iter_unpack(symtab.data)):
+            bind, stype = info >> 4, info & 0xF
+            bind_e = _BINDS.get(bind, bind)
+            type_e = _STYPES.get(stype, stype)
+            name = self._string(strtab, name_off, f"symbol {index}")
+            if 0 < shndx < 0xFF00 and shndx >= nsections:
+                raise ELFError(f"{self.name}: symbol {index} ({name!r}) refers to section {shndx}, "
+                               f"but the object has {nsections} sections")
+            section = self._section_name(shndx)
+            if type_e == SymbolType.SECTION and not name:
+                name = section
+            out.append(Symbol(index=index, name=name, value=value, size=size, bind=bind_e, type=type_e,
+                              visibility=_VISIBILITY.get(other & 3, "STV_DEFAULT"),
+                              section_index=shndx, section=section))
+        return out
+
+    def _read_relocations(self, sec: ElfSection) -> None:
+        rela = sec.type == SectionType.RELA
+        entry = _RELA if rela else _REL
+        self._check_table(sec, entry.size, "relocation section")
+        target = sec.info
         if not 0 < target < len(self.sections_by_index):
             raise ELFError(f"{self.name}: relocation section {sec.name!r} applies to section {target}, "
                            f"which does not exist")
         target_sec = self.sections_by_index[target]
         out = self._relocs.setdefault(target, [])
-        for n, entry in enumerate(sec.iter_relocations()):
-            sym_index = int(entry["r_info_sym"])
+        fmt = struct.Struct(self._order + entry.format[1:])
+        for n, fields in enumerate(fmt.iter_unpack(sec.data)):
+            r_offset, r_info = fields[0], fields[1]
+            sym_index, rtype = r_info >> 32, r_info & 0xFFFFFFFF
             if sym_index >= len(self.symbols):
                 raise ELFError(f"{self.name}: relocation {n} of {target_sec.name!r} (offset "
-                               f"{entry['r_offset']}) refers to symbol {sym_index}, but the symbol "
+                               f"{r_offset}) refers to symbol {sym_index}, but the symbol "
                                f"table has {len(self.symbols)} entries")
             sym = self.symbols[sym_index]
-            rtype = int(entry["r_info_type"])
             out.append(Reloc(
-                offset=int(entry["r_offset"]), symbol_name=sym.name, symbol_section=sym.section,
+                offset=r_offset, symbol_name=sym.name, symbol_section=sym.section,
                 symbol_value=sym.value, type=_RELOC_TYPES.get(rtype, rtype), symbol_type=sym.type,
-                symbol_bind=sym.bind, symbol_index=sym_index,
-                addend=int(entry["r_addend"]) if rela else 0,
+                symbol_bind=sym.bind, symbol_index=sym_index, addend=fields[2] if rela else 0,
             ))
 
     # -- queries -------------------------------------------------------------------------
@@ -372,4 +377,10 @@ class ElfObject:
 
 
 _SECTION_TYPES = {t.value: t for t in SectionType}
+_BINDS = {b.value: b for b in SymbolBind}
+_STYPES = {t.value: t for t in SymbolType}
+_VISIBILITY = {0: "STV_DEFAULT", 1: "STV_INTERNAL", 2: "STV_HIDDEN", 3: "STV_PROTECTED"}
+_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym
+_REL = struct.Struct("<QQ")  # Elf64_Rel
+_RELA = struct.Struct("<QQq")  # Elf64_Rela
 _RELOC_TYPES = {t.value: t for t in RelocType}
