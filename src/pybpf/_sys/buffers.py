@@ -14,6 +14,9 @@ from typing import Union
 Buffer = Union[bytes, bytearray, memoryview]
 
 
+_COPY_LIMIT = 4096
+
+
 class Pinned:
     """Memory the kernel may read: ``address`` is valid while this object lives."""
 
@@ -26,10 +29,14 @@ class Pinned:
             self.size = 0
             return
         if isinstance(data, bytes):
-            keep = ctypes.c_char_p(data)  # points into the bytes object itself: no copy
-            self.address = ctypes.cast(keep, ctypes.c_void_p).value or 0
             self.size = len(data)
-            self._keep = (keep, data)
+            if self.size <= _COPY_LIMIT:  # a small copy is cheaper than pointing into the bytes
+                copy = (ctypes.c_char * self.size).from_buffer_copy(data)
+                self._keep, self.address = copy, ctypes.addressof(copy)
+            else:
+                keep = ctypes.c_char_p(data)  # points into the bytes object itself: no copy
+                self.address = ctypes.cast(keep, ctypes.c_void_p).value or 0
+                self._keep = (keep, data)
             return
         view = memoryview(data).cast("B")
         if view.readonly:

@@ -62,38 +62,42 @@ class LinuxSyscalls:
 
     def __init__(self, machine: str | None = None) -> None:
         self._nr_bpf, self._nr_perf = syscall_numbers(machine)
-        self._syscall: Callable[..., int] | None = None
+        self._bpf_call: Callable[..., int] | None = None
+        self._perf_call: Callable[..., int] | None = None
         self._memlock_lock = threading.Lock()
         self.memlock_accounting: bool | None = None  # None: not probed yet
 
-    def _libc_syscall(self) -> Callable[..., int]:
-        if self._syscall is None:
-            func = ctypes.CDLL(None, use_errno=True).syscall
-            func.restype = ctypes.c_long
-            self._syscall = func
-        return self._syscall
+    def _bind(self) -> None:
+        """Two typed handles on libc's syscall(2): one for bpf(), one for perf_event_open()."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        bpf_call, perf_call = libc["syscall"], libc["syscall"]  # [] gives independent handles
+        bpf_call.restype = perf_call.restype = ctypes.c_long
+        bpf_call.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
+        perf_call.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong]
+        self._bpf_call, self._perf_call = bpf_call, perf_call
 
     def _raw_bpf(self, cmd: int, attr: Attr) -> int:
-        res = self._libc_syscall()(
-            ctypes.c_long(self._nr_bpf), ctypes.c_int(cmd), ctypes.byref(attr), ctypes.c_uint(ctypes.sizeof(attr))
-        )
+        if self._bpf_call is None:
+            self._bind()
+        assert self._bpf_call is not None
+        res = self._bpf_call(self._nr_bpf, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
         if res < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
         return int(res)
 
     def bpf(self, cmd: Command, attr: Attr) -> int:
-        if cmd in _CHARGING and self.memlock_accounting is None:
+        if self.memlock_accounting is None and cmd in _CHARGING:
             self._probe_memlock()
-        return self._raw_bpf(int(cmd), attr)
+        return self._raw_bpf(cmd, attr)
 
     def perf_event_open(self, attr: PerfEventAttr, pid: int, cpu: int, group_fd: int, flags: int) -> int:
+        if self._perf_call is None:
+            self._bind()
+        assert self._perf_call is not None
         if not attr.size:
             attr.size = ctypes.sizeof(attr)
-        res = self._libc_syscall()(
-            ctypes.c_long(self._nr_perf), ctypes.byref(attr), ctypes.c_int(pid), ctypes.c_int(cpu),
-            ctypes.c_int(group_fd), ctypes.c_ulong(flags),
-        )
+        res = self._perf_call(self._nr_perf, ctypes.byref(attr), pid, cpu, group_fd, flags)
         if res < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
