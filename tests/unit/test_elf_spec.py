@@ -420,3 +420,57 @@ def test_static_local_in_rodata(specs: dict[str, ObjectSpec]) -> None:
     data = spec.maps[var.map_name].data
     assert data is not None
     assert bytes(data[var.offset:var.offset + var.size]) == b"pid %d\n\0"
+
+
+# --- static maps, string literals, cpu versions, BTF fix-up --------------------------------------
+
+
+def test_static_maps_through_section_symbol(specs: dict[str, ObjectSpec]) -> None:
+    spec = specs["misc"]
+    assert {n: (m.type, m.key_size, m.max_entries) for n, m in spec.maps.items() if m.section == ".maps"} == {
+        "first": (MapType.ARRAY, 4, 2), "second": (MapType.HASH, 8, 8)}
+    fd_relocs = {p.name: [r.symbol for r in p.relocations if r.kind == RelocationKind.MAP_FD]
+                 for p in spec.programs.values()}
+    assert fd_relocs == {"uses_second": ["second"], "uses_first": ["first"]}
+
+
+def test_string_literals_become_a_rodata_map(specs: dict[str, ObjectSpec]) -> None:
+    spec = specs["misc"]
+    strings = spec.maps[".rodata.str1.1"]
+    assert strings.freeze and strings.data is not None
+    for prog, text in (("uses_second", b"hello %d\n\0"), ("uses_first", b"world\n\0")):
+        (r,) = [r for r in spec.programs[prog].relocations if r.kind == RelocationKind.MAP_VALUE]
+        assert r.symbol == ".rodata.str1.1"
+        assert bytes(strings.data[r.offset:r.offset + len(text)]) == text
+
+
+@pytest.mark.parametrize("cpu", ["v1", "v2", "v3", "v4"])
+def test_cpu_versions_give_the_same_structure(specs: dict[str, ObjectSpec], tmp_path: Path, cpu: str) -> None:
+    """Instructions differ between -mcpu versions; programs, calls and relocations do not."""
+    for name in ("subprogs", "maps", "globals"):
+        path = pybpf.cc.compile(PROGS / f"{name}.c", output=tmp_path / f"{name}.o", include_dirs=[PROGS],
+                                cflags=[f"-mcpu={cpu}"])
+        spec = ObjectSpec.from_file(path)
+        base = specs[name]
+        assert set(spec.programs) == set(base.programs)
+        for pname, prog in spec.programs.items():
+            assert sorted((r.kind.value, r.symbol) for r in prog.relocations) == \
+                   sorted((r.kind.value, r.symbol) for r in base.programs[pname].relocations)
+            assert _callees(spec, prog) == _callees(base, base.programs[pname])
+        assert {n: (m.type, m.key_size, m.value_size, m.max_entries) for n, m in spec.maps.items()} == \
+               {n: (m.type, m.key_size, m.value_size, m.max_entries) for n, m in base.maps.items()}
+
+
+def test_btf_fixup_changes_only_datasecs(objects: dict[str, Path], specs: dict[str, ObjectSpec]) -> None:
+    from pybpf.btf import BTF
+    from pybpf.elf.reader import ElfObject
+
+    for name in ("globals", "maps", "core"):
+        raw = BTF.from_bytes(ElfObject(objects[name].read_bytes(), name).sections[".BTF"].data)
+        fixed = specs[name].btf
+        assert fixed is not None and len(fixed) == len(raw)
+        for tid, t in raw.types():
+            if t.kind != Kind.DATASEC:
+                assert fixed[tid] == t, tid
+            else:
+                assert fixed[tid].name == t.name  # type: ignore[union-attr]
