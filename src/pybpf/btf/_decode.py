@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from .container import BTF
 
-Decoder = Callable[["BTF", "array", int, str, int, int], Type]
+Decoder = Callable[["BTF", "array[int]", int, str, int, int], Type]
 
 
 def fast_constructor(cls: type) -> Callable[..., Any]:
@@ -81,7 +81,7 @@ def _string(btf: BTF, offset: int) -> str:
     return btf._strings.get(offset)
 
 
-def _int(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _int(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     data = w[off + 3]
     bits = data & 0xFF
     offset = (data >> 16) & 0xFF
@@ -90,20 +90,20 @@ def _int(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
     return make_int(name, size, _INT_ENCODINGS[(data >> 24) & 0x7], bits, offset)  # type: ignore[no-any-return]
 
 
-def _ptr(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _ptr(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, "PTR")
     return make_pointer(ref, name)  # type: ignore[no-any-return]
 
 
-def _array(btf: BTF, w: array, off: int, name: str, info: int, _: int) -> Type:
+def _array(btf: BTF, w: array[int], off: int, name: str, info: int, _: int) -> Type:
     elem, index = w[off + 3], w[off + 4]
     if elem >= btf._n or index >= btf._n:
         raise _bad_ref(btf, max(elem, index), "ARRAY")
     return make_array(elem, index, w[off + 5], name)  # type: ignore[no-any-return]
 
 
-def _members(btf: BTF, w: array, off: int, info: int, owner: str) -> tuple[Member, ...]:
+def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[Member, ...]:
     strings = btf._strings
     cache = strings._cache
     n = btf._n
@@ -153,15 +153,15 @@ def _members(btf: BTF, w: array, off: int, info: int, owner: str) -> tuple[Membe
     return tuple(out)
 
 
-def _struct(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _struct(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     return make_struct(name, size, _members(btf, w, off, info, f"struct {name or '(anon)'}"))  # type: ignore[no-any-return]
 
 
-def _union(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _union(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     return make_union(name, size, _members(btf, w, off, info, f"union {name or '(anon)'}"))  # type: ignore[no-any-return]
 
 
-def _enum(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _enum(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     signed = bool(info >> 31)
     get = btf._strings.get
     mk = make_enum_value
@@ -176,7 +176,7 @@ def _enum(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type
     return make_enum(name, size, tuple(values), signed)  # type: ignore[no-any-return]
 
 
-def _enum64(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _enum64(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     signed = bool(info >> 31)
     get = btf._strings.get
     values = []
@@ -190,41 +190,41 @@ def _enum64(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Ty
     return make_enum64(name, size, tuple(values), signed)  # type: ignore[no-any-return]
 
 
-def _fwd(btf: BTF, w: array, off: int, name: str, info: int, _: int) -> Type:
+def _fwd(btf: BTF, w: array[int], off: int, name: str, info: int, _: int) -> Type:
     return Fwd(name, bool(info >> 31))
 
 
-def _typedef(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _typedef(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, f"TYPEDEF {name!r}")
     return make_typedef(name, ref)  # type: ignore[no-any-return]
 
 
-def _volatile(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _volatile(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, "VOLATILE")
     return make_volatile(ref, name)  # type: ignore[no-any-return]
 
 
-def _const(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _const(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, "CONST")
     return make_const(ref, name)  # type: ignore[no-any-return]
 
 
-def _restrict(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _restrict(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, "RESTRICT")
     return Restrict(ref, name)
 
 
-def _type_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _type_tag(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     if ref >= btf._n:
         raise _bad_ref(btf, ref, f"TYPE_TAG {name!r}")
     return TypeTag(name, ref, bool(info >> 31))
 
 
-def _func(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _func(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     linkage = info & 0xFFFF
     if linkage > 2:
         raise BTFError(f"FUNC {name!r} has unknown linkage {linkage}")
@@ -233,7 +233,7 @@ def _func(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
     return make_func(name, ref, _FUNC_LINKAGES[linkage])  # type: ignore[no-any-return]
 
 
-def _func_proto(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _func_proto(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     n = btf._n
     if ref >= n:
         raise _bad_ref(btf, ref, "FUNC_PROTO return")
@@ -255,7 +255,7 @@ def _func_proto(btf: BTF, w: array, off: int, name: str, info: int, ref: int) ->
     return make_func_proto(ref, tuple(params), name)  # type: ignore[no-any-return]
 
 
-def _var(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _var(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     linkage = w[off + 3]
     if linkage > 2:
         raise BTFError(f"VAR {name!r} has unknown linkage {linkage}")
@@ -264,7 +264,7 @@ def _var(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
     return Var(name, ref, _VAR_LINKAGES[linkage])
 
 
-def _datasec(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _datasec(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     entries = []
     pos = off + 3
     for _ in range(info & 0xFFFF):
@@ -275,13 +275,13 @@ def _datasec(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> T
     return Datasec(name, size, tuple(entries))
 
 
-def _float(btf: BTF, w: array, off: int, name: str, info: int, size: int) -> Type:
+def _float(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:
     if size not in (2, 4, 8, 12, 16):
         raise BTFError(f"FLOAT {name!r} has invalid size {size}")
     return Float(name, size)
 
 
-def _decl_tag(btf: BTF, w: array, off: int, name: str, info: int, ref: int) -> Type:
+def _decl_tag(btf: BTF, w: array[int], off: int, name: str, info: int, ref: int) -> Type:
     idx = w[off + 3]
     if idx & 0x80000000:
         idx -= 1 << 32

@@ -12,6 +12,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Literal
 
 from ..errors import BTFError
 from .types import Kind
@@ -53,7 +54,7 @@ def info_word(kind: int, vlen: int, kind_flag: bool) -> int:
 class Header:
     """``struct btf_header`` with the byte order the blob was written in."""
 
-    byteorder: str
+    byteorder: Literal["little", "big"]
     flags: int
     hdr_len: int
     type_off: int
@@ -67,6 +68,7 @@ def parse_header(data: bytes | memoryview) -> Header:
     if len(data) < 8:
         raise BTFError(f"BTF data is {len(data)} bytes, too short for a BTF header (needs {HEADER_SIZE})")
     magic = int.from_bytes(data[0:2], "little")
+    order: Literal["little", "big"]
     if magic == MAGIC:
         order = "little"
     elif magic == 0x9FEB:
@@ -99,7 +101,7 @@ def parse_header(data: bytes | memoryview) -> Header:
     return Header(order, data[3], hdr_len, type_off, type_len, str_off, str_len)
 
 
-def type_words(data: bytes | memoryview, header: Header) -> array:
+def type_words(data: bytes | memoryview, header: Header) -> array[int]:
     """The type section as host-order 32-bit words."""
     start = header.hdr_len + header.type_off
     words = array("I")

@@ -43,6 +43,16 @@ class BTF:
         "base", "type_id_start", "header", "_words", "_offsets", "_strings", "_n", "_cache",
         "_names", "_ptr_size", "__weakref__",
     )
+    base: BTF | None
+    type_id_start: int
+    header: _wire.Header
+    _words: array[int]
+    _offsets: array[int]
+    _strings: _wire.StringTable
+    _n: int
+    _cache: list[Any]
+    _names: dict[str, list[int]] | None
+    _ptr_size: int | None
 
     def __init__(self, data: bytes, *, base: BTF | None = None) -> None:
         data = bytes(data)
@@ -50,7 +60,7 @@ class BTF:
         self.header = _wire.parse_header(data)
         h = self.header
         start = h.hdr_len + h.str_off
-        base_strings = base._strings if base is not None else None
+        base_strings: _wire.StringTable | None = base._strings if base is not None else None
         self._strings = _wire.StringTable(
             data[start:start + h.str_len],
             start=base_strings.end if base_strings is not None else 0,
@@ -65,7 +75,7 @@ class BTF:
         self._ptr_size: int | None = None
 
     @staticmethod
-    def _index(words: array) -> array:
+    def _index(words: array[int]) -> array[int]:
         """Word index of every record; BTFError on an unknown kind or a truncated record."""
         offsets = array("I")
         append = offsets.append
@@ -156,7 +166,9 @@ class BTF:
         off = self._offsets[idx]
         info = w[off + 1]
         decoder = DECODER_BY_KIND[(info >> 24) & 0x1F]
-        return decoder(self, w, off, self._strings.get(w[off]), info, w[off + 2])  # type: ignore[misc]
+        if decoder is None:  # not reachable: the index pass rejects unknown kinds
+            raise BTFError(f"unknown BTF kind {(info >> 24) & 0x1F} for type index {idx}")
+        return decoder(self, w, off, self._strings.get(w[off]), info, w[off + 2])
 
     def _kind(self, type_id: int) -> int:
         """The raw kind of ``type_id`` without decoding it."""
@@ -164,7 +176,8 @@ class BTF:
         if idx >= 0:
             if idx >= len(self._offsets):
                 raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
-            return (self._words[self._offsets[idx] + 1] >> 24) & 0x1F
+            kind: int = (self._words[self._offsets[idx] + 1] >> 24) & 0x1F
+            return kind
         if self.base is not None:
             return self.base._kind(type_id)
         if type_id == 0:
@@ -231,7 +244,9 @@ class BTF:
                     name = names.get(w[off])
                     if name is None:
                         name = get(w[off])
-                    cache[idx] = decoders[(info >> 24) & 0x1F](self, w, off, name, info, w[off + 2])  # type: ignore[misc]
+                    decoder = decoders[(info >> 24) & 0x1F]
+                    assert decoder is not None  # the index pass rejects unknown kinds
+                    cache[idx] = decoder(self, w, off, name, info, w[off + 2])
         finally:
             if gc_was_enabled:
                 gc.enable()

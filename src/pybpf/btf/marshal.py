@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import BTFError
 from . import _wire
@@ -54,7 +54,7 @@ class _Strings:
         return off
 
 
-Encoder = Callable[[Type, _Strings, list[int]], None]
+Encoder = Callable[[Any, _Strings, list[int]], None]
 
 
 def _head(kind: Kind, vlen: int = 0, kind_flag: bool = False) -> int:
@@ -145,10 +145,10 @@ ENCODERS: dict[Kind, Encoder] = {
     Kind.FUNC_PROTO: _enc_func_proto, Kind.VAR: _enc_var, Kind.DATASEC: _enc_datasec,
     Kind.FLOAT: _enc_float, Kind.DECL_TAG: _enc_decl_tag, Kind.TYPE_TAG: _enc_type_tag,
     Kind.ENUM64: _enc_enum64,
-}  # type: ignore[dict-item]
+}
 
 
-def _encode_types(types: Sequence[Type], strings: _Strings, first_id: int) -> array:
+def _encode_types(types: Sequence[Type], strings: _Strings, first_id: int) -> array[int]:
     out: list[int] = []
     for i, t in enumerate(types):
         encoder = ENCODERS.get(t.kind)
@@ -162,7 +162,7 @@ def _encode_types(types: Sequence[Type], strings: _Strings, first_id: int) -> ar
         raise BTFError(f"a field value {bad} does not fit the 32-bit BTF encoding") from None
 
 
-def _pack(words: array, strings: bytes, byteorder: str) -> bytes:
+def _pack(words: array[int], strings: bytes, byteorder: str) -> bytes:
     if byteorder not in ("little", "big"):
         raise BTFError(f"byteorder must be 'little' or 'big', not {byteorder!r}")
     if byteorder != _wire.HOST_ORDER:

@@ -81,6 +81,8 @@ class StructValue(Mapping[str, Any]):
     """
 
     __slots__ = ("_type_name", "_fields")
+    _type_name: str
+    _fields: dict[str, Any]
 
     def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
         object.__setattr__(self, "_type_name", type_name)
