@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 
-from ..errors import CompilerNotFoundError
+from ..errors import CompileError, CompilerNotFoundError
 
 log = logging.getLogger("pybpf.cc")
 
@@ -64,7 +64,7 @@ def target_arch(machine: str | None = None) -> str:
     try:
         return _ARCH[machine]
     except KeyError:
-        raise CompilerNotFoundError(
+        raise CompileError(
             f"pybpf's tracing headers know x86_64 and arm64, not {machine!r}; "
             "pass defines={'__TARGET_ARCH_<arch>': None} for another architecture"
         ) from None

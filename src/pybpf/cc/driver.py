@@ -153,7 +153,7 @@ def compile(  # noqa: A001 - the verb users expect
             key = sha256_text(
                 compiler.kind.value,
                 compiler.version,
-                json.dumps(flags if src_path is None else [f for f in flags if not f.startswith("-fdebug-prefix")]),
+                json.dumps([f for f in flags if not f.startswith("-fdebug-prefix-map=")]),
                 text,
                 str(src_path or ""),
             )
