@@ -415,13 +415,15 @@ def disassemble(
     symbolizer: Symbolizer | None = None,
     hex_imm: bool = False,
     labels: bool = True,
+    label_prefix: str = "LBB0_",
 ) -> str:
     """A program as assembly text, one instruction a line.
 
     With ``labels`` (the default) every jump and BPF-to-BPF call target inside the program
     gets a label (``LBB0_1:``) and the jump names it (``goto LBB0_1``); without, jumps show
     their relative distance (``goto +3``). ``symbolizer(slot)`` may name the symbol a
-    relocation at that slot refers to. Without a symbolizer the text reads back with
+    relocation at that slot refers to; ``label_prefix`` starts each label name. Without a
+    symbolizer the text reads back with
     :func:`pybpf.isa.assemble` to the same instructions.
 
     >>> from pybpf.isa import assemble
@@ -436,7 +438,7 @@ def disassemble(
     syn = Syntax(hex_imm=hex_imm, helper_names=helper_names)
     positions = _positions(program)
     symbols = {pos: name for pos in positions if symbolizer is not None and (name := symbolizer(pos)) is not None}
-    names = _label_names(program, positions, symbols) if labels else {}
+    names = _label_names(program, positions, symbols, label_prefix) if labels else {}
     lines: list[str] = []
     for insn, pos in zip(program, positions):
         if pos in names:
@@ -469,7 +471,7 @@ def _branch_target(insn: Instruction, pos: int) -> int | None:
 
 
 def _label_names(
-    program: Sequence[Instruction], positions: Sequence[int], symbols: dict[int, str]
+    program: Sequence[Instruction], positions: Sequence[int], symbols: dict[int, str], prefix: str
 ) -> dict[int, str]:
     valid = set(positions)
     if program:
@@ -481,4 +483,4 @@ def _label_names(
             if pos not in symbols and (t := _branch_target(insn, pos)) is not None and t in valid
         }
     )
-    return {t: f"LBB0_{n}" for n, t in enumerate(targets, 1)}
+    return {t: f"{prefix}{n}" for n, t in enumerate(targets, 1)}
