@@ -1,51 +1,56 @@
-"""pybpf's CO-RE values equal libbpf's on the same object and the same kernel types.
+"""pybpf's CO-RE values equal libbpf's on the same objects and the same kernel types.
 
-The fixture in progs_core/libbpf_reference/ was made once by regen.py (root needed there,
-not here): libbpf (through bpftool) relocated and loaded reference.o on a 6.18 kernel, and the
-relocated immediates were read back from the kernel; reference.min.btf holds the kernel types
-the object needs (``bpftool gen min_core_btf``, offsets and sizes unchanged).
+The fixtures in progs_core/libbpf_reference/ were made once by regen.py (root needed there,
+not here): libbpf (through bpftool) relocated and loaded each NAME.o on a 6.18 kernel, and
+the relocated immediates were read back from the kernel into NAME.json; NAME.min.btf holds
+the kernel types the object needs (``bpftool gen min_core_btf``, offsets and sizes unchanged).
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pybpf.btf import BTF
-from pybpf.btf.core import apply_core, resolve_program
+from pybpf.btf.core import CoreResult, apply_core, resolve_program
 from pybpf.btf.types import CoreRelocKind
 from pybpf.spec import ObjectSpec
 
 REF = Path(__file__).parent / "progs_core" / "libbpf_reference"
-EXPECTED = json.loads((REF / "expected.json").read_text())
+FIXTURES = sorted(p.stem for p in REF.glob("*.json"))
+CASES = [(name, i, e) for name in FIXTURES for i, e in enumerate(json.loads((REF / f"{name}.json").read_text()))]
 
 
-@pytest.fixture(scope="module")
-def resolved() -> list[tuple[dict[str, object], int, str]]:
-    spec = ObjectSpec.from_file(REF / "reference.o")
+@lru_cache(maxsize=None)
+def resolved(name: str) -> tuple[BTF, list[CoreResult]]:
+    spec = ObjectSpec.from_file(REF / f"{name}.o")
     assert spec.btf is not None
     (prog,) = spec.programs.values()
-    target = BTF.from_file(REF / "reference.min.btf")
+    target = BTF.from_file(REF / f"{name}.min.btf")
     results = resolve_program(prog.core_relocations, spec.btf, target)
-    assert len(results) == len(EXPECTED)
-    apply_core(prog, spec.btf, target)  # every instruction holds its local value and fits
-    return [(exp, r.value, target.name_of(r.value) if r.relocation.relo_kind == CoreRelocKind.TYPE_ID_TARGET
-             else "") for exp, r in zip(EXPECTED, results)]
+    apply_core(prog, spec.btf, target)  # every instruction holds its local value, new values fit
+    return target, results
 
 
-def test_fixture_covers_every_kind_libbpf_computes() -> None:
-    kinds = {e["kind"] for e in EXPECTED}
-    assert kinds == {k.name for k in CoreRelocKind}
-    assert {e["libbpf_value"] for e in EXPECTED if e["kind"].endswith(("EXISTS", "MATCHES"))} == {0, 1}
+def test_fixtures_cover_every_kind_and_both_answers() -> None:
+    assert FIXTURES == ["nested", "reference"]
+    assert {e["kind"] for _, _, e in CASES} == {k.name for k in CoreRelocKind}
+    probes = {(e["kind"], e["libbpf_value"]) for _, _, e in CASES if e["kind"].endswith(("EXISTS", "MATCHES"))}
+    assert probes >= {("FIELD_EXISTS", 0), ("TYPE_EXISTS", 0), ("ENUMVAL_EXISTS", 0), ("TYPE_MATCHES", 0),
+                      ("FIELD_EXISTS", 1), ("TYPE_EXISTS", 1), ("ENUMVAL_EXISTS", 1), ("TYPE_MATCHES", 1)}
 
 
-@pytest.mark.parametrize("index", range(len(EXPECTED)),
-                         ids=[f"{e['type']}-{e['access']}-{e['kind']}" for e in EXPECTED])
-def test_value_equals_libbpf(resolved: list[tuple[dict[str, object], int, str]], index: int) -> None:
-    exp, value, target_name = resolved[index]
+@pytest.mark.parametrize("name, index, exp", CASES,
+                         ids=[f"{n}-{e['type']}-{e['access']}-{e['kind']}" for n, _, e in CASES])
+def test_value_equals_libbpf(name: str, index: int, exp: dict[str, Any]) -> None:
+    target, results = resolved(name)
+    r = results[index]
+    assert (r.relocation.access, r.relocation.relo_kind.name) == (exp["access"], exp["kind"])
     if exp["kind"] == "TYPE_ID_TARGET":  # ids differ between vmlinux and the minimal BTF
-        assert target_name == exp["libbpf_target_name"]
+        assert target.name_of(r.value) == exp["libbpf_target_name"]
     else:
-        assert value == exp["libbpf_value"]
+        assert r.value == exp["libbpf_value"]

@@ -2,13 +2,15 @@
 
     sudo .venv/bin/python tests/unit/progs_core/libbpf_reference/regen.py
 
-1. compiles reference.c into reference.o (kept, so the test does not depend on the compiler);
+For each NAME.c here:
+
+1. compiles NAME.c into NAME.o (kept, so the test does not depend on the compiler);
 2. has libbpf (through ``bpftool prog load``) apply the CO-RE relocations and load it, then
    reads the relocated immediates back from ``bpftool prog dump xlated``;
-3. writes reference.min.btf (``bpftool gen min_core_btf``: the kernel types the object needs,
-   offsets unchanged) and expected.json: for each relocation, libbpf's value.
+3. writes NAME.min.btf (``bpftool gen min_core_btf``: the kernel types the object needs,
+   offsets unchanged) and NAME.json: for each relocation, libbpf's value.
 
-The test resolves reference.o against reference.min.btf with pybpf and compares.
+tests/unit/test_core_reference.py resolves NAME.o against NAME.min.btf with pybpf and compares.
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ PIN = "/sys/fs/bpf/pybpf_core_reference"
 
 
 def main() -> None:
-    obj = HERE / "reference.o"
-    built = cc_compile(HERE / "reference.c", include_dirs=[HERE.parent],
-                       defines={"TASK_BITFIELD": task_bitfield()})
+    for source in sorted(HERE.glob("*.c")):
+        regen(source)
+
+
+def regen(source: Path) -> None:
+    obj = source.with_suffix(".o")
+    built = cc_compile(source, include_dirs=[HERE.parent], defines={"TASK_BITFIELD": task_bitfield()})
     shutil.copy(built, obj)
     subprocess.run(["bpftool", "prog", "load", str(obj), PIN], check=True)
     try:
@@ -59,9 +65,9 @@ def main() -> None:
         if r.relo_kind == CoreRelocKind.TYPE_ID_TARGET:  # an id in vmlinux: keep its name too
             entry["libbpf_target_name"] = kernel_btf().name_of(imm_at[r.insn_off])
         expected.append(entry)
-    (HERE / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    source.with_suffix(".json").write_text(json.dumps(expected, indent=1) + "\n")
     subprocess.run(["bpftool", "gen", "min_core_btf", "/sys/kernel/btf/vmlinux",
-                    str(HERE / "reference.min.btf"), str(obj)], check=True)
+                    str(source.with_suffix(".min.btf")), str(obj)], check=True)
 
 
 def task_bitfield() -> str:
