@@ -4,6 +4,9 @@ The stages, each in its own module: the checked ELF view (:mod:`.reader`), BTF a
 map definitions (:mod:`.maps`), global data and externs (:mod:`.data`), then programs with
 their relocations and subprograms (:mod:`.programs`). Nothing here makes a syscall.
 
+Not read yet: ``.struct_ops``/``.struct_ops.link`` map sections (ignored) and BPF arena globals
+(``.addr_space.1``; a reference to one raises ELFError naming the section and offset).
+
     >>> spec = load_object("prog.bpf.o")                       # doctest: +SKIP
     >>> spec.programs["handle_exec"].attach_to                  # doctest: +SKIP
     'syscalls/sys_enter_execve'

@@ -22,7 +22,7 @@ from ..btf import BTF, Array, Datasec, Kind, Pointer, Struct, Var
 from ..enums import MapFlags, MapType, PinType
 from ..errors import ELFError
 from ..spec import MapSpec
-from .reader import ElfObject, ElfSection, SymbolType
+from .reader import ElfObject, ElfSection, Reloc, SymbolType
 
 __all__ = ["MAPS_SECTION", "LEGACY_MAPS_SECTION", "parse_btf_maps", "parse_legacy_maps", "MapSlot"]
 
@@ -258,7 +258,7 @@ def parse_btf_maps(obj: ElfObject, btf: BTF | None) -> tuple[dict[str, MapSpec],
     return maps, slots
 
 
-def _initial_slots(spec: MapSpec, d: _MapDef, relocs: list, offset: int, size: int,  # type: ignore[type-arg]
+def _initial_slots(spec: MapSpec, d: _MapDef, relocs: list[Reloc], offset: int, size: int,
                    ptr_size: int, where: str) -> None:
     """Initial contents of a map-in-map / program array from ``.rel.maps``."""
     assert d.values_offset is not None
