@@ -99,10 +99,13 @@ class ProgramInfo:
 
     @property
     def name(self) -> str:
-        return self.info.name.decode(errors="replace")
+        """The program name (up to 15 characters)."""
+        raw: bytes = self.info.name
+        return raw.decode(errors="replace")
 
     @property
     def tag(self) -> str:
+        """The kernel's tag (hex digest prefix of the instructions), as bpftool shows it."""
         return bytes(self.info.tag).hex()
 
 
