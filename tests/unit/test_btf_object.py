@@ -176,3 +176,23 @@ def test_from_types_rejects_unencodable_values() -> None:
         BTF.from_types([Int("int", 4, IntEncoding.SIGNED, 32), Pointer(-1)])
     with pytest.raises(BTFError, match="out of range"):
         BTF.from_types([Pointer(5)])
+
+
+def test_with_types_keeps_string_offsets(btf: BTF) -> None:
+    from btf_data import compiled, section
+
+    from pybpf.btf.ext import BTFExt
+
+    ext = BTFExt.from_bytes(section(compiled("kinds"), ".BTF.ext"), btf)
+    bss_id = btf.find_one(".bss", Kind.DATASEC)
+    bss = btf[bss_id]
+    assert isinstance(bss, Datasec) and bss.size == 0  # clang leaves DATASEC sizes to the loader
+    fixed = btf.with_types({bss_id: Datasec(".bss", 160, bss.vars)}, append=[Float("pybpf_new_float", 4)])
+    assert fixed[bss_id] == Datasec(".bss", 160, bss.vars)
+    assert fixed.find_one("pybpf_new_float") == len(btf)
+    unchanged = [t for tid, t in btf.types() if tid != bss_id]
+    assert [t for tid, t in fixed.types() if tid not in (bss_id, len(btf))] == unchanged
+    li = ext.line_info["tracepoint/syscalls/sys_enter_write"][1]
+    assert fixed.string_offset(li.line_text) == btf.string_offset(li.line_text)  # .BTF.ext offsets stay valid
+    with pytest.raises(BTFError, match="cannot replace type id 999"):
+        btf.with_types({999: Float("f", 4)})

@@ -15,7 +15,7 @@ import gc
 import logging
 import os
 from array import array
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import BTFError
 from . import _wire
@@ -125,6 +125,18 @@ class BTF:
         from .marshal import marshal_types
 
         btf = cls(marshal_types(list(types), base=base), base=base)
+        btf.validate()
+        return btf
+
+    def with_types(self, replace: Mapping[int, Type] | None = None, *, append: Sequence[Type] = ()) -> BTF:
+        """A new BTF with some types swapped by id and/or appended, keeping this one's strings.
+
+        Unlike :meth:`from_types`, the string section (and so every string offset, e.g. those
+        that ``.BTF.ext`` line info refers to) is kept; new names are appended to it.
+        """
+        from .marshal import marshal
+
+        btf = BTF(marshal(self, replace=replace, append=append), base=self.base)
         btf.validate()
         return btf
 

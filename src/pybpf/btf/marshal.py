@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import BTFError
 from . import _wire
@@ -179,12 +179,22 @@ def _pack(words: array[int], strings: bytes, byteorder: str) -> bytes:
     return header + type_bytes + strings
 
 
-def marshal(btf: BTF, *, byteorder: str = _wire.HOST_ORDER) -> bytes:
-    """The blob for ``btf`` (its own types only when it is split BTF)."""
+def marshal(btf: BTF, *, byteorder: str = _wire.HOST_ORDER, replace: Mapping[int, Type] | None = None,
+            append: Sequence[Type] = ()) -> bytes:
+    """The blob for ``btf`` (its own types only when it is split BTF).
+
+    ``replace`` swaps types by id and ``append`` adds types after the last id; the original
+    string section is kept (new names are appended), so string offsets stay valid.
+    """
     table = btf._strings
     base_offsets = table.base.offsets() if table.base is not None else None
     strings = _Strings(table.data, start=table.start, known=table.offsets(), base=base_offsets)
     own = [t for _, t in btf.types(include_base=False)]
+    for tid, t in (replace or {}).items():
+        if not btf.type_id_start <= tid < len(btf):
+            raise BTFError(f"cannot replace type id {tid}: this BTF's own ids are {btf.type_id_start}..{len(btf) - 1}")
+        own[tid - btf.type_id_start] = t
+    own.extend(append)
     words = _encode_types(own, strings, btf.type_id_start)
     return _pack(words, bytes(strings.buf), byteorder)
 
