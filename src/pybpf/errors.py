@@ -127,3 +127,39 @@ class VerifierError(SyscallError):
         if source_line:
             detail += f" at {source_line}"
         super().__init__(command, err, f"{detail}\n{shown}")
+
+
+class MapError(BPFError):
+    """A map operation cannot be done as asked."""
+
+
+class MapEncodingError(MapError, ValueError):
+    """A key or value does not fit the map: wrong size, or not encodable as its BTF type."""
+
+
+class MapOperationError(MapError, TypeError):
+    """The operation does not exist for this kind of map (e.g. ``del`` on an ARRAY, ``push`` on a HASH)."""
+
+
+class MapFullError(SyscallError, MapError):
+    """E2BIG on insert: the map already holds ``max_entries`` elements."""
+
+    def __init__(self, command: str, err: int, detail: str = "", *, max_entries: int = 0) -> None:
+        self.max_entries = max_entries
+        super().__init__(command, err, detail)
+
+
+class PinMismatchError(MapError):
+    """A map pinned at ``path`` is not compatible with the map being loaded.
+
+    ``mismatches`` maps each differing property to ``(pinned, wanted)``.
+    """
+
+    def __init__(self, path: str, mismatches: dict[str, tuple[object, object]]) -> None:
+        self.path = path
+        self.mismatches = mismatches
+        diffs = ", ".join(f"{k} is {p} but the object wants {w}" for k, (p, w) in mismatches.items())
+        super().__init__(
+            f"the map pinned at {path} is not compatible: {diffs}; "
+            f"remove the pin (rm {path}) or load with a different pin_path"
+        )
