@@ -281,3 +281,16 @@ def test_perf_event_open_fills_size_and_cloexec(fake: FakeSyscalls) -> None:
     assert (got.type, got.config, got.sample_freq, got.freq) == (1, 0, 99, 1)
     assert (pid, cpu, group) == (-1, 2, -1) and flags & _sys.PerfFlags.FD_CLOEXEC
     assert [(r, a) for _, r, a in fake.ioctls] == [(0x40042408, 17), (0x2400, 0), (0x2401, 0)]
+
+
+def test_fake_drains_and_deletes_in_batches(fake: FakeSyscalls) -> None:
+    with _sys.map_create(MapType.HASH, 4, 4, 10) as fd:
+        keys = b"".join(i.to_bytes(4, "little") for i in range(6))
+        _sys.map_update_batch(fd, keys, keys, 6)
+        assert _sys.map_delete_batch(fd, keys[:8], 2) == 2
+        with pytest.raises(SyscallError, match="ENOENT"):
+            _sys.map_delete_batch(fd, keys[:8], 2)
+        first = _sys.map_lookup_and_delete_batch(fd, None, 4, 4, 3)
+        rest = _sys.map_lookup_and_delete_batch(fd, first.next_batch, 4, 4, 3)
+        assert (first.count, rest.count, rest.next_batch) == (3, 1, None)
+        assert first.keys + rest.keys == keys[8:]

@@ -244,6 +244,28 @@ class FakeSyscalls:
             raise OSError(errno.ENOENT, "end of map")
         return 0
 
+    def _lookup_and_delete_batch(self, attr: Attr) -> int:
+        assert isinstance(attr, MapBatchAttr)
+        m = self._map(attr.map_fd)
+        chunk = list(m.data)[: attr.count]
+        for i, key in enumerate(chunk):
+            write(attr.keys + i * m.key_size, key)
+            write(attr.values + i * m.value_size, m.data.pop(key))
+        attr.count = len(chunk)
+        write(attr.out_batch, bytes(4))
+        if not m.data:
+            raise OSError(errno.ENOENT, "end of map")
+        return 0
+
+    def _delete_batch(self, attr: Attr) -> int:
+        assert isinstance(attr, MapBatchAttr)
+        m = self._map(attr.map_fd)
+        for i in range(attr.count):
+            if m.data.pop(read(attr.keys + i * m.key_size, m.key_size), None) is None:
+                attr.count = i
+                raise OSError(errno.ENOENT, "no such key")
+        return 0
+
     def _update_batch(self, attr: Attr) -> int:
         assert isinstance(attr, MapBatchAttr)
         m = self._map(attr.map_fd)
@@ -278,7 +300,9 @@ _MODEL: dict[Command, Callable[[FakeSyscalls, Attr], int]] = {
     Command.MAP_GET_NEXT_KEY: FakeSyscalls._next_key,
     Command.MAP_FREEZE: FakeSyscalls._freeze,
     Command.MAP_LOOKUP_BATCH: FakeSyscalls._lookup_batch,
+    Command.MAP_LOOKUP_AND_DELETE_BATCH: FakeSyscalls._lookup_and_delete_batch,
     Command.MAP_UPDATE_BATCH: FakeSyscalls._update_batch,
+    Command.MAP_DELETE_BATCH: FakeSyscalls._delete_batch,
     Command.OBJ_PIN: FakeSyscalls._pin,
     Command.OBJ_GET: FakeSyscalls._get,
 }
