@@ -4,7 +4,7 @@
 
 For each NAME.c here:
 
-1. compiles NAME.c into NAME.o (kept, so the test does not depend on the compiler);
+1. compiles NAME.c (the test compiles it again, with the defines recorded in NAME.json);
 2. has libbpf (through ``bpftool prog load``) apply the CO-RE relocations and load it, then
    reads the relocated immediates back from ``bpftool prog dump xlated``;
 3. writes NAME.min.btf (``bpftool gen min_core_btf``: the kernel types the object needs,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +38,8 @@ def main() -> None:
 
 
 def regen(source: Path) -> None:
-    obj = source.with_suffix(".o")
-    built = cc_compile(source, include_dirs=[HERE.parent], defines={"TASK_BITFIELD": task_bitfield()})
-    shutil.copy(built, obj)
+    defines = {"TASK_BITFIELD": task_bitfield()}
+    obj = Path(cc_compile(source, include_dirs=[HERE.parent], defines=defines))
     subprocess.run(["bpftool", "prog", "load", str(obj), PIN], check=True)
     try:
         xlated = subprocess.run(["bpftool", "prog", "dump", "xlated", "pinned", PIN],
@@ -65,7 +63,8 @@ def regen(source: Path) -> None:
         if r.relo_kind == CoreRelocKind.TYPE_ID_TARGET:  # an id in vmlinux: keep its name too
             entry["libbpf_target_name"] = kernel_btf().name_of(imm_at[r.insn_off])
         expected.append(entry)
-    source.with_suffix(".json").write_text(json.dumps(expected, indent=1) + "\n")
+    out = {"defines": defines, "relocations": expected}
+    source.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     subprocess.run(["bpftool", "gen", "min_core_btf", "/sys/kernel/btf/vmlinux",
                     str(source.with_suffix(".min.btf")), str(obj)], check=True)
 
