@@ -124,3 +124,13 @@ def test_vmlinux_anonymous_members_are_flattened() -> None:
     assert (decoded.pid, decoded.tgid, decoded.comm, decoded["__state"]) == (1234, 1200, b"bash", 1)
     text = vmlinux.format_value(tid, vmlinux.encode_value(tid, value))
     assert '.pid = 1234' in text and '.comm = "bash"' in text
+
+
+def test_decoded_values_copy_and_pickle(btf: BTF, event_id: int) -> None:
+    import copy
+    import pickle
+
+    value = btf.decode_value(event_id, btf.encode_value(event_id, EVENT))
+    for clone in (copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
+        assert clone == value and clone.flags.c == -64 and clone.color.name == "BLUE"
+        assert btf.encode_value(event_id, clone) == btf.encode_value(event_id, value)

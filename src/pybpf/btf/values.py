@@ -89,8 +89,9 @@ class StructValue(Mapping[str, Any]):
         object.__setattr__(self, "_fields", fields)
 
     def __getattr__(self, name: str) -> Any:
+        fields = object.__getattribute__(self, "_fields")  # no recursion if the slot is unset
         try:
-            return self._fields[name]
+            return fields[name]
         except KeyError:
             raise AttributeError(f"{self._type_name or 'struct'} has no member {name!r}") from None
 
@@ -112,6 +113,9 @@ class StructValue(Mapping[str, Any]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StructValue, (self._type_name, self._fields))
 
     @property
     def type_name(self) -> str:
