@@ -143,6 +143,22 @@ def test_cli_asm_output_reassembles(compile_prog, capsys: pytest.CaptureFixture[
     assert encode(assemble(body)) == obj.section("socket").data
 
 
+def test_cli_asm_names_callees_and_static_data(compile_prog, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    subprogs = compile_prog(PROGS_DIR / "subprogs.c", "v3")
+    assert cli_main(["disasm", "--asm", "--section", ".text", str(subprogs)]) == 0
+    text = capsys.readouterr().out
+    # calls inside .text have no relocation: the callee's symbol is looked up by offset,
+    # and since function names are labels the whole section reassembles
+    assert "\tcall square\n" in text and "\tcall add3\n" in text
+    obj = ElfObject(subprogs.read_bytes(), str(subprogs))
+    assert encode(assemble(text)) == obj.section(".text").data
+    assert cli_main(["disasm", "--asm", "--section", "socket", str(subprogs)]) == 0
+    assert "\tcall chain\n" in capsys.readouterr().out  # R_BPF_64_32 against the .text section symbol
+    printk = compile_prog(PROGS_DIR / "printk.c", "v3")
+    assert cli_main(["disasm", "--asm", str(printk)]) == 0
+    assert "r1 = printk.fmt2 ll" in capsys.readouterr().out  # R_BPF_64_64 against .rodata + offset
+
+
 def test_programs_cover_the_instruction_set(compile_prog) -> None:  # type: ignore[no-untyped-def]
     """The test programs together use every class and the extension families."""
     seen: set[str] = set()

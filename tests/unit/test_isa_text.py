@@ -312,3 +312,37 @@ def test_long_label_jump_needs_gotol() -> None:
     assert info.value.line == 1
     prog = assemble(f"gotol far\n{body}\nfar: exit")
     assert prog[0].imm == 40000
+
+
+# Lines printed by `bpftool prog dump xlated` (the kernel's own instruction printer) for a
+# program loaded on Linux 6.18, with the bytes the program had (from llvm-objdump).
+VERIFIER_LINES = [
+    ("   0: (bf) r1 = r10", "bf a1 00 00 00 00 00 00"),
+    ("   1: (07) r1 += -8", "07 01 00 00 f8 ff ff ff"),
+    ("   3: (7b) *(u64 *)(r10 -8) = r2", "7b 2a f8 ff 00 00 00 00"),
+    ("   5: (db) lock *(u64 *)(r1 +0) += r2", "db 21 00 00 00 00 00 00"),
+    ("   6: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)", "db 21 00 00 01 00 00 00"),
+    ("   7: (db) r2 = atomic64_xchg((u64 *)(r1 +0), r2)", "db 21 00 00 e1 00 00 00"),
+    ("   9: (db) r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)", "db 21 00 00 f1 00 00 00"),
+    ("  11: (c3) lock *(u32 *)(r1 -8) |= r3", "c3 31 f8 ff 40 00 00 00"),
+    ("  12: (c3) r3 = atomic_fetch_and((u32 *)(r1 -8), r3)", "c3 31 f8 ff 51 00 00 00"),
+    ("  13: (c3) r3 = atomic_xchg((u32 *)(r1 -8), r3)", "c3 31 f8 ff e1 00 00 00"),
+    ("  15: (c3) r0 = atomic_cmpxchg((u32 *)(r1 -8), r0, r3)", "c3 31 f8 ff f1 00 00 00"),
+    ("  19: (18) r5 = 0x123456789", "18 05 00 00 89 67 45 23 00 00 00 00 01 00 00 00"),
+    ("  25: (dc) r6 = be16 r6", "dc 06 00 00 10 00 00 00"),
+    ("  26: (66) if w6 s> 0x5 goto pc+0", "66 06 00 00 05 00 00 00"),
+    ("  27: (85) call bpf_get_current_pid_tgid#14", "85 00 00 00 0e 00 00 00"),
+    ("  28: (87) r6 = -r6", "87 06 00 00 00 00 00 00"),
+    ("  30: (45) if r6 & 0x3 goto pc+0", "45 06 00 00 03 00 00 00"),
+    ("  32: (95) exit", "95 00 00 00 00 00 00 00"),
+]
+
+
+@pytest.mark.parametrize(("line", "hexbytes"), VERIFIER_LINES, ids=[ln.strip() for ln, _ in VERIFIER_LINES])
+def test_assembler_reads_verifier_log_lines(line: str, hexbytes: str) -> None:
+    assert encode(assemble(line)) == _raw(hexbytes)
+
+
+def test_verifier_atomic_size_must_match() -> None:
+    with pytest.raises(AssemblerError, match="atomic64 operations work on u64"):
+        assemble("r2 = atomic64_xchg((u32 *)(r1 +0), r2)")

@@ -21,11 +21,11 @@ import argparse
 import bisect
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Callable, Iterable, TextIO
 
 from ..elf.reader import ElfObject, ElfSection, Reloc, Symbol, SymbolType
 from ..errors import ELFError
-from ..isa import SLOT_SIZE, Instruction, decode, disassemble
+from ..isa import SLOT_SIZE, CallSrc, Instruction, decode, disassemble
 from ..isa.disasm import OBJDUMP_SYNTAX, format_instruction
 
 __all__ = ["register", "run", "format_object", "RELOC_NAMES"]
@@ -141,22 +141,52 @@ def format_asm(obj: ElfObject, sections: Iterable[ElfSection], *, relocs: bool =
     out: list[str] = []
     for sec in sections:
         insns = decode(sec.data)
-        names: dict[int, str] = {}
-        if relocs:
-            names = {rel.offset // SLOT_SIZE: rel.symbol_name for rel in obj.relocations_by_index(sec.index)}
         funcs = _labels(obj, sec)
+        at = dict(zip(_positions(insns), insns))
+        # calls between functions of one section carry no relocation: name the callee
+        func_at = {s.value // SLOT_SIZE: s.name for s in funcs if s.type == SymbolType.FUNC}
+        names = {
+            pos: func_at[pos + 1 + insn.imm]
+            for pos, insn in at.items()
+            if insn.is_call and insn.src == CallSrc.CALL and pos + 1 + insn.imm in func_at
+        }
+        if relocs:
+            for rel in obj.relocations_by_index(sec.index):
+                names[rel.offset // SLOT_SIZE] = _reloc_target(obj, rel, at.get(rel.offset // SLOT_SIZE))
         bounds = sorted({s.value // SLOT_SIZE for s in funcs} | {0})
         out.append(f"# section {sec.name}")
         for n, (start, end) in enumerate(zip(bounds, [*bounds[1:], None])):
             part = _slice(insns, start, end)
             title = [s.name for s in funcs if s.value // SLOT_SIZE == start]
             out.append(f"{title[0] if title else sec.name}:")
-            text = disassemble(
-                part, symbolizer=lambda pos, base=start: names.get(base + pos), label_prefix=f"LBB{n}_"
-            )
+            text = disassemble(part, symbolizer=_offset_lookup(names, start), label_prefix=f"LBB{n}_")
             out += ["\t" + line if not line.endswith(":") else line for line in text.splitlines()]
         out.append("")
     return "\n".join(out)
+
+
+def _positions(insns: list[Instruction]) -> list[int]:
+    out, pos = [], 0
+    for insn in insns:
+        out.append(pos)
+        pos += insn.slots
+    return out
+
+
+def _reloc_target(obj: ElfObject, rel: Reloc, insn: Instruction | None) -> str:
+    """What a relocation names: for a section symbol (static functions and data) the symbol
+    at the offset the instruction encodes (``call square``, ``r1 = printk.fmt ll``)."""
+    if rel.symbol_type != SymbolType.SECTION or insn is None:
+        return rel.symbol_name
+    offset = (insn.imm + 1) * SLOT_SIZE if insn.is_call else insn.imm
+    for sym in obj.symbols_in(rel.symbol_section):
+        if sym.value == offset and sym.type in (SymbolType.FUNC, SymbolType.OBJECT):
+            return sym.name
+    return f"{rel.symbol_name}+{offset:#x}" if offset else rel.symbol_name
+
+
+def _offset_lookup(names: dict[int, str], base: int) -> Callable[[int], str | None]:
+    return lambda pos: names.get(base + pos)
 
 
 def _slice(insns: list[Instruction], start: int, end: int | None) -> list[Instruction]:

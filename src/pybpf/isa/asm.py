@@ -5,7 +5,9 @@ One instruction a line; ``#``, ``;`` and ``//`` start comments; ``name:`` define
 labels, ``+N``/``-N`` or the verifier's ``pc+N``. Also accepted: ``w`` registers in 32-bit
 loads and stores (as ``clang -S`` writes them), ``call pc+N`` (BPF-to-BPF), ``call kfunc N``,
 helper names (``call bpf_map_lookup_elem``), ``ld_pseudo rD, SRC, IMM[, NEXT_IMM]`` and
-``.insn OPCODE, DST, SRC, OFF, IMM`` for any raw encoding.
+``.insn OPCODE, DST, SRC, OFF, IMM`` for any raw encoding. Lines of a kernel verifier log or
+of ``bpftool prog dump xlated`` (``  5: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)``)
+are read too, for the instructions whose text is not elided there.
 
 >>> from pybpf.isa import assemble
 >>> [i.to_bytes().hex() for i in assemble("r1 = *(u32 *)(r10 - 4)\\nexit")]
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..errors import AssemblerError, InstructionError
 from .helpers import HELPER_IDS
@@ -81,7 +83,7 @@ _FETCH_OPS = {"add": AtomicOp.FETCH_ADD, "or": AtomicOp.FETCH_OR, "and": AtomicO
 _ENDIAN = {"le": (InsnClass.ALU, Endian.TO_LE), "be": (InsnClass.ALU, Endian.TO_BE), "bswap": (InsnClass.ALU64, Endian.TO_LE)}
 
 
-def _alt(ops: dict[str, object]) -> str:
+def _alt(ops: Iterable[str]) -> str:
     return "|".join(re.escape(op) for op in sorted(ops, key=len, reverse=True))
 
 
@@ -124,7 +126,11 @@ class _Pending:
     build: Callable[[int, dict[str, int]], Instruction]
 
 
-def _fixed(insn: Instruction) -> tuple[int, Callable[[int, dict[str, int]], Instruction]]:
+#: what a line handler returns: the number of slots, and a builder called once labels are known
+_Built = tuple[int, Callable[[int, dict[str, int]], Instruction]]
+
+
+def _fixed(insn: Instruction) -> _Built:
     return insn.slots, lambda pos, labels: insn
 
 
@@ -141,14 +147,14 @@ def _resolve(target: str, pos: int, labels: dict[str, int]) -> int:
 
 
 # --------------------------------------------------------------------------- handlers
-Handler = Callable[[re.Match[str]], tuple[int, Callable[[int, dict[str, int]], Instruction]]]
+Handler = Callable[[re.Match[str]], _Built]
 
 
-def _h_exit(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_exit(m: re.Match[str]) -> _Built:
     return _fixed(Instruction(InsnClass.JMP | JmpOp.EXIT))
 
 
-def _h_call(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_call(m: re.Match[str]) -> _Built:
     target = m.group(1).strip()
     op = InsnClass.JMP | JmpOp.CALL
     kfunc = re.fullmatch(rf"kfunc\s+({_NUM})", target)
@@ -171,7 +177,7 @@ def _h_call(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return 1, build
 
 
-def _h_callx(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_callx(m: re.Match[str]) -> _Built:
     return _fixed(Instruction(InsnClass.JMP | JmpOp.CALL | Source.X, dst=_reg("r", m.group(1), want="r")))
 
 
@@ -182,7 +188,7 @@ _GOTO_OPCODES = {
 }
 
 
-def _h_goto(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_goto(m: re.Match[str]) -> _Built:
     opcode = _GOTO_OPCODES[m.group(1)]
     target = m.group(2)
     if m.group(1) == "gotol":
@@ -197,7 +203,7 @@ def _jump_off(target: str, pos: int, labels: dict[str, int]) -> int:
     return off
 
 
-def _h_if(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_if(m: re.Match[str]) -> _Built:
     kind, dnum, opname, skind, snum, imm, target = m.groups()
     cls = InsnClass.JMP32 if kind == "w" else InsnClass.JMP
     dst = _reg(kind, dnum)
@@ -224,7 +230,7 @@ def _stx_atomic(size: Size) -> int:
     return InsnClass.STX | Mode.ATOMIC | size
 
 
-def _h_lock(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_lock(m: re.Match[str]) -> _Built:
     sign_u, bits, areg, sign, off, opname, kind, snum = m.groups()
     if sign_u != "u":
         raise _LineError("atomic operations take an unsigned size (u32 or u64)")
@@ -234,7 +240,7 @@ def _h_lock(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_fetch(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_fetch(m: re.Match[str]) -> _Built:
     k1, n1, name, bits, areg, sign, off, k2, n2 = m.groups()
     size = _atomic_size(bits, k1)
     if (k1, n1) != (k2, n2):
@@ -244,7 +250,7 @@ def _h_fetch(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_xchg(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_xchg(m: re.Match[str]) -> _Built:
     k1, n1, name, areg, sign, off, k2, n2 = m.groups()
     size = Size.DW if name == "xchg_64" else Size.W
     want = "r" if size == Size.DW else "w"
@@ -255,7 +261,7 @@ def _h_xchg(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_cmpxchg(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_cmpxchg(m: re.Match[str]) -> _Built:
     k1, n1, name, areg, sign, off, k2, n2, k3, n3 = m.groups()
     size = Size.DW if name == "cmpxchg_64" else Size.W
     want = "r" if size == Size.DW else "w"
@@ -268,7 +274,47 @@ def _h_cmpxchg(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_load_acquire(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _verifier_size(wide: str | None, bits: str) -> Size:
+    size = Size.DW if wide else Size.W
+    if size != _SIZES[bits]:
+        raise _LineError(f"atomic{wide or ''} operations work on u{'64' if wide else '32'}, not u{bits}")
+    return size
+
+
+def _h_v_fetch(m: re.Match[str]) -> _Built:
+    """The kernel verifier's ``r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)``."""
+    k1, n1, wide, name, bits, areg, sign, off, k2, n2 = m.groups()
+    size = _verifier_size(wide, bits)
+    if (k1, n1) != (k2, n2):
+        raise _LineError(f"atomic fetch operations return into their operand register: write {k2}{n2} = ...")
+    return _fixed(
+        Instruction(_stx_atomic(size), dst=_reg("r", areg), src=_reg(k1, n1), off=_off(sign, off), imm=_FETCH_OPS[name])
+    )
+
+
+def _h_v_xchg(m: re.Match[str]) -> _Built:
+    """The kernel verifier's ``r2 = atomic64_xchg((u64 *)(r1 +0), r2)``."""
+    k1, n1, wide, bits, areg, sign, off, k2, n2 = m.groups()
+    size = _verifier_size(wide, bits)
+    if (k1, n1) != (k2, n2):
+        raise _LineError(f"xchg returns into its operand register: write {k2}{n2} = ...")
+    return _fixed(
+        Instruction(_stx_atomic(size), dst=_reg("r", areg), src=_reg(k1, n1), off=_off(sign, off), imm=AtomicOp.XCHG)
+    )
+
+
+def _h_v_cmpxchg(m: re.Match[str]) -> _Built:
+    """The kernel verifier's ``r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)``."""
+    k1, n1, wide, bits, areg, sign, off, k2, n2, k3, n3 = m.groups()
+    size = _verifier_size(wide, bits)
+    if int(n1) != 0 or int(n2) != 0:
+        raise _LineError("cmpxchg compares with and returns into r0")
+    return _fixed(
+        Instruction(_stx_atomic(size), dst=_reg("r", areg), src=_reg(k3, n3), off=_off(sign, off), imm=AtomicOp.CMPXCHG)
+    )
+
+
+def _h_load_acquire(m: re.Match[str]) -> _Built:
     kind, dnum, bits, areg, sign, off = m.groups()
     size = _SIZES[bits]
     return _fixed(
@@ -278,7 +324,7 @@ def _h_load_acquire(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_store_release(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_store_release(m: re.Match[str]) -> _Built:
     bits, areg, sign, off, kind, snum = m.groups()
     size = _SIZES[bits]
     return _fixed(
@@ -288,7 +334,7 @@ def _h_store_release(m: re.Match[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def _h_store(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_store(m: re.Match[str]) -> _Built:
     sign_u, bits, areg, sign, off, kind, snum, imm = m.groups()
     if sign_u != "u":
         raise _LineError("stores take an unsigned size (u8, u16, u32, u64)")
@@ -301,7 +347,7 @@ def _h_store(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(InsnClass.ST | Mode.MEM | size, dst=dst, off=_off(sign, off), imm=_int(imm)))
 
 
-def _h_load(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_load(m: re.Match[str]) -> _Built:
     kind, dnum, sign_u, bits, areg, sign, off = m.groups()
     size = _SIZES[bits]
     mode = Mode.MEMSX if sign_u == "s" else Mode.MEM
@@ -312,7 +358,7 @@ def _h_load(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(InsnClass.LDX | mode | size, dst=_reg(kind, dnum), src=_reg("r", areg), off=_off(sign, off)))
 
 
-def _h_ld_abs(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_ld_abs(m: re.Match[str]) -> _Built:
     bits, ireg, imm = m.groups()
     size = _SIZES[bits]
     if ireg is not None:
@@ -320,12 +366,12 @@ def _h_ld_abs(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(InsnClass.LD | Mode.ABS | size, imm=_int(imm)))
 
 
-def _h_ld_imm64(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_ld_imm64(m: re.Match[str]) -> _Built:
     dnum, value = m.groups()
     return _fixed(Instruction(LD_IMM64_OPCODE, dst=_reg("r", dnum), imm=_int(value)))
 
 
-def _h_ld_pseudo(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_ld_pseudo(m: re.Match[str]) -> _Built:
     dnum, src, lo, hi = m.groups()
     lo_v = _int(lo) & 0xFFFFFFFF
     hi_v = (_int(hi) & 0xFFFFFFFF) if hi is not None else 0
@@ -339,21 +385,21 @@ def _alu_cls(kind: str) -> InsnClass:
     return InsnClass.ALU64 if kind == "r" else InsnClass.ALU
 
 
-def _h_neg(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_neg(m: re.Match[str]) -> _Built:
     k1, n1, k2, n2 = m.groups()
     if (k1, n1) != (k2, n2):
         raise _LineError(f"negation is in place: write {k1}{n1} = -{k1}{n1}")
     return _fixed(Instruction(_alu_cls(k1) | AluOp.NEG, dst=_reg(k1, n1)))
 
 
-def _h_movsx(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_movsx(m: re.Match[str]) -> _Built:
     k1, n1, bits, k2, n2 = m.groups()
     if k1 == "w" and bits == "32":
         raise _LineError("a 32-bit sign-extending move takes (s8) or (s16)")
     return _fixed(Instruction(_alu_cls(k1) | AluOp.MOV | Source.X, dst=_reg(k1, n1), src=_reg(k2, n2, want=k1), off=int(bits)))
 
 
-def _h_endian(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_endian(m: re.Match[str]) -> _Built:
     dnum, kind, bits, snum = m.groups()
     if dnum != snum:
         raise _LineError(f"byte swaps are in place: write r{dnum} = {kind}{bits} r{dnum}")
@@ -361,7 +407,7 @@ def _h_endian(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(cls | AluOp.END | direction, dst=_reg("r", dnum), imm=int(bits)))
 
 
-def _h_mov(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_mov(m: re.Match[str]) -> _Built:
     kind, dnum, skind, snum, imm = m.groups()
     cls = _alu_cls(kind)
     if skind is not None:
@@ -369,7 +415,7 @@ def _h_mov(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(cls | AluOp.MOV, dst=_reg(kind, dnum), imm=_int(imm)))
 
 
-def _h_alu(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_alu(m: re.Match[str]) -> _Built:
     kind, dnum, opname, skind, snum, imm = m.groups()
     cls = _alu_cls(kind)
     op, off = _ALU_OPS[opname]
@@ -378,7 +424,7 @@ def _h_alu(m: re.Match[str]):  # type: ignore[no-untyped-def]
     return _fixed(Instruction(cls | op, dst=_reg(kind, dnum), off=off, imm=_int(imm)))
 
 
-def _h_raw(m: re.Match[str]):  # type: ignore[no-untyped-def]
+def _h_raw(m: re.Match[str]) -> _Built:
     opcode, dst, src, off, imm = (_int(g) for g in m.groups())
     return _fixed(Instruction(opcode, dst=dst, src=src, off=off, imm=imm))
 
@@ -394,6 +440,12 @@ _PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
         (rf"lock\s+{_SIZE}\s*{_MEM}\s*({_alt(_LOCK_OPS)})\s*{_REG}", _h_lock),
         (rf"{_REG}\s*=\s*atomic_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_fetch),
         (rf"{_REG}\s*=\s*(xchg_64|xchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*\)", _h_xchg),
+        (rf"{_REG}\s*=\s*atomic(64)?_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_fetch),
+        (rf"{_REG}\s*=\s*atomic(64)?_xchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_xchg),
+        (
+            rf"{_REG}\s*=\s*atomic(64)?_cmpxchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
+            _h_v_cmpxchg,
+        ),
         (
             rf"{_REG}\s*=\s*(cmpxchg_64|cmpxchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
             _h_cmpxchg,
@@ -415,10 +467,13 @@ _PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
 ]
 
 _COMMENT = re.compile(r"(#|;|//).*$")
+#: ``  12: (b7) `` in front of each line of a verifier log or ``bpftool prog dump xlated``
+_VERIFIER_PREFIX = re.compile(r"\s*\d+:\s*\(([0-9a-f]{2})\)\s*")
+_VERIFIER_IMM64 = re.compile(rf"r\d+\s*=\s*{_NUM}")
 _LABEL = re.compile(rf"\s*({_IDENT})\s*:(?!=)")
 
 
-def _parse_statement(text: str) -> tuple[int, Callable[[int, dict[str, int]], Instruction]]:
+def _parse_statement(text: str) -> _Built:
     for pattern, handler in _PATTERNS:
         m = pattern.fullmatch(text)
         if m:
@@ -439,6 +494,11 @@ def assemble(text: str) -> list[Instruction]:
     pos = 0
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = _COMMENT.sub("", raw).strip()
+        verifier = _VERIFIER_PREFIX.match(line)
+        if verifier:
+            line = line[verifier.end() :]
+            if int(verifier.group(1), 16) == LD_IMM64_OPCODE and _VERIFIER_IMM64.fullmatch(line):
+                line += " ll"  # the verifier prints a 64-bit immediate load without the suffix
         while True:
             m = _LABEL.match(line)
             if not m:
