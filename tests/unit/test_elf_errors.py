@@ -125,3 +125,27 @@ def test_cli_spec_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad.write_bytes(b"\x7fELF" + b"\0" * 10)
     assert main(["spec", str(bad)]) == 1
     assert "pybpf: error:" in capsys.readouterr().err
+
+
+def test_object_without_btf(tmp_path: Path) -> None:
+    """-g0: no .BTF; programs, relocations and globals (from symbols, as raw bytes) still work."""
+    path = pybpf.cc.compile(PROGS / "subprogs.c", output=tmp_path / "nobtf.o", include_dirs=[PROGS], cflags=["-g0"])
+    spec = load_object(path)
+    assert spec.btf is None
+    assert set(spec.programs) == {"uses_middle", "uses_leaf", "uses_global", "uses_loop", "no_calls"}
+    (reloc,) = spec.programs["uses_loop"].relocations
+    assert (reloc.symbol, reloc.offset) == ("nobtf.bss", 0)
+    assert spec.variables["total"].type_id == 0
+    assert spec.bss["total"] == bytes(8)
+    spec.bss["total"] = (5).to_bytes(8, "little")
+    assert spec.maps["nobtf.bss"].data == bytearray((5).to_bytes(8, "little"))
+
+
+def test_extern_without_btf_says_compile_with_g(tmp_path: Path) -> None:
+    src = tmp_path / "ext.c"
+    src.write_text(HEADER + 'extern u32 LINUX_KERNEL_VERSION __kconfig;\n'
+                   'SEC("xdp") int f(void *c) { return LINUX_KERNEL_VERSION; }\n')
+    path = pybpf.cc.compile(src, output=tmp_path / "ext.o", include_dirs=[PROGS], cflags=["-g0"])
+    with pytest.raises(ELFError, match=r"section 'xdp' offset \d+: unresolved symbol 'LINUX_KERNEL_VERSION': "
+                                       r"the object has no BTF.*compile with -g"):
+        load_object(path)

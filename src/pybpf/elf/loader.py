@@ -67,7 +67,7 @@ def load_object_bytes(data: bytes, *, name: str = "<bytes>") -> ObjectSpec:
     obj_name = object_name(name)
 
     maps: dict[str, MapSpec] = {}
-    targets = CodeTargets()
+    targets = CodeTargets(has_btf=btf is not None)
     for found, slots in (parse_btf_maps(obj, btf), parse_legacy_maps(obj)):
         _add_maps(obj, maps, found)
         if slots:

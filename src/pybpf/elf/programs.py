@@ -57,6 +57,7 @@ class CodeTargets:
     data_sizes: dict[int, int] = field(default_factory=dict)  # section index -> its size
     externs: dict[str, ExternSpec] = field(default_factory=dict)
     kconfig_map: str = ""
+    has_btf: bool = True  # externs are only known through BTF
 
 
 class _Link(Enum):
@@ -222,6 +223,9 @@ class _Resolver:
 
     def _extern(self, insn: Instruction, r: Reloc) -> _Action:
         ext = self.targets.externs.get(r.symbol_name)
+        if ext is None and not self.targets.has_btf:
+            raise ELFError(f"unresolved symbol {r.symbol_name!r}: the object has no BTF, so its externs "
+                           "cannot be read; compile with -g")
         if ext is None:
             raise ELFError(f"unresolved symbol {r.symbol_name!r}: declare kernel functions and "
                            "variables __ksym, kernel config values __kconfig, or link the object "
