@@ -16,6 +16,23 @@ OBJDUMP = "llvm-objdump-19"
 LLVM_MC = "llvm-mc-19"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that takes ``prog_case`` over all (program, cpu) pairs."""
+    if "prog_case" in metafunc.fixturenames:
+        cases = program_cases()
+        metafunc.parametrize("prog_case", cases, ids=[case_id(c) for c in cases])
+
+
+@pytest.fixture(scope="session")
+def all_prog_cases() -> list[tuple[Path, str]]:
+    return program_cases()
+
+
+@pytest.fixture(scope="session")
+def progs_dir() -> Path:
+    return PROGS_DIR
+
+
 def program_cases() -> list[tuple[Path, str]]:
     """(source, cpu) pairs from the ``// cpus:`` header of every program."""
     cases = []

@@ -23,13 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROGS_DIR, case_id, program_cases
 from pybpf.cli import main as cli_main
 from pybpf.cli.disasm import format_object
 from pybpf.elf.reader import ElfObject
 from pybpf.isa import AtomicOp, InsnClass, Mode, Instruction, assemble, decode, disassemble, encode
 
-CASES = program_cases()
+PROGS_DIR = Path(__file__).parent / "progs"
 _LINE = re.compile(r"^\s*\d+:\s+((?:[0-9a-f]{2} )+)")
 _ACQ_REL = re.compile(
     r"^\s*\d+:\s+(?:[0-9a-f]{2} ){8}\s*(?:[rw]\d+ = load_acquire\(\(u(?:8|16|32|64) \*\)\(r\d+ [+-] 0x[0-9a-f]+\)\)"
@@ -76,10 +75,9 @@ def compare_listing(ours: str, plain: str, alu32: str) -> Counter[str]:
     return allowed
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 @pytest.mark.parametrize("relocs", [True, False], ids=["dr", "d"])
-def test_listing_matches_llvm_objdump(case: tuple[Path, str], relocs: bool, objdump: str, compile_prog) -> None:  # type: ignore[no-untyped-def]
-    obj_path = str(compile_prog(*case))
+def test_listing_matches_llvm_objdump(prog_case: tuple[Path, str], relocs: bool, objdump: str, compile_prog) -> None:  # type: ignore[no-untyped-def]
+    obj_path = str(compile_prog(*prog_case))
     flag = "-dr" if relocs else "-d"
     plain = _run(objdump, flag, obj_path)
     alu32 = _run(objdump, flag, "--mattr=+alu32", obj_path)
@@ -89,9 +87,9 @@ def test_listing_matches_llvm_objdump(case: tuple[Path, str], relocs: bool, objd
     assert "Disassembly of section" in ours and "exit" in ours
 
 
-def test_exceptions_are_only_the_documented_ones(objdump: str, compile_prog) -> None:  # type: ignore[no-untyped-def]
+def test_exceptions_are_only_the_documented_ones(objdump: str, compile_prog, all_prog_cases) -> None:  # type: ignore[no-untyped-def]
     total: Counter[str] = Counter()
-    for case in CASES:
+    for case in all_prog_cases:
         obj_path = str(compile_prog(*case))
         obj = ElfObject(Path(obj_path).read_bytes(), obj_path)
         ours = format_object(obj, obj.executable_sections())
@@ -100,9 +98,8 @@ def test_exceptions_are_only_the_documented_ones(objdump: str, compile_prog) -> 
     assert set(total) == {"acquire/release (unknown to LLVM 19)", "32-bit atomic (needs alu32 in LLVM 19)"}, total
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_sections_round_trip_through_text(case: tuple[Path, str], compile_prog) -> None:  # type: ignore[no-untyped-def]
-    obj_path = compile_prog(*case)
+def test_sections_round_trip_through_text(prog_case: tuple[Path, str], compile_prog) -> None:  # type: ignore[no-untyped-def]
+    obj_path = compile_prog(*prog_case)
     obj = ElfObject(obj_path.read_bytes(), str(obj_path))
     sections = obj.executable_sections()
     assert sections
@@ -159,10 +156,12 @@ def test_cli_asm_names_callees_and_static_data(compile_prog, capsys: pytest.Capt
     assert "r1 = printk.fmt2 ll" in capsys.readouterr().out  # R_BPF_64_64 against .rodata + offset
 
 
-def test_programs_cover_the_instruction_set(compile_prog) -> None:  # type: ignore[no-untyped-def]
+def test_programs_cover_the_instruction_set(compile_prog, all_prog_cases) -> None:  # type: ignore[no-untyped-def]
     """The test programs together use every class and the extension families."""
+    assert len({src for src, _ in all_prog_cases}) >= 30
+    assert {cpu for _, cpu in all_prog_cases} == {"v1", "v2", "v3", "v4"}
     seen: set[str] = set()
-    for case in CASES:
+    for case in all_prog_cases:
         obj_path = compile_prog(*case)
         obj = ElfObject(obj_path.read_bytes(), str(obj_path))
         for sec in obj.executable_sections():
