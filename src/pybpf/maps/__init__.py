@@ -1,0 +1,1 @@
+"""Building blocks of the live :class:`pybpf.map.Map`: codecs, per-type traits, batch ops, creation from a spec."""
