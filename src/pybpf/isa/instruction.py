@@ -84,6 +84,18 @@ class Instruction:
             raise InstructionError(f"immediate {self.imm:#x} does not fit in {bits} bits")
         object.__setattr__(self, "imm", _signed(self.imm, bits))
 
+    @classmethod
+    def _trusted(cls, opcode: int, dst: int, src: int, off: int, imm: int) -> Instruction:
+        """Build from fields already known to be in range and normalised (the decoder)."""
+        insn = object.__new__(cls)
+        _set = object.__setattr__
+        _set(insn, "opcode", opcode)
+        _set(insn, "dst", dst)
+        _set(insn, "src", src)
+        _set(insn, "off", off)
+        _set(insn, "imm", imm)
+        return insn
+
     # ----------------------------------------------------------------- decoded fields
     @property
     def cls(self) -> InsnClass:
@@ -208,6 +220,7 @@ def iter_decode(data: bytes | bytearray | memoryview) -> Iterator[Instruction]:
             f"instruction bytes are truncated: {len(view)} bytes is not a multiple of {SLOT_SIZE}"
         )
     count = len(view) // SLOT_SIZE
+    trusted = Instruction._trusted
     i = 0
     while i < count:
         opcode, regs, off, imm = _SLOT.unpack_from(view, i * SLOT_SIZE)
@@ -222,11 +235,11 @@ def iter_decode(data: bytes | bytearray | memoryview) -> Iterator[Instruction]:
                     f"64-bit immediate load at slot {i} has a malformed second half "
                     f"(opcode {op2:#x}, regs {regs2:#x}, off {off2}; all must be 0)"
                 )
-            imm64 = (imm & 0xFFFFFFFF) | ((imm2 & 0xFFFFFFFF) << 32)
-            yield Instruction(opcode, regs & 0xF, regs >> 4, off, imm64)
+            imm64 = (imm & 0xFFFFFFFF) | (imm2 << 32)  # imm2 is signed: the result is too
+            yield trusted(opcode, regs & 0xF, regs >> 4, off, imm64)
             i += 2
         else:
-            yield Instruction(opcode, regs & 0xF, regs >> 4, off, imm)
+            yield trusted(opcode, regs & 0xF, regs >> 4, off, imm)
             i += 1
 
 
