@@ -41,7 +41,7 @@ class BTF:
 
     __slots__ = (
         "base", "type_id_start", "header", "_words", "_offsets", "_strings", "_n", "_cache",
-        "_names", "_ptr_size", "__weakref__",
+        "_names", "_ptr_size", "_value_plans", "__weakref__",
     )
     base: BTF | None
     type_id_start: int
@@ -53,6 +53,7 @@ class BTF:
     _cache: list[Any]
     _names: dict[str, list[int]] | None
     _ptr_size: int | None
+    _value_plans: dict[int, Any] | None  # compiled value decoders (pybpf.btf.values)
 
     def __init__(self, data: bytes, *, base: BTF | None = None) -> None:
         data = bytes(data)
@@ -71,8 +72,9 @@ class BTF:
         self._offsets = self._index(self._words)
         self._n = self.type_id_start + len(self._offsets)
         self._cache: list[Any] = [None] * len(self._offsets)
-        self._names: dict[str, list[int]] | None = None
-        self._ptr_size: int | None = None
+        self._names = None
+        self._ptr_size = None
+        self._value_plans = None
 
     @staticmethod
     def _index(words: array[int]) -> array[int]:

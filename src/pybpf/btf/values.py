@@ -175,44 +175,22 @@ def _enum_lookup(t: Enum | Enum64, value: int) -> EnumInt:
     return EnumInt(value, t.name, None)
 
 
-# --- decode ---------------------------------------------------------------------------
+# --- decode: compiled per-type plans ------------------------------------------------------
+#
+# decode_value compiles, once per type id, a closure ``plan(buf, offset) -> value`` and
+# caches it on the BTF object. Compiling checks the layout (every member inside its
+# parent), so running a plan over a buffer of the checked length cannot read out of range.
+
+Plan = Callable[[bytes, int], Any]
+Builder = Callable[["BTF", int, Any, int], Plan]
+_INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
+              (4, True): "i", (8, False): "Q", (8, True): "q"}
 
 
-Decoder = Callable[["BTF", int, Any, memoryview, int], Any]
-
-
-def _dec_int(btf: BTF, tid: int, t: Int, raw: memoryview, depth: int) -> Any:
-    value = int.from_bytes(raw[:t.size], _ORDER, signed=False)
-    if t.offset or t.bits != t.size * 8:
-        value = (value >> t.offset) & ((1 << t.bits) - 1)
-        if t.signed and t.bits and value >> (t.bits - 1):
-            value -= 1 << t.bits
-    elif t.signed and value >> (t.size * 8 - 1):
-        value -= 1 << (t.size * 8)
-    if t.encoding & IntEncoding.BOOL:
-        return bool(value)
-    return value
-
-
-def _dec_ptr(btf: BTF, tid: int, t: Pointer, raw: memoryview, depth: int) -> int:
-    return int.from_bytes(raw[:btf.pointer_size], _ORDER)
-
-
-def _dec_array(btf: BTF, tid: int, t: Array, raw: memoryview, depth: int) -> Any:
-    eid, elem = _resolved(btf, t.elem_type_id)
-    if _is_char(elem):
-        data = bytes(raw[:t.nelems])
-        nul = data.find(b"\0")
-        return data if nul < 0 else data[:nul]
-    esize = btf.size_of(eid)
-    if esize == 0 and t.nelems > _MAX_ZERO_SIZE_ELEMS:
-        raise BTFError(f"array of {t.nelems} zero-size elements (type id {tid}) is not a decodable value")
-    return [_decode(btf, eid, raw[i * esize:(i + 1) * esize], depth + 1) for i in range(t.nelems)]
-
-
-def _bitfield(btf: BTF, m: Member, raw: memoryview) -> int:
-    first = m.bit_offset // 8
-    last = (m.bit_offset + m.bitfield_size + 7) // 8
+def _bitfield(btf: BTF, m: Member, raw: bytes | memoryview, base: int = 0) -> int:
+    """The (sign-extended per the member's type) value of bitfield ``m`` of the struct at ``base``."""
+    first = base + m.bit_offset // 8
+    last = base + (m.bit_offset + m.bitfield_size + 7) // 8
     word = int.from_bytes(raw[first:last], "little")
     value = (word >> (m.bit_offset % 8)) & ((1 << m.bitfield_size) - 1)
     if _member_int_signed(btf, m.type_id) and value >> (m.bitfield_size - 1):
@@ -220,354 +198,234 @@ def _bitfield(btf: BTF, m: Member, raw: memoryview) -> int:
     return value
 
 
-def _dec_members(btf: BTF, members: Sequence[Member], raw: memoryview, depth: int, out: dict[str, Any]) -> None:
-    for m in members:
-        if m.bitfield_size:
-            value: Any = _bitfield(btf, m, raw)
-            t = btf[btf.resolve(m.type_id)]
-            if isinstance(t, (Enum, Enum64)):
-                value = _enum_lookup(t, value)
-            elif isinstance(t, Int) and t.encoding & IntEncoding.BOOL:
-                value = bool(value)
-        else:
-            value = _decode(btf, m.type_id, raw[m.byte_offset:], depth + 1)
-        if m.name:
-            out[m.name] = value
-        elif isinstance(value, StructValue):  # anonymous struct/union member: flatten
-            out.update(value._fields)
+def _int_plan(signed: bool, size: int, bits: int, offset: int, as_bool: bool) -> Plan:
+    code = _INT_CODES.get((size, signed))
+    if code is not None and offset == 0 and bits == size * 8:
+        unpack = struct.Struct("=" + code).unpack_from
+        if as_bool:
+            return lambda b, o: bool(unpack(b, o)[0])
+        return lambda b, o: unpack(b, o)[0]
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1) if signed and bits else 0
+
+    def read_int(b: bytes, o: int) -> Any:
+        v = (int.from_bytes(b[o:o + size], _ORDER) >> offset) & mask
+        if sign and v & sign:
+            v -= sign << 1
+        return bool(v) if as_bool else v
+
+    return read_int
 
 
-def _dec_composite(btf: BTF, tid: int, t: Struct | Union_, raw: memoryview, depth: int) -> StructValue:
-    fields: dict[str, Any] = {}
-    _dec_members(btf, t.members, raw, depth, fields)
-    return StructValue(t.name, fields)
+def _plan_int(btf: BTF, tid: int, t: Int, depth: int) -> Plan:
+    return _int_plan(t.signed, t.size, t.bits, t.offset, bool(t.encoding & IntEncoding.BOOL))
 
 
-def _dec_enum(btf: BTF, tid: int, t: Enum | Enum64, raw: memoryview, depth: int) -> EnumInt:
+def _plan_ptr(btf: BTF, tid: int, t: Pointer, depth: int) -> Plan:
+    size = btf.pointer_size
+    return _int_plan(False, size, size * 8, 0, False)
+
+
+def _enum_table(t: Enum | Enum64) -> Callable[[int], EnumInt]:
+    table: dict[int, EnumInt] = {}
+    for v in t.values:
+        table.setdefault(v.value, EnumInt(v.value, t.name, v.name))
+    get = table.get
+    name = t.name
+
+    def lookup(value: int) -> EnumInt:
+        found = get(value)
+        return found if found is not None else EnumInt(value, name, None)
+
+    return lookup
+
+
+def _plan_enum(btf: BTF, tid: int, t: Enum | Enum64, depth: int) -> Plan:
     if t.size not in (1, 2, 4, 8):
         raise BTFError(f"{_describe(t)} has unsupported size {t.size}")
-    return _enum_lookup(t, int.from_bytes(raw[:t.size], _ORDER, signed=t.signed))
+    unpack = struct.Struct("=" + _INT_CODES[(t.size, t.signed)]).unpack_from
+    lookup = _enum_table(t)
+    return lambda b, o: lookup(unpack(b, o)[0])
 
 
-def _dec_float(btf: BTF, tid: int, t: Float, raw: memoryview, depth: int) -> Any:
+def _plan_float(btf: BTF, tid: int, t: Float, depth: int) -> Plan:
     fmt = _FLOAT_FORMATS.get(t.size)
+    size = t.size
     if fmt is None:
-        return bytes(raw[:t.size])
-    return struct.unpack(fmt, raw[:t.size])[0]
+        return lambda b, o: bytes(b[o:o + size])
+    unpack = struct.Struct(fmt).unpack_from
+    return lambda b, o: unpack(b, o)[0]
 
 
-def _dec_datasec(btf: BTF, tid: int, t: Datasec, raw: memoryview, depth: int) -> StructValue:
-    fields: dict[str, Any] = {}
+def _plan_array(btf: BTF, tid: int, t: Array, depth: int) -> Plan:
+    eid, elem = _resolved(btf, t.elem_type_id)
+    n = t.nelems
+    if _is_char(elem):
+        return lambda b, o: b[o:o + n].split(b"\0", 1)[0]
+    esize = btf.size_of(eid)
+    if esize == 0 and n > _MAX_ZERO_SIZE_ELEMS:
+        raise BTFError(f"array of {n} zero-size elements (type id {tid}) is not a decodable value")
+    if (isinstance(elem, Int) and not elem.encoding & IntEncoding.BOOL and elem.offset == 0
+            and elem.bits == elem.size * 8 and (elem.size, elem.signed) in _INT_CODES and n <= 1 << 20):
+        unpack_all = struct.Struct(f"={n}{_INT_CODES[(elem.size, elem.signed)]}").unpack_from
+        return lambda b, o: list(unpack_all(b, o))
+    ep = _plan(btf, eid, depth + 1)
+    if esize == 0:
+        return lambda b, o: [ep(b, o) for _ in range(n)]
+    span = n * esize
+    return lambda b, o: [ep(b, x) for x in range(o, o + span, esize)]
+
+
+def _bitfield_plan(btf: BTF, m: Member, bit_base: int) -> Plan:
+    bit = bit_base + m.bit_offset
+    size = m.bitfield_size
+    first, end = bit // 8, (bit + size + 7) // 8
+    shift, mask = bit % 8, (1 << size) - 1
+    t = btf[btf.resolve(m.type_id)]
+    sign = 1 << (size - 1) if getattr(t, "signed", False) else 0
+    post: Callable[[int], Any] = int
+    if isinstance(t, (Enum, Enum64)):
+        post = _enum_table(t)
+    elif isinstance(t, Int) and t.encoding & IntEncoding.BOOL:
+        post = bool
+
+    def read_bits(b: bytes, o: int) -> Any:
+        v = (int.from_bytes(b[o + first:o + end], "little") >> shift) & mask
+        if sign and v & sign:
+            v -= sign << 1
+        return post(v)
+
+    return read_bits
+
+
+def _member_getters(btf: BTF, owner: Type, size: int, members: Sequence[Member], bit_base: int, depth: int,
+                    out: list[tuple[str, Plan, int]]) -> None:
+    if depth > _MAX_DEPTH:
+        raise BTFError(f"{_describe(owner)} nests more than {_MAX_DEPTH} levels deep")
+    for m in members:
+        if m.bitfield_size:
+            if (m.bit_offset + m.bitfield_size + 7) // 8 > size:
+                raise BTFError(f"bitfield {m.name!r} of {_describe(owner)} lies outside its {size} bytes")
+            if m.name:
+                out.append((m.name, _bitfield_plan(btf, m, bit_base), 0))
+            continue
+        mid, mt = _resolved(btf, m.type_id)
+        if m.byte_offset + btf.size_of(mid) > size:
+            raise BTFError(f"member {m.name!r} of {_describe(owner)} lies outside its {size} bytes")
+        if m.name:
+            out.append((m.name, _plan(btf, mid, depth + 1), (bit_base + m.bit_offset) // 8))
+        elif isinstance(mt, (Struct, Union_)):  # anonymous struct/union member: flatten, as in C
+            _member_getters(btf, mt, mt.size, mt.members, bit_base + m.bit_offset, depth + 1, out)
+
+
+_sv_new = object.__new__
+_sv_set_name = StructValue.__dict__["_type_name"].__set__
+_sv_set_fields = StructValue.__dict__["_fields"].__set__
+
+
+def _struct_value(type_name: str, fields: dict[str, Any]) -> StructValue:
+    v = _sv_new(StructValue)
+    _sv_set_name(v, type_name)
+    _sv_set_fields(v, fields)
+    return v
+
+
+def _plan_composite(btf: BTF, tid: int, t: Struct | Union_, depth: int) -> Plan:
+    getters: list[tuple[str, Plan, int]] = []
+    _member_getters(btf, t, t.size, t.members, 0, depth, getters)
+    fields = tuple(getters)
+    name = t.name
+    return lambda b, o: _struct_value(name, {n: p(b, o + off) for n, p, off in fields})
+
+
+def _datasec_layout(btf: BTF, t: Datasec, depth: int) -> tuple[tuple[tuple[str, Plan, int], ...], int]:
+    getters = []
+    need = 0
     for v in t.vars:
         var = btf[v.type_id]
-        if isinstance(var, Var):
-            if v.offset + v.size > len(raw):
-                raise BTFError(f"variable {var.name!r} of {t.name} lies outside the {len(raw)}-byte value")
-            fields[var.name] = _decode(btf, var.type_id, raw[v.offset:v.offset + v.size], depth + 1)
-    return StructValue(t.name, fields)
+        if not isinstance(var, Var):
+            continue
+        if btf.size_of(var.type_id) > v.size:
+            raise BTFError(f"variable {var.name!r} of {t.name} is bigger than its {v.size}-byte slot")
+        getters.append((var.name, _plan(btf, var.type_id, depth + 1), v.offset))
+        need = max(need, v.offset + v.size)
+    return tuple(getters), need
 
 
-def _dec_var(btf: BTF, tid: int, t: Var, raw: memoryview, depth: int) -> Any:
-    return _decode(btf, t.type_id, raw, depth + 1)
+def _plan_datasec(btf: BTF, tid: int, t: Datasec, depth: int) -> Plan:
+    fields, _ = _datasec_layout(btf, t, depth)
+    name = t.name
+    return lambda b, o: _struct_value(name, {n: p(b, o + off) for n, p, off in fields})
 
 
-DECODERS: dict[Kind, Decoder] = {
-    Kind.INT: _dec_int, Kind.PTR: _dec_ptr, Kind.ARRAY: _dec_array, Kind.STRUCT: _dec_composite,
-    Kind.UNION: _dec_composite, Kind.ENUM: _dec_enum, Kind.ENUM64: _dec_enum, Kind.FLOAT: _dec_float,
-    Kind.DATASEC: _dec_datasec, Kind.VAR: _dec_var,
+def _plan_var(btf: BTF, tid: int, t: Var, depth: int) -> Plan:
+    return _plan(btf, t.type_id, depth + 1)
+
+
+BUILDERS: dict[Kind, Builder] = {
+    Kind.INT: _plan_int, Kind.PTR: _plan_ptr, Kind.ARRAY: _plan_array, Kind.STRUCT: _plan_composite,
+    Kind.UNION: _plan_composite, Kind.ENUM: _plan_enum, Kind.ENUM64: _plan_enum, Kind.FLOAT: _plan_float,
+    Kind.DATASEC: _plan_datasec, Kind.VAR: _plan_var,
 }
 
 
-def _decode(btf: BTF, type_id: int, raw: memoryview, depth: int) -> Any:
+def _plans(btf: BTF) -> dict[int, Plan]:
+    plans = btf._value_plans
+    if plans is None:
+        plans = btf._value_plans = {}
+    return plans
+
+
+def _plan(btf: BTF, type_id: int, depth: int = 0) -> Plan:
+    plans = _plans(btf)
+    plan = plans.get(type_id)
+    if plan is not None:
+        return plan
     if depth > _MAX_DEPTH:
         raise BTFError(f"type id {type_id} nests more than {_MAX_DEPTH} levels deep")
     rid, t = _resolved(btf, type_id)
-    decoder = DECODERS.get(t.kind)
-    if decoder is None:
+    builder = BUILDERS.get(t.kind)
+    if builder is None:
         raise BTFError(f"cannot decode a value of {_describe(t)} (type id {type_id}): it has no data layout")
-    if t.kind != Kind.DATASEC:
-        _need(btf, rid, raw, t)
-    return decoder(btf, rid, t, raw, depth)
+    plan = plans[type_id] = builder(btf, rid, t, depth)
+    return plan
+
+
+def value_size(btf: BTF, type_id: int) -> int:
+    """Bytes a value of ``type_id`` occupies (for a DATASEC: up to the end of its last variable)."""
+    rid, t = _resolved(btf, type_id)
+    if isinstance(t, Var):
+        return value_size(btf, t.type_id)
+    if isinstance(t, Datasec):
+        return max([t.size] + [v.offset + v.size for v in t.vars])
+    return btf.size_of(rid)
 
 
 def decode_value(btf: BTF, type_id: int, raw: bytes | bytearray | memoryview) -> Any:
     """Decode ``raw`` (at least ``size_of(type_id)`` bytes) into a Python value; see the module doc."""
-    return _decode(btf, type_id, memoryview(bytes(raw)), 0)
-
-
-# --- encode ---------------------------------------------------------------------------
-
-
-Encoder = Callable[["BTF", int, Any, Any, int], bytes]
-
-
-def _int_bytes(value: Any, size: int, signed: bool, what: str) -> bytes:
-    if isinstance(value, bool):
-        value = int(value)
-    if not isinstance(value, int):
-        raise BTFError(f"{what} needs an int, got {type(value).__name__} {value!r}")
-    bits = size * 8
-    if not -(1 << (bits - 1)) <= value < (1 << bits):
-        raise BTFError(f"{value} does not fit {what} ({size} bytes)")
-    return (value & ((1 << bits) - 1)).to_bytes(size, _ORDER)
-
-
-def _enc_int(btf: BTF, tid: int, t: Int, value: Any, depth: int) -> bytes:
-    if t.offset or t.bits != t.size * 8:
-        v = _int_value(value, t.bits, t.signed, _describe(t))
-        return ((v & ((1 << t.bits) - 1)) << t.offset).to_bytes(t.size, _ORDER)
-    return _int_bytes(value, t.size, t.signed, _describe(t))
-
-
-def _enc_ptr(btf: BTF, tid: int, t: Pointer, value: Any, depth: int) -> bytes:
-    return _int_bytes(value, btf.pointer_size, False, "a pointer")
-
-
-def _enc_array(btf: BTF, tid: int, t: Array, value: Any, depth: int) -> bytes:
-    eid, elem = _resolved(btf, t.elem_type_id)
-    size = btf.size_of(tid)
-    if isinstance(value, (str, bytes, bytearray)) and (_is_char(elem) or isinstance(elem, Int) and elem.size == 1):
-        data = value.encode() if isinstance(value, str) else bytes(value)
-        if len(data) > t.nelems:
-            raise BTFError(f"{len(data)} bytes do not fit char[{t.nelems}]")
-        return data.ljust(t.nelems, b"\0")
-    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Sequence):
-        raise BTFError(f"an array of {t.nelems} needs a sequence, got {type(value).__name__}")
-    if len(value) > t.nelems:
-        raise BTFError(f"{len(value)} elements do not fit an array of {t.nelems}")
-    esize = btf.size_of(eid)
-    out = b"".join(_encode(btf, eid, v, depth + 1) for v in value)
-    return out.ljust(size, b"\0")
-
-
-def _int_value(value: Any, bits: int, signed: bool, what: str) -> int:
-    if isinstance(value, bool):
-        value = int(value)
-    if not isinstance(value, int):
-        raise BTFError(f"{what} needs an int, got {type(value).__name__} {value!r}")
-    low = -(1 << (bits - 1)) if bits else 0
-    if not low <= value < (1 << bits):
-        raise BTFError(f"{value} does not fit {what} ({bits} bits)")
-    return value
-
-
-def _member_names(btf: BTF, members: Sequence[Member], depth: int = 0) -> set[str]:
-    if depth > _MAX_DEPTH:
-        raise BTFError(f"anonymous members nest more than {_MAX_DEPTH} levels deep")
-    names: set[str] = set()
-    for m in members:
-        if m.name:
-            names.add(m.name)
-        else:
-            t = btf[btf.resolve(m.type_id)]
-            if isinstance(t, (Struct, Union_)):
-                names |= _member_names(btf, t.members, depth + 1)
-    return names
-
-
-def _enc_members(btf: BTF, members: Sequence[Member], value: Mapping[str, Any], buf: bytearray, base_bit: int,
-                 depth: int) -> None:
-    for m in members:
-        bit = base_bit + m.bit_offset
-        if not m.name:
-            t = btf[btf.resolve(m.type_id)]
-            if isinstance(t, (Struct, Union_)):
-                _enc_members(btf, t.members, value, buf, bit, depth + 1)
-            continue
-        if m.name not in value:
-            continue
-        v = value[m.name]
-        if m.bitfield_size:
-            t = btf[btf.resolve(m.type_id)]
-            if isinstance(t, (Enum, Enum64)) and isinstance(v, str):
-                v = _enum_by_name(t, v)
-            signed = bool(getattr(t, "signed", False))
-            iv = _int_value(v, m.bitfield_size, signed, f"bitfield {m.name!r}") & ((1 << m.bitfield_size) - 1)
-            first, last = bit // 8, (bit + m.bitfield_size + 7) // 8
-            word = int.from_bytes(buf[first:last], "little")
-            shift = bit % 8
-            word &= ~(((1 << m.bitfield_size) - 1) << shift)
-            word |= iv << shift
-            buf[first:last] = word.to_bytes(last - first, "little")
-        else:
-            data = _encode(btf, m.type_id, v, depth + 1)
-            start = bit // 8
-            buf[start:start + len(data)] = data
-
-
-def _enc_composite(btf: BTF, tid: int, t: Struct | Union_, value: Any, depth: int) -> bytes:
-    if not isinstance(value, Mapping):
-        raise BTFError(f"{_describe(t)} needs a dict or a decoded struct, got {type(value).__name__}")
-    unknown = set(value) - _member_names(btf, t.members)
-    if unknown:
-        raise BTFError(f"{_describe(t)} has no member(s) {sorted(unknown)}")
-    buf = bytearray(t.size)
-    members = t.members
-    if t.kind == Kind.UNION:
-        # All members of a union share the bytes: the first one (in declaration order) given wins.
-        given = set(value)
-        members = tuple(m for m in members if _member_names(btf, (m,)) & given)[:1]
-    _enc_members(btf, members, value, buf, 0, depth)
-    return bytes(buf)
-
-
-def _enum_by_name(t: Enum | Enum64, name: str) -> int:
-    for v in t.values:
-        if v.name == name:
-            return v.value
-    raise BTFError(f"{_describe(t)} has no enumerator {name!r}")
-
-
-def _enc_enum(btf: BTF, tid: int, t: Enum | Enum64, value: Any, depth: int) -> bytes:
-    if isinstance(value, str):
-        value = _enum_by_name(t, value)
-    if t.size not in (1, 2, 4, 8):
-        raise BTFError(f"{_describe(t)} has unsupported size {t.size}")
-    return _int_bytes(int(value) if isinstance(value, int) else value, t.size, t.signed, _describe(t))
-
-
-def _enc_float(btf: BTF, tid: int, t: Float, value: Any, depth: int) -> bytes:
-    fmt = _FLOAT_FORMATS.get(t.size)
-    if fmt is None:
-        if isinstance(value, (bytes, bytearray)) and len(value) == t.size:
-            return bytes(value)
-        raise BTFError(f"{_describe(t)} of {t.size} bytes can only be given as raw bytes")
+    plan = _plan(btf, type_id)
+    need = value_size(btf, type_id)
+    data = raw if type(raw) is bytes else bytes(raw)
+    if len(data) < need:
+        raise BTFError(f"a value of {_describe(btf[btf.resolve(type_id)])} needs {need} bytes, got {len(data)}")
     try:
-        return struct.pack(fmt, value)
-    except (struct.error, TypeError, OverflowError) as e:
-        raise BTFError(f"{value!r} is not a valid {_describe(t)}: {e}") from None
+        return plan(data, 0)
+    except (struct.error, IndexError) as e:  # not expected: plans are checked against the layout
+        raise BTFError(f"value of type id {type_id} does not fit its {len(data)} bytes: {e}") from None
 
 
-def _enc_datasec(btf: BTF, tid: int, t: Datasec, value: Any, depth: int) -> bytes:
-    if not isinstance(value, Mapping):
-        raise BTFError(f"{_describe(t)} needs a dict of its variables, got {type(value).__name__}")
-    size = max([t.size] + [v.offset + v.size for v in t.vars])
-    buf = bytearray(size)
-    known = set()
-    for v in t.vars:
-        var = btf[v.type_id]
-        if isinstance(var, Var):
-            known.add(var.name)
-            if var.name in value:
-                data = _encode(btf, var.type_id, value[var.name], depth + 1)
-                buf[v.offset:v.offset + len(data)] = data
-    unknown = set(value) - known
-    if unknown:
-        raise BTFError(f"{_describe(t)} has no variable(s) {sorted(unknown)}")
-    return bytes(buf)
-
-
-def _enc_var(btf: BTF, tid: int, t: Var, value: Any, depth: int) -> bytes:
-    return _encode(btf, t.type_id, value, depth + 1)
-
-
-ENCODERS: dict[Kind, Encoder] = {
-    Kind.INT: _enc_int, Kind.PTR: _enc_ptr, Kind.ARRAY: _enc_array, Kind.STRUCT: _enc_composite,
-    Kind.UNION: _enc_composite, Kind.ENUM: _enc_enum, Kind.ENUM64: _enc_enum, Kind.FLOAT: _enc_float,
-    Kind.DATASEC: _enc_datasec, Kind.VAR: _enc_var,
-}
-
-
-def _encode(btf: BTF, type_id: int, value: Any, depth: int) -> bytes:
-    if depth > _MAX_DEPTH:
-        raise BTFError(f"type id {type_id} nests more than {_MAX_DEPTH} levels deep")
-    rid, t = _resolved(btf, type_id)
-    encoder = ENCODERS.get(t.kind)
-    if encoder is None:
-        raise BTFError(f"cannot encode a value of {_describe(t)} (type id {type_id}): it has no data layout")
-    if isinstance(value, (bytes, bytearray)) and t.kind not in (Kind.ARRAY, Kind.FLOAT):
-        size = btf.size_of(rid)
-        if len(value) != size:
-            raise BTFError(f"raw bytes for {_describe(t)} must be {size} bytes, got {len(value)}")
-        return bytes(value)
-    return encoder(btf, rid, t, value, depth)
+# --- encode / format (in their own modules) ---------------------------------------------
 
 
 def encode_value(btf: BTF, type_id: int, value: Any) -> bytes:
     """Encode ``value`` as ``size_of(type_id)`` bytes; see the module doc for what is accepted."""
-    return _encode(btf, type_id, value, 0)
+    from ._value_encode import encode
 
-
-# --- format ---------------------------------------------------------------------------
-
-
-def _fmt_bytes(data: bytes) -> str:
-    out = []
-    for b in data:
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif 32 <= b < 127:
-            out.append(c)
-        else:
-            out.append({9: "\\t", 10: "\\n", 13: "\\r"}.get(b, f"\\x{b:02x}"))
-    return '"' + "".join(out) + '"'
-
-
-def _fmt_scalar(t: Type, value: Any) -> str:
-    if isinstance(t, Pointer):
-        return hex(value)
-    if isinstance(value, EnumInt):
-        return value.name if value.name else str(int(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, (float, bytes)) else str(value)
-
-
-def _fmt_members(btf: BTF, members: Sequence[Member], raw: memoryview, depth: int, parts: list[str]) -> None:
-    for m in members:
-        if m.bitfield_size:
-            t = btf[btf.resolve(m.type_id)]
-            value: Any = _bitfield(btf, m, raw)
-            if isinstance(t, (Enum, Enum64)):
-                value = _enum_lookup(t, value)
-            elif isinstance(t, Int) and t.encoding & IntEncoding.BOOL:
-                value = bool(value)
-            parts.append(f".{m.name} = {_fmt_scalar(t, value)}")
-            continue
-        if not m.name:
-            t = btf[btf.resolve(m.type_id)]
-            if isinstance(t, (Struct, Union_)):  # anonymous member: its fields inline, as in decode_value
-                _need(btf, m.type_id, raw[m.byte_offset:], t)
-                _fmt_members(btf, t.members, raw[m.byte_offset:], depth + 1, parts)
-            continue
-        parts.append(f".{m.name} = {_fmt(btf, m.type_id, raw[m.byte_offset:], depth + 1)}")
-
-
-def _fmt(btf: BTF, type_id: int, raw: memoryview, depth: int) -> str:
-    if depth > _MAX_DEPTH:
-        raise BTFError(f"type id {type_id} nests more than {_MAX_DEPTH} levels deep")
-    rid, t = _resolved(btf, type_id)
-    parts: list[str] = []
-    if isinstance(t, (Struct, Union_)):
-        _need(btf, rid, raw, t)
-        _fmt_members(btf, t.members, raw, depth, parts)
-    elif isinstance(t, Datasec):
-        for v in t.vars:
-            var = btf[v.type_id]
-            if isinstance(var, Var):
-                if v.offset + v.size > len(raw):
-                    raise BTFError(f"variable {var.name!r} of {t.name} lies outside the {len(raw)}-byte value")
-                parts.append(f".{var.name} = {_fmt(btf, var.type_id, raw[v.offset:v.offset + v.size], depth + 1)}")
-    elif isinstance(t, Array):
-        _need(btf, rid, raw, t)
-        eid, elem = _resolved(btf, t.elem_type_id)
-        if _is_char(elem):
-            data = bytes(raw[:t.nelems])
-            nul = data.find(b"\0")
-            return _fmt_bytes(data if nul < 0 else data[:nul])
-        esize = btf.size_of(eid)
-        if esize == 0 and t.nelems > _MAX_ZERO_SIZE_ELEMS:
-            raise BTFError(f"array of {t.nelems} zero-size elements (type id {rid}) is not a decodable value")
-        items = (_fmt(btf, eid, raw[i * esize:(i + 1) * esize], depth + 1) for i in range(t.nelems))
-        return "[" + ", ".join(items) + "]"
-    elif isinstance(t, Var):
-        return _fmt(btf, t.type_id, raw, depth + 1)
-    else:
-        return _fmt_scalar(t, _decode(btf, rid, raw, depth))
-    return "{ " + ", ".join(parts) + " }" if parts else "{}"
+    return encode(btf, type_id, value)
 
 
 def format_value(btf: BTF, type_id: int, raw: bytes | bytearray | memoryview) -> str:
     """One-line C-initialiser-like text of a value: ``{ .pid = 12, .comm = "bash" }``."""
-    return _fmt(btf, type_id, memoryview(bytes(raw)), 0)
+    from ._value_format import format_raw
+
+    return format_raw(btf, type_id, raw)
