@@ -482,7 +482,7 @@ class Map(MutableMapping[Any, Any]):
 
     def _raw_keys(self) -> Iterator[bytes]:
         """Every key's bytes (per key via GET_NEXT_KEY when batch ops are unavailable)."""
-        if self._batch_ok() and batch.batch_supported(self.type) is not False:
+        if self._batch_ok() and batch.batch_supported(self.type, "lookup") is not False:
             n = self.key_size
             for keys, _values, count in self._raw_chunks():
                 yield from (keys[i * n:(i + 1) * n] for i in range(count))

@@ -1,8 +1,9 @@
 """Batch operations (BPF_MAP_*_BATCH, kernel >= 5.6) with a per-map-type support cache.
 
-Whether a map type has batch ops is learned the first time they are used on it (per syscall
-seam, so a test double does not poison the real kernel's answer): an "unsupported" errno
-marks the type, and callers fall back to per-key operations. The reason is kept.
+Whether a map type has a batch op ("lookup", "update", "delete") is learned the first time it
+is used on that type (per syscall seam, so a test double does not poison the real kernel's
+answer): an "unsupported" errno marks it, and callers fall back to per-key operations. The
+reason is kept.
 """
 
 from __future__ import annotations
@@ -21,35 +22,36 @@ log = logging.getLogger("pybpf.map")
 #: errnos meaning "this kernel / map type has no batch ops" (524 is the kernel's ENOTSUPP)
 _UNSUPPORTED = frozenset({errno.EINVAL, errno.EOPNOTSUPP, 524, errno.ENOSYS})
 
-_support: weakref.WeakKeyDictionary[object, dict[MapType, tuple[bool, str]]] = weakref.WeakKeyDictionary()
+_Key = tuple[MapType, str]
+_support: weakref.WeakKeyDictionary[object, dict[_Key, tuple[bool, str]]] = weakref.WeakKeyDictionary()
 
 
-def _table() -> dict[MapType, tuple[bool, str]]:
+def _table() -> dict[_Key, tuple[bool, str]]:
     return _support.setdefault(_sys.current(), {})
 
 
-def batch_supported(map_type: MapType) -> bool | None:
-    """True/False once probed for ``map_type`` on the current seam; None before."""
-    known = _table().get(map_type)
+def batch_supported(map_type: MapType, op: str = "lookup") -> bool | None:
+    """True/False once batch ``op`` ("lookup", "update", "delete") was tried on ``map_type``; None before."""
+    known = _table().get((map_type, op))
     return None if known is None else known[0]
 
 
-def batch_reason(map_type: MapType) -> str:
-    """Why batch ops are (not) used for ``map_type`` ("" before the first probe)."""
-    known = _table().get(map_type)
+def batch_reason(map_type: MapType, op: str = "lookup") -> str:
+    """Why batch ``op`` is (not) used for ``map_type`` ("" before the first try)."""
+    known = _table().get((map_type, op))
     return "" if known is None else known[1]
 
 
-def _record(map_type: MapType, ok: bool, reason: str) -> None:
-    if map_type not in _table():
-        log.debug("batch ops for %s maps: %s (%s)", map_type.name, "yes" if ok else "no", reason)
-    _table()[map_type] = (ok, reason)
+def _record(map_type: MapType, op: str, ok: bool, reason: str) -> None:
+    if (map_type, op) not in _table():
+        log.debug("batch %s for %s maps: %s (%s)", op, map_type.name, "yes" if ok else "no", reason)
+    _table()[map_type, op] = (ok, reason)
 
 
-def _unsupported(map_type: MapType, exc: SyscallError) -> bool:
-    """Record and return True if ``exc`` means no batch support (on the first use only)."""
-    if exc.errno in _UNSUPPORTED and batch_supported(map_type) is None:
-        _record(map_type, False, str(exc))
+def _unsupported(map_type: MapType, op: str, exc: SyscallError) -> bool:
+    """Record and return True if ``exc`` means no batch support (judged on the first use only)."""
+    if exc.errno in _UNSUPPORTED and batch_supported(map_type, op) is None:
+        _record(map_type, op, False, str(exc))
         return True
     return False
 
@@ -62,7 +64,8 @@ def lookup_batches(
     The first call happens here, so that an unsupported kernel/map type is known before the
     caller starts iterating. A bucket larger than ``count`` (ENOSPC) doubles ``count``.
     """
-    if batch_supported(map_type) is False:
+    op = "lookup_and_delete" if delete else "lookup"
+    if batch_supported(map_type, op) is False:
         return None
     call = _sys.map_lookup_and_delete_batch if delete else _sys.map_lookup_batch
 
@@ -80,10 +83,10 @@ def lookup_batches(
     try:
         first = one(None)
     except SyscallError as exc:
-        if _unsupported(map_type, exc):
+        if _unsupported(map_type, op, exc):
             return None
         raise
-    _record(map_type, True, "BPF_MAP_LOOKUP_BATCH works")
+    _record(map_type, op, True, "BPF_MAP_LOOKUP_BATCH works")
 
     def rest() -> Iterator[_sys.BatchResult]:
         result = first
@@ -99,15 +102,15 @@ def lookup_batches(
 
 def update_batch(fd: _sys.FdLike, map_type: MapType, keys: bytes, values: bytes, count: int) -> bool:
     """Write ``count`` packed entries; False (nothing written) when batch update is unsupported."""
-    if batch_supported(map_type) is False:
+    if batch_supported(map_type, "update") is False:
         return False
     try:
         _sys.map_update_batch(fd, keys, values, count)
     except SyscallError as exc:
-        if _unsupported(map_type, exc):
+        if _unsupported(map_type, "update", exc):
             return False
         raise
-    _record(map_type, True, "BPF_MAP_UPDATE_BATCH works")
+    _record(map_type, "update", True, "BPF_MAP_UPDATE_BATCH works")
     return True
 
 
@@ -116,16 +119,18 @@ def delete_batch(fd: _sys.FdLike, map_type: MapType, keys: bytes, count: int) ->
 
     A key deleted meanwhile (ENOENT) is not an error: the rest are deleted one by one.
     """
-    if batch_supported(map_type) is False:
+    if batch_supported(map_type, "delete") is False:
         return False
     try:
         _sys.map_delete_batch(fd, keys, count)
     except SyscallError as exc:
-        if _unsupported(map_type, exc):
+        if _unsupported(map_type, "delete", exc):
             return False
         if exc.errno != errno.ENOENT:
             raise
         key_size = len(keys) // count if count else 0
         for i in range(count):
             _sys.map_delete_elem(fd, keys[i * key_size:(i + 1) * key_size])
+        return True
+    _record(map_type, "delete", True, "BPF_MAP_DELETE_BATCH works")
     return True
