@@ -268,3 +268,36 @@ def test_assembler_matches_llvm_mc(llvm_mc: str, tmp_path: Path) -> None:
     assert len(encodings) == len(LLVM_MC_TEXTS)
     for text, want in zip(LLVM_MC_TEXTS, encodings):
         assert encode(assemble(text)) == want, text
+
+
+# instructions LLVM 19 cannot assemble: the reference is clang 22's own integrated assembler
+CLANG_ONLY_TEXTS = [
+    "gotox r3",
+    "r2 = load_acquire((u64 *)(r1 + 8))",
+    "w2 = load_acquire((u8 *)(r1 - 1))",
+    "w2 = load_acquire((u16 *)(r1 + 2))",
+    "w2 = load_acquire((u32 *)(r1 + 4))",
+    "store_release((u64 *)(r1 + 8), r2)",
+    "store_release((u32 *)(r1 + 4), w2)",
+    "store_release((u16 *)(r1 + 2), w2)",
+    "store_release((u8 *)(r1 + 1), w2)",
+    "may_goto +1",
+    "gotol -1",
+    "r1 = (s32)r2",
+    "r1 = *(s8 *)(r2 - 3)",
+]
+
+
+def test_assembler_matches_clang_integrated_assembler() -> None:
+    from pybpf.cc import compile as cc_compile
+
+    body = "\n".join(f'\tasm volatile("{text}");' for text in CLANG_ONLY_TEXTS)
+    source = (
+        '#define SEC(x) __attribute__((section(x), used))\n'
+        f'SEC("socket") int clang_asm(void *ctx)\n{{\n{body}\n\treturn 0;\n}}\n'
+    )
+    obj_path = cc_compile(source, cflags=["-mcpu=v4"])
+    obj = ElfObject(obj_path.read_bytes(), str(obj_path))
+    insns = decode(obj.section("socket").data)
+    assert insns[: len(CLANG_ONLY_TEXTS)] == assemble("\n".join(CLANG_ONLY_TEXTS))
+    assert [str(i) for i in insns[: len(CLANG_ONLY_TEXTS)]] == CLANG_ONLY_TEXTS

@@ -59,7 +59,7 @@ def alu(draw: st.DrawFn) -> Instruction:
 
 @st.composite
 def jump(draw: st.DrawFn) -> Instruction:
-    kind = draw(st.sampled_from(["cond", "ja", "gotol", "may_goto", "call", "callx", "exit"]))
+    kind = draw(st.sampled_from(["cond", "ja", "gotol", "gotox", "may_goto", "call", "callx", "exit"]))
     if kind == "cond":
         cls, op = draw(jmp_cls), draw(st.sampled_from(COND_JMPS))
         if draw(st.booleans()):
@@ -72,6 +72,7 @@ def jump(draw: st.DrawFn) -> Instruction:
         "gotol": lambda: Instruction(InsnClass.JMP32 | JmpOp.JA, imm=draw(imm32)),
         "may_goto": lambda: Instruction(InsnClass.JMP | JmpOp.JCOND, off=draw(off16)),
         "callx": lambda: Instruction(InsnClass.JMP | JmpOp.CALL | Source.X, dst=draw(regs)),
+        "gotox": lambda: Instruction(InsnClass.JMP | JmpOp.JA | Source.X, dst=draw(regs)),
         "exit": lambda: Instruction(InsnClass.JMP | JmpOp.EXIT),
     }[kind]()
 

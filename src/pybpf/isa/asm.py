@@ -181,6 +181,10 @@ def _h_callx(m: re.Match[str]) -> _Built:
     return _fixed(Instruction(InsnClass.JMP | JmpOp.CALL | Source.X, dst=_reg("r", m.group(1), want="r")))
 
 
+def _h_gotox(m: re.Match[str]) -> _Built:
+    return _fixed(Instruction(InsnClass.JMP | JmpOp.JA | Source.X, dst=_reg("r", m.group(1))))
+
+
 _GOTO_OPCODES = {
     "goto": InsnClass.JMP | JmpOp.JA,
     "gotol": InsnClass.JMP32 | JmpOp.JA,
@@ -434,6 +438,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
     for p, h in [
         (r"exit", _h_exit),
         (r"callx\s+r(\d+)", _h_callx),
+        (r"gotox\s+r(\d+)", _h_gotox),
         (r"call\s+(.+)", _h_call),
         (rf"(goto|gotol|may_goto)\s+{_TARGET}", _h_goto),
         (rf"if\s+{_REG}\s*({_alt(_JMP_OPS)})\s*{_OPERAND}\s+goto\s+{_TARGET}", _h_if),

@@ -217,6 +217,11 @@ def _fmt_ja(insn: Instruction, ctx: _Ctx) -> str:
     return f"goto {_jump_target(insn, ctx)}"
 
 
+def _fmt_gotox(insn: Instruction, ctx: _Ctx) -> str:
+    _check(insn.src == 0 and insn.off == 0 and insn.imm == 0)
+    return f"gotox r{insn.dst}"
+
+
 def _fmt_gotol(insn: Instruction, ctx: _Ctx) -> str:
     _check(insn.dst == 0 and insn.src == 0 and insn.off == 0)
     return f"gotol {_jump_target(insn, ctx)}"
@@ -239,6 +244,7 @@ def _fmt_exit(insn: Instruction, ctx: _Ctx) -> str:
 
 _JMP_SPECIAL: dict[tuple[bool, JmpOp, bool], Callable[[Instruction, _Ctx], str]] = {
     (False, JmpOp.JA, False): _fmt_ja,
+    (False, JmpOp.JA, True): _fmt_gotox,  # indirect jump (LLVM 22)
     (True, JmpOp.JA, False): _fmt_gotol,
     (False, JmpOp.JCOND, False): _fmt_may_goto,
     (False, JmpOp.CALL, False): _fmt_call,
