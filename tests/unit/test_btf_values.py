@@ -134,3 +134,48 @@ def test_decoded_values_copy_and_pickle(btf: BTF, event_id: int) -> None:
     for clone in (copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
         assert clone == value and clone.flags.c == -64 and clone.color.name == "BLUE"
         assert btf.encode_value(event_id, clone) == btf.encode_value(event_id, value)
+
+
+def _fixed_data_section(obj: Path, btf: BTF) -> tuple[BTF, int, bytes]:
+    """The object's .data DATASEC with the offsets clang leaves to the loader filled in from symbols."""
+    from elftools.elf.elffile import ELFFile
+
+    from pybpf.btf import Datasec, VarSecInfo
+
+    with open(obj, "rb") as f:
+        elf = ELFFile(f)
+        data = elf.get_section_by_name(".data")
+        offsets = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()
+                   if s["st_shndx"] == elf.get_section_index(".data")}
+        raw = bytes(data.data())
+    sec_id = btf.find_one(".data", Kind.DATASEC)
+    sec = btf[sec_id]
+    assert isinstance(sec, Datasec)
+    fixed = Datasec(".data", len(raw), tuple(VarSecInfo(v.type_id, offsets[btf.name_of(v.type_id)], v.size)
+                                              for v in sec.vars))
+    return btf.with_types({sec_id: fixed}), sec_id, raw
+
+
+def test_values_laid_out_by_clang_decode_and_encode_back() -> None:
+    """Globals initialised in C, read from the object's .data: clang is the reference layout."""
+    obj = compiled("values")
+    btf, sec_id, raw = _fixed_data_section(obj, BTF.from_file(obj))
+    value = btf.decode_value(sec_id, raw)
+    assert value.counter == 7
+    rec = value.rec
+    assert (rec.pid, rec.comm, rec.d, rec.d.name) == (-42, b"bash", -1, "DOWN")
+    assert rec.b.to_dict() == {"lo": 5, "neg": -9, "st": 4, "flag": True, "wide": 0x1234567891, "tail": -300}
+    assert rec.b.st.name == "STOPPED"
+    assert (rec.raw, rec.lo16, rec.hi16) == (0xBEEF1234, 0x1234, 0xBEEF)  # anonymous union + struct, flattened
+    assert (rec.sc, rec.uc, rec.big, rec.ratio, rec.next) == ([-1, 2, -3], [200, 7], -1234567890123, 2.5, 0)
+    assert rec.grid == [[1, -2], [3, -4]]
+    assert btf.encode_value(sec_id, value) == raw  # and back, byte for byte (padding is zero in .data)
+    expected = {"counter": 7, "rec": {
+        "pid": -42, "comm": "bash", "b": {"lo": 5, "neg": -9, "st": "STOPPED", "flag": True,
+                                          "wide": 0x1234567891, "tail": -300},
+        "raw": 0xBEEF1234, "d": "DOWN", "sc": [-1, 2, -3], "uc": b"\xc8\x07", "big": -1234567890123,
+        "ratio": 2.5, "grid": [[1, -2], [3, -4]]}}
+    assert btf.encode_value(sec_id, expected) == raw  # from plain Python values too
+    text = btf.format_value(sec_id, raw)
+    assert text.startswith('{ .rec = { .pid = -42, .comm = "bash", .b = { .lo = 5, .neg = -9, .st = STOPPED, ')
+    assert text.endswith(".next = 0x0, .grid = [[1, -2], [3, -4]] }, .counter = 7 }")
