@@ -150,19 +150,18 @@ def _fixup_datasecs(obj: ElfObject, btf: BTF, externs: dict[str, ExternSpec]) ->
     """
     kconfig = {e.name: e for e in externs.values() if e.kind == ExternKind.KCONFIG}
     kconfig_size = max((e.offset + e.size for e in kconfig.values()), default=0)
-    changed = False
-    types = []
+    replace = {}
     for tid, t in btf.types():
         if tid == 0:
             continue
         if isinstance(t, Datasec) and t.size == 0:
             fixed = _fix_one(obj, btf, t, kconfig, kconfig_size)
-            changed = changed or fixed is not t
-            t = fixed
-        types.append(t)
-    if not changed:
+            if fixed is not t:
+                replace[tid] = fixed
+    if not replace:
         return btf
-    return BTF.from_types(types)
+    # with_types keeps the string section: .BTF.ext line info refers to strings no type names
+    return btf.with_types(replace)
 
 
 def _fix_one(obj: ElfObject, btf: BTF, t: Datasec, kconfig: dict[str, ExternSpec], kconfig_size: int) -> Datasec:
