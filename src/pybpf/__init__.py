@@ -28,10 +28,19 @@ _LAZY = {
     "ObjectSpec": ("pybpf.spec", "ObjectSpec"),
     "ProgramSpec": ("pybpf.spec", "ProgramSpec"),
     "MapSpec": ("pybpf.spec", "MapSpec"),
+    "load": ("pybpf.collection", "load"),
+    "Collection": ("pybpf.collection", "Collection"),
+    "Program": ("pybpf.program", "Program"),
+    "Map": ("pybpf.map", "Map"),
+    "programs": ("pybpf.loader.inventory", "programs"),
+    # pybpf.maps is the live-map package, so the map listing is named loaded_maps()
+    "loaded_maps": ("pybpf.loader.inventory", "maps"),
+    "links": ("pybpf.loader.inventory", "links"),
 }
 
 __all__ = [
-    "AttachType", "BPFError", "BTFError", "CompileError", "CORError", "ELFError", "LinkType",
+    "AttachType", "BPFError", "BTFError", "Collection", "CompileError", "CORError", "ELFError", "LinkType",
+    "Map", "Program", "links", "load", "loaded_maps", "programs",
     "MapSpec", "MapType", "NotSupportedError", "ObjectSpec", "ProgramSpec", "ProgramType",
     "SyscallError", "VerifierError",
 ]

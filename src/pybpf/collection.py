@@ -1,0 +1,104 @@
+"""``Collection`` and :func:`load`: an eBPF object's maps and programs, live in the kernel.
+
+    >>> with pybpf.load("counter.bpf.o") as obj:              # doctest: +SKIP
+    ...     obj.programs["count"].test_run(data=bytes(64)).retval
+    ...     obj.maps["counts"][0]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from .spec import ObjectSpec
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .btf import BTF
+    from .map import Map
+    from .program import Program
+
+log = logging.getLogger("pybpf.collection")
+
+#: What :func:`load` accepts: a path to an ELF object, its bytes, or a spec.
+Loadable = Union[str, "os.PathLike[str]", bytes, ObjectSpec]
+
+
+def _close_all(objects: list[object]) -> None:
+    for obj in objects:
+        obj.close()  # type: ignore[attr-defined]
+
+
+class Collection:
+    """The live programs and maps of one object; closing it closes each of them once.
+
+    ``programs`` and ``maps`` are dicts by name (the C function and variable names).
+    """
+
+    def __init__(self, programs: dict[str, Program], maps: dict[str, Map], *, spec: ObjectSpec | None = None) -> None:
+        self.programs = programs
+        self.maps = maps
+        self.spec = spec
+        self._finalizer = weakref.finalize(self, _close_all, [*programs.values(), *maps.values()])
+
+    def close(self) -> None:
+        """Close every program and map fd (the kernel frees what nothing else holds)."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<Collection programs={sorted(self.programs)} maps={sorted(self.maps)}{state}>"
+
+
+def _as_spec(obj: Loadable) -> ObjectSpec:
+    if isinstance(obj, ObjectSpec):
+        return obj
+    if isinstance(obj, (bytes, bytearray)):
+        return ObjectSpec.from_bytes(bytes(obj))
+    return ObjectSpec.from_file(Path(obj))
+
+
+def load(
+    path_or_spec: Loadable,
+    *,
+    btf: BTF | None = None,
+    pin_path: str | os.PathLike[str] | None = None,
+    log_level: int = 0,
+    kconfig: Mapping[str, object] | None = None,
+) -> Collection:
+    """Create the object's maps and load its programs into the running kernel.
+
+    ``btf`` is the BTF to CO-RE relocate against (default: the running kernel's); maps pinned
+    ``BY_NAME`` are reused from / pinned in ``pin_path``; ``log_level`` > 0 keeps the verifier
+    log in ``Program.log``; ``kconfig`` overrides ``__kconfig`` values. Set globals and map
+    sizes on the spec first to change them::
+
+        spec = pybpf.ObjectSpec.from_file("prog.bpf.o")
+        spec.rodata["min_us"] = 1000
+        with pybpf.load(spec) as obj:
+            ...
+
+    Raises :class:`~pybpf.errors.VerifierError` (with the C source line) when the verifier
+    rejects a program; nothing stays loaded when any stage fails.
+    """
+    from .loader import load_spec
+
+    spec = _as_spec(path_or_spec)
+    programs, maps = load_spec(spec, btf=btf, pin_path=pin_path, log_level=log_level, kconfig=kconfig)
+    return Collection(programs, maps, spec=spec)

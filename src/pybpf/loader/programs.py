@@ -1,0 +1,70 @@
+"""BPF_PROG_LOAD of one relocated program: attrs from the spec, the verifier's verdict."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .. import _sys
+from ..btf import BTF
+from ..btf.ext import pack_func_info, pack_line_info
+from ..enums import AttachType, ProgramFlags, ProgramType
+from ..errors import BPFError, VerifierError
+from ..isa import Instruction, encode
+from ..program import Program
+from ..spec import ProgramSpec
+from .attach import attach_btf_id, check_loadable
+from .kconfig import kernel_version_code
+from .source import source_line
+
+log = logging.getLogger("pybpf.loader")
+
+FUNC_INFO_REC_SIZE = 8  # sizeof(struct bpf_func_info)
+LINE_INFO_REC_SIZE = 16  # sizeof(struct bpf_line_info)
+
+
+class ProgramLoadError(BPFError):
+    """A program cannot be handed to the kernel as the object describes it."""
+
+
+def load_program(
+    prog: ProgramSpec,
+    insns: list[Instruction],
+    *,
+    license: str,
+    btf: BTF | None,
+    btf_fd: _sys.FdLike | None,
+    kernel: BTF | Callable[[], BTF],
+    fd_array: list[int] | None = None,
+    log_level: int = 0,
+) -> Program:
+    """Load ``prog`` (its already relocated ``insns``) and wrap the fd in a :class:`Program`.
+
+    A rejection raises :class:`VerifierError` whose message names the program and the C
+    source line of the failing instruction (from the program's BTF line info).
+    """
+    if prog.type == ProgramType.UNSPEC:
+        raise ProgramLoadError(
+            f"program {prog.name!r}: section {prog.section!r} does not say what type of program it is; "
+            "use a known SEC() name or set spec.programs[name].type before loading")
+    check_loadable(prog)
+    with_btf = btf is not None and btf_fd is not None
+    func_info = pack_func_info(prog.func_info) if with_btf and prog.func_info else None
+    line_info = pack_line_info(prog.line_info, btf) if with_btf and btf is not None and prog.line_info else None
+    flags = ProgramFlags(prog.flags) | (ProgramFlags.SLEEPABLE if prog.sleepable else ProgramFlags.NONE)
+    expected: AttachType | int = prog.expected_attach_type if prog.expected_attach_type is not None else 0
+    try:
+        loaded = _sys.prog_load_logged(
+            prog.type, encode(insns), prog.license or license or "",
+            name=prog.name, log_level=log_level, kern_version=prog.kernel_version or kernel_version_code(),
+            flags=flags, expected_attach_type=expected, btf_fd=btf_fd if with_btf else None,
+            func_info=func_info, func_info_rec_size=FUNC_INFO_REC_SIZE,
+            line_info=line_info, line_info_rec_size=LINE_INFO_REC_SIZE,
+            attach_btf_id=attach_btf_id(prog, kernel),
+            fd_array=fd_array if fd_array and len(fd_array) > 1 else None,
+        )
+    except VerifierError as exc:
+        where = source_line(exc.log, prog.line_info)
+        raise VerifierError(f"BPF_PROG_LOAD {prog.name}", exc.errno or 0, exc.log, source_line=where) from None
+    log.debug("loaded program %s (%s, %d insns)", prog.name, prog.type.name, len(insns))
+    return Program(loaded.fd, name=prog.name, type=prog.type, log=loaded.log)
