@@ -462,12 +462,12 @@ class Map(MutableMapping[Any, Any]):
     def _batch_ok(self) -> bool:
         return self.kind.access is Access.KEYED and not self.kind.fd_target
 
-    def _raw_chunks(self) -> Iterator[tuple[bytes, bytes, int]]:
+    def _raw_chunks(self, use_batch: bool = True) -> Iterator[tuple[bytes, bytes, int]]:
         """All entries as packed ``(keys, values, count)`` chunks: batch ops, else per key."""
         vsize = self._value_codec.size
         chunks = (
             batch.lookup_batches(self.fd, self.type, self.key_size, vsize, self.batch_size)
-            if self._batch_ok() else None
+            if use_batch and self._batch_ok() else None
         )
         if chunks is not None:
             for r in chunks:
@@ -496,11 +496,15 @@ class Map(MutableMapping[Any, Any]):
             key = nxt
             yield nxt
 
-    def iter_items(self) -> Iterator[tuple[Any, Any]]:
-        """Every ``(key, value)``, decoded a batch at a time."""
+    def iter_items(self, *, use_batch: bool = True) -> Iterator[tuple[Any, Any]]:
+        """Every ``(key, value)``, decoded a batch at a time.
+
+        BPF_MAP_LOOKUP_BATCH is used when the kernel has it for this map type; ``use_batch=False``
+        walks the map key by key (BPF_MAP_GET_NEXT_KEY + BPF_MAP_LOOKUP_ELEM) instead.
+        """
         self._require(Access.KEYED)
         kc, vc = self._key_codec, self._value_codec
-        for keys, values, count in self._raw_chunks():
+        for keys, values, count in self._raw_chunks(use_batch):
             yield from zip(kc.decode_many(keys, count), vc.decode_many(values, count))
 
     def __iter__(self) -> Iterator[Any]:
