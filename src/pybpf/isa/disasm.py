@@ -37,7 +37,15 @@ from .opcodes import (
     Source,
 )
 
-__all__ = ["Syntax", "format_instruction", "disassemble", "Symbolizer", "is_canonical"]
+__all__ = [
+    "Syntax",
+    "DEFAULT_SYNTAX",
+    "OBJDUMP_SYNTAX",
+    "format_instruction",
+    "disassemble",
+    "Symbolizer",
+    "is_canonical",
+]
 
 #: maps a slot index to the symbol a relocation there refers to (or None)
 Symbolizer = Callable[[int], "str | None"]
@@ -49,7 +57,8 @@ class Syntax:
 
     ``hex_imm``: numbers in hex (``0x4``, ``-0x4``) as llvm-objdump prints them.
     ``helper_names``: ``call bpf_map_lookup_elem`` instead of ``call 1``.
-    ``objdump``: reproduce llvm-objdump-19's text exactly (implies nothing else).
+    ``objdump``: llvm-objdump-19's spellings (raw call immediates, 3-operand ``ld_pseudo``,
+    ``<unknown>``); use it as :data:`OBJDUMP_SYNTAX`, which also sets hex and no helper names.
     """
 
     hex_imm: bool = False
@@ -150,7 +159,7 @@ def _fmt_alu(insn: Instruction, ctx: _Ctx) -> str:
         if is64:
             _check(not src_x)
             return f"r{insn.dst} = bswap{insn.imm} r{insn.dst}"
-        kind = "be" if src_x else "le"
+        kind = "be" if insn.opcode & SOURCE_MASK == Endian.TO_BE else "le"
         return f"r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
     if op == AluOp.NEG:
         _check(not src_x and insn.src == 0 and insn.off == 0 and insn.imm == 0)
