@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .spec import ObjectSpec
+from . import _sys
+from .spec import ObjectSpec, VariableSpec
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -34,6 +35,59 @@ def _close_all(objects: list[object]) -> None:
         obj.close()  # type: ignore[attr-defined]
 
 
+class Globals(MutableMapping[str, object]):
+    """The object's global variables, read from and written to the live data maps.
+
+    ``obj.globals["hits"]`` decodes the current value through the variable's BTF type (bytes
+    when the object has no BTF); assigning writes it (not for frozen ``.rodata``).
+    """
+
+    def __init__(self, spec: ObjectSpec, maps: Mapping[str, Map]) -> None:
+        self._spec = spec
+        self._maps = maps
+
+    def _where(self, name: str) -> tuple[VariableSpec, Map]:
+        var = self._spec.variables.get(name)
+        if var is None:
+            raise KeyError(f"the object has no global variable {name!r} (it has: {', '.join(self._spec.variables)})")
+        return var, self._maps[var.map_name]
+
+    def _raw(self, m: Map) -> bytes:
+        raw = _sys.map_lookup_elem(m.fd, bytes(4), m.value_size)
+        assert raw is not None  # single-element ARRAY: slot 0 always exists
+        return raw
+
+    def __getitem__(self, name: str) -> object:
+        var, m = self._where(name)
+        raw = self._raw(m)[var.offset:var.offset + var.size]
+        btf = self._spec.btf
+        return btf.decode_value(var.type_id, raw) if btf is not None and var.type_id else raw
+
+    def __setitem__(self, name: str, value: object) -> None:
+        var, m = self._where(name)
+        btf = self._spec.btf
+        if isinstance(value, (bytes, bytearray)):
+            raw = bytes(value)
+        elif btf is not None and var.type_id:
+            raw = btf.encode_value(var.type_id, value)
+        else:
+            raise TypeError(f"{name!r} has no BTF type; assign bytes")
+        if len(raw) != var.size:
+            raise ValueError(f"{name!r} is {var.size} bytes, got {len(raw)}")
+        data = bytearray(self._raw(m))
+        data[var.offset:var.offset + var.size] = raw
+        _sys.map_update_elem(m.fd, bytes(4), bytes(data))
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("global variables cannot be deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spec.variables)
+
+    def __len__(self) -> int:
+        return len(self._spec.variables)
+
+
 class Collection:
     """The live programs and maps of one object; closing it closes each of them once.
 
@@ -44,6 +98,8 @@ class Collection:
         self.programs = programs
         self.maps = maps
         self.spec = spec
+        #: global variables by name, live (see :class:`Globals`)
+        self.globals = Globals(spec, maps) if spec is not None else None
         self._finalizer = weakref.finalize(self, _close_all, [*programs.values(), *maps.values()])
 
     def close(self) -> None:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.program")
 
 
+#: Program types whose test run takes no repeat count (and no data, only a ctx).
+_SINGLE_RUN_TYPES = frozenset({ProgramType.SYSCALL})
+
+
 @dataclass(frozen=True)
 class ProgramInfo:
     """What the kernel reports about a loaded program (``bpftool prog show``)."""
@@ -113,6 +117,10 @@ class Program:
         Kernel >= 4.12; which program types support it depends on the kernel (socket filter,
         tc, XDP, raw_tp, syscall, tracing/fentry, flow dissector, ...).
         """
+        if self.type in _SINGLE_RUN_TYPES:
+            if repeat > 1:
+                raise BPFError(f"{self.type.name} programs run once per BPF_PROG_TEST_RUN; call test_run in a loop")
+            repeat = 0  # the kernel refuses any repeat count for these
         return _sys.prog_test_run(self._fd, data=data, ctx=ctx, repeat=repeat,
                                   data_out_size=data_out_size, ctx_out_size=ctx_out_size)
 
