@@ -24,7 +24,6 @@ import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _sys
@@ -32,12 +31,14 @@ from ._sys import FD, FdLike, ObjectKind, UpdateFlags
 from ._sys.map_probe import map_lookup_value
 from .enums import MapFlags, MapType
 from .errors import (
-    BPFError, BTFError, MapEncodingError, MapFullError, MapOperationError, SyscallError,
+    BPFError, MapEncodingError, MapFullError, MapOperationError, SyscallError,
 )
 from .maps import batch
 from .maps.codec import (
     BTFCodec, Codec, FdCodec, LPMKey, LPMKeyCodec, PerCPUCodec, PerCPUValues, RawCodec,
 )
+from .maps.create import create_fd, required, type_id_of
+from .maps.info import MapInfo, kernel_btf_of
 from .maps.kinds import Access, MapKind, kind_of
 
 if TYPE_CHECKING:
@@ -51,51 +52,6 @@ log = logging.getLogger("pybpf.map")
 __all__ = ["LPMKey", "Map", "MapInfo", "PerCPUValues"]
 
 _MISSING: Any = object()
-
-
-@dataclass(frozen=True)
-class MapInfo:
-    """What the kernel reports about a map (``bpf_map_info``)."""
-
-    id: int
-    name: str
-    type: MapType
-    key_size: int
-    value_size: int
-    max_entries: int
-    flags: MapFlags
-    btf_id: int
-    btf_key_type_id: int
-    btf_value_type_id: int
-    map_extra: int
-    ifindex: int
-
-    @classmethod
-    def from_fd(cls, fd: FdLike) -> MapInfo:
-        raw = _sys.map_info(fd)
-        try:
-            map_type = MapType(raw.type)
-        except ValueError:
-            map_type = MapType.UNSPEC
-        return cls(
-            id=raw.id, name=raw.name.decode(errors="replace"), type=map_type, key_size=raw.key_size,
-            value_size=raw.value_size, max_entries=raw.max_entries, flags=MapFlags(raw.map_flags),
-            btf_id=raw.btf_id, btf_key_type_id=raw.btf_key_type_id,
-            btf_value_type_id=raw.btf_value_type_id, map_extra=raw.map_extra, ifindex=raw.ifindex,
-        )
-
-
-def _kernel_btf_of(btf_id: int) -> BTF | None:
-    """The BTF object the kernel holds as ``btf_id`` (None if it cannot be read or parsed)."""
-    from .btf import BTF
-
-    try:
-        with _sys.get_fd_by_id(ObjectKind.BTF, btf_id) as fd:
-            data = _sys.btf_info(fd).data
-        return BTF.from_bytes(data)
-    except (SyscallError, BTFError) as exc:
-        log.debug("map BTF %d not usable, values stay raw: %s", btf_id, exc)
-        return None
 
 
 class Map(MutableMapping[Any, Any]):
@@ -188,14 +144,14 @@ class Map(MutableMapping[Any, Any]):
         >>> m = Map.create(MapType.ARRAY, 4, 8, 16, name="arr")   # doctest: +SKIP
         """
         map_type = MapType(map_type)
-        key_id = _type_id(btf, key_type)
-        value_id = _type_id(btf, value_type)
+        key_id = type_id_of(btf, key_type)
+        value_id = type_id_of(btf, value_type)
         if key_size is None:
-            key_size = btf.size_of(key_id) if btf is not None and key_id else _required("key_size", map_type)
+            key_size = btf.size_of(key_id) if btf is not None and key_id else required("key_size", map_type)
         if value_size is None:
-            value_size = btf.size_of(value_id) if btf is not None and value_id else _required("value_size", map_type)
+            value_size = btf.size_of(value_id) if btf is not None and value_id else required("value_size", map_type)
         if max_entries is None:
-            max_entries = _required("max_entries", map_type)
+            max_entries = required("max_entries", map_type)
         inner_fd = None
         if inner_map is not None:
             inner_fd = inner_map.fd if isinstance(inner_map, Map) else inner_map
@@ -204,7 +160,7 @@ class Map(MutableMapping[Any, Any]):
             loaded = _sys.btf_load(btf.to_bytes()).fd
             btf_fd = loaded
         try:
-            fd = _create_fd(
+            fd = create_fd(
                 map_type, key_size, value_size, max_entries, flags=flags, name=name, inner_map_fd=inner_fd,
                 map_extra=map_extra, numa_node=numa_node, btf_fd=btf_fd, key_type_id=key_id,
                 value_type_id=value_id,
@@ -253,7 +209,7 @@ class Map(MutableMapping[Any, Any]):
             raise
         parsed: BTF | None = None
         if btf is True and info.btf_id:
-            parsed = _kernel_btf_of(info.btf_id)
+            parsed = kernel_btf_of(info.btf_id)
         elif btf is not True and btf is not False:
             parsed = btf
         self_btf = parsed if parsed is not None and (info.btf_key_type_id or info.btf_value_type_id) else None
@@ -674,42 +630,3 @@ class _Values(ValuesView[Any]):
     def __iter__(self) -> Iterator[Any]:
         for _k, v in self._mapping.iter_items():
             yield v
-
-
-def _type_id(btf: BTF | None, t: int | str) -> int:
-    if isinstance(t, int):
-        return t
-    if btf is None:
-        raise BPFError(f"type {t!r} is named but no btf= was given")
-    return btf.find_one(t)
-
-
-def _required(what: str, map_type: MapType) -> int:
-    raise BPFError(f"Map.create({map_type.name}) needs {what} (or a BTF type to take it from)")
-
-
-def _create_fd(
-    map_type: MapType, key_size: int, value_size: int, max_entries: int, *, flags: MapFlags, name: str,
-    inner_map_fd: FdLike | None, map_extra: int, numa_node: int, btf_fd: FdLike | None, key_type_id: int,
-    value_type_id: int,
-) -> FD:
-    """BPF_MAP_CREATE; BTF type ids are dropped for map types that refuse them, and on EINVAL retried without."""
-    kind = kind_of(map_type)
-    use_btf = btf_fd is not None and (key_type_id or value_type_id) and not kind.no_btf
-
-    def create(with_btf: bool) -> FD:
-        return _sys.map_create(
-            map_type, key_size, value_size, max_entries, flags=flags, name=name, inner_map_fd=inner_map_fd,
-            numa_node=numa_node, map_extra=map_extra, btf_fd=btf_fd if with_btf else None,
-            btf_key_type_id=key_type_id if with_btf else 0, btf_value_type_id=value_type_id if with_btf else 0,
-        )
-
-    if not use_btf:
-        return create(False)
-    try:
-        return create(True)
-    except SyscallError as exc:
-        if exc.errno != errno.EINVAL:
-            raise
-        log.debug("creating %s map %r with BTF types failed (%s); retrying without", map_type.name, name, exc)
-        return create(False)

@@ -8,17 +8,21 @@ import os
 from typing import TYPE_CHECKING, TypeVar
 
 from .. import _sys
-from ..enums import MapFlags, PinType
-from ..errors import PinMismatchError, SyscallError
+from .._sys import FD, FdLike
+from ..enums import MapFlags, MapType, PinType
+from ..errors import BPFError, PinMismatchError, SyscallError
+from .kinds import kind_of
 
 if TYPE_CHECKING:
     from ..btf import BTF
-    from ..map import Map, MapInfo
+    from ..map import Map
     from ..spec import MapSpec
+    from .info import MapInfo
 
 log = logging.getLogger("pybpf.map")
 
 _M = TypeVar("_M", bound="Map")
+
 
 def pin_mismatches(info: MapInfo, spec: MapSpec) -> dict[str, tuple[object, object]]:
     """The properties where a pinned map (``info``) differs from ``spec``: ``name -> (pinned, wanted)``."""
@@ -37,7 +41,7 @@ def pin_mismatches(info: MapInfo, spec: MapSpec) -> dict[str, tuple[object, obje
 
 def _reuse_pinned(cls: type[_M], path: str, spec: MapSpec, btf: BTF | None) -> _M | None:
     """The map pinned at ``path`` if there is one and it matches ``spec``; None if nothing is pinned."""
-    from ..map import MapInfo
+    from .info import MapInfo
 
     try:
         fd = _sys.obj_get(path, kind="map")
@@ -69,13 +73,11 @@ def map_from_spec(
     spec: MapSpec,
     *,
     btf: BTF | None,
-    btf_fd: _sys.FdLike | None,
-    inner_map_fd: _sys.FdLike | None,
+    btf_fd: FdLike | None,
+    inner_map_fd: FdLike | None,
     pin_path: str | os.PathLike[str] | None,
 ) -> _M:
     """See :meth:`pybpf.map.Map.from_spec`."""
-    from ..map import _create_fd
-
     path = None
     if spec.pinning == PinType.BY_NAME and pin_path is not None:
         path = os.path.join(os.fspath(pin_path), spec.name)
@@ -88,7 +90,7 @@ def map_from_spec(
         template = map_from_spec(cls, spec.inner_map, btf=btf, btf_fd=btf_fd, inner_map_fd=None, pin_path=None)
         inner_map_fd = template.fd
     try:
-        fd = _create_fd(
+        fd = create_fd(
             spec.type, spec.key_size, spec.value_size, spec.max_entries, flags=spec.flags, name=spec.name,
             inner_map_fd=inner_map_fd, map_extra=spec.map_extra, numa_node=spec.numa_node, btf_fd=btf_fd,
             key_type_id=spec.key_type_id, value_type_id=spec.value_type_id,
@@ -125,3 +127,42 @@ def _initialise(m: Map, spec: MapSpec) -> None:
         m.load_contents(raw)
     if spec.freeze:
         m.freeze()
+
+
+def type_id_of(btf: BTF | None, t: int | str) -> int:
+    if isinstance(t, int):
+        return t
+    if btf is None:
+        raise BPFError(f"type {t!r} is named but no btf= was given")
+    return btf.find_one(t)
+
+
+def required(what: str, map_type: MapType) -> int:
+    raise BPFError(f"Map.create({map_type.name}) needs {what} (or a BTF type to take it from)")
+
+
+def create_fd(
+    map_type: MapType, key_size: int, value_size: int, max_entries: int, *, flags: MapFlags, name: str,
+    inner_map_fd: FdLike | None, map_extra: int, numa_node: int, btf_fd: FdLike | None, key_type_id: int,
+    value_type_id: int,
+) -> FD:
+    """BPF_MAP_CREATE; BTF type ids are dropped for map types that refuse them, and on EINVAL retried without."""
+    kind = kind_of(map_type)
+    use_btf = btf_fd is not None and (key_type_id or value_type_id) and not kind.no_btf
+
+    def create(with_btf: bool) -> FD:
+        return _sys.map_create(
+            map_type, key_size, value_size, max_entries, flags=flags, name=name, inner_map_fd=inner_map_fd,
+            numa_node=numa_node, map_extra=map_extra, btf_fd=btf_fd if with_btf else None,
+            btf_key_type_id=key_type_id if with_btf else 0, btf_value_type_id=value_type_id if with_btf else 0,
+        )
+
+    if not use_btf:
+        return create(False)
+    try:
+        return create(True)
+    except SyscallError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        log.debug("creating %s map %r with BTF types failed (%s); retrying without", map_type.name, name, exc)
+        return create(False)
