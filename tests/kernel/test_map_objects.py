@@ -276,3 +276,63 @@ def test_from_spec_pinning_reuses_compatible_and_rejects_incompatible(bpffs: Pat
         other.type = MapType.ARRAY
         with pytest.raises(PinMismatchError, match="type is HASH but the object wants ARRAY"):
             Map.from_spec(other, pin_path=bpffs)
+
+
+OBJECT_C = r"""
+#include <bpf/bpf_helpers.h>
+struct key_t { __u32 pid; __u32 cpu; };
+struct val_t { __u64 count; char comm[16]; };
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 128);
+    __type(key, struct key_t);
+    __type(value, struct val_t);
+} counts SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 4);
+    __type(key, __u32);
+    __type(value, __u64);
+} pc SEC(".maps");
+const volatile __u32 min_us = 1000;
+__u64 hits = 7;
+SEC("socket")
+int prog(void *ctx)
+{
+    struct key_t k = { min_us, 0 };
+    struct val_t *v = bpf_map_lookup_elem(&counts, &k);
+    if (v)
+        v->count += hits;
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_from_spec_creates_every_map_of_a_compiled_object(tmp_path: Path) -> None:
+    import pybpf.cc
+    from pybpf.spec import ObjectSpec
+
+    src = tmp_path / "maps.bpf.c"
+    src.write_text(OBJECT_C)
+    spec = ObjectSpec.from_file(pybpf.cc.compile(src))
+    spec.rodata["min_us"] = 2000
+    spec.maps["counts"].max_entries = 256
+    with _sys.btf_load(spec.btf.to_bytes()).fd as btf_fd:
+        made = {name: Map.from_spec(ms, btf=spec.btf, btf_fd=btf_fd) for name, ms in spec.maps.items()}
+    try:
+        counts, pc = made["counts"], made["pc"]
+        assert counts.max_entries == 256 and counts.info().btf_value_type_id == spec.maps["counts"].value_type_id
+        counts[{"pid": 1, "cpu": 2}] = {"count": 3, "comm": b"sh"}
+        assert counts[{"pid": 1, "cpu": 2}].comm == b"sh"
+        pc[1] = 2
+        assert pc[1].sum() == 2 * _sys.possible_cpus()
+        rodata = next(m for n, m in made.items() if n.endswith(".rodata"))
+        data = next(m for n, m in made.items() if n.endswith(".data"))
+        assert rodata[0] == 2000  # a 4-byte value without BTF decodes to an int
+        assert data[0] == 7
+        with pytest.raises(SyscallError, match="frozen"):
+            rodata[0] = bytes(rodata.value_size)
+    finally:
+        for m in made.values():
+            m.close()
