@@ -62,6 +62,7 @@ _INT_FOR_SIZE = {
 _QUALIFIER = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
 _RECORD_KEYWORD = {Kind.STRUCT: "struct", Kind.UNION: "union"}
 _HOLE = "\x00"  # stands for the declared name in a cached declarator
+_MAX_CHAIN = 4096  # pointer/array/modifier steps in one declarator before it must be a cycle
 _INT32_MIN = -(1 << 31)
 _INT64_MIN = -(1 << 63)
 
@@ -75,11 +76,18 @@ def dump_c(btf: BTF, *, header_guard: str | None = "__VMLINUX_H__") -> str:
     CO-RE relocatable. Raises :class:`~pybpf.errors.BTFError` for a type graph C cannot
     express (a struct containing itself by value).
     """
+    dumper = _Dumper(btf)
     with _recursion_room(10_000):
-        body = _Dumper(btf).run()
+        try:
+            body = dumper.run()
+        except RecursionError:
+            raise BTFError("the BTF type graph is cyclic through non-pointer types (or absurdly "
+                           "deep); it cannot be written as C") from None
     head = f"#ifndef {header_guard}\n#define {header_guard}\n\n" if header_guard else ""
     tail = f"#endif /* {header_guard} */\n" if header_guard else ""
-    return f"{head}{_PRESERVE_PUSH}{body}{_PRESERVE_POP}{tail}"
+    if dumper.records:  # clang warns about an attribute region that applies to nothing
+        body = f"{_PRESERVE_PUSH}{body}{_PRESERVE_POP}"
+    return f"{head}{body}{tail}"
 
 
 @contextmanager
@@ -116,6 +124,8 @@ class _Dumper:
         self.inlined_enums: set[int] = set()  # anonymous enums already written inline
         self.parts: dict[int, tuple[str, str]] = {}
         self.in_params = 0  # > 0 while writing a prototype's parameter list
+        self.proto_depth = 0  # > 0 while meeting the needs of a prototype's parameters
+        self.records = 0  # struct/union definitions emitted
         self._need_by_kind = {
             Kind.PTR: self._need_ptr, Kind.ARRAY: self._need_array, Kind.TYPEDEF: self._need_typedef,
             Kind.STRUCT: self._need_record, Kind.UNION: self._need_record, Kind.ENUM: self._need_enum,
@@ -131,7 +141,7 @@ class _Dumper:
         inlinable = self._enums_used_inline()
         top = {
             Kind.STRUCT: self._top_record, Kind.UNION: self._top_record, Kind.ENUM: self._top_enum,
-            Kind.ENUM64: self._top_enum, Kind.TYPEDEF: self._top_typedef, Kind.FWD: self._need_fwd,
+            Kind.ENUM64: self._top_enum, Kind.TYPEDEF: self._top_typedef, Kind.FWD: self._top_fwd,
         }
         for tid in self.top:
             handler = top.get(types[tid].kind)
@@ -208,7 +218,8 @@ class _Dumper:
                     self.need(m.type_id, True)
         elif complete:
             self._define(tid)
-        else:
+        elif self.proto_depth:
+            # a tag first named in a parameter list would be local to the prototype
             self._declare(tid)
 
     def _need_enum(self, tid: int, complete: bool) -> None:
@@ -220,10 +231,18 @@ class _Dumper:
             self.proto_ready.add(tid)
             t = self.t[tid]
             self.need(t.return_type_id, False)  # type: ignore[union-attr]
-            for p in t.params:  # type: ignore[union-attr]
-                self.need(p.type_id, False)
+            self.proto_depth += 1
+            try:
+                for p in t.params:  # type: ignore[union-attr]
+                    self.need(p.type_id, False)
+            finally:
+                self.proto_depth -= 1
 
     def _need_fwd(self, tid: int, complete: bool) -> None:
+        if self.proto_depth:
+            self._declare(tid)
+
+    def _top_fwd(self, tid: int, complete: bool) -> None:
         self._declare(tid)
 
     # --- emitting declarations -----------------------------------------------------------
@@ -246,6 +265,7 @@ class _Dumper:
                 "this BTF cannot be written as C"
             )
         self.in_progress.add(tid)
+        self.records += 1
         plan = self.layout.plan(tid)
         for _, m in plan.members:
             self.need(m.type_id, True)
@@ -350,7 +370,7 @@ class _Dumper:
         types = self.t
         decl = _HOLE
         quals: list[str] = []
-        while True:
+        for _ in range(_MAX_CHAIN):
             t = types[tid]
             kind = t.kind
             if kind is Kind.PTR:
@@ -384,6 +404,7 @@ class _Dumper:
                 if quals:
                     base = f"{' '.join(quals)} {base}"
                 return f"{base} {decl}", cacheable
+        raise BTFError(f"type id {tid} is part of a cycle of pointers/modifiers with no named type")
 
     def _base(self, tid: int, t: Type, depth: int) -> tuple[str, bool]:
         kind = t.kind

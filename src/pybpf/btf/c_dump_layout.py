@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from ..errors import BTFError
 from .types import Kind, Member, Struct, Type, Union_
 
 log = logging.getLogger("pybpf.btf.c_dump")
@@ -80,6 +81,7 @@ class Layout:
         self._align: dict[int, int] = {}
         self._size: dict[int, int] = {}
         self._plans: dict[int, RecordPlan] = {}
+        self._planning: set[int] = set()
 
     # -- sizes and alignments --------------------------------------------------------------
 
@@ -132,6 +134,12 @@ class Layout:
         plan = self._plans.get(tid)
         if plan is None:
             t = self._types[tid]
+            if tid in self._planning:
+                raise BTFError(
+                    f"{t.kind.name.lower()} {t.name or '(anon)'} contains itself by value (type id {tid}); "
+                    "this BTF cannot be written as C"
+                )
+            self._planning.add(tid)
             members = [m for m in t.members if not self._skip(m)]  # type: ignore[union-attr]
             if t.kind is Kind.UNION:
                 plan = self._plan_union(t, members)  # type: ignore[arg-type]
@@ -140,6 +148,7 @@ class Layout:
                 if plan is None:
                     plan = self._plan_struct(t, members, packed=True)  # type: ignore[arg-type]
             self._plans[tid] = plan  # type: ignore[assignment]
+            self._planning.discard(tid)
         return plan  # type: ignore[return-value]
 
     def _plan_struct(self, t: Struct, members: list[Member], *, packed: bool) -> RecordPlan | None:
