@@ -2,9 +2,11 @@
 
 Two passes, both keeping every type id where it is (programs and maps refer to ids):
 
-1. **Extern fix-ups**, always: ``extern`` VARs become ``GLOBAL_ALLOCATED`` and extern FUNCs
+1. **Extern fix-ups**, always: ``extern`` VARs become ``GLOBAL_ALLOCATED`` (untyped ``const void``
+   ones a plain byte: a VAR of void is invalid) and extern FUNCs
    ``STATIC`` (the kernel refuses extern linkage in a blob), and the ``.ksyms`` DATASEC (which
-   lists functions and has no storage) becomes an empty anonymous struct.
+   lists functions and has no storage) becomes an empty anonymous struct; DATASEC entries are
+   put in offset order (the ``.kconfig`` layout sorts by alignment, the kernel wants offsets).
 2. **Feature sanitising**: every kind the kernel does not know is replaced by one it does,
    as the table :data:`REPLACEMENTS` says (``FLOAT`` -> an empty struct of the same size,
    ``TYPE_TAG`` -> ``CONST``, ``ENUM64`` -> a union of the same size, ...). What the kernel knows
@@ -108,14 +110,18 @@ REPLACEMENTS: dict[Kind, Callable[[Type], Type]] = {
 }
 
 
-def _fix_extern(t: Type) -> Type | None:
+def _fix_extern(btf: BTF, t: Type) -> Type | None:
     """The extern fix-up of one type, or None when it needs none."""
+    if isinstance(t, Var) and t.linkage == VarLinkage.GLOBAL_EXTERN and btf.resolve(t.type_id) == 0:
+        return _BYTE  # an untyped ksym (const void): no DATASEC refers to it once .ksyms is gone
     if isinstance(t, Var) and t.linkage not in (VarLinkage.STATIC, VarLinkage.GLOBAL_ALLOCATED):
         return dataclasses.replace(t, linkage=VarLinkage.GLOBAL_ALLOCATED)
     if isinstance(t, Func) and t.linkage == FuncLinkage.EXTERN:
         return dataclasses.replace(t, linkage=FuncLinkage.STATIC)
     if isinstance(t, Datasec) and t.name == KSYMS_SECTION:
         return Struct("", 0, ())
+    if isinstance(t, Datasec) and any(a.offset > b.offset for a, b in zip(t.vars, t.vars[1:])):
+        return dataclasses.replace(t, vars=tuple(sorted(t.vars, key=lambda v: v.offset)))
     return None
 
 
@@ -123,7 +129,7 @@ def sanitize(btf: BTF, features: frozenset[BTFFeature] = ALL_FEATURES) -> BTF:
     """``btf`` with extern fix-ups and every kind the kernel lacks replaced (same ids, same strings)."""
     replace: dict[int, Type] = {}
     for tid, t in btf.types(include_base=False):
-        fixed = _fix_extern(t)
+        fixed = _fix_extern(btf, t)
         if fixed is not None:
             t = fixed
             replace[tid] = t

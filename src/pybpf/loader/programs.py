@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from .. import _sys
 from ..btf import BTF
 from ..btf.ext import pack_func_info, pack_line_info
 from ..enums import AttachType, ProgramFlags, ProgramType
-from ..errors import BPFError, VerifierError
+from ..errors import BPFError, MissingPrivilegeError, NotSupportedError, VerifierError
 from ..isa import Instruction, encode
 from ..program import Program
 from ..spec import ProgramSpec
@@ -21,6 +22,13 @@ log = logging.getLogger("pybpf.loader")
 
 FUNC_INFO_REC_SIZE = 8  # sizeof(struct bpf_func_info)
 LINE_INFO_REC_SIZE = 16  # sizeof(struct bpf_line_info)
+
+
+#: Attach types whose programs run through a BPF trampoline (ftrace direct calls).
+TRAMPOLINE_ATTACH = frozenset({
+    AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC,
+    AttachType.LSM_CGROUP,
+})
 
 
 class ProgramLoadError(BPFError):
@@ -63,6 +71,16 @@ def load_program(
             attach_btf_id=attach_btf_id(prog, kernel),
             fd_array=fd_array if fd_array and len(fd_array) > 1 else None,
         )
+    except MissingPrivilegeError as exc:
+        if prog.expected_attach_type in TRAMPOLINE_ATTACH and os.geteuid() == 0:
+            raise NotSupportedError(
+                f"{prog.section.split('/')[0]} programs ({prog.name!r})",
+                reason="the kernel refused the program with EPERM although we run as root: fentry/fexit/"
+                       "LSM programs (BPF trampolines) are not allowed here (by a security module, or the "
+                       "kernel lacks CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)",
+                alternative="use a kprobe, or a tp_btf/raw_tp tracepoint, instead",
+            ) from exc
+        raise
     except VerifierError as exc:
         where = source_line(exc.log, prog.line_info)
         raise VerifierError(f"BPF_PROG_LOAD {prog.name}", exc.errno or 0, exc.log, source_line=where) from None
