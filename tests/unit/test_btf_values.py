@@ -176,6 +176,8 @@ def test_values_laid_out_by_clang_decode_and_encode_back() -> None:
         "raw": 0xBEEF1234, "d": "DOWN", "sc": [-1, 2, -3], "uc": b"\xc8\x07", "big": -1234567890123,
         "ratio": 2.5, "grid": [[1, -2], [3, -4]]}}
     assert btf.encode_value(sec_id, expected) == raw  # from plain Python values too
+    halves = btf.decode_value(sec_id, btf.encode_value(sec_id, {"rec": {"lo16": 0x1234, "hi16": 0xBEEF}}))
+    assert halves.rec.raw == 0xBEEF1234  # the anonymous struct inside the anonymous union
     text = btf.format_value(sec_id, raw)
     assert text.startswith('{ .rec = { .pid = -42, .comm = "bash", .b = { .lo = 5, .neg = -9, .st = STOPPED, ')
     assert text.endswith(".next = 0x0, .grid = [[1, -2], [3, -4]] }, .counter = 7 }")

@@ -41,7 +41,7 @@ class BTF:
 
     __slots__ = (
         "base", "type_id_start", "header", "_words", "_offsets", "_strings", "_n", "_cache",
-        "_names", "_ptr_size", "_value_plans", "__weakref__",
+        "_names", "_ptr_size", "_value_plans", "_value_writers", "__weakref__",
     )
     base: BTF | None
     type_id_start: int
@@ -54,6 +54,7 @@ class BTF:
     _names: dict[str, list[int]] | None
     _ptr_size: int | None
     _value_plans: dict[int, Any] | None  # compiled value decoders (pybpf.btf.values)
+    _value_writers: dict[int, Any] | None  # compiled value encoders (pybpf.btf._value_encode)
 
     def __init__(self, data: bytes, *, base: BTF | None = None) -> None:
         data = bytes(data)
@@ -75,6 +76,7 @@ class BTF:
         self._names = None
         self._ptr_size = None
         self._value_plans = None
+        self._value_writers = None
 
     @staticmethod
     def _index(words: array[int]) -> array[int]:
