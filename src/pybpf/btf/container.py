@@ -6,7 +6,7 @@ this pass). A type is decoded into its dataclass the first time it is asked for 
 cached; the name index is built on the first :meth:`BTF.find`.
 
 Split BTF (kernel modules) sits on top of a base: its ids and string offsets continue
-where the base's end, and lookups fall through to the base.
+where the base's end, and lookups of lower ids fall through to the base.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import gc
 import logging
 import os
 from array import array
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import BTFError
 from . import _wire
@@ -72,7 +72,7 @@ class BTF:
         self._words = _wire.type_words(data, h)
         self._offsets = self._index(self._words)
         self._n = self.type_id_start + len(self._offsets)
-        self._cache: list[Any] = [None] * len(self._offsets)
+        self._cache = [None] * len(self._offsets)
         self._names = None
         self._ptr_size = None
         self._value_plans = None
@@ -124,7 +124,7 @@ class BTF:
         return cls(data, base=base)
 
     @classmethod
-    def from_types(cls, types: Any, *, base: BTF | None = None) -> BTF:
+    def from_types(cls, types: Iterable[Type], *, base: BTF | None = None) -> BTF:
         """Build BTF from type dataclasses; ids are assigned in order from 1 (or after ``base``)."""
         from .marshal import marshal_types
 
