@@ -9,9 +9,16 @@ running kernel's BTF, or any BTF file) gives.
 
 Everything here is pure: no syscall, no global state besides a per-target name index.
 
->>> from pybpf.btf import kernel_btf
->>> from pybpf.btf.core import apply_core
->>> insns = apply_core(prog_spec, object_btf, kernel_btf())        # doctest: +SKIP
+Example (``prog.bpf.o`` built with ``pybpf.cc.compile``)::
+
+    from pybpf import ObjectSpec
+    from pybpf.btf import kernel_btf
+    from pybpf.btf.core import apply_core
+
+    spec = ObjectSpec.from_file("prog.bpf.o")
+    for prog in spec.programs.values():
+        prog.instructions = apply_core(prog, spec.btf, kernel_btf())
+        prog.core_relocations = []  # applied (applying twice fails the local-value check)
 
 Failures
     A relocation whose target cannot be found *fails*. For the existence kinds (field,
