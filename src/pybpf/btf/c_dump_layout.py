@@ -140,7 +140,8 @@ class Layout:
                     "this BTF cannot be written as C"
                 )
             self._planning.add(tid)
-            members = [m for m in t.members if not self._skip(m)]  # type: ignore[union-attr]
+            skip = self._skip
+            members = [m for m in t.members if m.name or not skip(m)]  # type: ignore[union-attr]
             if t.kind is Kind.UNION:
                 plan = self._plan_union(t, members)  # type: ignore[arg-type]
             else:
@@ -154,48 +155,62 @@ class Layout:
     def _plan_struct(self, t: Struct, members: list[Member], *, packed: bool) -> RecordPlan | None:
         """Lay ``t`` out naturally (or packed); None when natural layout cannot match BTF."""
         cur = 0
-        align = 1
+        align = 8  # bits
         out = []
+        sizes = self._size
+        aligns = self._align
         for m in members:
-            msize = self.size_of(m.type_id) * 8
-            malign = self.align_of(m.type_id) * 8
+            tid = m.type_id
+            msize = sizes.get(tid)
+            if msize is None:
+                msize = self.size_of(tid)
+            malign = aligns.get(tid)
+            if malign is None:
+                malign = self.align_of(tid)
+            msize *= 8
+            malign *= 8
             width = m.bitfield_size
+            offset = m.bit_offset
             if packed:
-                pos = cur if width else _round_up(cur, 8)
+                pos = cur if width else -(-cur // 8) * 8
             elif width:
                 pos = cur
                 if pos // malign != (pos + width - 1) // malign:
-                    pos = _round_up(pos, malign)
+                    pos = -(-pos // malign) * malign
             else:
-                pos = _round_up(cur, malign)
-            if m.bit_offset < pos:
+                pos = -(-cur // malign) * malign
+            if offset == pos:
+                out.append(((), m))
+            elif offset > pos:
                 if not packed:
-                    return None
+                    if width:
+                        # padding ends at the offset; the bit-field must fit its unit from there
+                        if offset // malign != (offset + width - 1) // malign:
+                            return None
+                    elif offset % malign:
+                        return None
+                out.append((tuple(pad_chunks(cur, offset)), m))
+            elif not packed:
+                return None
+            else:
                 log.warning("struct %s: member %s at bit %d overlaps the previous one; its layout "
-                            "in the dumped C will differ from BTF", t.name or "(anon)", m.name, m.bit_offset)
+                            "in the dumped C will differ from BTF", t.name or "(anon)", m.name, offset)
                 out.append(((), m))
                 cur = max(cur, pos + (width or msize))
                 continue
-            pads = tuple(pad_chunks(cur, m.bit_offset)) if m.bit_offset > pos else ()
-            if pads and not packed and not width and m.bit_offset % malign:
-                return None
-            if pads and not packed and width:
-                # padding ends at m.bit_offset; the bit-field must fit its unit from there
-                if m.bit_offset // malign != (m.bit_offset + width - 1) // malign:
-                    return None
-            out.append((pads, m))
-            cur = m.bit_offset + (width or msize)
-            if not packed:
-                align = max(align, malign // 8)
+            cur = offset + (width or msize)
+            if malign > align:
+                align = malign
         size_bits = t.size * 8
         if packed:
             if cur > size_bits:
                 log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)
             return RecordPlan(True, 1, tuple(out), tuple(pad_chunks(cur, size_bits)))
-        if _round_up(cur, align * 8) > size_bits or t.size % align:
+        natural = -(-cur // align) * align
+        if natural > size_bits or size_bits % align:
             return None
-        tail = tuple(pad_chunks(cur, size_bits)) if _round_up(cur, align * 8) < size_bits else ()
-        return RecordPlan(False, align, tuple(out), tail)
+        tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
+        return RecordPlan(False, align // 8, tuple(out), tail)
 
     def _plan_union(self, t: Union_, members: list[Member]) -> RecordPlan:
         align = 1

@@ -32,6 +32,7 @@ class Names:
         self.enumerators: dict[int, tuple[str, ...]] = {}
         self._tags: dict[str, Kind] = {}  # tag name -> STRUCT/UNION/ENUM owning it
         self._idents: set[str] = set()
+        self._last: dict[tuple[int, str], int] = {}
         fwds = []
         for tid, t in items:
             kind = t.kind
@@ -56,18 +57,25 @@ class Names:
 
     def _new_tag(self, name: str, kind: Kind) -> str:
         unique = name
-        n = 1
-        while unique in self._tags:
-            n += 1
-            unique = f"{name}___{n}"
+        if unique in self._tags:
+            unique = self._next_free(name, self._tags)
         self._tags[unique] = kind
         return unique
 
     def _new_ident(self, name: str) -> str:
         unique = name
-        n = 1
-        while unique in self._idents:
-            n += 1
-            unique = f"{name}___{n}"
+        if unique in self._idents:
+            unique = self._next_free(name, self._idents)
         self._idents.add(unique)
         return unique
+
+    def _next_free(self, name: str, taken: set[str] | dict[str, Kind]) -> str:
+        """``name___N`` for the smallest N >= 2 not taken (remembering where the search ended)."""
+        key = (id(taken), name)
+        n = self._last.get(key, 1)
+        while True:
+            n += 1
+            unique = f"{name}___{n}"
+            if unique not in taken:
+                self._last[key] = n
+                return unique
