@@ -15,7 +15,7 @@ from pybpf.btf.core_spec import FieldSpec, field_layout
 from pybpf.btf.core_types import essential_name
 from pybpf.btf.types import CoreRelocation
 from pybpf.btf.types import CoreRelocKind as K
-from pybpf.errors import CORError
+from pybpf.errors import BTFError, CORError
 
 
 class Types:
@@ -361,3 +361,50 @@ def test_anonymous_local_type_cannot_be_matched() -> None:
     target.struct("", 4, ("a", target.int, 0))
     with pytest.raises(CORError, match="anonymous"):
         resolve(local, target, lid, "0:0", K.FIELD_BYTE_OFFSET)
+
+
+# --- robustness ----------------------------------------------------------------------------
+
+
+def _zoo(flavor: str, wide: bool) -> Types:
+    """A small type zoo; the target variant differs in sizes, order and nesting."""
+    t = Types()
+    n = t.long if wide else t.int
+    e = t.add(Enum("mode" + flavor, 8 if wide else 4, (EnumValue("M_A", 0), EnumValue("M_B", -3)), signed=True))
+    arr = t.add(Array(n, t.int, 3 if wide else 4))
+    u = t.add(Union_("", 8, (Member("u1", n, 0), Member("u2", t.char, 0))))
+    inner = t.struct("inner" + flavor, 24, ("i", n, 0), ("arr", arr, 64))
+    ptr = t.add(Pointer(inner))
+    fp = t.add(Pointer(t.add(FuncProto(t.int, (Param("a", ptr),)))))
+    t.add(Typedef("inner_t", inner))
+    t.struct("outer" + flavor, 96, ("", u, 0), ("flags", t.uint, 64, 3), ("m", e, 96), ("in", inner, 128),
+             ("p", ptr, 384), ("fn", fp, 448), ("tail", t.add(Array(t.char, t.int, 0)), 512))
+    t.add(Fwd("inner" + flavor))
+    return t
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    type_id=st.integers(0, 22),
+    access=st.one_of(
+        st.lists(st.integers(0, 6), min_size=1, max_size=6).map(lambda xs: ":".join(map(str, xs))),
+        st.text(max_size=6),
+    ),
+    kind=st.sampled_from(list(K)),
+    strict=st.booleans(),
+    target_flavor=st.sampled_from(["", "___v2"]),
+)
+def test_any_relocation_resolves_or_raises_a_pybpf_error(
+    type_id: int, access: str, kind: K, strict: bool, target_flavor: str
+) -> None:
+    local, target = _LOCAL_ZOO, _TARGETS[target_flavor]
+    try:
+        r = resolve_relocation(local, target, relo(type_id, access, kind), strict=strict)
+    except (CORError, BTFError):
+        return
+    assert isinstance(r.value, int) and isinstance(r.local_value, int)
+    assert r.failed or not r.poison
+
+
+_LOCAL_ZOO = _zoo("___mine", False).btf()
+_TARGETS = {flavor: _zoo(flavor, True).btf() for flavor in ("", "___v2")}

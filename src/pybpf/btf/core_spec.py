@@ -134,12 +134,18 @@ def _find_member(btf: BTF, comp_id: int, name: str) -> tuple[list[int], int, Mem
 def match_field_spec(local: BTF, lspec: FieldSpec, target: BTF, cand_id: int) -> FieldSpec | str:
     """The local spec's named path in the target candidate; a reason string when it is not there."""
     cur = target.resolve(cand_id)
+    shown = describe_type(target, cand_id)
+    if not fields_are_compat(local, lspec.root_id, target, cand_id):
+        local_root = describe_type(local, local.resolve(lspec.root_id))
+        return f"{shown} is {describe_type(target, cur)} in the target, not {local_root}"
     raw = [lspec.accessors[0].index]
-    bit_offset = lspec.accessors[0].index * target.size_of(cur) * 8
+    try:
+        bit_offset = lspec.accessors[0].index * target.size_of(cur) * 8
+    except BTFError as e:
+        return f"{shown} in the target has no size ({e})"
     field_type_id, bitfield_size = cand_id, 0
     # the local types along the way, to check each field's compatibility
     local_types = _local_step_types(local, lspec)
-    shown = describe_type(target, cand_id)
     for acc, local_type in zip(lspec.accessors[1:], local_types):
         t = target[cur]
         if acc.name is not None:
