@@ -408,3 +408,19 @@ def test_any_relocation_resolves_or_raises_a_pybpf_error(
 
 _LOCAL_ZOO = _zoo("___mine", False).btf()
 _TARGETS = {flavor: _zoo(flavor, True).btf() for flavor in ("", "___v2")}
+
+
+def test_candidates_come_from_base_and_split_btf() -> None:
+    base = Types()
+    base_id = base.struct("s", 8, ("a", base.int, 0))
+    base_btf = base.btf()
+    split_types = [Struct("s___mod", 16, (Member("pad", base.long, 0), Member("a", base.int, 64)))]
+    split = BTF.from_types(split_types, base=base_btf)
+    split_id = len(base_btf)
+    local = Types()
+    lid = local.struct("s", 4, ("a", local.int, 0))
+    with pytest.raises(CORError, match=rf"struct s \(id {base_id}\) gives 0; struct s___mod \(id {split_id}\) gives 8"):
+        resolve_relocation(local.btf(), split, relo(lid, "0:0", K.FIELD_BYTE_OFFSET))
+    with pytest.raises(CORError, match="struct s: type size: ambiguous"):  # also when not strict
+        resolve_relocation(local.btf(), split, relo(lid, "0", K.TYPE_SIZE), strict=False)
+    assert resolve_relocation(local.btf(), split, relo(lid, "0", K.TYPE_EXISTS)).value == 1  # both agree

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .types import Array, Enum, Enum64, FuncProto, Fwd, Int, Kind, Pointer, Struct, Union_
 
@@ -62,28 +62,44 @@ def _kind_family(kind: Kind) -> Kind:
 
 # --- candidates --------------------------------------------------------------------------
 
-# target BTF -> {(kind family, essential name): [type ids]}; built once per target BTF.
-_INDEX: weakref.WeakKeyDictionary[BTF, dict[tuple[Kind, str], list[int]]] = weakref.WeakKeyDictionary()
+# target BTF -> {essential name: [type ids]}; built once per target BTF (one pass over names).
+_INDEX: weakref.WeakKeyDictionary[BTF, dict[str, list[int]]] = weakref.WeakKeyDictionary()
 
 
-def _candidate_index(target: BTF) -> dict[tuple[Kind, str], list[int]]:
+def _candidate_index(target: BTF) -> dict[str, list[int]]:
     index = _INDEX.get(target)
     if index is None:
         index = {}
-        name_of = target.name_of
-        kind_of = target.kind_of  # cheap: reads the record header without decoding the type
-        for tid in range(1, len(target)):
-            name = name_of(tid)
-            if not name:
-                continue
-            key = (_kind_family(kind_of(tid)), essential_name(name))
-            ids = index.get(key)
-            if ids is None:
-                index[key] = [tid]
-            else:
-                ids.append(tid)
+        for name, ids in _names_with_ids(target):
+            if "___" in name:
+                name = essential_name(name)
+            index.setdefault(name, []).extend(ids)
         _INDEX[target] = index
     return index
+
+
+def _names_with_ids(target: BTF) -> Iterator[tuple[str, Sequence[int]]]:
+    """Every (name, ids) of a BTF, base first for split BTF.
+
+    Reuses the name index :meth:`BTF.find` builds (and that sizing a pointer needs anyway)
+    instead of a second pass over 100k+ kernel type names; falls back to that pass.
+    """
+    chain = []
+    btf: BTF | None = target
+    while btf is not None:
+        chain.append(btf)
+        btf = btf.base
+    for part in reversed(chain):
+        part.find("")  # builds the name index on first use
+        names = getattr(part, "_names", None)
+        if isinstance(names, dict):
+            yield from names.items()
+            continue
+        first = part.type_id_start if part.base is not None else 1
+        for tid in range(first, len(part)):
+            name = part.name_of(tid)
+            if name:
+                yield name, (tid,)
 
 
 def find_candidates(local: BTF, local_id: int, target: BTF) -> list[int]:
@@ -95,8 +111,12 @@ def find_candidates(local: BTF, local_id: int, target: BTF) -> list[int]:
     name = local.name_of(local_id)
     if not name:
         return []
-    key = (_kind_family(local[local_id].kind), essential_name(name))
-    return list(_candidate_index(target).get(key, ()))
+    family = _kind_family(local.kind_of(local_id))
+    kind_of = target.kind_of
+    return [
+        tid for tid in _candidate_index(target).get(essential_name(name), ())
+        if _kind_family(kind_of(tid)) == family
+    ]
 
 
 # --- descriptions for messages -----------------------------------------------------------
