@@ -424,3 +424,12 @@ def test_candidates_come_from_base_and_split_btf() -> None:
     with pytest.raises(CORError, match="struct s: type size: ambiguous"):  # also when not strict
         resolve_relocation(local.btf(), split, relo(lid, "0", K.TYPE_SIZE), strict=False)
     assert resolve_relocation(local.btf(), split, relo(lid, "0", K.TYPE_EXISTS)).value == 1  # both agree
+
+
+def test_existence_of_a_bitfield_no_single_load_can_read() -> None:
+    local, target = Types(), Types()
+    lid = local.struct("s", 8, ("f", local.ulong, 0, 4))
+    target.struct("s", 16, ("f", target.ulong, 62, 4))  # bits 62..65 straddle two 8-byte words
+    assert resolve(local, target, lid, "0:0", K.FIELD_EXISTS).value == 1
+    with pytest.raises(CORError, match="cannot be read with one 8-byte load"):
+        resolve(local, target, lid, "0:0", K.FIELD_BYTE_OFFSET)

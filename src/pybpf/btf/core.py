@@ -197,36 +197,49 @@ def _is_scalar(btf: BTF, spec: FieldSpec) -> bool:
     return btf.kind_of(btf.resolve(spec.field_type_id)) in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.PTR)
 
 
+def _field_outcome(btf: BTF, spec: FieldSpec, kind: CoreRelocKind) -> tuple[int, FieldLayout | None]:
+    """The value of ``kind`` for a field, and its layout (not needed to know that it exists)."""
+    if kind == CoreRelocKind.FIELD_EXISTS:
+        return 1, None
+    layout = field_layout(btf, spec)
+    return _FIELD_VALUES[kind](layout), layout
+
+
 def _resolve_field(local: BTF, target: BTF, relo: CoreRelocation) -> CoreResult:
     kind = relo.relo_kind
     lspec = local_field_spec(local, relo.type_id, relo.access)
     description = f"{describe_type(local, relo.type_id)}: field '{lspec.path}' (access {relo.access})"
-    llay = field_layout(local, lspec)
-    local_value = _FIELD_VALUES[kind](llay)
-    validate = not (llay.is_bitfield and kind in _BITFIELD_UNCHECKED)
+    local_value, llay = _field_outcome(local, lspec, kind)
     base = CoreResult(
-        relo, local_value, local_value, description, local_size=llay.byte_size, validate=validate
+        relo, local_value, local_value, description,
+        local_size=llay.byte_size if llay else 0,
+        validate=not (llay is not None and llay.is_bitfield and kind in _BITFIELD_UNCHECKED),
     )
     cands = find_candidates(local, relo.type_id, target)
     if not cands:
         return replace(base, failed=True, reason=_no_candidates(local, relo))
-    matches: list[tuple[int, FieldSpec, FieldLayout, int]] = []
+    matches: list[tuple[int, FieldSpec, FieldLayout | None, int]] = []
     reasons = []
     for cand in cands:
         tspec = match_field_spec(local, lspec, target, cand)
         if isinstance(tspec, str):
             reasons.append(tspec if len(cands) == 1 else f"{tspec} (candidate id {cand})")
             continue
-        tlay = field_layout(target, tspec)
-        matches.append((cand, tspec, tlay, _FIELD_VALUES[kind](tlay)))
+        value, tlay = _field_outcome(target, tspec, kind)
+        matches.append((cand, tspec, tlay, value))
     if not matches:
         return replace(base, failed=True, reason="; ".join(reasons))
-    _check_agreement(description, target, [(c, (v, lay.byte_size)) for c, _, lay, v in matches])
-    cand, tspec, tlay, value = matches[0]
-    return replace(
-        base, value=value, target_type_id=cand, target_access=tspec.access,
-        target_size=tlay.byte_size, target_signed=tlay.signed, target_scalar=_is_scalar(target, tspec),
+    _check_agreement(
+        description, target, [(c, (v, lay.byte_size if lay else 0)) for c, _, lay, v in matches]
     )
+    cand, tspec, tlay, value = matches[0]
+    result = replace(base, value=value, target_type_id=cand, target_access=tspec.access)
+    if tlay is not None:
+        result = replace(
+            result, target_size=tlay.byte_size, target_signed=tlay.signed,
+            target_scalar=_is_scalar(target, tspec),
+        )
+    return result
 
 
 def _resolve_type(local: BTF, target: BTF, relo: CoreRelocation) -> CoreResult:
