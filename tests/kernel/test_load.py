@@ -318,3 +318,45 @@ def test_no_fd_remains_after_close(build) -> None:  # type: ignore[no-untyped-de
         obj.close()  # a second close does nothing
         assert _open_fds() == before_fds
         assert_nothing_left(before_ids, spec)
+
+
+def test_externs_kconfig_untyped_ksym_and_kfuncs(build) -> None:  # type: ignore[no-untyped-def]
+    from pybpf.loader.kconfig import kernel_version_code
+    from pybpf.loader.ksyms import kallsyms
+
+    path = build(PROGS_LOAD / "ksyms.bpf.c")
+    with pybpf.load(path) as obj:
+        obj.programs["read_ksyms"].test_run()
+        g = obj.globals
+        assert g is not None
+        assert g["unlinkat_addr"] == kallsyms()["do_unlinkat"] != 0
+        assert g["kernel_version"] == kernel_version_code(os.uname().release)
+        assert g["hz"] == int(system_config()["CONFIG_HZ"])
+        assert g["bpf_syscall"] == 1
+        assert g["absent"] == 0  # weak and not in the configuration
+    with pybpf.load(path, kconfig={"CONFIG_HZ": 1000}) as obj:  # overrides win
+        obj.programs["read_ksyms"].test_run()
+        assert obj.globals is not None and obj.globals["hz"] == 1000
+
+
+def test_typed_ksym(build) -> None:  # type: ignore[no-untyped-def]
+    """A typed __ksym is passed as its kernel BTF id; the kernel then needs its address."""
+    from pybpf.loader.ksyms import kallsyms
+
+    path = build(PROGS_LOAD / "typed_ksym.bpf.c")
+    if "runqueues" not in kallsyms():  # kernels without CONFIG_KALLSYMS_ALL list no variables
+        with pytest.raises(VerifierError, match="find the address for kernel symbol 'runqueues'"):
+            pybpf.load(path)
+        return
+    with pybpf.load(path) as obj:
+        obj.programs["read_rq"].test_run()
+        assert obj.globals is not None and 0 <= obj.globals["rq_cpu"] < os.cpu_count()  # type: ignore[operator]
+
+
+def test_map_in_map_initial_slots(build) -> None:  # type: ignore[no-untyped-def]
+    spec = _elf_spec("maps", build(PROGS_ELF / "maps.c"))
+    with pybpf.load(spec) as obj:
+        outer = obj.maps["outer"]
+        assert outer[2] == obj.maps["inner_a"].info().id
+        assert outer[5] == obj.maps["inner_b"].info().id
+        assert 0 not in outer or outer[0] is None

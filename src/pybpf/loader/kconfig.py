@@ -16,7 +16,7 @@ import gzip
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,7 +86,7 @@ def _has_syscall_wrapper() -> str:
 
 
 #: Values the loader computes itself (name -> function of nothing).
-COMPUTED = {
+COMPUTED: dict[str, Callable[[], str]] = {
     "LINUX_KERNEL_VERSION": lambda: str(kernel_version_code()),
     "LINUX_HAS_SYSCALL_WRAPPER": _has_syscall_wrapper,
     "LINUX_HAS_BPF_COOKIE": lambda: "y",
