@@ -14,7 +14,7 @@ import pytest
 
 import pybpf.cc
 from pybpf.btf import BTF, Enum, Enum64, Kind, Struct, Union_, kernel_btf
-from pybpf.btf.core import POISON_IMM, CoreResult, apply_core, resolve_program
+from pybpf.btf.core import POISON_IMM, CoreResult, apply_core, poisoned_instructions, resolve_program
 from pybpf.btf.types import CoreRelocKind as K
 from pybpf.errors import CORError
 from pybpf.isa import InsnClass
@@ -254,6 +254,11 @@ def test_guarded_accesses_load_in_strict_mode_poisoned() -> None:
     assert patched[at[("no_such_struct", "0", K.TYPE_EXISTS)]].imm == 0
     for key in (("task_struct___x", "0:1", K.FIELD_BYTE_OFFSET), ("no_such_struct", "0:0", K.FIELD_BYTE_OFFSET)):
         assert patched[at[key]].imm == POISON_IMM and patched[at[key]].is_call
+    why = poisoned_instructions(c.prog, c.btf, kernel_btf())
+    assert set(why) == {at[("task_struct___x", "0:1", K.FIELD_BYTE_OFFSET)],
+                        at[("no_such_struct", "0:0", K.FIELD_BYTE_OFFSET)]}
+    assert "struct no_such_struct: field 'a' (access 0:0) not found in target" in why[
+        at[("no_such_struct", "0:0", K.FIELD_BYTE_OFFSET)]]
     assert patched[at[("task_struct___x", "0:0", K.FIELD_BYTE_OFFSET)]].off == pid_off
 
 

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CoreResult", "resolve_relocation", "resolve_program", "guarded_failures", "apply_core",
-    "POISON_IMM",
+    "poisoned_instructions", "POISON_IMM",
     "OPTIONAL_KINDS", "FIELD_KINDS", "TYPE_KINDS", "ENUMVAL_KINDS",
 ]
 
@@ -399,3 +399,16 @@ def apply_core(
     results = resolve_program(prog.core_relocations, local, target, strict=strict)
     return patch_instructions(prog.name, prog.instructions, results)
 
+
+
+def poisoned_instructions(prog: ProgramSpec, local: BTF, target: BTF) -> dict[int, str]:
+    """Slot -> reason, for every instruction CO-RE poisons in ``prog`` (guarded or non-strict).
+
+    When the verifier rejects a program with an unknown helper ``195896080``
+    (:data:`POISON_IMM`) at some instruction, this names the relocation that failed there.
+    """
+    out = {}
+    for r in resolve_program(prog.core_relocations, local, target, strict=False):
+        if r.poison:
+            out[r.relocation.insn_off] = r.message
+    return out
