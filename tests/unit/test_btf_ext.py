@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import subprocess
 
@@ -47,6 +48,7 @@ def test_line_info_points_at_the_right_source_lines() -> None:
     assert [li.line_text.strip() for li in ext.line_info[".text"]] == ["return e->pid + x;"] * 3
 
 
+@pytest.mark.skipif(shutil.which("llvm-objdump-19") is None, reason="llvm-objdump-19 is not installed")
 def test_line_info_matches_llvm_objdump() -> None:
     """Instruction index -> source line agrees with `llvm-objdump -l` (which reads DWARF)."""
     obj = compiled("kinds")

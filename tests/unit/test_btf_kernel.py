@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,7 @@ def test_cached_and_lazy(vmlinux: BTF) -> None:
     assert vmlinux.kind_of(tid) is Kind.STRUCT
 
 
+@pytest.mark.skipif(shutil.which("bpftool") is None, reason="bpftool is not installed")
 def test_len_and_types_agree_with_bpftool(vmlinux: BTF) -> None:
     raw = subprocess.run(
         ["bpftool", "btf", "dump", "file", str(VMLINUX), "format", "raw"],
