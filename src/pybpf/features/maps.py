@@ -126,7 +126,7 @@ def _probe_map_type(mt: MapType) -> FeatureResult:
         if config_off(probe.config):
             reason = f"{config_note(probe.config)}; {reason}"
         return no(reason, probe.min_kernel)
-    return yes(f"creating a {map_name(mt)} map succeeds", probe.min_kernel)
+    return yes(f"creating a map of type {map_name(mt)} succeeds", probe.min_kernel)
 
 
 def map_type(mt: MapType) -> FeatureResult:
