@@ -1,0 +1,244 @@
+"""``Link``: one attachment of a program to a hook, owning what keeps it attached.
+
+A link owns, in this order of release:
+
+1. ``fd`` -- the BPF link fd (None for hooks that have no BPF link: a perf event with
+   ``PERF_EVENT_IOC_SET_BPF``, a netlink or setsockopt attachment);
+2. ``resources`` -- other fds or closeables the attachment needs (the perf event fd of a
+   tracepoint, kprobe or perf_event link, ...), closed in order after the link fd;
+3. ``cleanups`` -- callables run last (remove a tracefs ``kprobe_events`` entry, detach a
+   netlink XDP program, ...).
+
+Each hook family subclasses :class:`Link` only where it adds behaviour (``IterLink.open()``,
+a netlink ``update``); everything else is the base. ``close()`` releases exactly once, and a
+``weakref.finalize`` backstop releases a link nobody closed. Closing the fds is what detaches:
+the kernel also does it for a process that dies, so a SIGKILLed tracer leaves no BPF link or
+perf event behind (a tracefs kprobe entry is the one thing the kernel does not remove, see
+:mod:`pybpf.link.kprobe`).
+
+    >>> with pybpf.load("trace.bpf.o") as obj:                       # doctest: +SKIP
+    ...     with obj.programs["on_openat"].attach() as link:
+    ...         link.info().type
+    <LinkType.PERF_EVENT: 7>
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from .. import _sys
+from ..errors import BPFError, NotSupportedError, SyscallError
+from .info import LinkInfo, link_info
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..program import Program
+
+log = logging.getLogger("pybpf.link")
+
+
+class Closeable(Protocol):
+    """Anything a link can own besides its link fd (an :class:`~pybpf._sys.FD`, a socket, ...)."""
+
+    def close(self) -> None: ...
+
+
+class LinkError(BPFError):
+    """A link cannot do what was asked (closed, not pinnable, ...)."""
+
+
+def _release(fd: _sys.FD | None, resources: Sequence[Closeable], cleanups: Sequence[Callable[[], None]],
+             what: str) -> None:
+    """Close the link fd, then the resources, then run the cleanups; log (never raise) failures.
+
+    Runs from ``close()`` or from the garbage collector, so every step is attempted even when
+    an earlier one fails.
+    """
+    steps: list[Callable[[], None]] = []
+    if fd is not None:
+        steps.append(fd.close)
+    steps.extend(r.close for r in resources)
+    steps.extend(cleanups)
+    for step in steps:
+        try:
+            step()
+        except (OSError, BPFError) as exc:
+            log.warning("detaching %s: %s", what, exc)
+
+
+class Link:
+    """One attachment. Use it as a context manager, or ``close()`` / ``detach()`` it.
+
+    ``program`` is the attached :class:`~pybpf.Program` (None for a link opened from a pin or
+    an id); ``description`` says what it is attached to (``"tracepoint syscalls:sys_enter_openat"``).
+    """
+
+    #: Kernel feature name used in messages when this kind cannot be updated.
+    update_feature = "updating this kind of link (BPF_LINK_UPDATE)"
+
+    def __init__(
+        self,
+        *,
+        fd: _sys.FD | None,
+        program: Program | None,
+        description: str,
+        resources: Iterable[Closeable] = (),
+        cleanups: Iterable[Callable[[], None]] = (),
+    ) -> None:
+        self._fd = fd
+        self.program = program
+        self.description = description
+        self._resources: list[Closeable] = list(resources)
+        self._cleanups: list[Callable[[], None]] = list(cleanups)
+        self._pins: list[str] = []
+        self._finalizer = weakref.finalize(self, _release, fd, self._resources, self._cleanups, description)
+
+    # -- what it owns ------------------------------------------------------------------------
+
+    @property
+    def fd(self) -> _sys.FD | None:
+        """The BPF link fd, or None for an attachment made without a BPF link."""
+        return self._fd
+
+    def fileno(self) -> int:
+        """The number of the BPF link fd (:class:`LinkError` when there is none)."""
+        return self._link_fd("fileno()").fileno()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def _link_fd(self, what: str) -> _sys.FD:
+        if self.closed:
+            raise LinkError(f"{what}: the link ({self.description}) is already detached")
+        if self._fd is None:
+            raise NotSupportedError(
+                f"{what} on {self.description}",
+                reason="it was attached without a BPF link (an older kernel's way)",
+                alternative="the attachment lives only as long as this process holds it",
+            )
+        return self._fd
+
+    def add_cleanup(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` after the fds are closed (used by attach functions, not by users)."""
+        self._cleanups.append(cleanup)
+
+    # -- operations --------------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The kernel's id for the BPF link."""
+        return self.info().id
+
+    def info(self) -> LinkInfo:
+        """What the kernel reports about the link: type, id, program id, kind-specific details."""
+        return link_info(self._link_fd("info()"))
+
+    def update(self, prog: Program) -> None:
+        """Atomically replace the attached program with ``prog`` (BPF_LINK_UPDATE, kernel >= 5.7).
+
+        Only some link kinds support it (XDP, cgroup, tcx, netns, iterator-less tracing ...);
+        the others raise :class:`~pybpf.errors.NotSupportedError`: detach and attach anew.
+        """
+        fd = self._link_fd("update()")
+        try:
+            _sys.link_update(fd, prog.fd)
+        except SyscallError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, 524):  # 524: the kernel's ENOTSUPP
+                raise NotSupportedError(
+                    f"{self.update_feature} ({self.description})",
+                    reason=f"the kernel answered {errno.errorcode.get(exc.errno or 0, exc.errno)}",
+                    alternative="detach this link and attach the new program instead",
+                ) from None
+            raise
+        self.program = prog
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the link in a bpf filesystem: it stays attached after this process exits,
+        until the pin is removed (``os.unlink(path)`` or :meth:`unpin`)."""
+        _sys.obj_pin(self._link_fd("pin()"), path)
+        self._pins.append(os.fspath(path))
+
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove a pin this object made (``path``), or all of them."""
+        paths = [os.fspath(path)] if path is not None else list(self._pins)
+        for p in paths:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+            if p in self._pins:
+                self._pins.remove(p)
+
+    def detach(self) -> None:
+        """Detach now, even if the link is pinned or another process holds it.
+
+        Uses BPF_LINK_DETACH (kernel >= 5.9) where the link kind supports it, removes pins
+        made through this object, and then releases everything like :meth:`close`.
+        """
+        if self.closed:
+            return
+        if self._fd is not None:
+            try:
+                _sys.link_detach(self._fd)
+            except SyscallError as exc:  # kinds without a detach operation: closing is the detach
+                log.debug("BPF_LINK_DETACH of %s: %s", self.description, exc)
+        self.unpin()
+        self.close()
+
+    def close(self) -> None:
+        """Release the link fd and what the attachment owns; later calls do nothing.
+
+        The program stays attached only if the link was pinned (or another fd refers to it).
+        """
+        self._finalizer()
+
+    # -- opening existing links --------------------------------------------------------------
+
+    @classmethod
+    def from_fd(cls, fd: _sys.FD, *, program: Program | None = None) -> Link:
+        """Wrap an owned BPF link fd (its description comes from the kernel)."""
+        try:
+            info = link_info(fd)
+        except BPFError:
+            fd.close()
+            raise
+        return cls(fd=fd, program=program, description=f"{info.type.name.lower()} link {info.id}")
+
+    @classmethod
+    def from_pin(cls, path: str | os.PathLike[str]) -> Link:
+        """Open the link pinned at ``path``; closing this object leaves the pinned link attached."""
+        return cls.from_fd(_sys.obj_get(path, kind="link"))
+
+    @classmethod
+    def from_id(cls, link_id: int) -> Link:
+        """Open the link with kernel id ``link_id`` (see ``bpftool link list``)."""
+        return cls.from_fd(_sys.get_fd_by_id(_sys.ObjectKind.LINK, link_id))
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            state = "detached"
+        elif self._fd is not None:
+            state = f"fd={self._fd.fileno()}"
+        else:
+            state = "no-link-fd"
+        prog = f" prog={self.program.name}" if self.program is not None else ""
+        return f"<{type(self).__name__} {self.description}{prog} {state}>"
+
+
+__all__ = ["Closeable", "Link", "LinkError", "LinkInfo"]
