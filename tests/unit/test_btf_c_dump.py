@@ -307,3 +307,18 @@ def test_layout_mismatch_is_caught_by_the_asserts(tmp_path: Path) -> None:
     (tmp_path / "vmlinux.h").write_text(dump_c(other))
     with pytest.raises(CompileError, match="static assert"):
         cc.compile(f'#include "vmlinux.h"\n{layout_asserts(real)}', include_dirs=[tmp_path], cache=False)
+
+
+def test_names_from_other_languages_become_c(tmp_path: Path) -> None:
+    check([
+        Int("u8", 1, IntEncoding.NONE, 8),                                        # 1
+        Int("i64", 8, IntEncoding.SIGNED, 64),                                    # 2
+        Int("bool", 1, IntEncoding.BOOL, 8),                                      # 3
+        Struct("core::fmt::Arguments", 16, (
+            Member("a", 1, 0), Member("b", 3, 8), Member("c", 2, 64),
+        )),                                                                       # 4
+        Typedef("2fast", 4),                                                      # 5
+    ], (
+        "struct core__fmt__Arguments {\n\tunsigned char a;\n\t_Bool b;\n\tlong long c;\n};\n\n"
+        "typedef struct core__fmt__Arguments _2fast;\n\n"
+    ), tmp_path)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Iterator
 from ..errors import BTFError
 from .c_dump_layout import Layout, RecordPlan, pad_type
 from .c_dump_names import BUILTIN_TYPEDEFS, Names
-from .types import Kind, Member, Type
+from .types import IntEncoding, Kind, Member, Type
 
 if TYPE_CHECKING:
     from .container import BTF
@@ -234,7 +234,7 @@ class _Dumper:
         if not self.t[tid].name:
             if tid not in self.body_ready:
                 self.body_ready.add(tid)
-                for _, m in self.layout.plan(tid).members:
+                for m in self.layout.plan(tid).members:
                     self.need(m.type_id, True)
         elif complete:
             self._define(tid)
@@ -289,7 +289,7 @@ class _Dumper:
         plan = self.layout.plan(tid)
         met = self.met
         flag = 3 if self.proto_depth else 2
-        for _, m in plan.members:
+        for m in plan.members:
             if m.type_id << 2 | flag not in met:
                 self.need(m.type_id, True)
         tag = f"{_RECORD_KEYWORD[t.kind]} {self.names.tag[tid]}"
@@ -331,9 +331,11 @@ class _Dumper:
         lines = ["{\n"]
         add = lines.append
         parts = self.parts
-        for pads, m in plan.members:
-            for start, width in pads:
-                add(f"{ind}{pad_type(start, width)}: {width};\n")
+        pads = plan.pads
+        for i, m in enumerate(plan.members):
+            if pads and i in pads:
+                for start, width in pads[i]:
+                    add(f"{ind}{pad_type(start, width)}: {width};\n")
             cached = parts.get(m.type_id)
             if cached is not None:
                 text = f"{cached[0]}{m.name}{cached[1]}"
@@ -451,7 +453,7 @@ class _Dumper:
         if kind is Kind.UNKNOWN:
             return "void", True
         if kind is Kind.INT or kind is Kind.FLOAT:
-            return t.name, True
+            return _c_scalar(t), True
         raise BTFError(f"type id {tid} ({kind.name}) cannot be used as a C type")
 
     def _params(self, proto: Type, depth: int) -> str:
@@ -482,6 +484,27 @@ class _LazyTypes(dict):  # type: ignore[type-arg]
 
 _ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
+
+
+def _c_scalar(t: Type) -> str:
+    """The C spelling of an INT/FLOAT: its BTF name when C has it, else one of its size
+    (BTF from other languages names integers ``u8``, ``i64``...)."""
+    name = t.name
+    if name and _C_SCALAR_WORDS.issuperset(name.split()):
+        return name
+    size = t.size  # type: ignore[union-attr]
+    if t.kind is Kind.FLOAT:
+        return _FLOAT_FOR_SIZE.get(size, "double")
+    if t.encoding & IntEncoding.BOOL:  # type: ignore[union-attr]
+        return "_Bool"
+    if size == 16:
+        return "__int128" if t.signed else "unsigned __int128"  # type: ignore[union-attr]
+    return _INT_FOR_SIZE.get((size, t.signed), "int")  # type: ignore[union-attr]
+
+
+_C_SCALAR_WORDS = frozenset({"signed", "unsigned", "char", "short", "int", "long", "_Bool", "__int128",
+                             "float", "double", "_Float16", "__fp16"})
+_FLOAT_FOR_SIZE = {2: "_Float16", 4: "float", 8: "double", 16: "long double"}
 
 
 def _enum_literal(value: int, is64: bool) -> str:

@@ -37,14 +37,16 @@ POINTER_SIZE = 8
 class RecordPlan:
     """How to emit one struct/union so that clang lays it out as BTF says.
 
-    ``members[i]`` is ``(padding, member)``: the padding bit-fields, as ``(start bit, width)``
-    pairs, to emit before ``member``. ``tail`` is the padding after the last member; for a
-    union it is the padding of an anonymous struct that makes the union as large as BTF says.
+    ``members`` are emitted in order; ``pads[i]`` (only where there is any) are the padding
+    bit-fields, as ``(start bit, width)`` pairs, to emit before ``members[i]``. ``tail`` is the
+    padding after the last member; for a union it is the padding of an anonymous struct that
+    makes the union as large as BTF says.
     """
 
     packed: bool
     align: int
-    members: tuple[tuple[tuple[tuple[int, int], ...], Member], ...]
+    members: tuple[Member, ...]
+    pads: dict[int, tuple[tuple[int, int], ...]]
     tail: tuple[tuple[int, int], ...]
 
 
@@ -156,10 +158,10 @@ class Layout:
         """Lay ``t`` out naturally (or packed); None when natural layout cannot match BTF."""
         cur = 0
         align = 8  # bits
-        out = []
+        pads = {}
         sizes = self._size
         aligns = self._align
-        for m in members:
+        for i, m in enumerate(members):
             tid = m.type_id
             msize = sizes.get(tid)
             if msize is None:
@@ -180,7 +182,7 @@ class Layout:
             else:
                 pos = -(-cur // malign) * malign
             if offset == pos:
-                out.append(((), m))
+                pass
             elif offset > pos:
                 if not packed:
                     if width:
@@ -189,13 +191,12 @@ class Layout:
                             return None
                     elif offset % malign:
                         return None
-                out.append((tuple(pad_chunks(cur, offset)), m))
+                pads[i] = tuple(pad_chunks(cur, offset))
             elif not packed:
                 return None
             else:
                 log.warning("struct %s: member %s at bit %d overlaps the previous one; its layout "
                             "in the dumped C will differ from BTF", t.name or "(anon)", m.name, offset)
-                out.append(((), m))
                 cur = max(cur, pos + (width or msize))
                 continue
             cur = offset + (width or msize)
@@ -205,12 +206,12 @@ class Layout:
         if packed:
             if cur > size_bits:
                 log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)
-            return RecordPlan(True, 1, tuple(out), tuple(pad_chunks(cur, size_bits)))
+            return RecordPlan(True, 1, tuple(members), pads, tuple(pad_chunks(cur, size_bits)))
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
             return None
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
-        return RecordPlan(False, align // 8, tuple(out), tail)
+        return RecordPlan(False, align // 8, tuple(members), pads, tail)
 
     def _plan_union(self, t: Union_, members: list[Member]) -> RecordPlan:
         align = 1
@@ -227,7 +228,7 @@ class Layout:
             align = 1
         natural = _round_up(biggest, align * 8)
         tail = tuple(pad_chunks(0, size_bits)) if natural < size_bits else ()
-        return RecordPlan(packed, align, tuple(((), m) for m in members), tail)
+        return RecordPlan(packed, align, tuple(members), {}, tail)
 
 
 _SIZED_KINDS = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT})

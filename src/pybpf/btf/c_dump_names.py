@@ -11,6 +11,7 @@ of the struct or union of the same name.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from .types import Kind, Type
@@ -20,6 +21,15 @@ BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
 
 _RECORD_KINDS = (Kind.STRUCT, Kind.UNION)
 _ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
+
+
+def c_identifier(name: str) -> str:
+    """``name`` if it is a C identifier, else with every other character replaced by ``_``
+    (BTF from other languages has names such as ``core::fmt::Arguments``)."""
+    if name.isidentifier() and name.isascii():
+        return name
+    fixed = re.sub(r"[^0-9A-Za-z_]", "_", name) or "_"
+    return f"_{fixed}" if fixed[0].isdigit() else fixed
 
 
 class Names:
@@ -50,20 +60,20 @@ class Names:
                 fwds.append((tid, t))
         for tid, t in fwds:
             want = Kind.UNION if t.is_union else Kind.STRUCT  # type: ignore[union-attr]
-            if self._tags.get(t.name) is want:
-                self.tag[tid] = t.name
+            if self._tags.get(c_identifier(t.name)) is want:
+                self.tag[tid] = c_identifier(t.name)
             else:
                 self.tag[tid] = self._new_tag(t.name, want)
 
     def _new_tag(self, name: str, kind: Kind) -> str:
-        unique = name
+        unique = name = c_identifier(name)
         if unique in self._tags:
             unique = self._next_free(name, self._tags)
         self._tags[unique] = kind
         return unique
 
     def _new_ident(self, name: str) -> str:
-        unique = name
+        unique = name = c_identifier(name)
         if unique in self._idents:
             unique = self._next_free(name, self._idents)
         self._idents.add(unique)
