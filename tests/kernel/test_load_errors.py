@@ -115,3 +115,16 @@ def test_not_a_bpf_object(path: str) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ELFError, match="cannot read"):
         pybpf.load("/nonexistent/prog.bpf.o")
+
+
+def test_core_against_a_given_btf(build) -> None:  # type: ignore[no-untyped-def]
+    """btf= replaces the kernel's BTF as the CO-RE target: one without task_struct fails cleanly."""
+    from pybpf.btf import BTF, Int, IntEncoding
+
+    spec = ObjectSpec.from_file(build(PROGS_LOAD / "core_task.bpf.c"))
+    with pybpf.load(spec, btf=BTF.from_file("/sys/kernel/btf/vmlinux")) as obj:
+        assert obj.programs["read_task"].info().xlated
+    before = _ids()
+    with pytest.raises(CORError, match="task_struct"):
+        pybpf.load(spec, btf=BTF.from_types([Int("int", 4, IntEncoding.SIGNED, bits=32)]))
+    assert_nothing_left(before, spec)
