@@ -4,7 +4,7 @@ Decoding (:func:`decode_value`), per kind after skipping typedef/const/volatile/
 
 ===============  ==============================================================
 INT              ``int`` (signed per the INT encoding), ``bool`` for ``_Bool``
-PTR              ``int`` (the address)
+PTR              :class:`Address`, an ``int`` shown in hex
 ARRAY of char    ``bytes`` up to the first NUL (like ctypes' ``c_char`` arrays);
                  only plain ``char``: ``__u8``/``unsigned char`` arrays are lists
 other ARRAY      ``list`` of the element values (nested for multi-dimensional)
@@ -85,6 +85,17 @@ class EnumInt(int):
         return (EnumInt, (int(self), self.enum_name, self.name))
 
 
+class Address(int):
+    """A pointer value: an ``int`` shown in hex (``0xffff888812345678``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return hex(self)
+
+    __str__ = __repr__
+
+
 class StructValue(Mapping[str, Any]):
     """A decoded struct/union/datasec: attribute access (``v.pid``) and read-only Mapping access (``v["pid"]``).
 
@@ -159,13 +170,6 @@ def _resolved(btf: BTF, type_id: int) -> tuple[int, Type]:
     return rid, btf[rid]
 
 
-def _need(btf: BTF, type_id: int, raw: bytes | memoryview, t: Type) -> int:
-    size = btf.size_of(type_id)
-    if len(raw) < size:
-        raise BTFError(f"a value of {_describe(t)} needs {size} bytes, got {len(raw)}")
-    return size
-
-
 def _describe(t: Type) -> str:
     return f"{t.kind.name.lower()} {t.name}".strip() if t.name else t.kind.name.lower()
 
@@ -173,18 +177,6 @@ def _describe(t: Type) -> str:
 def _is_char(t: Type) -> bool:
     """Plain ``char`` (not ``signed char``/``unsigned char``/``__u8``): arrays of it are text."""
     return isinstance(t, Int) and t.size == 1 and (bool(t.encoding & IntEncoding.CHAR) or t.name == "char")
-
-
-def _member_int_signed(btf: BTF, type_id: int) -> bool:
-    t = btf[btf.resolve(type_id)]
-    return bool(getattr(t, "signed", False))
-
-
-def _enum_lookup(t: Enum | Enum64, value: int) -> EnumInt:
-    for v in t.values:
-        if v.value == value:
-            return EnumInt(value, t.name, v.name)
-    return EnumInt(value, t.name, None)
 
 
 # --- decode: compiled per-type plans ------------------------------------------------------
@@ -197,17 +189,6 @@ Plan = Callable[[bytes, int], Any]
 Builder = Callable[["BTF", int, Any, int], Plan]
 _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
               (4, True): "i", (8, False): "Q", (8, True): "q"}
-
-
-def _bitfield(btf: BTF, m: Member, raw: bytes | memoryview, base: int = 0) -> int:
-    """The (sign-extended per the member's type) value of bitfield ``m`` of the struct at ``base``."""
-    first = base + m.bit_offset // 8
-    last = base + (m.bit_offset + m.bitfield_size + 7) // 8
-    word = int.from_bytes(raw[first:last], "little")
-    value = (word >> (m.bit_offset % 8)) & ((1 << m.bitfield_size) - 1)
-    if _member_int_signed(btf, m.type_id) and value >> (m.bitfield_size - 1):
-        value -= 1 << m.bitfield_size
-    return value
 
 
 def _int_plan(signed: bool, size: int, bits: int, offset: int, as_bool: bool) -> Plan:
@@ -235,7 +216,8 @@ def _plan_int(btf: BTF, tid: int, t: Int, depth: int) -> Plan:
 
 def _plan_ptr(btf: BTF, tid: int, t: Pointer, depth: int) -> Plan:
     size = btf.pointer_size
-    return _int_plan(False, size, size * 8, 0, False)
+    read = _int_plan(False, size, size * 8, 0, False)
+    return lambda b, o: Address(read(b, o))
 
 
 def _enum_table(t: Enum | Enum64) -> Callable[[int], EnumInt]:
@@ -438,6 +420,6 @@ def encode_value(btf: BTF, type_id: int, value: Any) -> bytes:
 
 def format_value(btf: BTF, type_id: int, raw: bytes | bytearray | memoryview) -> str:
     """One-line C-initialiser-like text of a value: ``{ .pid = 12, .comm = "bash" }``."""
-    from ._value_format import format_raw
+    from ._value_format import format_decoded
 
-    return format_raw(btf, type_id, raw)
+    return format_decoded(decode_value(btf, type_id, raw))
