@@ -11,7 +11,7 @@ from .. import _sys
 from ..enums import MapFlags, MapType, ProgramFlags, ProgramType
 from ..errors import SyscallError
 from ._core import describe_error
-from .attach import Verdict
+from .hooks import Verdict
 from .progs import btf_id_of, helper, load, program_type
 
 

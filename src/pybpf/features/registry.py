@@ -13,7 +13,7 @@ from enum import Enum
 
 from ..enums import MapType, ProgramType
 from ..errors import NotSupportedError
-from . import attach as _a
+from . import hooks as _a
 from . import misc as _m
 from ._core import FeatureResult, UnknownFeatureError, cached
 from .maps import map_type
