@@ -31,7 +31,8 @@ def _fake_clang(directory: Path, targets: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_probes() -> None:
+def _fresh_probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYBPF_CACHE_DIR", str(tmp_path / "cache"))
     discovery._probe_clang.cache_clear()
     discovery._probe_zig.cache_clear()
 
@@ -113,3 +114,22 @@ def test_target_arch_from_host(machine: str, arch: str) -> None:
 def test_unknown_host_arch_says_what_to_do() -> None:
     with pytest.raises(CompileError, match="__TARGET_ARCH_"):
         target_arch("riscv64")
+
+
+def test_compiler_version_is_remembered_across_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYBPF_CACHE_DIR", str(tmp_path / "cache"))
+    clang = _fake_clang(tmp_path / "bin", "    bpfel  - BPF (little endian)")
+    monkeypatch.setenv("PATH", str(clang.parent))
+    first = discover_compiler()
+    discovery._probe_clang.cache_clear()  # as in a new process
+
+    def no_run(cmd: list[str]) -> None:
+        raise AssertionError(f"ran {cmd}")
+
+    monkeypatch.setattr(discovery, "_run", no_run)
+    assert discover_compiler() == first
+    # a replaced binary is probed again
+    clang.write_text(clang.read_text() + "# changed\n")
+    discovery._probe_clang.cache_clear()
+    with pytest.raises(AssertionError, match="ran"):
+        discover_compiler()

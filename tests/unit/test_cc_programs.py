@@ -30,7 +30,8 @@ GET_PID_TGID, GET_COMM, GET_TASK = 14, 16, 35
 PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 RINGBUF_RESERVE, RINGBUF_SUBMIT, TRACE_VPRINTK = 131, 132, 177
 
-CALL, LD_IMM64, LDX_DW = 0x85, 0x18, 0x79
+CALL, LD_IMM64, LDX_DW, MOV64_REG = 0x85, 0x18, 0x79, 0xBF
+WRITES_DST = {0x00, 0x01, 0x04, 0x07}  # instruction classes LD, LDX, ALU, ALU64
 
 
 @dataclass
@@ -63,13 +64,23 @@ class Obj:
         return [i.imm for i in self.insns(section) if i.opcode == CALL and i.src == 0]
 
     def ctx_loads(self, section: str) -> list[int]:
-        """Offsets of 64-bit loads through r1 before r1 is first overwritten (the kprobe ctx)."""
-        out = []
+        """Offsets of 64-bit loads through the context pointer (r1 on entry, and its copies).
+
+        A straight-line scan: a register stops holding ctx when written, and calls clobber
+        r0-r5. Good enough for the small programs here.
+        """
+        out: list[int] = []
+        ctx = {1}
         for i in self.insns(section):
-            if i.opcode == LDX_DW and i.src == 1:
+            cls = i.opcode & 0x07
+            if i.opcode == LDX_DW and i.src in ctx:
                 out.append(i.off)
-            if i.dst == 1 and i.opcode != LDX_DW or i.opcode == CALL:
-                break
+            if i.opcode == MOV64_REG:
+                (ctx.add if i.src in ctx else ctx.discard)(i.dst)
+            elif i.opcode == CALL:
+                ctx -= {0, 1, 2, 3, 4, 5}
+            elif cls in WRITES_DST:
+                ctx.discard(i.dst)
         return out
 
 
@@ -252,3 +263,36 @@ def test_bitfield_and_core_queries_emit_the_right_relocation_kinds() -> None:
 def test_every_sample_compiles_for_arm64_too(name: str) -> None:
     obj = build(name, *ARM64)
     assert any(s not in (".text",) and obj.insns(s) for s in obj.sections if "/" in s or s == "xdp")
+
+
+def test_kprobe_with_eight_arguments() -> None:
+    x86 = build("many_args.bpf.c")
+    # six register arguments, then two read from the stack above the return address
+    assert sorted(x86.ctx_loads("kprobe/eight"))[:6] == [0x40, 0x48, 0x58, 0x60, 0x68, 0x70]
+    assert x86.helper_calls("kprobe/eight").count(PROBE_READ_KERNEL) == 2
+    arm = build("many_args.bpf.c", *ARM64)
+    assert sorted(arm.ctx_loads("kprobe/eight")) == [0, 8, 16, 24, 32, 40, 48, 56]  # x0..x7
+    assert arm.helper_calls("kprobe/eight") == []
+
+
+def test_probe_read_chain_has_no_core_relocations() -> None:
+    obj = build("many_args.bpf.c")
+    assert obj.helper_calls("uprobe") == [PROBE_READ_KERNEL] * 3
+    assert "uprobe" not in obj.core
+
+
+def test_core_cast_calls_the_rdonly_cast_kfunc_with_the_kernel_type_id() -> None:
+    obj = build("many_args.bpf.c")
+    sec = "fentry/do_nanosleep"
+    # an extern function: a pseudo call (src 1, imm -1) relocated against the kfunc's name
+    extern_calls = [i for i in obj.insns(sec) if i.opcode == CALL and i.src == 1 and i.imm == -1]
+    assert len(extern_calls) == 1
+    assert "bpf_rdonly_cast" in obj.relocs[sec]
+    kinds = {(t, k) for t, _, k in obj.core[sec]}
+    assert ("task_struct", CoreRelocKind.TYPE_ID_TARGET) in kinds
+
+
+def test_bpf_prog_arguments_are_ctx_slots() -> None:
+    obj = build("bitfield.bpf.c")
+    # BPF_PROG(on_switch, bool preempt, struct task_struct *prev, ...): prev is ctx[1]
+    assert obj.ctx_loads("tp_btf/sched_switch") == [8]

@@ -104,7 +104,7 @@ class ObjectCache:
         try:
             manifest = json.loads(self._manifest(key).read_text())
             deps: Mapping[str, str] = manifest["deps"]
-            obj = self.root / "objects" / manifest["object"]
+            obj = self.root / "objects" / str(manifest["object"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for dep, digest in deps.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import logging
 import os
 import platform
@@ -12,8 +13,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable
 
 from ..errors import CompileError, CompilerNotFoundError
+from .cache import cache_dir, write_atomic
 
 log = logging.getLogger("pybpf.cc")
 
@@ -78,23 +81,54 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
 
 
-@functools.lru_cache(maxsize=8)
-def _probe_clang(path: str, stamp: tuple[int, int]) -> str | None:
-    """The version line of the clang at ``path`` if it has the bpf target, else None."""
+def _persisted(binary: str, stamp: tuple[int, int], probe: Callable[[], str]) -> str:
+    """``probe()``'s answer for this exact binary, remembered across processes in the cache
+    (``compilers.json``), so a cache hit in a new process runs no compiler at all."""
+    key = f"{binary}:{stamp[0]}:{stamp[1]}"
+    path = cache_dir() / "compilers.json"
+    try:
+        known = json.loads(path.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(key), str):
+        return str(known[key])
+    answer = probe()
+    known[key] = answer
+    try:
+        write_atomic(path, json.dumps(known, indent=0, sort_keys=True).encode())
+    except OSError as exc:
+        log.debug("cannot remember the compiler version in %s: %s", path, exc)
+    return answer
+
+
+def _clang_version(path: str) -> str:
+    """The version line of the clang at ``path``, or "" when it has no bpf target."""
     targets = _run([path, "-print-targets"])
     if targets is None or targets.returncode != 0 or "bpfel" not in targets.stdout:
         log.info("%s has no bpf target; not using it", path)
-        return None
+        return ""
     version = _run([path, "--version"])
     return version.stdout.splitlines()[0] if version and version.stdout else "clang"
 
 
-@functools.lru_cache(maxsize=2)
-def _probe_zig(python: str, stamp: tuple[int, int]) -> str:
+def _zig_version(python: str) -> str:
     version = _run([python, "-m", "ziglang", "cc", "--version"])
     if version is None or version.returncode != 0 or not version.stdout:
         raise CompilerNotFoundError(f"the ziglang package is installed but does not run; {INSTALL_HINT}")
     return "zig " + version.stdout.splitlines()[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _probe_clang(path: str, stamp: tuple[int, int]) -> str | None:
+    """The version line of the clang at ``path`` if it has the bpf target, else None."""
+    return _persisted(path, stamp, lambda: _clang_version(path)) or None
+
+
+@functools.lru_cache(maxsize=2)
+def _probe_zig(zig: str, stamp: tuple[int, int]) -> str:
+    return _persisted(zig, stamp, lambda: _zig_version(sys.executable))
 
 
 def _stamp(path: str) -> tuple[int, int]:
@@ -136,7 +170,7 @@ def discover_compiler() -> Compiler:
     zig = _zig_binary()
     if zig is None:
         raise CompilerNotFoundError(INSTALL_HINT)
-    version = _probe_zig(sys.executable, _stamp(zig))
+    version = _probe_zig(zig, _stamp(zig))
     return Compiler(CompilerKind.ZIG, (sys.executable, "-m", "ziglang", "cc"), version)
 
 

@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from ..errors import BPFError, NotSupportedError
 from .cache import sha256_file, sha256_text, write_atomic
@@ -140,7 +141,8 @@ def kernel_btf_digest() -> str | None:
         return None
 
 
-def _btf_module():  # type: ignore[no-untyped-def]
+def _btf_module() -> ModuleType | None:
+    """``pybpf.btf`` when it offers ``kernel_btf`` (so headers work while it is absent)."""
     try:
         module = importlib.import_module("pybpf.btf")
     except ImportError:
@@ -214,7 +216,8 @@ def vmlinux_include_dir(cache_root: Path) -> Path:
             reason=f"pybpf.btf.c_dump is not available ({exc})",
             alternative="put your own vmlinux.h in a directory and pass include_dirs=[that directory]",
         ) from exc
-    dumper = sha256_file(c_dump.__file__) if getattr(c_dump, "__file__", None) else "builtin"
+    dumper_file = getattr(c_dump, "__file__", None)
+    dumper = sha256_file(dumper_file) if dumper_file else "builtin"
     key = sha256_text(digest, dumper)
     root = cache_root / "vmlinux" / key[:24]
     header = root / "vmlinux.h"
