@@ -119,7 +119,7 @@ def test_extern_fixups_apply_with_every_feature() -> None:
     btf = _rich_btf()
     out = sanitize(btf, ALL_FEATURES)
     assert len(out) == len(btf)  # ids unchanged
-    assert out[4] == Func("bpf_rcu_read_lock", 2, FuncLinkage.STATIC)
+    assert out[4] == Typedef("bpf_rcu_read_lock", 2)
     assert out[6] == Var("CONFIG_HZ", 1, VarLinkage.GLOBAL_ALLOCATED)
     assert [v.offset for v in out[7].vars] == [0, 4]  # type: ignore[union-attr]
     assert out[8] == Struct("", 0, ())

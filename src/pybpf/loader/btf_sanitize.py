@@ -4,7 +4,7 @@ Two passes, both keeping every type id where it is (programs and maps refer to i
 
 1. **Extern fix-ups**, always: ``extern`` VARs become ``GLOBAL_ALLOCATED`` (untyped ``const void``
    ones a plain byte: a VAR of void is invalid) and extern FUNCs
-   ``STATIC`` (the kernel refuses extern linkage in a blob), and the ``.ksyms`` DATASEC (which
+   typedefs of their prototype (the kernel refuses extern linkage and unnamed parameters), and the ``.ksyms`` DATASEC (which
    lists functions and has no storage) becomes an empty anonymous struct; DATASEC entries are
    put in offset order (the ``.kconfig`` layout sorts by alignment, the kernel wants offsets).
 2. **Feature sanitising**: every kind the kernel does not know is replaced by one it does,
@@ -117,7 +117,9 @@ def _fix_extern(btf: BTF, t: Type) -> Type | None:
     if isinstance(t, Var) and t.linkage not in (VarLinkage.STATIC, VarLinkage.GLOBAL_ALLOCATED):
         return dataclasses.replace(t, linkage=VarLinkage.GLOBAL_ALLOCATED)
     if isinstance(t, Func) and t.linkage == FuncLinkage.EXTERN:
-        return dataclasses.replace(t, linkage=FuncLinkage.STATIC)
+        # nothing refers to it once .ksyms is gone (calls use the kernel's id), and the kernel
+        # would check it like a function with a body (every parameter named)
+        return Typedef(t.name, t.type_id)
     if isinstance(t, Datasec) and t.name == KSYMS_SECTION:
         return Struct("", 0, ())
     if isinstance(t, Datasec) and any(a.offset > b.offset for a, b in zip(t.vars, t.vars[1:])):
