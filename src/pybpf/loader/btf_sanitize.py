@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from collections.abc import Callable
 from enum import Enum as _Enum
 from functools import lru_cache
@@ -145,6 +146,19 @@ def sanitize(btf: BTF, features: frozenset[BTFFeature] = ALL_FEATURES) -> BTF:
         return btf
     log.debug("BTF sanitised: %d types replaced", len(replace))
     return btf.with_types(replace)
+
+
+_blobs: weakref.WeakKeyDictionary[BTF, dict[frozenset[BTFFeature], tuple[BTF, bytes]]] = weakref.WeakKeyDictionary()
+
+
+def sanitized_blob(btf: BTF, features: frozenset[BTFFeature] = ALL_FEATURES) -> tuple[BTF, bytes]:
+    """:func:`sanitize` and the marshalled blob for BPF_BTF_LOAD, cached per (immutable) BTF."""
+    per_btf = _blobs.setdefault(btf, {})
+    hit = per_btf.get(features)
+    if hit is None:
+        clean = sanitize(btf, features)
+        hit = per_btf[features] = (clean, clean.to_bytes())
+    return hit
 
 
 # --- probing ---------------------------------------------------------------------------------

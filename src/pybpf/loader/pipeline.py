@@ -25,7 +25,7 @@ from ..errors import BPFError, BTFLoadError
 from ..map import Map
 from ..program import Program
 from ..spec import ExternKind, ObjectSpec
-from .btf_sanitize import BTFFeature, probe_features, sanitize
+from .btf_sanitize import BTFFeature, probe_features, sanitized_blob
 from .kconfig import fill_kconfig
 from .ksyms import KsymResolver, default_resolver, resolve_all
 from .programs import load_program
@@ -42,9 +42,9 @@ def _needs_btf(spec: ObjectSpec) -> bool:
 def _load_btf(spec: ObjectSpec, features: frozenset[BTFFeature] | None) -> tuple[BTF | None, _sys.FD | None]:
     if spec.btf is None:
         return None, None
-    sanitized = sanitize(spec.btf, probe_features() if features is None else features)
+    sanitized, blob = sanitized_blob(spec.btf, probe_features() if features is None else features)
     try:
-        return sanitized, _sys.btf_load(sanitized.to_bytes()).fd
+        return sanitized, _sys.btf_load(blob).fd
     except BTFLoadError as exc:
         if _needs_btf(spec):
             raise
