@@ -86,6 +86,8 @@ def test_warnings_do_not_fail_and_are_logged(caplog: pytest.LogCaptureFixture) -
 def test_unreadable_path_is_a_compile_error(tmp_path: Path) -> None:
     with pytest.raises(CompileError, match="cannot read"):
         pybpf.cc.compile(tmp_path / "missing.bpf.c")
+    with pytest.raises(CompileError, match="cannot read"):
+        pybpf.cc.compile(str(tmp_path / "missing.bpf.c"))
 
 
 def test_parse_diagnostics() -> None:

@@ -152,6 +152,14 @@ def test_host_uapi_header_then_ours() -> None:
     pybpf.cc.compile(src, cflags=STRICT)
 
 
+@pytest.mark.skipif(not UAPI_BPF_H.exists(), reason="no /usr/include/linux/bpf.h (linux-libc-dev) on this host")
+def test_host_uapi_header_after_ours() -> None:
+    src = "#include <linux/types.h>\n" + ALL_HEADERS + "#include <linux/bpf.h>\n" + (
+        'SEC("xdp") int p(struct xdp_md *ctx) { return XDP_PASS + BPF_MAP_TYPE_HASH; }\n'
+    )
+    pybpf.cc.compile(src, cflags=STRICT)
+
+
 def test_program_without_vmlinux_uses_our_uapi_constants() -> None:
     src = """
 #include <bpf/bpf_helpers.h>

@@ -203,6 +203,12 @@ def _compile_error(display: str, stderr: str, cmd: list[str], messages: list[Dia
 
 
 def _looks_like_path(value: str | os.PathLike[str]) -> bool:
+    """A PathLike, or a one-line string naming a .c/.h file (C text has ; { } or #)."""
     if isinstance(value, os.PathLike):
         return True
-    return "\n" not in value and len(value) < 4096 and value.endswith((".c", ".h")) and Path(value).exists()
+    return (
+        "\n" not in value
+        and len(value) < 4096
+        and value.endswith((".c", ".h"))
+        and not any(ch in value for ch in ";{}#")
+    )

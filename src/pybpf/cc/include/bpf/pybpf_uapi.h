@@ -3,12 +3,15 @@
  * pybpf: the UAPI constants BPF programs use most (values from include/uapi/linux/bpf.h),
  * for programs that include neither vmlinux.h nor <linux/bpf.h>. Both of those define the
  * same enumerators, so this header steps aside when either was included first (the usual
- * order: vmlinux.h, then <bpf/bpf_helpers.h>).
+ * order: vmlinux.h, then <bpf/bpf_helpers.h>), and also when <linux/types.h> was: a program
+ * built on the system's UAPI headers may include <linux/bpf.h> after <bpf/bpf_helpers.h>.
+ * (Including vmlinux.h after <bpf/bpf_helpers.h> is not supported: put it first.)
  */
 #ifndef __PYBPF_UAPI_H
 #define __PYBPF_UAPI_H
 
-#if !defined(__VMLINUX_H__) && !defined(_UAPI__LINUX_BPF_H__) && !defined(__LINUX_BPF_H__)
+#if !defined(__VMLINUX_H__) && !defined(_UAPI__LINUX_BPF_H__) && !defined(__LINUX_BPF_H__) && \
+	!defined(_LINUX_TYPES_H)
 
 enum bpf_map_type {
 	BPF_MAP_TYPE_UNSPEC = 0,
@@ -125,6 +128,6 @@ struct xdp_md {
 	__u32 egress_ifindex;
 };
 
-#endif /* no vmlinux.h, no linux/bpf.h */
+#endif /* no vmlinux.h, no linux/bpf.h, no linux/types.h */
 
 #endif /* __PYBPF_UAPI_H */
