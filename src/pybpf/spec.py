@@ -99,6 +99,9 @@ class MapSpec:
     data: bytearray | None = None  # initial bytes of a global-data map (.data/.rodata/.bss/.kconfig)
     section: str = ""  # ".maps", "maps", ".rodata", ...
     freeze: bool = False  # .rodata and .kconfig are frozen after being written
+    # STRUCT_OPS maps: function-pointer member name -> the program the object assigns to it
+    # (``data`` holds the struct's initial bytes, ``value_type_id`` its type in ObjectSpec.btf)
+    struct_ops_programs: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> MapSpec:
         return copy.deepcopy(self)

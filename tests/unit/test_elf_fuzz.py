@@ -28,7 +28,7 @@ _INTERESTING = (0, 1, 2, 7, 8, 0x40, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     out = tmp_path_factory.mktemp("fuzz")
     return [pybpf.cc.compile(PROGS / f"{n}.c", output=out / f"{n}.o", include_dirs=[PROGS]).read_bytes()
-            for n in ("maps", "globals", "subprogs", "legacy_maps", "core", "misc")]
+            for n in ("maps", "globals", "subprogs", "legacy_maps", "core", "misc", "struct_ops")]
 
 
 def _shdrs(data: bytes) -> list[int]:

@@ -474,3 +474,25 @@ def test_btf_fixup_changes_only_datasecs(objects: dict[str, Path], specs: dict[s
                 assert fixed[tid] == t, tid
             else:
                 assert fixed[tid].name == t.name  # type: ignore[union-attr]
+
+
+# --- struct_ops ---------------------------------------------------------------------------------
+
+
+def test_struct_ops_maps(specs: dict[str, ObjectSpec]) -> None:
+    spec = specs["struct_ops"]
+    assert spec.btf is not None
+    cc, link = spec.maps["my_cc"], spec.maps["my_cc_link"]
+    for m in (cc, link):
+        assert (m.type, m.key_size, m.value_size, m.max_entries) == (MapType.STRUCT_OPS, 4, 48, 1)
+        assert spec.btf.name_of(m.value_type_id) == "tcp_congestion_ops"
+        assert m.data is not None
+    assert (cc.flags, link.flags) == (MapFlags.NONE, MapFlags.LINK)
+    assert cc.struct_ops_programs == {"init": "my_init", "ssthresh": "my_ssthresh"}
+    assert link.struct_ops_programs == {"init": "my_init"}
+    assert cc.data is not None and link.data is not None
+    assert struct.unpack_from("<I", cc.data, 24)[0] == 3  # .flags
+    assert bytes(cc.data[28:33]) == b"mycc\0" and bytes(link.data[28:34]) == b"mycc2\0"
+    assert spec.programs["my_init"].type == ProgramType.STRUCT_OPS
+    assert spec.programs["my_init"].attach_to == "my_init"
+    assert spec.programs["my_ssthresh"].attach_to == ""

@@ -4,8 +4,8 @@ The stages, each in its own module: the checked ELF view (:mod:`.reader`), BTF a
 map definitions (:mod:`.maps`), global data and externs (:mod:`.data`), then programs with
 their relocations and subprograms (:mod:`.programs`). Nothing here makes a syscall.
 
-Not read yet: ``.struct_ops``/``.struct_ops.link`` map sections (ignored) and BPF arena globals
-(``.addr_space.1``; a reference to one raises ELFError naming the section and offset).
+Not read yet: BPF arena globals (``.addr_space.1``; a reference to one raises ELFError naming the
+section and offset).
 
     >>> spec = load_object("prog.bpf.o")                       # doctest: +SKIP
     >>> spec.programs["handle_exec"].attach_to                  # doctest: +SKIP
@@ -28,6 +28,7 @@ from .data import KCONFIG_SECTION, object_name, parse_data_sections, parse_exter
 from .maps import parse_btf_maps, parse_legacy_maps
 from .programs import CodeTargets, load_programs
 from .reader import ElfObject
+from .struct_ops import parse_struct_ops
 
 __all__ = ["load_object", "load_object_bytes"]
 
@@ -73,6 +74,9 @@ def load_object_bytes(data: bytes, *, name: str = "<bytes>") -> ObjectSpec:
         if slots:
             sec_index = obj.sections[found[slots[0].name].section].index
             targets.map_slots[sec_index] = sorted(slots, key=lambda s: s.offset)
+    struct_ops, struct_ops_slots = parse_struct_ops(obj, btf)
+    _add_maps(obj, maps, struct_ops)
+    targets.map_slots.update(struct_ops_slots)
     layout = parse_data_sections(obj, btf, obj_name)
     _add_maps(obj, maps, layout.maps)
     targets.data_maps = dict(layout.by_section)
@@ -131,8 +135,13 @@ def _add_maps(obj: ElfObject, maps: dict[str, MapSpec], found: dict[str, MapSpec
 
 
 def _check_contents(obj: ElfObject, maps: dict[str, MapSpec], programs: dict[str, object]) -> None:
-    """Initial slots of map-in-map and program arrays must name things the object defines."""
+    """Initial slots of map-in-map and program arrays, and struct_ops members, must name things
+    the object defines."""
     for spec in maps.values():
+        for member, prog in spec.struct_ops_programs.items():
+            if prog not in programs:
+                raise ELFError(f"{obj.name}: struct_ops map {spec.name!r} member {member!r} refers to "
+                               f"{prog!r}, which is not a program of this object")
         for slot, target in spec.contents.items():
             pool = maps if spec.inner_map is not None else programs
             if not isinstance(target, str) or target not in pool:
