@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..errors import BTFError
 from .c_dump_layout import Layout, RecordPlan, pad_type
-from .c_dump_names import BUILTIN_TYPEDEFS, Names
+from .c_dump_names import Names
 from .types import IntEncoding, Kind, Member, Type
 
 if TYPE_CHECKING:
@@ -43,7 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pybpf.btf.c_dump")
 
-__all__ = ["dump_c"]
+__all__ = ["dump_c", "FORMAT_VERSION"]
+
+#: Bumped whenever the text dump_c produces changes, in this file or in c_dump_layout /
+#: c_dump_names (pybpf.cc caches the generated vmlinux.h by a hash of this file).
+FORMAT_VERSION = 2
 
 _PRESERVE_PUSH = (
     "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
@@ -77,6 +81,7 @@ def dump_c(btf: BTF, *, header_guard: str | None = "__VMLINUX_H__") -> str:
     CO-RE relocatable. Raises :class:`~pybpf.errors.BTFError` for a type graph C cannot
     express (a struct containing itself by value).
     """
+    log.debug("dumping %d BTF types as C", len(btf))
     with _recursion_room(10_000), _no_gc():
         dumper = _Dumper(btf)
         try:
@@ -516,6 +521,3 @@ def _enum_literal(value: int, is64: bool) -> str:
 
 
 _MODIFIER_KINDS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})
-
-# names re-exported for tests and the CLI
-__all__ += ["BUILTIN_TYPEDEFS"]
