@@ -62,11 +62,12 @@ _lock = threading.RLock()
 _cache: dict[Hashable, FeatureResult] = {}
 
 
-def cached(key: Hashable, probe: Callable[[], FeatureResult]) -> FeatureResult:
+def cached(key: Hashable, probe: Callable[[], FeatureResult], *, min_kernel: str = "") -> FeatureResult:
     """``probe()`` the first time ``key`` is asked for in this process, the stored answer after.
 
     A probe that raises a :class:`BPFError` or ``OSError`` it did not classify itself becomes
-    an unsupported result carrying the error text (and is cached too: it is the kernel's answer).
+    an unsupported result carrying the error text and ``min_kernel`` (and is cached too: it is
+    the kernel's answer).
     """
     with _lock:
         hit = _cache.get(key)
@@ -76,7 +77,7 @@ def cached(key: Hashable, probe: Callable[[], FeatureResult]) -> FeatureResult:
             result = probe()
         except (BPFError, OSError) as exc:
             log.debug("probe %r raised %r", key, exc)
-            result = no(describe_error(exc), "")
+            result = no(describe_error(exc), min_kernel)
         log.debug("probe %r: %s", key, result)
         _cache[key] = result
         return result

@@ -138,7 +138,7 @@ def map_type(mt: MapType) -> FeatureResult:
     """
     if mt not in MAP_PROBES:
         raise UnknownFeatureError(f"no probe for map type {mt!r}")
-    return cached(("map_type", mt), lambda: _probe_map_type(mt))
+    return cached(("map_type", mt), lambda: _probe_map_type(mt), min_kernel=MAP_PROBES[mt].min_kernel)
 
 
 __all__ = ["MAP_PROBES", "MAP_TYPES", "MapProbe", "create", "map_type"]

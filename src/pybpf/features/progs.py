@@ -165,7 +165,7 @@ def program_type(pt: ProgramType) -> FeatureResult:
     """
     if pt not in PROGRAM_PROBES:
         raise UnknownFeatureError(f"no probe for program type {pt!r}")
-    return cached(("program_type", pt), lambda: _probe_program_type(pt))
+    return cached(("program_type", pt), lambda: _probe_program_type(pt), min_kernel=PROGRAM_PROBES[pt].min_kernel)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def feature(name: str) -> FeatureResult:
         entry = FEATURES[name]
     except KeyError:
         raise UnknownFeatureError(f"unknown feature {name!r}; known: {', '.join(sorted(FEATURES))}") from None
-    return cached(("feature", name), lambda: _run(entry))
+    return cached(("feature", name), lambda: _run(entry), min_kernel=entry.min_kernel)
 
 
 def attach(kind: AttachKind | str) -> FeatureResult:
