@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import tempfile
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
@@ -13,11 +12,10 @@ HERE = Path(__file__).parent
 
 @functools.cache
 def compiled(name: str) -> Path:
-    """Compile ``btf_data/<name>.bpf.c`` with pybpf.cc (clang -O2 -g) and return the object's path."""
+    """Compile ``btf_data/<name>.bpf.c`` with pybpf.cc (clang -O2 -g; cached) and return the object's path."""
     from pybpf.cc import compile as cc
 
-    out = Path(tempfile.mkdtemp(prefix="pybpf-btf-test-")) / f"{name}.o"
-    return cc(HERE / f"{name}.bpf.c", output=out)
+    return cc(HERE / f"{name}.bpf.c")
 
 
 def section(obj: Path, name: str) -> bytes:
