@@ -296,3 +296,24 @@ SEC("tp/x/y") int f(void *c) { return CONFIG_HZ + (CONFIG_BPF_SYSCALL == TRI_YES
     secs = {btf[i].name: [btf[v.type_id].name for v in btf[i].vars] for i, t in btf.types() if t.kind is Kind.DATASEC}
     assert set(secs[".kconfig"]) == {"CONFIG_HZ", "CONFIG_BPF_SYSCALL"}
     assert secs[".ksyms"] == ["bpf_prog_active"]
+
+
+def test_memset_and_memcpy_are_expanded_inline_not_called() -> None:
+    src = """
+#include <bpf/bpf_helpers.h>
+void *memset(void *s, int c, unsigned long n);
+struct big { long a[4]; char s[24]; };
+struct big g;
+SEC("xdp") int f(struct xdp_md *ctx)
+{
+	struct big b;
+	memset(&b, 0, sizeof(b));
+	b.a[1] = ctx->data;
+	memcpy(&g, &b, sizeof(b));
+	memmove(&g.a[1], &g.a[0], 16);
+	return XDP_PASS;
+}
+"""
+    code = _sections(pybpf.cc.compile(src, cflags=STRICT))["xdp"]
+    opcodes = [code[i] for i in range(0, len(code), 8)]
+    assert 0x85 not in opcodes  # no call at all: no unresolvable extern memset/memcpy

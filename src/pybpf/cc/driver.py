@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from ..errors import CompileError
 from .cache import ObjectCache, cache_dir, parse_depfile, sha256_text
 from .diagnostics import Diagnostic, Severity, parse_diagnostics, rename_in_text
-from .discovery import Compiler, discover_compiler, target_arch
+from .discovery import Compiler, CompilerKind, discover_compiler, target_arch
 from .headers import STATIC_INCLUDE_DIR, generated_include_dir, includes_vmlinux, vmlinux_include_dir
 
 log = logging.getLogger("pybpf.cc")
@@ -23,6 +23,13 @@ log = logging.getLogger("pybpf.cc")
 #: the file name source text is written under (it appears in BTF line info)
 _TEXT_FILE = "prog.bpf.c"
 _VMLINUX_MISSING = "'vmlinux.h' file not found"
+
+
+#: per-driver extras: zig's freestanding target disables builtins (see pybpf_builtins.h)
+_KIND_FLAGS: dict[CompilerKind, list[str]] = {
+    CompilerKind.CLANG: [],
+    CompilerKind.ZIG: ["-include", str(STATIC_INCLUDE_DIR / "bpf" / "pybpf_builtins.h")],
+}
 
 
 def _system_include_dirs() -> list[str]:
@@ -61,6 +68,7 @@ def compiler_flags(
     flags += ["-I", str(STATIC_INCLUDE_DIR)]
     for d in _system_include_dirs():
         flags += ["-idirafter", d]
+    flags += _KIND_FLAGS[compiler.kind]
     for key, value in (defines or {}).items():
         flags.append(f"-D{key}" if value is None else f"-D{key}={value}")
     flags += list(cflags)
