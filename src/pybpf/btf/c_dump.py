@@ -342,10 +342,10 @@ class _Dumper:
                 for start, width in pads[i]:
                     add(f"{ind}{pad_type(start, width)}: {width};\n")
             cached = parts.get(m.type_id)
-            if cached is not None:
-                text = f"{cached[0]}{m.name}{cached[1]}"
-            else:
-                text = self.decl(m.type_id, m.name, depth + 1)
+            if cached is not None and not m.bitfield_size:
+                add(f"{ind}{cached[0]}{m.name}{cached[1]};\n")
+                continue
+            text = f"{cached[0]}{m.name}{cached[1]}" if cached is not None else self.decl(m.type_id, m.name, depth + 1)
             if m.bitfield_size:
                 add(f"{ind}{text}: {m.bitfield_size};\n")
             else:

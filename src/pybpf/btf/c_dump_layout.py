@@ -83,6 +83,7 @@ class Layout:
         self._align: dict[int, int] = {}
         self._size: dict[int, int] = {}
         self._plans: dict[int, RecordPlan] = {}
+        self._bits: dict[int, tuple[int, int]] = {}  # id -> (size, alignment) in bits
         self._planning: set[int] = set()
 
     # -- sizes and alignments --------------------------------------------------------------
@@ -159,18 +160,13 @@ class Layout:
         cur = 0
         align = 8  # bits
         pads = {}
-        sizes = self._size
-        aligns = self._align
+        bits = self._bits
         for i, m in enumerate(members):
             tid = m.type_id
-            msize = sizes.get(tid)
-            if msize is None:
-                msize = self.size_of(tid)
-            malign = aligns.get(tid)
-            if malign is None:
-                malign = self.align_of(tid)
-            msize *= 8
-            malign *= 8
+            sa = bits.get(tid)
+            if sa is None:
+                sa = bits[tid] = (self.size_of(tid) * 8, self.align_of(tid) * 8)
+            msize, malign = sa
             width = m.bitfield_size
             offset = m.bit_offset
             if packed:
