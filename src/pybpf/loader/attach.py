@@ -8,13 +8,13 @@ BPF_PROG_LOAD needs that FUNC's id in the kernel BTF (``attach_btf_id``). The ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..btf import BTF, Kind
-from ..enums import AttachType, ProgramType
+from ..enums import AttachType, MapType, ProgramType
 from ..errors import BPFError, NotSupportedError
-from ..spec import ProgramSpec
+from ..spec import MapSpec, ProgramSpec
 
 log = logging.getLogger("pybpf.loader")
 
@@ -86,3 +86,14 @@ def check_loadable(prog: ProgramSpec) -> None:
         reason, alternative = UNSUPPORTED[prog.type]
         raise NotSupportedError(f"loading {prog.type.name} program {prog.name!r} from an object",
                                 reason=reason, alternative=alternative)
+
+
+def check_maps_loadable(maps: Mapping[str, MapSpec]) -> None:
+    """NotSupportedError for a map the loader cannot create from an object (struct_ops tables)."""
+    for m in maps.values():
+        if m.type == MapType.STRUCT_OPS:
+            raise NotSupportedError(
+                f"loading the struct_ops map {m.name!r} ({m.section}) from an object",
+                reason="pybpf's loader does not translate struct_ops tables to the kernel's layout yet",
+                alternative="implement the hooks with tracing (fentry/fexit) or kprobe programs instead",
+            )

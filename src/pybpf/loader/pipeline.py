@@ -25,6 +25,7 @@ from ..errors import BPFError, BTFLoadError
 from ..map import Map
 from ..program import Program
 from ..spec import ExternKind, ObjectSpec
+from .attach import check_maps_loadable
 from .btf_sanitize import BTFFeature, probe_features, sanitized_blob
 from .kconfig import fill_kconfig
 from .ksyms import KsymResolver, default_resolver, resolve_all
@@ -64,6 +65,7 @@ def load_spec(
     resolver: KsymResolver | None = None,
 ) -> tuple[dict[str, Program], dict[str, Map]]:
     """Run the pipeline; returns the loaded programs and created maps by name."""
+    check_maps_loadable(spec.maps)  # before anything is created
     kernel: Callable[[], BTF] = lru_cache(maxsize=1)(kernel_btf)
     target: BTF | Callable[[], BTF] = btf if btf is not None else kernel
 
