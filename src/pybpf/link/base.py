@@ -241,4 +241,52 @@ class Link:
         return f"<{type(self).__name__} {self.description}{prog} {state}>"
 
 
-__all__ = ["Closeable", "Link", "LinkError", "LinkInfo"]
+class LinkGroup(Link):
+    """Several links made by one attach call (e.g. one perf event per CPU), handled as one.
+
+    ``links`` are the members; closing the group closes each. ``info()`` describes the first
+    member (``infos()`` all of them); ``update`` and ``pin`` are per member.
+    """
+
+    def __init__(self, links: Sequence[Link], *, program: Program | None, description: str) -> None:
+        if not links:
+            raise LinkError(f"{description}: nothing was attached")
+        self.links = list(links)
+        super().__init__(fd=None, program=program, description=description, resources=self.links)
+
+    def info(self) -> LinkInfo:
+        """The info of the first member link."""
+        return self.links[0].info()
+
+    def infos(self) -> list[LinkInfo]:
+        """The info of each member link."""
+        return [member.info() for member in self.links]
+
+    def update(self, prog: Program) -> None:
+        """Update every member (see :meth:`Link.update`)."""
+        for member in self.links:
+            member.update(prog)
+        self.program = prog
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin member ``i`` at ``<path>_<i>`` (e.g. one per CPU)."""
+        for i, member in enumerate(self.links):
+            member.pin(f"{os.fspath(path)}_{i}")
+
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        for i, member in enumerate(self.links):
+            member.unpin(None if path is None else f"{os.fspath(path)}_{i}")
+
+    def detach(self) -> None:
+        for member in self.links:
+            member.detach()
+        self.close()
+
+    def fileno(self) -> int:
+        raise LinkError(f"{self.description} is a group of {len(self.links)} links; use .links[i].fileno()")
+
+    def __len__(self) -> int:
+        return len(self.links)
+
+
+__all__ = ["Closeable", "Link", "LinkError", "LinkGroup", "LinkInfo"]
