@@ -137,3 +137,14 @@ def test_clear_removes_objects(cache: Path, calls: list[list[str]]) -> None:
 def test_parse_depfile_handles_continuations_and_escaped_spaces() -> None:
     text = "out.o: /src/a\\ b.c /inc/x.h \\\n  /inc/y.h\n"
     assert parse_depfile(text) == ["/src/a b.c", "/inc/x.h", "/inc/y.h"]
+
+
+def test_another_compiler_version_is_a_miss(cache: Path, calls: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    pybpf.cc.compile("int v;")
+    real = driver.discover_compiler()
+    monkeypatch.setattr(driver, "discover_compiler", lambda: dataclasses.replace(real, version=real.version + " (new)"))
+    pybpf.cc.compile("int v;")
+    pybpf.cc.compile("int v;")
+    assert len(calls) == 2

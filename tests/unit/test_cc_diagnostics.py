@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pybpf.cc
 from pybpf.cc import Diagnostic, Severity, parse_diagnostics
@@ -106,3 +108,24 @@ def test_parse_diagnostics() -> None:
         Diagnostic("prog.c", 1, 1, Severity.NOTE, "declared here"),
     ]
     assert str(got[0]) == "<source>:3:5: warning: unused variable 'a' [-Wunused-variable]"
+
+
+_names = st.text(st.characters(blacklist_characters=":\n\r", blacklist_categories=("Cs",)), min_size=1, max_size=30)
+
+
+@given(
+    file=_names.filter(lambda s: s.strip() == s and s != ""),
+    line=st.integers(1, 10**6),
+    column=st.integers(1, 10**4),
+    severity=st.sampled_from(list(Severity)),
+    message=st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), min_size=1, max_size=80),
+)
+def test_diagnostic_text_round_trips(file: str, line: int, column: int, severity: Severity, message: str) -> None:
+    diag = Diagnostic(file, line, column, severity, message)
+    assert parse_diagnostics(f"noise\n{diag}\n   | context\n") == [diag]
+
+
+@given(st.text(max_size=400))
+def test_parse_diagnostics_never_raises(text: str) -> None:
+    for d in parse_diagnostics(text):
+        assert d.line >= 0 and isinstance(d.severity, Severity)

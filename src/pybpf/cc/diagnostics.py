@@ -50,7 +50,8 @@ def parse_diagnostics(text: str, *, rename: Mapping[str, str] | None = None) -> 
     """
     rename = rename or {}
     out = []
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines(): file names may hold \x1c-\x1e, \x85 ...
+        raw = raw.removesuffix("\r")
         m = _LINE.match(raw)
         if m is None:
             continue
