@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .btf import BTF
+    from .link import Link
     from .map import Map
     from .program import Program
 
@@ -100,7 +101,19 @@ class Collection:
         self.spec = spec
         #: global variables by name, live (see :class:`Globals`)
         self.globals = Globals(spec, maps) if spec is not None else None
+        for name, prog in programs.items():  # the section tells Program.attach where to attach
+            if spec is not None and prog.spec is None:
+                prog.spec = spec.programs.get(name)
         self._finalizer = weakref.finalize(self, _close_all, [*programs.values(), *maps.values()])
+
+    def attach_all(self, *, skip_unsupported: bool = False) -> list[Link]:
+        """Attach every program whose section fully names its hook (tracepoints, raw_tp, tp_btf,
+        kprobes, fentry/fexit/lsm, iterators, uprobes with a path); closing the Collection
+        detaches them. ``skip_unsupported`` skips (with a warning) what this kernel refuses.
+        """
+        from .link.auto import attach_all
+
+        return attach_all(self.programs.values(), skip_unsupported=skip_unsupported)
 
     def close(self) -> None:
         """Close every program and map fd (the kernel frees what nothing else holds)."""

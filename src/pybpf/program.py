@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._sys import TestRunResult
+    from .link import Link
+    from .spec import ProgramSpec
 
 log = logging.getLogger("pybpf.program")
 
@@ -76,6 +78,12 @@ def info_from_fd(fd: _sys.FdLike, *, instructions: bool = True) -> ProgramInfo:
     )
 
 
+def _close_program(fd: _sys.FD, links: list[Link]) -> None:
+    for link in links:
+        link.close()
+    fd.close()
+
+
 class Program:
     """A loaded program. Close it (or its :class:`~pybpf.Collection`) to release it.
 
@@ -87,7 +95,11 @@ class Program:
         self.name = name
         self.type = type
         self.log = log
-        self._finalizer = weakref.finalize(self, fd.close)
+        #: the spec it was loaded from (its section says where it attaches); None from a pin or an id
+        self.spec: ProgramSpec | None = None
+        #: links made with :meth:`attach`; closing the program detaches them
+        self.links: list[Link] = []
+        self._finalizer = weakref.finalize(self, _close_program, fd, self.links)
 
     @property
     def fd(self) -> _sys.FD:
@@ -123,6 +135,19 @@ class Program:
             repeat = 0  # the kernel refuses any repeat count for these
         return _sys.prog_test_run(self._fd, data=data, ctx=ctx, repeat=repeat,
                                   data_out_size=data_out_size, ctx_out_size=ctx_out_size)
+
+    def attach(self, *args: object, **kwargs: object) -> Link:
+        """Attach where the program's section says (``SEC("tracepoint/syscalls/sys_enter_openat")``);
+        ``args``/``kwargs`` give or override the target (``prog.attach("eth0")`` for XDP).
+
+        The link is detached when it is closed, or when this program (or its Collection) is.
+        See :mod:`pybpf.link` for every hook's own attach function.
+        """
+        from .link.auto import attach
+
+        link = attach(self, *args, **kwargs)
+        self.links[:] = [*(old for old in self.links if not old.closed), link]
+        return link
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the program in a bpf filesystem (it stays loaded after this process exits)."""
