@@ -32,6 +32,7 @@ _LAZY = {
     "Collection": ("pybpf.collection", "Collection"),
     "Program": ("pybpf.program", "Program"),
     "Map": ("pybpf.map", "Map"),
+    "Link": ("pybpf.link", "Link"),
     "programs": ("pybpf.loader.inventory", "programs"),
     # pybpf.maps is the live-map package, so the map listing is named loaded_maps()
     "loaded_maps": ("pybpf.loader.inventory", "maps"),
@@ -39,7 +40,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "AttachType", "BPFError", "BTFError", "Collection", "CompileError", "CORError", "ELFError", "LinkType",
+    "AttachType", "BPFError", "BTFError", "Collection", "CompileError", "CORError", "ELFError", "Link", "LinkType",
     "Map", "Program", "links", "load", "loaded_maps", "programs",
     "MapSpec", "MapType", "NotSupportedError", "ObjectSpec", "ProgramSpec", "ProgramType",
     "SyscallError", "VerifierError",
