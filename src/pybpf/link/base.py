@@ -90,8 +90,10 @@ class Link:
         description: str,
         resources: Iterable[Closeable] = (),
         cleanups: Iterable[Callable[[], None]] = (),
+        reattach: Callable[[Program], Link] | None = None,
     ) -> None:
         self._fd = fd
+        self._reattach = reattach
         self.program = program
         self.description = description
         self._resources: list[Closeable] = list(resources)
@@ -141,23 +143,46 @@ class Link:
         return link_info(self._link_fd("info()"))
 
     def update(self, prog: Program) -> None:
-        """Atomically replace the attached program with ``prog`` (BPF_LINK_UPDATE, kernel >= 5.7).
+        """Replace the attached program with ``prog``.
 
-        Only some link kinds support it (XDP, cgroup, tcx, netns, iterator-less tracing ...);
-        the others raise :class:`~pybpf.errors.NotSupportedError`: detach and attach anew.
+        Where the link kind has BPF_LINK_UPDATE (kernel >= 5.7: XDP, cgroup, tcx, netns,
+        struct_ops ...) the swap is atomic and the link keeps its id. Perf-event, raw
+        tracepoint and tracing links have none: ``prog`` is then attached to the same hook
+        first and the old attachment released after, so no event is missed but, for an
+        instant, both programs run; the link gets a new id. A pinned link of such a kind
+        raises :class:`~pybpf.errors.NotSupportedError` (its pin would keep the old program).
         """
-        fd = self._link_fd("update()")
-        try:
-            _sys.link_update(fd, prog.fd)
-        except SyscallError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, 524):  # 524: the kernel's ENOTSUPP
-                raise NotSupportedError(
-                    f"{self.update_feature} ({self.description})",
-                    reason=f"the kernel answered {errno.errorcode.get(exc.errno or 0, exc.errno)}",
-                    alternative="detach this link and attach the new program instead",
-                ) from None
-            raise
+        if self._fd is not None:
+            try:
+                _sys.link_update(self._link_fd("update()"), prog.fd)
+                self.program = prog
+                return
+            except SyscallError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, 524):  # 524: the kernel's ENOTSUPP
+                    raise
+                refused = f"BPF_LINK_UPDATE answered {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+        else:
+            refused = "it was attached without a BPF link"
+        if self._reattach is None or self._pins:
+            raise NotSupportedError(
+                f"{self.update_feature} ({self.description})",
+                reason=refused + (" and the link is pinned" if self._pins else ""),
+                alternative="detach this link and attach the new program instead",
+            )
+        self._adopt(self._reattach(prog))
         self.program = prog
+
+    def _adopt(self, new: Link) -> None:
+        """Take over what ``new`` owns and release what this link owned (the old attachment)."""
+        if self.closed:
+            new.close()
+            raise LinkError(f"update(): the link ({self.description}) is already detached")
+        mine = self._finalizer.detach()
+        theirs = new._finalizer.detach()
+        assert mine is not None and theirs is not None
+        self._fd, self._resources, self._cleanups = new._fd, new._resources, new._cleanups
+        self._finalizer = weakref.finalize(self, _release, *theirs[2])
+        _release(*mine[2])
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the link in a bpf filesystem: it stays attached after this process exits,
@@ -248,11 +273,13 @@ class LinkGroup(Link):
     member (``infos()`` all of them); ``update`` and ``pin`` are per member.
     """
 
-    def __init__(self, links: Sequence[Link], *, program: Program | None, description: str) -> None:
+    def __init__(self, links: Sequence[Link], *, program: Program | None, description: str,
+                 reattach: Callable[[Program], Link] | None = None) -> None:
         if not links:
             raise LinkError(f"{description}: nothing was attached")
         self.links = list(links)
-        super().__init__(fd=None, program=program, description=description, resources=self.links)
+        super().__init__(fd=None, program=program, description=description, resources=self.links,
+                         reattach=reattach)
 
     def info(self) -> LinkInfo:
         """The info of the first member link."""
@@ -263,9 +290,15 @@ class LinkGroup(Link):
         return [member.info() for member in self.links]
 
     def update(self, prog: Program) -> None:
-        """Update every member (see :meth:`Link.update`)."""
-        for member in self.links:
-            member.update(prog)
+        """Update every member (see :meth:`Link.update`), or attach a new group and release this one."""
+        if self._reattach is not None and not any(m._pins for m in self.links):
+            new = self._reattach(prog)
+            self._adopt(new)
+            if isinstance(new, LinkGroup):
+                self.links = new.links
+        else:
+            for member in self.links:
+                member.update(prog)
         self.program = prog
 
     def pin(self, path: str | os.PathLike[str]) -> None:

@@ -206,11 +206,15 @@ def kprobe(
         raise refusal(f"{kind}s", function, reason, retprobe=retprobe)
     pmu = _pmu_type()
     where = f"{kind} {function}{f'+{offset}' if offset else ''}"
+    def again(new: Program) -> Link:
+        return kprobe(new, function, offset=offset, retprobe=retprobe, cookie=cookie, maxactive=maxactive)
+
     if pmu is not None:
         pfd = _open_pmu(pmu, function, offset, retprobe)
-        return attach_perf_fd(prog, pfd, description=where, cookie=cookie)
+        return attach_perf_fd(prog, pfd, description=where, cookie=cookie, reattach=again)
     pfd, remove = _open_legacy(function, offset, retprobe, maxactive)
-    return attach_perf_fd(prog, pfd, description=f"{where} (kprobe_events)", cookie=cookie, cleanups=[remove])
+    return attach_perf_fd(prog, pfd, description=f"{where} (kprobe_events)", cookie=cookie, cleanups=[remove],
+                          reattach=again)
 
 
 def kretprobe(prog: Program, function: str, *, cookie: int = 0, maxactive: int = 0) -> Link:

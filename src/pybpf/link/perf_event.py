@@ -43,6 +43,7 @@ def attach_perf_fd(
     cookie: int = 0,
     cleanups: Iterable[Callable[[], None]] = (),
     use_link: bool = True,
+    reattach: Callable[[Program], Link] | None = None,
 ) -> Link:
     """Attach ``prog`` to an open perf event and enable it; the Link owns ``perf_fd``.
 
@@ -71,7 +72,8 @@ def attach_perf_fd(
         for fn in cleanup_list:
             fn()
         raise
-    return Link(fd=link_fd, program=prog, description=description, resources=owned, cleanups=cleanup_list)
+    return Link(fd=link_fd, program=prog, description=description, resources=owned, cleanups=cleanup_list,
+                reattach=reattach)
 
 
 def online_cpus() -> list[int]:
@@ -171,7 +173,9 @@ def perf_event(
             done.close()
         raise
     where = f"cpu {cpu}" if cpu is not None else f"{len(cpus)} cpus"
-    return LinkGroup(links, program=prog, description=f"perf_event {event.name} on {where}")
+    return LinkGroup(links, program=prog, description=f"perf_event {event.name} on {where}",
+                     reattach=lambda new: perf_event(new, frequency=frequency, period=period, event=event,
+                                                     cpu=cpu, pid=pid, cookie=cookie))
 
 
 __all__ = ["attach_perf_fd", "hardware_pmu", "online_cpus", "perf_event"]

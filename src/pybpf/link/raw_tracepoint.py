@@ -34,7 +34,8 @@ def raw_tracepoint(prog: Program, name: str, *, cookie: int = 0) -> Link:
         ...         os.getppid()
     """
     fd = _sys.raw_tracepoint_open(prog.fd, name, cookie=cookie)
-    return Link(fd=fd, program=prog, description=f"raw_tracepoint {name}")
+    return Link(fd=fd, program=prog, description=f"raw_tracepoint {name}",
+                reattach=lambda new: raw_tracepoint(new, name, cookie=cookie))
 
 
 def tp_btf(prog: Program, *, cookie: int = 0) -> Link:
@@ -54,7 +55,8 @@ def tp_btf(prog: Program, *, cookie: int = 0) -> Link:
             raise
         log.debug("LINK_CREATE for tp_btf refused (%s); using BPF_RAW_TRACEPOINT_OPEN", exc)
         fd = _sys.raw_tracepoint_open(prog.fd, None)
-    return Link(fd=fd, program=prog, description=f"tp_btf {prog.name}")
+    return Link(fd=fd, program=prog, description=f"tp_btf {prog.name}",
+                reattach=lambda new: tp_btf(new, cookie=cookie))
 
 
 __all__ = ["raw_tracepoint", "tp_btf"]

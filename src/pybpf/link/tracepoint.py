@@ -39,7 +39,8 @@ def tracepoint(prog: Program, category: str, name: str, *, cookie: int = 0, use_
     """
     tp_id = tracefs.tracepoint_id(category, name)
     pfd = _sys.perf_event_open(_sys.tracepoint_event(tp_id), pid=-1, cpu=0)
-    return attach_perf_fd(prog, pfd, description=f"tracepoint {category}:{name}", cookie=cookie, use_link=use_link)
+    return attach_perf_fd(prog, pfd, description=f"tracepoint {category}:{name}", cookie=cookie, use_link=use_link,
+                          reattach=lambda new: tracepoint(new, category, name, cookie=cookie, use_link=use_link))
 
 
 __all__ = ["split_name", "tracepoint"]

@@ -79,7 +79,8 @@ def _trampoline(prog: Program, attach_type: AttachType, cookie: int) -> Link:
             raise
         log.debug("LINK_CREATE for %s refused (%s); using BPF_RAW_TRACEPOINT_OPEN", label, exc)
         fd = _sys.raw_tracepoint_open(prog.fd, None)  # kernels 5.5 .. 5.10
-    return Link(fd=fd, program=prog, description=f"{label} {function}")
+    return Link(fd=fd, program=prog, description=f"{label} {function}",
+                reattach=lambda new: _trampoline(new, attach_type, cookie))
 
 
 def fentry(prog: Program, *, cookie: int = 0) -> Link:
