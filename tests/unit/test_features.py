@@ -325,3 +325,46 @@ def test_unknown_feature() -> None:
     assert isinstance(info.value, KeyError)
     with pytest.raises(ValueError):
         features.attach("warp_drive")
+
+
+def test_kprobe_through_the_pmu_opens_one(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(env, "pmu_type", lambda name: 6 if name == "kprobe" else None)
+    monkeypatch.setattr(hooks, "btf_id_of", lambda names: (names[0], 7))
+    seen: list[bytes] = []
+    real_open = fake.perf_event_open
+
+    def perf_event_open(attr: _sys.PerfEventAttr, pid: int, cpu: int, group_fd: int, flags: int) -> int:
+        seen.append(ctypes.string_at(attr.kprobe_func))
+        return real_open(attr, pid, cpu, group_fd, flags)
+
+    monkeypatch.setattr(fake, "perf_event_open", perf_event_open)
+    r = features.feature("kprobe")
+    assert r.supported and "opened a kprobe on do_nanosleep" in r.reason
+    assert seen == [b"do_nanosleep"] and fake.perf_attrs[0][0].type == 6 and fake.perf_attrs[0][0].disabled
+
+
+@pytest.mark.parametrize(("name", "err", "supported", "words"), [
+    ("tcx", errno.ENODEV, True, "the kernel looked the device up"),
+    ("tcx", errno.EINVAL, False, "does not know tcx links"),
+    ("netkit", errno.EINVAL, False, "no netkit devices (CONFIG_NETKIT is off)"),
+    ("kprobe_multi", errno.EOPNOTSUPP, False, "no fprobe support (CONFIG_FPROBE is off)"),
+    ("kprobe_multi", errno.ENOENT, True, "looked the symbol up"),
+    ("uprobe_multi", errno.ENOENT, True, "looked the binary up"),
+    ("uprobe_multi", errno.EINVAL, False, "does not know the uprobe.multi attach type"),
+    ("cgroup_link", errno.EBADF, True, "tried to open the cgroup"),
+    ("xdp_link", errno.EBUSY, True, "already has an XDP program"),
+    ("xdp_link", errno.EINVAL, False, "does not know XDP links"),
+])
+def test_link_probe_errnos(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch,
+                           name: str, err: int, supported: bool, words: str) -> None:
+    monkeypatch.setattr(hooks, "config_note", lambda option: f"{option} is off")
+    fake.fail(Command.LINK_CREATE, err)
+    r = features.feature(name)
+    assert r.supported is supported and words in r.reason
+    assert ("EOPNOTSUPP" if err == errno.EOPNOTSUPP else errno.errorcode[err]) in r.reason
+
+
+def test_link_probe_success_detaches_at_once(fake: FakeSyscalls) -> None:
+    assert features.feature("tcx").supported
+    link_fd_count = len(fake.calls_for(Command.LINK_CREATE))
+    assert link_fd_count == 1 and not fake.open_fds  # the link and the program are closed

@@ -72,8 +72,9 @@ def kprobe() -> Verdict:
     """kprobes: the perf ``kprobe`` PMU (4.17) or tracefs ``kprobe_events``."""
     if (gate := _type_gate(ProgramType.KPROBE)) is not None:
         return gate
-    if env.pmu_type("kprobe") is not None:
-        return True, f"the perf kprobe PMU is present ({env.PMU_DIR / 'kprobe'})"
+    ptype = env.pmu_type("kprobe")
+    if ptype is not None:
+        return _open_kprobe(ptype)
     tracefs = env.tracefs_dir()
     if tracefs is not None and (tracefs / "kprobe_events").exists():
         return True, f"tracefs has kprobe_events ({tracefs / 'kprobe_events'})"
@@ -85,6 +86,26 @@ def kprobe() -> Verdict:
         where = f"tracefs is not mounted{f' and {events}' if events else ''}"
     head = f"{config}: " if config else "kprobes are not available: "
     return False, f"{head}{env.PMU_DIR / 'kprobe'} is missing and {where}"
+
+
+#: Functions every kernel has, to open a (disabled) kprobe on.
+KPROBE_TARGETS = ("do_nanosleep", "vfs_read", "do_sys_openat2")
+
+
+def _open_kprobe(ptype: int) -> Verdict:
+    """perf_event_open a disabled kprobe through the PMU and close it: kprobes really work."""
+    target = btf_id_of(KPROBE_TARGETS)
+    symbol = target[0] if target is not None else KPROBE_TARGETS[0]
+    name = ctypes.create_string_buffer(symbol.encode())
+    attr = _sys.PerfEventAttr(type=ptype)
+    attr.kprobe_func = ctypes.addressof(name)
+    attr.probe_offset = 0
+    attr.disabled = 1
+    try:
+        _sys.perf_event_open(attr, pid=-1, cpu=0).close()
+    except SyscallError as exc:
+        return False, describe_error(exc, f"perf_event_open of a kprobe on {symbol} (kprobe PMU type {ptype})")
+    return True, f"the perf kprobe PMU opened a kprobe on {symbol}"
 
 
 def _uprobe_path() -> str:
