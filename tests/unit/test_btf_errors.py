@@ -197,3 +197,12 @@ def test_corrupted_btf_ext_raises_only_btferror(data: st.DataObject) -> None:
         BTFExt.from_bytes(bytes(raw), btf)
     except BTFError:
         pass
+
+
+@pytest.mark.parametrize("cut", [16, 64, 500, 1000, 2000, -200, -40])
+def test_truncated_elf_file_raises_btferror(tmp_path: Path, cut: int) -> None:
+    data = compiled("kinds").read_bytes()
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(data[:cut])
+    with pytest.raises(BTFError):
+        BTF.from_file(bad).validate()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import struct
 from array import array
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -397,5 +398,7 @@ def _elf_section(data: bytes, name: str, path: str) -> bytes:
         if section is None:
             raise BTFError(f"{path} has no {name} section (compile with -g to get BTF)")
         return bytes(section.data())
-    except (_PyELFError, ValueError, EOFError) as e:  # pyelftools raises a mix of these
+    except (_PyELFError, ValueError, EOFError, struct.error, KeyError, IndexError, AssertionError,
+            OverflowError) as e:
+        # pyelftools raises a mix of these on malformed files
         raise BTFError(f"{path} is not a readable ELF file: {e}") from e
