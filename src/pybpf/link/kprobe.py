@@ -206,6 +206,7 @@ def kprobe(
         raise refusal(f"{kind}s", function, reason, retprobe=retprobe)
     pmu = _pmu_type()
     where = f"{kind} {function}{f'+{offset}' if offset else ''}"
+
     def again(new: Program) -> Link:
         return kprobe(new, function, offset=offset, retprobe=retprobe, cookie=cookie, maxactive=maxactive)
 

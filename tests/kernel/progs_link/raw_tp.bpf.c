@@ -9,7 +9,7 @@ __u32 raw_seen_pid;
 __u64 raw_hits;
 __u32 btf_seen_pid;
 __u64 btf_hits;
-long btf_last_nr = -1;
+__u64 btf_nr_counts[512];
 
 SEC("raw_tp/sys_enter")
 int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
@@ -31,7 +31,8 @@ int BPF_PROG(on_btf_sys_enter, struct pt_regs *regs, long id)
 	if ((pid_tgid >> 32) != target_tgid)
 		return 0;
 	btf_seen_pid = pid_tgid >> 32;
-	btf_last_nr = id;
+	if (id >= 0 && id < 512)
+		__sync_fetch_and_add(&btf_nr_counts[id], 1);
 	__sync_fetch_and_add(&btf_hits, 1);
 	return 0;
 }
