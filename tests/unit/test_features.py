@@ -368,3 +368,12 @@ def test_link_probe_success_detaches_at_once(fake: FakeSyscalls) -> None:
     assert features.feature("tcx").supported
     link_fd_count = len(fake.calls_for(Command.LINK_CREATE))
     assert link_fd_count == 1 and not fake.open_fds  # the link and the program are closed
+
+
+def test_aliases(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _no_kprobes(monkeypatch, tmp_path)
+    assert features.feature("iter") is features.feature("iterator")
+    with pytest.raises(NotSupportedError) as info:
+        features.require("kprobes")
+    assert info.value.alternative == features.alternative("kprobe")
+    assert set(features.ALIASES.values()) <= set(features.FEATURES)

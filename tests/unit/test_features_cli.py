@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -44,8 +45,9 @@ def test_table_alignment() -> None:
 def test_map_types_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["features", "--only", "map_types"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Map types:\n")
-    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line.strip()}
+    assert out.startswith(f"Kernel {os.uname().release} (")
+    assert "\nMap types:\nNAME " in out
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[4:] if line.strip()}
     assert rows["hash"] == "yes" and rows["ringbuf"] == "yes"
     assert rows["arena"] == "no"
     assert "does not know this map type" in next(line for line in out.splitlines() if line.startswith("arena"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -83,7 +84,8 @@ def run_all(args: argparse.Namespace) -> int:
         return 0
     titles = {"program_types": "Program types", "map_types": "Map types", "features": "Features"}
     blocks = [f"{titles[name]}:\n{format_table(_rows(results))}" for name, results in data.items()]
-    sys.stdout.write("\n\n".join(blocks) + "\n")
+    uname = os.uname()
+    sys.stdout.write(f"Kernel {uname.release} ({uname.machine})\n\n" + "\n\n".join(blocks) + "\n")
     return 0
 
 

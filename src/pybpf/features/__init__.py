@@ -28,10 +28,10 @@ from ..errors import NotSupportedError
 from ._core import FeatureResult, UnknownFeatureError, clear_cache
 from .maps import MAP_TYPES, map_type
 from .progs import PROGRAM_TYPES, helper, helpers, supported_helpers, program_type
-from .registry import FEATURES, AttachKind, Feature, all_features, alternative, attach, feature, require
+from .registry import ALIASES, FEATURES, AttachKind, Feature, all_features, alternative, attach, feature, require
 
 __all__ = [
-    "FEATURES", "MAP_TYPES", "PROGRAM_TYPES", "AttachKind", "Feature", "FeatureResult", "NotSupportedError",
+    "ALIASES", "FEATURES", "MAP_TYPES", "PROGRAM_TYPES", "AttachKind", "Feature", "FeatureResult", "NotSupportedError",
     "UnknownFeatureError", "all_features", "alternative", "attach", "clear_cache", "feature", "helper", "helpers",
     "map_type", "program_type", "require", "supported_helpers",
 ]

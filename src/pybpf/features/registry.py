@@ -108,6 +108,15 @@ _ROWS: list[tuple[str, Probe, str, str, str, str]] = [
 #: name -> Feature: every named probe.
 FEATURES: dict[str, Feature] = {row[0]: Feature(*row) for row in _ROWS}
 
+#: Other spellings users reach for -> the feature's name.
+ALIASES: dict[str, str] = {
+    "kprobes": "kprobe", "uprobes": "uprobe", "tracepoints": "tracepoint", "raw_tracepoint": "raw_tp",
+    "xdp": "xdp_link", "cgroup": "cgroup_link", "iter": "iterator", "iterators": "iterator",
+    "btf_load": "btf", "loops": "bounded_loops", "cookies": "cookie", "bpf_cookie": "cookie",
+    "global_variables": "global_data", "batch": "batch_ops", "bpf_f_mmapable": "mmapable",
+    "syscall_programs": "syscall", "trampoline": "fentry",
+}
+
 
 class AttachKind(str, Enum):
     """The ways to attach a program; each value is the name of its feature in :data:`FEATURES`."""
@@ -143,6 +152,7 @@ def feature(name: str) -> FeatureResult:
     >>> features.feature("ringbuf").min_kernel
     '5.8'
     """
+    name = ALIASES.get(name, name)
     try:
         entry = FEATURES[name]
     except KeyError:
@@ -161,7 +171,7 @@ def alternative(name: str) -> str:
 
 
 def _require_named(name: str) -> tuple[FeatureResult, str, str]:
-    entry = FEATURES.get(name)
+    entry = FEATURES.get(ALIASES.get(name, name))
     return feature(name), entry.description if entry else name, entry.alternative if entry else ""
 
 
@@ -210,4 +220,4 @@ def all_features() -> dict[str, FeatureResult]:
     return {name: feature(name) for name in FEATURES}
 
 
-__all__ = ["FEATURES", "AttachKind", "Feature", "all_features", "alternative", "attach", "feature", "require"]
+__all__ = ["ALIASES", "FEATURES", "AttachKind", "Feature", "all_features", "alternative", "attach", "feature", "require"]
