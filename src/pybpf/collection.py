@@ -95,10 +95,14 @@ class Collection:
     ``programs`` and ``maps`` are dicts by name (the C function and variable names).
     """
 
-    def __init__(self, programs: dict[str, Program], maps: dict[str, Map], *, spec: ObjectSpec | None = None) -> None:
+    def __init__(self, programs: dict[str, Program], maps: dict[str, Map], *, spec: ObjectSpec | None = None,
+                 struct_ops: dict[str, bytes] | None = None) -> None:
         self.programs = programs
         self.maps = maps
         self.spec = spec
+        #: struct_ops map name -> the value (in the kernel's layout, with the program fds) that
+        #: registers the table when written to key 0 of the map: attaching it
+        self.struct_ops = struct_ops or {}
         #: global variables by name, live (see :class:`Globals`)
         self.globals = Globals(spec, maps) if spec is not None else None
         for name, prog in programs.items():  # the section tells Program.attach where to attach
@@ -169,5 +173,5 @@ def load(
     from .loader import load_spec
 
     spec = _as_spec(path_or_spec)
-    programs, maps = load_spec(spec, btf=btf, pin_path=pin_path, log_level=log_level, kconfig=kconfig)
-    return Collection(programs, maps, spec=spec)
+    loaded = load_spec(spec, btf=btf, pin_path=pin_path, log_level=log_level, kconfig=kconfig)
+    return Collection(loaded.programs, loaded.maps, spec=spec, struct_ops=loaded.struct_ops)

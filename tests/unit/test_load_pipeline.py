@@ -36,7 +36,8 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _load(spec: ObjectSpec, fake: FakeSyscalls, **kw: object) -> tuple[dict, dict]:  # type: ignore[type-arg]
     with _sys.override(fake):
-        return load_spec(spec, features=ALL_FEATURES, **kw)  # type: ignore[arg-type]
+        loaded = load_spec(spec, features=ALL_FEATURES, **kw)  # type: ignore[arg-type]
+    return loaded.programs, loaded.maps
 
 
 def test_stage_order_and_program_attrs(objects: dict[str, Path]) -> None:

@@ -8,13 +8,13 @@ BPF_PROG_LOAD needs that FUNC's id in the kernel BTF (``attach_btf_id``). The ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..btf import BTF, Kind
-from ..enums import AttachType, MapType, ProgramType
+from ..enums import AttachType, ProgramType
 from ..errors import BPFError, NotSupportedError
-from ..spec import MapSpec, ProgramSpec
+from ..spec import ProgramSpec
 
 log = logging.getLogger("pybpf.loader")
 
@@ -74,26 +74,17 @@ UNSUPPORTED: dict[ProgramType, tuple[str, str]] = {
         "load the target program first and load this one with pybpf._sys.prog_load(attach_prog_fd=...)",
     ),
     ProgramType.STRUCT_OPS: (
-        "a struct_ops program is loaded together with its struct_ops map",
-        "implement the operation with a tracing (fentry/fexit) program instead",
+        "a struct_ops program is loaded for the member of a struct_ops map it implements",
+        "assign it to a member of a SEC(\".struct_ops\") table in the same object",
     ),
 }
 
 
-def check_loadable(prog: ProgramSpec) -> None:
-    """NotSupportedError for a program type the loader cannot load (see :data:`UNSUPPORTED`)."""
-    if prog.type in UNSUPPORTED:
+def check_loadable(prog: ProgramSpec, attach_known: bool = False) -> None:
+    """NotSupportedError for a program type the loader cannot load (see :data:`UNSUPPORTED`);
+    ``attach_known``: the caller supplies the attach target (struct_ops members)."""
+    if prog.type in UNSUPPORTED and not attach_known:
         reason, alternative = UNSUPPORTED[prog.type]
         raise NotSupportedError(f"loading {prog.type.name} program {prog.name!r} from an object",
                                 reason=reason, alternative=alternative)
 
-
-def check_maps_loadable(maps: Mapping[str, MapSpec]) -> None:
-    """NotSupportedError for a map the loader cannot create from an object (struct_ops tables)."""
-    for m in maps.values():
-        if m.type == MapType.STRUCT_OPS:
-            raise NotSupportedError(
-                f"loading the struct_ops map {m.name!r} ({m.section}) from an object",
-                reason="pybpf's loader does not translate struct_ops tables to the kernel's layout yet",
-                alternative="implement the hooks with tracing (fentry/fexit) or kprobe programs instead",
-            )

@@ -4,9 +4,10 @@
 1. externs: ``.kconfig`` values (:mod:`.kconfig`), ``.ksyms`` BTF ids / addresses (:mod:`.ksyms`);
 2. the object's BTF sanitised for this kernel (:mod:`.btf_sanitize`) and loaded (BPF_BTF_LOAD);
 3. maps created through :meth:`pybpf.map.Map.from_spec` (map-in-map templates, global data,
-   frozen ``.rodata``, pins);
+   frozen ``.rodata``, pins); struct_ops maps in the kernel's layout (:mod:`.struct_ops`);
 4. each program CO-RE relocated and patched (:mod:`.relocate`), then loaded (:mod:`.programs`);
-5. map slots that name programs or maps (prog arrays, map-in-map) filled.
+5. map slots that name programs or maps (prog arrays, map-in-map) filled; struct_ops values
+   built (registering them is attaching, left to the caller).
 
 Whatever fails, everything created so far is closed before the error propagates, so a failed
 load leaves nothing behind in the kernel. The spec is not modified.
@@ -18,14 +19,16 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import NamedTuple
 
 from .. import _sys
 from ..btf import BTF, kernel_btf
+from ..enums import MapType, ProgramType
 from ..errors import BPFError, BTFLoadError
 from ..map import Map
 from ..program import Program
 from ..spec import ExternKind, ObjectSpec
-from .attach import check_maps_loadable
+from . import struct_ops
 from .btf_sanitize import BTFFeature, probe_features, sanitized_blob
 from .kconfig import fill_kconfig
 from .ksyms import KsymResolver, default_resolver, resolve_all
@@ -33,6 +36,15 @@ from .programs import load_program
 from .relocate import RelocationContext, relocate
 
 log = logging.getLogger("pybpf.loader")
+
+
+class Loaded(NamedTuple):
+    """What :func:`load_spec` made."""
+
+    programs: dict[str, Program]
+    maps: dict[str, Map]
+    #: struct_ops map name -> the value whose BPF_MAP_UPDATE_ELEM registers it (see .struct_ops)
+    struct_ops: dict[str, bytes]
 
 
 def _needs_btf(spec: ObjectSpec) -> bool:
@@ -63,11 +75,12 @@ def load_spec(
     kconfig: Mapping[str, object] | None = None,
     features: frozenset[BTFFeature] | None = None,
     resolver: KsymResolver | None = None,
-) -> tuple[dict[str, Program], dict[str, Map]]:
-    """Run the pipeline; returns the loaded programs and created maps by name."""
-    check_maps_loadable(spec.maps)  # before anything is created
+) -> Loaded:
+    """Run the pipeline; returns the loaded programs, created maps and struct_ops values by name."""
     kernel: Callable[[], BTF] = lru_cache(maxsize=1)(kernel_btf)
     target: BTF | Callable[[], BTF] = btf if btf is not None else kernel
+    ops = struct_ops.layouts(spec, kernel)  # before anything is created
+    ops_attach = struct_ops.program_attach(spec, ops)
 
     # 1. externs
     ksym_resolver = None
@@ -85,6 +98,7 @@ def load_spec(
     maps: dict[str, Map] = {}
     btf_fd: _sys.FD | None = None
     reused: set[str] = set()  # maps that were pinned before this load
+    ops_values: dict[str, bytes] = {}
     try:
         # 2. BTF
         loaded_btf, btf_fd = _load_btf(spec, features)
@@ -92,6 +106,11 @@ def load_spec(
         for name, mspec in map_specs.items():
             if pin_path is not None and os.path.exists(os.path.join(os.fspath(pin_path), mspec.name)):
                 reused.add(name)
+            if name in ops:
+                lay = ops[name]
+                fd = struct_ops.create_map(mspec, lay, btf_fd)
+                maps[name] = Map(fd, MapType.STRUCT_OPS, 4, lay.value_size, 1, flags=mspec.flags, name=name)
+                continue
             maps[name] = Map.from_spec(mspec, btf=spec.btf, btf_fd=btf_fd, pin_path=pin_path)
         # 4. programs
         ctx = RelocationContext(
@@ -99,16 +118,24 @@ def load_spec(
             module_fd=(lambda mod: ksym_resolver.module_fd(mod).fileno()) if ksym_resolver else (lambda mod: 0),
         )
         for name, pspec in spec.programs.items():
+            if pspec.type == ProgramType.STRUCT_OPS and name not in ops_attach:
+                log.info("struct_ops program %s is in no struct_ops map: not loaded (as libbpf does)", name)
+                continue
             insns = relocate(pspec, ctx, local=spec.btf, target=target)
             programs[name] = load_program(
                 pspec, insns, license=spec.license, btf=loaded_btf, btf_fd=btf_fd, kernel=kernel,
-                fd_array=ctx.fd_array, log_level=log_level)
+                fd_array=ctx.fd_array, log_level=log_level, attach=ops_attach.get(name))
         # 5. slots naming programs and maps
         for name, mspec in spec.maps.items():
             named = {k: v for k, v in mspec.contents.items() if isinstance(v, str)}
             if named:
                 pool: Mapping[str, object] = maps if mspec.inner_map is not None else programs
                 maps[name].load_contents(named, resolve=pool.__getitem__)
+        if ops:
+            assert spec.btf is not None
+            fds = {n: p.fileno() for n, p in programs.items()}
+            ops_values = {n: struct_ops.kernel_value(spec.maps[n], lay, spec.btf, kernel(), fds)
+                          for n, lay in ops.items()}
     except BaseException:
         _undo(programs, maps, reused)
         raise
@@ -117,7 +144,7 @@ def load_spec(
             btf_fd.close()
         if ksym_resolver is not None:
             ksym_resolver.close()
-    return programs, maps
+    return Loaded(programs, maps, ops_values)
 
 
 def _undo(programs: Mapping[str, Program], maps: Mapping[str, Map], reused: set[str]) -> None:

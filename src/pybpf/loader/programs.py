@@ -45,22 +45,27 @@ def load_program(
     kernel: BTF | Callable[[], BTF],
     fd_array: list[int] | None = None,
     log_level: int = 0,
+    attach: tuple[int, int] | None = None,
 ) -> Program:
     """Load ``prog`` (its already relocated ``insns``) and wrap the fd in a :class:`Program`.
 
     A rejection raises :class:`VerifierError` whose message names the program and the C
-    source line of the failing instruction (from the program's BTF line info).
+    source line of the failing instruction (from the program's BTF line info). ``attach``
+    overrides ``(attach_btf_id, expected_attach_type)`` (struct_ops members).
     """
     if prog.type == ProgramType.UNSPEC:
         raise ProgramLoadError(
             f"program {prog.name!r}: section {prog.section!r} does not say what type of program it is; "
             "use a known SEC() name or set spec.programs[name].type before loading")
-    check_loadable(prog)
+    check_loadable(prog, attach is not None)
     with_btf = btf is not None and btf_fd is not None
     func_info = pack_func_info(prog.func_info) if with_btf and prog.func_info else None
     line_info = pack_line_info(prog.line_info, btf) if with_btf and btf is not None and prog.line_info else None
     flags = ProgramFlags(prog.flags) | (ProgramFlags.SLEEPABLE if prog.sleepable else ProgramFlags.NONE)
     expected: AttachType | int = prog.expected_attach_type if prog.expected_attach_type is not None else 0
+    btf_id = attach_btf_id(prog, kernel)
+    if attach is not None:
+        btf_id, expected = attach
     try:
         loaded = _sys.prog_load_logged(
             prog.type, encode(insns), prog.license or license or "",
@@ -68,7 +73,7 @@ def load_program(
             flags=flags, expected_attach_type=expected, btf_fd=btf_fd if with_btf else None,
             func_info=func_info, func_info_rec_size=FUNC_INFO_REC_SIZE,
             line_info=line_info, line_info_rec_size=LINE_INFO_REC_SIZE,
-            attach_btf_id=attach_btf_id(prog, kernel),
+            attach_btf_id=btf_id,
             fd_array=fd_array if fd_array and len(fd_array) > 1 else None,
         )
     except MissingPrivilegeError as exc:
