@@ -377,3 +377,12 @@ def test_aliases(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch, tmp_path: 
         features.require("kprobes")
     assert info.value.alternative == features.alternative("kprobe")
     assert set(features.ALIASES.values()) <= set(features.FEATURES)
+
+
+def test_require_map_type_suggests_an_alternative(fake: FakeSyscalls) -> None:
+    fake.fail(Command.MAP_CREATE, errno.EINVAL)
+    with pytest.raises(NotSupportedError) as info:
+        features.require(MapType.RINGBUF)
+    assert info.value.feature == "ringbuf maps"
+    assert info.value.alternative == "use a perf event array (perf buffer)"
+    assert "EINVAL" in info.value.reason and "5.8" == features.map_type(MapType.RINGBUF).min_kernel

@@ -179,12 +179,30 @@ def _require_attach(kind: AttachKind) -> tuple[FeatureResult, str, str]:
     return _require_named(kind.value)
 
 
+#: Program type -> the named feature whose alternative applies when the type is missing.
+_PROG_ALTERNATIVES: dict[ProgramType, str] = {
+    ProgramType.KPROBE: "kprobe", ProgramType.TRACING: "fentry", ProgramType.LSM: "lsm",
+    ProgramType.EXT: "fentry", ProgramType.SYSCALL: "syscall", ProgramType.PERF_EVENT: "perf_event",
+}
+#: Map type -> what to use without it.
+_MAP_ALTERNATIVES: dict[MapType, str] = {
+    MapType.RINGBUF: "use a perf event array (perf buffer)",
+    MapType.BLOOM_FILTER: "use a hash map",
+    MapType.LRU_HASH: "use a hash map and delete old entries",
+    MapType.USER_RINGBUF: "pass data in with map updates",
+    MapType.ARENA: "use array maps",
+    MapType.QUEUE: "use an array map with head/tail indices",
+    MapType.STACK: "use an array map with a top index",
+}
+
+
 def _require_prog(pt: ProgramType) -> tuple[FeatureResult, str, str]:
-    return program_type(pt), f"{pt.name.lower()} programs", ""
+    named = _PROG_ALTERNATIVES.get(pt)
+    return program_type(pt), f"{pt.name.lower()} programs", FEATURES[named].alternative if named else ""
 
 
 def _require_map(mt: MapType) -> tuple[FeatureResult, str, str]:
-    return map_type(mt), f"{mt.name.lower()} maps", "use another map type" if mt != MapType.RINGBUF else FEATURES["ringbuf"].alternative
+    return map_type(mt), f"{mt.name.lower()} maps", _MAP_ALTERNATIVES.get(mt, "")
 
 
 #: What require() accepts, by type (checked in order: AttachKind is also a str).
