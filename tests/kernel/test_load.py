@@ -415,3 +415,11 @@ def test_struct_ops_of_an_unknown_kernel_type(build) -> None:  # type: ignore[no
     with pytest.raises(NotSupportedError, match="struct pybpf_no_such_ops"):
         pybpf.load(spec)
     assert_nothing_left(before, spec)
+
+
+def test_verifier_error_in_a_subprogram(build) -> None:  # type: ignore[no-untyped-def]
+    src = PROGS_LOAD / "rejected_sub.bpf.c"
+    line_no = next(i for i, text in enumerate(src.read_text().splitlines(), 1) if "forgets the NULL" in text)
+    with pytest.raises(VerifierError) as exc:
+        pybpf.load(build(src))
+    assert exc.value.source_line == f"rejected_sub.bpf.c:{line_no}: return *v; /* the subprogram forgets the NULL check */"
