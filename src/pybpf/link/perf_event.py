@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Union
 from .. import _sys
 from .._sys import PerfHwConfig, PerfSwConfig, PerfType
 from .._sys.cpus import parse_cpu_list
-from ..errors import NotSupportedError, SyscallError
+from ..errors import BPFError, NotSupportedError, SyscallError
 from .base import Closeable, Link, LinkGroup
 
 if TYPE_CHECKING:
@@ -67,13 +68,30 @@ def attach_perf_fd(
                                         alternative="attach without a cookie")
             _sys.perf_event_set_bpf(perf_fd, prog.fd)
         _sys.perf_event_enable(perf_fd)
+    except SyscallError as exc:
+        _undo(perf_fd, cleanup_list)
+        if exc.errno == errno.EACCES and os.geteuid() == 0:
+            raise AttachRefusedError(
+                f"attaching {prog.name} to {description} was refused with EACCES although we run as root: the "
+                "program reads its context past the end of this event's record (a program written for another "
+                "tracepoint's format?); check the fields against the tracepoint's format file "
+                "(pybpf.tracefs.tracepoint_format)") from None
+        raise
     except BaseException:
-        perf_fd.close()
-        for fn in cleanup_list:
-            fn()
+        _undo(perf_fd, cleanup_list)
         raise
     return Link(fd=link_fd, program=prog, description=description, resources=owned, cleanups=cleanup_list,
                 reattach=reattach)
+
+
+def _undo(perf_fd: _sys.FD, cleanups: list[Callable[[], None]]) -> None:
+    perf_fd.close()
+    for fn in cleanups:
+        fn()
+
+
+class AttachRefusedError(BPFError):
+    """The kernel refused to attach this program to this event (see the message for why)."""
 
 
 def online_cpus() -> list[int]:
@@ -178,4 +196,4 @@ def perf_event(
                                                      cpu=cpu, pid=pid, cookie=cookie))
 
 
-__all__ = ["attach_perf_fd", "hardware_pmu", "online_cpus", "perf_event"]
+__all__ = ["AttachRefusedError", "attach_perf_fd", "hardware_pmu", "online_cpus", "perf_event"]
