@@ -99,6 +99,7 @@ class Link:
         self._resources: list[Closeable] = list(resources)
         self._cleanups: list[Callable[[], None]] = list(cleanups)
         self._pins: list[str] = []
+        self._group: Link | None = None
         self._finalizer = weakref.finalize(self, _release, fd, self._resources, self._cleanups, description)
 
     # -- what it owns ------------------------------------------------------------------------
@@ -280,6 +281,8 @@ class LinkGroup(Link):
         self.links = list(links)
         super().__init__(fd=None, program=program, description=description, resources=self.links,
                          reattach=reattach)
+        for member in self.links:  # a member kept alive keeps the group (and so itself) attached
+            member._group = self
 
     def info(self) -> LinkInfo:
         """The info of the first member link."""
@@ -296,6 +299,8 @@ class LinkGroup(Link):
             self._adopt(new)
             if isinstance(new, LinkGroup):
                 self.links = new.links
+                for member in self.links:
+                    member._group = self
         else:
             for member in self.links:
                 member.update(prog)
