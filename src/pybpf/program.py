@@ -84,6 +84,20 @@ def _close_program(fd: _sys.FD, links: list[Link]) -> None:
     fd.close()
 
 
+#: fdinfo key -> the kind of bpf object it marks
+_FDINFO_KINDS = {"prog_type": "program", "map_type": "map", "link_type": "link"}
+
+
+def _bpf_fd_kind(fd: int) -> str:
+    """"program", "map", "link" or "bpf object" from /proc/self/fdinfo (kernel >= 4.10)."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+            keys = {line.split(":", 1)[0] for line in f}
+    except OSError:
+        return "program"  # no fdinfo: trust the caller
+    return next((kind for key, kind in _FDINFO_KINDS.items() if key in keys), "bpf object")
+
+
 class Program:
     """A loaded program. Close it (or its :class:`~pybpf.Collection`) to release it.
 
@@ -157,6 +171,10 @@ class Program:
     def from_fd(cls, fd: _sys.FD) -> Program:
         """Wrap an owned program fd (name and type come from the kernel)."""
         try:
+            what = _bpf_fd_kind(fd.fileno())
+            if what != "program":
+                raise BPFError(f"the object behind fd {fd.fileno()} is a {what}, not a program; "
+                               "open it with Map.from_pin/Map.from_id or the matching class")
             info = info_from_fd(fd, instructions=False)
         except BPFError:
             fd.close()

@@ -67,6 +67,13 @@ def test_pin_from_pin_and_from_id(tail_obj: pybpf.Collection) -> None:
     with Program.from_id(prog.id) as by_id:
         assert by_id.info().tag == prog.info().tag
     assert not prog.closed
+    map_pin = BPFFS / f"pybpf_load_map_{prog.id}"
+    tail_obj.maps["jump"].pin(map_pin)
+    try:
+        with pytest.raises(pybpf.BPFError, match="is a map, not a program"):
+            Program.from_pin(map_pin)
+    finally:
+        map_pin.unlink()
 
 
 def test_inventory_lists_what_is_loaded(tail_obj: pybpf.Collection) -> None:
