@@ -109,6 +109,14 @@ def _uprobe(prog: Program, target: str, sec: SectionDef, args: tuple[Any, ...], 
     return uprobe(prog, binary, symbol, retprobe=sec.retprobe, offset=offset, **kw)
 
 
+def _uprobe_multi(prog: Program, target: str, sec: SectionDef, args: tuple[Any, ...], kw: dict[str, Any]) -> Link:
+    uprobe_multi = _fn("uprobe", "uprobe_multi")
+    if args:
+        return uprobe_multi(prog, *args, retprobe=sec.retprobe, **kw)
+    binary, _, pattern = target.rpartition(":")
+    return uprobe_multi(prog, binary, pattern, retprobe=sec.retprobe, **kw)
+
+
 def _usdt(prog: Program, target: str, sec: SectionDef, args: tuple[Any, ...], kw: dict[str, Any]) -> Link:
     usdt = _fn("usdt", "usdt")
     if args:
@@ -158,6 +166,8 @@ HANDLERS: dict[str, Handler] = {
     "kprobe.multi": _H(_kprobe_multi), "kretprobe.multi": _H(_kprobe_multi),
     "uprobe": _H(_uprobe), "uprobe.s": _H(_uprobe), "uretprobe": _H(_uprobe), "uretprobe.s": _H(_uprobe),
     "usdt": _H(_usdt), "usdt.s": _H(_usdt),
+    "uprobe.multi": _H(_uprobe_multi), "uprobe.multi.s": _H(_uprobe_multi),
+    "uretprobe.multi": _H(_uprobe_multi), "uretprobe.multi.s": _H(_uprobe_multi),
     "xdp": _H(_with_args("xdp", "xdp"), named=False), "xdp.frags": _H(_with_args("xdp", "xdp"), named=False),
     "tcx/ingress": _H(_with_args("tc", "tcx"), named=False), "tcx/egress": _H(_with_args("tc", "tcx"), named=False),
     "tc/ingress": _H(_with_args("tc", "tcx"), named=False), "tc/egress": _H(_with_args("tc", "tcx"), named=False),

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 #ifdef WITH_LIB
 	r += lib_square(n);
 #endif
-	void *p = malloc(12345 + n);
+	void *volatile p = malloc(12345 + n); /* volatile: gcc may not drop the malloc/free pair */
 	free(p);
 	printf("%ld\n", r);
 	return 0;
