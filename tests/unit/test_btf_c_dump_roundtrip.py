@@ -24,9 +24,19 @@ def member(draw: st.DrawFn, index: int, earlier: list[str]) -> str:
     """One member of a record that may use the ``earlier`` records (their keywords) by value."""
     name = f"m{index}"
     choice = draw(st.sampled_from(
-        ["scalar", "bitfield", "pointer", "array", "record", "anon", "enum", "funcptr"]))
-    if choice == "record" and not earlier:
+        ["scalar", "bitfield", "pointer", "array", "record", "anon", "enum", "funcptr", "typedef",
+         "recarray", "zero", "ptrarray"]))
+    if choice in ("record", "recarray") and not earlier:
         choice = "scalar"
+    if choice == "typedef":
+        return f"{draw(st.sampled_from(['td_int', 'td_fn', 'td_arr', 'td_anon']))} {name};"
+    if choice == "recarray":
+        r = draw(st.integers(0, len(earlier) - 1))
+        return f"{earlier[r]} r{r} {name}[{draw(st.integers(1, 3))}][2];"
+    if choice == "zero":
+        return f"{draw(st.sampled_from(SCALARS))} {name}[0];"
+    if choice == "ptrarray":
+        return f"int (*{name})[{draw(st.integers(1, 4))}];"
     if choice == "bitfield":
         ctype = draw(st.sampled_from(sorted(BITFIELD_TYPES)))
         return f"{ctype} {name}: {draw(st.integers(1, BITFIELD_TYPES[ctype]))};"
@@ -69,7 +79,15 @@ def program(draw: st.DrawFn) -> str:
         attrs = draw(st.sampled_from(["", " __attribute__((packed))", " __attribute__((aligned(16)))",
                                       " __attribute__((packed, aligned(4)))"]))
         records.append(f"{keyword} r{r} {{ {members} }}{attrs};\n{keyword} r{r} g{r};\n")
-    return "struct later { int x; };\n" + "".join(records)
+    return PRELUDE + "".join(records)
+
+
+PRELUDE = """struct later { int x; };
+typedef long td_int;
+typedef void (*td_fn)(struct later *, const char *);
+typedef unsigned short td_arr[3];
+typedef struct { char c; long l; } __attribute__((packed)) td_anon;
+"""
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
