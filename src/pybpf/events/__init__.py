@@ -1,0 +1,26 @@
+"""``pybpf.events``: read what BPF programs report.
+
+- :class:`RingBuffer` (BPF_MAP_TYPE_RINGBUF): callbacks, numpy batches (:meth:`RingBuffer.read_batch`),
+  ``async for``, several maps on one epoll (:meth:`RingBuffer.add`).
+- :class:`UserRingBuffer` (BPF_MAP_TYPE_USER_RINGBUF): write records a program drains with
+  ``bpf_user_ringbuf_drain()``.
+- :class:`PerfBuffer` (BPF_MAP_TYPE_PERF_EVENT_ARRAY): one perf ring per CPU, lost-sample
+  records counted and reported.
+- :class:`TracePipe`: ``bpf_printk`` output parsed into :class:`TraceEvent`.
+
+Every reader is a context manager owning its fds and mappings, and keeps a ``lost`` count.
+"""
+
+from __future__ import annotations
+
+from .dtype import btf_dtype
+from .errors import EventsError, RecordTypeError, RingBufferFullError
+from .perfbuf import PerfBuffer
+from .ringbuf import Ring, RingBuffer
+from .trace_pipe import TraceEvent, TracePipe, parse_trace_line
+from .user_ringbuf import UserRingBuffer
+
+__all__ = [
+    "EventsError", "PerfBuffer", "RecordTypeError", "Ring", "RingBuffer", "RingBufferFullError", "TraceEvent",
+    "TracePipe", "UserRingBuffer", "btf_dtype", "parse_trace_line",
+]

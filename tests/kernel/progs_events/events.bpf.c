@@ -1,0 +1,124 @@
+// Event producers for the reader tests: XDP programs run with BPF_PROG_TEST_RUN(repeat=N)
+// each write one numbered record per run to a ring buffer or a perf event array.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+struct event {
+	__u64 seq;
+	__u32 pid;
+	__s32 neg;
+	char tag[12];
+	__u16 small;
+	__u8 pad[2];
+};
+
+/* keeps struct event in the object's BTF (types of locals are not emitted) */
+struct event *event_type __attribute__((unused));
+
+const volatile __u32 discard_every = 0;	/* discard records whose seq % discard_every == 0 */
+const volatile __u32 rb_extra = 0;	/* bytes added to each variable-size record */
+__u64 seq = 0;
+__u64 rb_fail = 0;
+__u64 pb_fail = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(max_entries, 128);	/* >= the CPUs of the test machine */
+} pb SEC(".maps");
+
+static __always_inline void fill(struct event *e, __u64 n)
+{
+	e->seq = n;
+	e->pid = bpf_get_smp_processor_id();
+	e->neg = -(__s32)n;
+	__builtin_memcpy(e->tag, "pybpf-event", 12);
+	e->small = (__u16)(n * 3);
+	e->pad[0] = e->pad[1] = 0;
+}
+
+SEC("xdp")
+int rb_reserve(struct xdp_md *ctx)
+{
+	__u64 n = __sync_fetch_and_add(&seq, 1);
+	struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&rb_fail, 1);
+		return XDP_PASS;
+	}
+	fill(e, n);
+	if (discard_every && n % discard_every == 0)
+		bpf_ringbuf_discard(e, 0);
+	else
+		bpf_ringbuf_submit(e, 0);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int rb_output(struct xdp_md *ctx)
+{
+	struct event e;
+	__u64 n = __sync_fetch_and_add(&seq, 1);
+
+	fill(&e, n);
+	if (bpf_ringbuf_output(&rb, &e, sizeof(e), 0))
+		__sync_fetch_and_add(&rb_fail, 1);
+	return XDP_PASS;
+}
+
+/* one record to each of two ring buffers */
+SEC("xdp")
+int rb_both(struct xdp_md *ctx)
+{
+	struct event e;
+	__u64 n = __sync_fetch_and_add(&seq, 1);
+
+	fill(&e, n);
+	if (bpf_ringbuf_output(&rb, &e, sizeof(e), 0))
+		__sync_fetch_and_add(&rb_fail, 1);
+	e.seq = n + 1000000;
+	if (bpf_ringbuf_output(&rb2, &e, sizeof(e), 0))
+		__sync_fetch_and_add(&rb_fail, 1);
+	return XDP_PASS;
+}
+
+/* records of two sizes: a u64 (even seq) and a struct event (odd seq) */
+SEC("xdp")
+int rb_mixed(struct xdp_md *ctx)
+{
+	struct event e;
+	__u64 n = __sync_fetch_and_add(&seq, 1);
+
+	fill(&e, n);
+	if (n & 1)
+		bpf_ringbuf_output(&rb, &e, sizeof(e), 0);
+	else
+		bpf_ringbuf_output(&rb, &n, sizeof(n), 0);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pb_output(struct xdp_md *ctx)
+{
+	struct event e;
+	__u64 n = __sync_fetch_and_add(&seq, 1);
+
+	fill(&e, n);
+	if (bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &e, sizeof(e)))
+		__sync_fetch_and_add(&pb_fail, 1);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
