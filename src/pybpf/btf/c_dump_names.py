@@ -66,14 +66,18 @@ class Names:
                 self.tag[tid] = self._new_tag(t.name, want)
 
     def _new_tag(self, name: str, kind: Kind) -> str:
-        unique = name = c_identifier(name)
+        if not (name.isidentifier() and name.isascii()):
+            name = c_identifier(name)
+        unique = name
         if unique in self._tags:
             unique = self._next_free(name, self._tags)
         self._tags[unique] = kind
         return unique
 
     def _new_ident(self, name: str) -> str:
-        unique = name = c_identifier(name)
+        if not (name.isidentifier() and name.isascii()):
+            name = c_identifier(name)
+        unique = name
         if unique in self._idents:
             unique = self._next_free(name, self._idents)
         self._idents.add(unique)
