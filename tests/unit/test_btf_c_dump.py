@@ -322,3 +322,12 @@ def test_names_from_other_languages_become_c(tmp_path: Path) -> None:
         "struct core__fmt__Arguments {\n\tunsigned char a;\n\t_Bool b;\n\tlong long c;\n};\n\n"
         "typedef struct core__fmt__Arguments _2fast;\n\n"
     ), tmp_path)
+
+
+def test_forward_declared_enum_is_usable_through_pointers(tmp_path: Path) -> None:
+    check([
+        Enum("", 4, ()),                                   # 1 declares nothing
+        Enum("fw", 4, ()),                                 # 2
+        Pointer(2),                                        # 3
+        Struct("s", 8, (Member("p", 3, 0),)),              # 4
+    ], "enum fw;\n\nstruct s {\n\tenum fw *p;\n};\n\n", tmp_path)

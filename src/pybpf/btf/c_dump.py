@@ -313,7 +313,8 @@ class _Dumper:
         self.done.add(tid)
         t = self.t[tid]
         if not t.values:  # type: ignore[union-attr]
-            self.out.append(f"enum {self.names.tag[tid]};\n\n")
+            if t.name:  # a forward-declared enum (an anonymous empty one declares nothing)
+                self.out.append(f"enum {self.names.tag[tid]};\n\n")
             return
         self.inlined_enums.add(tid)
         name = f"enum {self.names.tag[tid]} " if t.name else "enum "
