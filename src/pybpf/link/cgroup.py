@@ -110,8 +110,30 @@ def _uses_link(flags: AttachFlags, replace: Program | None, use_link: bool | Non
     if use_link is not None:
         return use_link
     # a cgroup link is always one of several (ALLOW_MULTI); anything else needs PROG_ATTACH
-    return replace is None and flags in (AttachFlags.NONE, AttachFlags.ALLOW_MULTI) and features.feature(
+    return replace is None and flags == AttachFlags.ALLOW_MULTI and features.feature(
         "cgroup_link").supported
+
+
+class CgroupBusyError(SyscallError):
+    """The cgroup hook holds programs attached in a way that excludes this attachment."""
+
+
+def _explain(exc: SyscallError, fd: int, at: AttachType, where: str) -> SyscallError:
+    """Turn the kernel's EPERM for a flags conflict into an error that says so (root gets it too)."""
+    if exc.errno != errno.EPERM:
+        return exc
+    try:
+        q = _sys.prog_query(fd, at)
+    except SyscallError:
+        return exc
+    if not q.prog_ids or AttachFlags.ALLOW_MULTI in AttachFlags(q.attach_flags):
+        return exc
+    mode = "ALLOW_OVERRIDE" if AttachFlags.ALLOW_OVERRIDE in AttachFlags(q.attach_flags) else "exclusively (flags NONE)"
+    return CgroupBusyError(
+        exc.command, errno.EPERM,
+        f"{where} {at.name} already has program id {q.prog_ids[0]} attached {mode}; a link or ALLOW_MULTI "
+        "attachment cannot join it: detach that program, or attach with the same flags to replace it",
+    )
 
 
 def _prog_detach(cg_fd: _sys.FD, attach_type: AttachType, prog_fd: _sys.FD) -> None:
@@ -128,14 +150,14 @@ def _prog_detach(cg_fd: _sys.FD, attach_type: AttachType, prog_fd: _sys.FD) -> N
 
 def cgroup(
     prog: Program,
-    cgroup: str | os.PathLike[str] | HasFileno | int,
+    cgroup_path: str | os.PathLike[str] | HasFileno | int,
     attach_type: AttachType | None = None,
     *,
     flags: AttachFlags = AttachFlags.ALLOW_MULTI,
     replace: Program | None = None,
     use_link: bool | None = None,
 ) -> Link:
-    """Attach ``prog`` to ``cgroup`` (a path, absolute or relative to the v2 mount, or an fd).
+    """Attach ``prog`` to the cgroup ``cgroup_path`` (a path, absolute or relative to the v2 mount, or an fd).
 
     ``attach_type`` defaults to the one the section names (``SEC("cgroup/connect4")``), else the
     program type's usual hook. Kernel >= 5.7 for the link (``use_link=None`` uses it when the
@@ -150,14 +172,20 @@ def cgroup(
         ...         ...
     """
     at = _attach_type(prog, attach_type)
-    fd, owned, where = _open(cgroup)
+    fd, owned, where = _open(cgroup_path)
     description = f"cgroup {at.name.lower().removeprefix('cgroup_')} {where}"
     try:
         if _uses_link(AttachFlags(flags), replace, use_link):
-            link_fd = _sys.link_create(prog.fd, fd, at)
+            try:
+                link_fd = _sys.link_create(prog.fd, fd, at)
+            except SyscallError as exc:
+                raise _explain(exc, fd, at, where) from None
             return Link(fd=link_fd, program=prog, description=description)
         f = AttachFlags(flags) | (AttachFlags.REPLACE if replace is not None else AttachFlags.NONE)
-        _sys.prog_attach(fd, prog.fd, at, flags=f, replace_fd=replace.fd if replace is not None else None)
+        try:
+            _sys.prog_attach(fd, prog.fd, at, flags=f, replace_fd=replace.fd if replace is not None else None)
+        except SyscallError as exc:
+            raise _explain(exc, fd, at, where) from None
         cg = _sys.FD(os.dup(fd), kind="cgroup")
         own_prog = prog.fd.dup()
         current = [prog]
@@ -190,4 +218,4 @@ def attached(cgroup: str | os.PathLike[str] | HasFileno | int, attach_type: Atta
             os.close(fd)
 
 
-__all__ = ["CGROUP_ATTACH_TYPES", "attached", "cgroup", "cgroup2_mount", "resolve"]
+__all__ = ["CGROUP_ATTACH_TYPES", "CgroupBusyError", "attached", "cgroup", "cgroup2_mount", "resolve"]
