@@ -121,4 +121,44 @@ int pb_output(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* ---- user ring buffer: records written from Python, drained here and echoed to rb ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 4096);
+} urb SEC(".maps");
+
+__u64 drained = 0;
+__u64 drained_seq_sum = 0;
+__s64 drain_ret = 0;
+
+static long on_sample(struct bpf_dynptr *dynptr, void *ctx)
+{
+	struct event e;
+
+	if (bpf_dynptr_read(&e, sizeof(e), dynptr, 0, 0))
+		return 1;	/* stop: a sample of another size */
+	drained++;
+	drained_seq_sum += e.seq;
+	e.small += 1;	/* changed on the way back, so the test sees the program handled it */
+	bpf_ringbuf_output(&rb, &e, sizeof(e), 0);
+	return 0;
+}
+
+SEC("xdp")
+int urb_drain(struct xdp_md *ctx)
+{
+	drain_ret = bpf_user_ringbuf_drain(&urb, on_sample, NULL, 0);
+	return XDP_PASS;
+}
+
+/* ---- bpf_printk for the trace_pipe reader ---- */
+const volatile __u64 printk_tag = 0;
+
+SEC("xdp")
+int printk(struct xdp_md *ctx)
+{
+	bpf_printk("pybpf-events %llu says %d", printk_tag, 42);
+	return XDP_PASS;
+}
+
 char LICENSE[] SEC("license") = "GPL";
