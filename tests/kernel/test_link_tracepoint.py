@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 from progs_link import load
 
-from pybpf import link, tracefs
+from pybpf import _sys, link, tracefs
 from pybpf.enums import LinkType
 from pybpf.errors import NotSupportedError
 
@@ -104,6 +105,11 @@ def test_pin_keeps_the_link_and_from_pin_reopens_it(tmp_path: Path) -> None:
         finally:
             if pin.exists():
                 pin.unlink()
+        # the last reference was the pin: the kernel frees the link from a workqueue
+        deadline = time.monotonic() + 10
+        while link_id in set(_sys.iter_ids(_sys.ObjectKind.LINK)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert link_id not in set(_sys.iter_ids(_sys.ObjectKind.LINK))
         before = obj.maps["opens"][0]
         _open_unique(tmp_path)
         assert obj.maps["opens"][0] == before

@@ -99,7 +99,6 @@ class Link:
         self._resources: list[Closeable] = list(resources)
         self._cleanups: list[Callable[[], None]] = list(cleanups)
         self._pins: list[str] = []
-        self._group: Link | None = None
         self._finalizer = weakref.finalize(self, _release, fd, self._resources, self._cleanups, description)
 
     # -- what it owns ------------------------------------------------------------------------
@@ -270,8 +269,9 @@ class Link:
 class LinkGroup(Link):
     """Several links made by one attach call (e.g. one perf event per CPU), handled as one.
 
-    ``links`` are the members; closing the group closes each. ``info()`` describes the first
-    member (``infos()`` all of them); ``update`` and ``pin`` are per member.
+    ``links`` are the members; closing the group closes each. Each member also has its own
+    garbage-collection backstop, so a member still referenced stays attached after the group
+    object is gone. ``info()`` describes the first member (``infos()`` all of them).
     """
 
     def __init__(self, links: Sequence[Link], *, program: Program | None, description: str,
@@ -279,10 +279,7 @@ class LinkGroup(Link):
         if not links:
             raise LinkError(f"{description}: nothing was attached")
         self.links = list(links)
-        super().__init__(fd=None, program=program, description=description, resources=self.links,
-                         reattach=reattach)
-        for member in self.links:  # a member kept alive keeps the group (and so itself) attached
-            member._group = self
+        super().__init__(fd=None, program=program, description=description, reattach=reattach)
 
     def info(self) -> LinkInfo:
         """The info of the first member link."""
@@ -293,14 +290,16 @@ class LinkGroup(Link):
         return [member.info() for member in self.links]
 
     def update(self, prog: Program) -> None:
-        """Update every member (see :meth:`Link.update`), or attach a new group and release this one."""
+        """Attach a new group for ``prog`` and release this one's members, or update each member."""
+        if self.closed:
+            raise LinkError(f"update(): the link ({self.description}) is already detached")
         if self._reattach is not None and not any(m._pins for m in self.links):
             new = self._reattach(prog)
-            self._adopt(new)
+            old, self.links = self.links, (new.links if isinstance(new, LinkGroup) else [new])
             if isinstance(new, LinkGroup):
-                self.links = new.links
-                for member in self.links:
-                    member._group = self
+                new.links = []
+            for member in old:
+                member.close()
         else:
             for member in self.links:
                 member.update(prog)
@@ -320,11 +319,16 @@ class LinkGroup(Link):
             member.detach()
         self.close()
 
+    def close(self) -> None:
+        """Close every member; later calls do nothing."""
+        for member in self.links:
+            member.close()
+        super().close()
+
     def fileno(self) -> int:
         raise LinkError(f"{self.description} is a group of {len(self.links)} links; use .links[i].fileno()")
 
     def __len__(self) -> int:
         return len(self.links)
-
 
 __all__ = ["Closeable", "Link", "LinkError", "LinkGroup", "LinkInfo"]

@@ -51,7 +51,7 @@ def _iter_info(
         raise ValueError(f"an iterator takes one target; got {' and '.join(chosen)}")
     if map is not None:
         fd = map.fd if hasattr(map, "fd") else map
-        return struct.pack("<I", _sys.fdno(fd))  # type: ignore[arg-type]
+        return struct.pack("<I", _sys.fdno(fd))
     if tid or pid or pid_fd:
         return struct.pack("<III", tid, pid, pid_fd)
     if cgroup_fd or cgroup_id:
