@@ -1,0 +1,32 @@
+"""``pybpf.stacks``: stack trace maps, kernel and user symbols, folded stacks for flame graphs.
+
+>>> from pybpf.stacks import StackTraceMap, ProcessSymbols, ksym, folded_counts   # doctest: +SKIP
+>>> stacks = StackTraceMap(obj.maps["stacks"])
+>>> [str(s) for s in stacks.kernel_stack(kstack_id)]          # kallsyms
+['__x64_sys_getppid+0x5', 'do_syscall_64+0x82', 'entry_SYSCALL_64_after_hwframe+0x76']
+>>> snapshot = ProcessSymbols(pid)                             # /proc/PID/maps, now
+>>> [s.name for s in stacks.user_stack(ustack_id, snapshot)]   # ELF .symtab/.dynsym
+['level3', 'level2', 'level1', 'main', '__libc_start_call_main', ...]
+>>> open("out.folded", "w").write(folded_counts(obj.maps["counts"], stacks))
+
+Modules: :mod:`.stackmap` (StackTraceMap, build ids, stack id errors), :mod:`.ksyms`
+(kallsyms), :mod:`.usyms` (processes), :mod:`.elfsyms` (ELF files), :mod:`.folded`.
+"""
+
+from __future__ import annotations
+
+from ._symbol import UNKNOWN, KallsymsRestrictedError, StackError, Symbol
+from .elfsyms import ElfSymbols, elf_symbols, read_build_id
+from .folded import StackKey, folded, folded_counts, stack_key
+from .ksyms import KernelSymbols, kernel_symbols, ksym, ksym_reload, ksymname
+from .stackmap import (
+    BuildIdFrame, BuildIdIndex, BuildIdStatus, StackIdError, StackTraceMap, check_stack_id, stack_id_error,
+)
+from .usyms import Mapping, ProcessSymbols, parse_maps, process_symbols, usym
+
+__all__ = [
+    "UNKNOWN", "BuildIdFrame", "BuildIdIndex", "BuildIdStatus", "ElfSymbols", "KallsymsRestrictedError",
+    "KernelSymbols", "Mapping", "ProcessSymbols", "StackError", "StackIdError", "StackKey", "StackTraceMap", "Symbol",
+    "check_stack_id", "elf_symbols", "folded", "folded_counts", "kernel_symbols", "ksym", "ksym_reload", "ksymname",
+    "parse_maps", "process_symbols", "read_build_id", "stack_id_error", "stack_key", "usym",
+]

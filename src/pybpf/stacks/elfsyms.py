@@ -1,0 +1,211 @@
+"""Function symbols of one ELF file (executable or shared library), for address lookups.
+
+:class:`ElfSymbols` reads, with pyelftools, the ``PT_LOAD`` program headers, the function
+symbols of ``.symtab`` and ``.dynsym`` and the GNU build id of a file. A *file offset* (what
+``/proc/PID/maps`` arithmetic and build-id stack frames give) becomes a *virtual address* as
+``nm`` prints it through the segment that contains it: ``vaddr = off - p_offset + p_vaddr``.
+That is the same for ``-no-pie`` executables, PIE executables and shared libraries.
+
+A stripped file's symbols are taken from its separate debug file when one is installed
+(``/usr/lib/debug/.build-id/xx/yyyy.debug``). Files are cached per (device, inode, mtime).
+
+>>> syms = elf_symbols("/usr/bin/python3")                               # doctest: +SKIP
+>>> syms.lookup(syms.vaddr_of_offset(0x1234))
+('_start', 4)
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError as _PyElfError
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection, SymbolTableSection
+
+from ._symbol import StackError
+
+log = logging.getLogger("pybpf.stacks")
+
+DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
+_FUNC_TYPES = frozenset({"STT_FUNC", "STT_GNU_IFUNC"})
+#: preference among symbols at one address: a global name over a weak one over a local one
+_BINDING_RANK = {"STB_GLOBAL": 0, "STB_WEAK": 1, "STB_LOCAL": 2}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A ``PT_LOAD`` program header: file bytes [offset, offset+filesz) at vaddr."""
+
+    offset: int
+    vaddr: int
+    filesz: int
+    memsz: int
+
+
+@dataclass(frozen=True)
+class _Sym:
+    address: int
+    size: int
+    name: str
+    rank: tuple[int, int, int]
+
+
+class ElfSymbols:
+    """The function symbols, load segments and build id of one ELF file (read on creation)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, debug_root: Path | None = DEBUG_ROOT) -> None:
+        self.path = str(path)
+        try:
+            with open(self.path, "rb") as fh:
+                elf = ELFFile(fh)
+                self.segments: tuple[Segment, ...] = tuple(
+                    Segment(seg["p_offset"], seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"])
+                    for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD")
+                self.build_id: str | None = _build_id(elf)
+                has_symtab = elf.get_section_by_name(".symtab") is not None
+                syms = list(_function_symbols(elf))
+        except (OSError, _PyElfError, ValueError, KeyError) as exc:  # pyelftools raises several kinds
+            raise StackError(f"cannot read the symbols of {self.path}: {exc}") from exc
+        self.debug_file: str | None = None
+        if not has_symtab and self.build_id and debug_root is not None:
+            debug = debug_root / self.build_id[:2] / f"{self.build_id[2:]}.debug"
+            if debug.is_file():
+                try:
+                    with open(debug, "rb") as fh:
+                        syms.extend(_function_symbols(ELFFile(fh)))
+                    self.debug_file = str(debug)
+                except (OSError, _PyElfError, ValueError, KeyError) as exc:
+                    log.debug("ignoring debug file %s: %s", debug, exc)
+        self._set_symbols(syms)
+        log.debug("%s: %d function symbols, %d load segments, build id %s", self.path, len(self._names),
+                  len(self.segments), self.build_id)
+
+    def _set_symbols(self, syms: Iterable[_Sym]) -> None:
+        best: dict[int, _Sym] = {}
+        for sym in syms:
+            old = best.get(sym.address)
+            if old is None or sym.rank < old.rank or (sym.rank == old.rank and sym.size > old.size):
+                best[sym.address] = sym
+        ordered = sorted(best.values(), key=lambda s: s.address)
+        self._starts = [s.address for s in ordered]
+        self._names = [s.name for s in ordered]
+        ends = []
+        for i, sym in enumerate(ordered):
+            if sym.size:
+                ends.append(sym.address + sym.size)
+            else:  # no size: up to the next symbol (the last one covers one byte)
+                ends.append(ordered[i + 1].address if i + 1 < len(ordered) else sym.address + 1)
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def vaddr_of_offset(self, file_offset: int) -> int | None:
+        """The virtual address of byte ``file_offset`` of the file (None outside every PT_LOAD)."""
+        for seg in self.segments:
+            if seg.offset <= file_offset < seg.offset + max(seg.filesz, 1):
+                return file_offset - seg.offset + seg.vaddr
+        return None
+
+    def offset_of_vaddr(self, vaddr: int) -> int | None:
+        """The file offset of virtual address ``vaddr`` (None if no segment has file bytes there)."""
+        for seg in self.segments:
+            if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
+                return vaddr - seg.vaddr + seg.offset
+        return None
+
+    def lookup(self, vaddr: int) -> tuple[str, int] | None:
+        """``(name, offset)`` of the function containing ``vaddr``, or None."""
+        i = bisect.bisect_right(self._starts, vaddr) - 1
+        if i < 0 or vaddr >= self._ends[i]:
+            return None
+        return self._names[i], vaddr - self._starts[i]
+
+    def address_of(self, name: str) -> int | None:
+        """The virtual address of function ``name`` (None if there is none)."""
+        for start, sym in zip(self._starts, self._names):
+            if sym == name:
+                return start
+        return None
+
+
+def _build_id(elf: ELFFile) -> str | None:
+    """The GNU build id (hex) from the note sections, else the PT_NOTE segments."""
+    containers: list[Iterable[dict]] = [sec.iter_notes() for sec in elf.iter_sections() if isinstance(sec, NoteSection)]
+    if not containers:
+        containers = [seg.iter_notes() for seg in elf.iter_segments() if seg["p_type"] == "PT_NOTE"]
+    for notes in containers:
+        for note in notes:
+            if note["n_type"] == "NT_GNU_BUILD_ID":
+                return str(note["n_desc"])
+    return None
+
+
+def read_build_id(path: str | os.PathLike[str]) -> str | None:
+    """The GNU build id of an ELF file as lowercase hex (None if it has none or is no ELF)."""
+    try:
+        with open(path, "rb") as fh:
+            return _build_id(ELFFile(fh))
+    except (OSError, _PyElfError, ValueError, KeyError):
+        return None
+
+
+def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
+    for name in (".symtab", ".dynsym"):
+        section = elf.get_section_by_name(name)
+        if not isinstance(section, SymbolTableSection):
+            continue
+        for sym in section.iter_symbols():
+            info = sym["st_info"]
+            if info["type"] not in _FUNC_TYPES or sym["st_shndx"] == "SHN_UNDEF" or not sym["st_value"]:
+                continue
+            if not sym.name:
+                continue
+            rank = (_BINDING_RANK.get(info["bind"], 3), sym.name.startswith("_"), len(sym.name))
+            yield _Sym(sym["st_value"], sym["st_size"], sym.name, rank)
+
+
+#: files kept parsed, most recently used last
+CACHE_SIZE = 256
+_cache: OrderedDict[tuple[int, int, int], ElfSymbols] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def elf_symbols(path: str | os.PathLike[str]) -> ElfSymbols:
+    """The (cached) :class:`ElfSymbols` of ``path``.
+
+    The cache key is the file's (device, inode, mtime): the same file reached through another
+    path (``/proc/PID/root/...``) is parsed once, and a rebuilt file is read again.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise StackError(f"cannot read the symbols of {path}: {exc.strerror}") from exc
+    key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    syms = ElfSymbols(path)
+    with _cache_lock:
+        _cache[key] = syms
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return syms
+
+
+def clear_cache() -> None:
+    """Forget every cached file."""
+    with _cache_lock:
+        _cache.clear()
+
+
+__all__ = ["DEBUG_ROOT", "ElfSymbols", "Segment", "clear_cache", "elf_symbols", "read_build_id"]

@@ -1,0 +1,189 @@
+"""Kernel symbols from ``/proc/kallsyms``: address -> :class:`Symbol`, name -> address.
+
+>>> from pybpf.stacks import ksym, ksymname                             # doctest: +SKIP
+>>> ksym(ksymname("vfs_read") + 0x12)
+Symbol(name='vfs_read', offset=18, module=None, address=...)
+
+The table is read once, sorted by address, and searched with :mod:`bisect`; call
+:meth:`KernelSymbols.reload` (or :func:`ksym_reload`) after a module or BPF program was
+loaded. Real addresses need root (CAP_SYSLOG): otherwise, or with ``kernel.kptr_restrict=2``,
+kallsyms shows zeros and the lookups raise :class:`KallsymsRestrictedError` saying so.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._symbol import UNKNOWN, KallsymsRestrictedError, StackError, Symbol
+
+log = logging.getLogger("pybpf.stacks")
+
+KALLSYMS = Path("/proc/kallsyms")
+KPTR_RESTRICT = Path("/proc/sys/kernel/kptr_restrict")
+
+#: kallsyms type letters of code (text, weak): the only ones an instruction pointer can be in.
+TEXT_TYPES = frozenset("tTwW")
+
+
+@dataclass(frozen=True)
+class KernelSymbol:
+    """One line of kallsyms: ``address``, ``type`` letter, ``name`` and ``module`` (None: vmlinux)."""
+
+    address: int
+    type: str
+    name: str
+    module: str | None = None
+
+
+def parse_kallsyms(text: str) -> Iterator[KernelSymbol]:
+    """The entries of kallsyms text (``ffffffff81000000 T _stext`` / ``... t name\\t[mod]``)."""
+    for line in text.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 3:
+            continue
+        try:
+            address = int(parts[0], 16)
+        except ValueError:
+            continue
+        module = parts[3].strip().strip("[]") if len(parts) > 3 else None
+        yield KernelSymbol(address, parts[1], parts[2], module or None)
+
+
+class KernelSymbols:
+    """The kernel's symbol table, loaded lazily from ``path`` (``/proc/kallsyms``).
+
+    >>> ks = KernelSymbols("/proc/kallsyms")                                # doctest: +SKIP
+    >>> ks.lookup(ks.address_of("do_sys_openat2") + 4).format()
+    'do_sys_openat2+0x4'
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = KALLSYMS) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._addresses: list[int] = []
+        self._text: list[KernelSymbol] = []
+        self._by_name: dict[str, list[KernelSymbol]] = {}
+        self._loaded = False
+        self._restricted = False
+
+    # ---- loading ---------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the file again (after a module or a BPF program was loaded)."""
+        entries = list(parse_kallsyms(self.path.read_text(errors="replace")))
+        text = sorted((e for e in entries if e.type in TEXT_TYPES), key=lambda e: e.address)
+        by_name: dict[str, list[KernelSymbol]] = {}
+        for entry in entries:
+            by_name.setdefault(entry.name, []).append(entry)
+        with self._lock:
+            self._text = text
+            self._addresses = [e.address for e in text]
+            self._by_name = by_name
+            self._restricted = bool(entries) and not any(e.address for e in entries)
+            self._loaded = True
+        log.debug("%s: %d symbols, %d text", self.path, len(entries), len(text))
+
+    def _ensure(self) -> None:
+        if not self._loaded:
+            self.reload()
+        if self._restricted:
+            raise KallsymsRestrictedError(self._restricted_message())
+
+    def _restricted_message(self) -> str:
+        try:
+            level = KPTR_RESTRICT.read_text().strip()
+        except OSError:
+            level = "?"
+        who = "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+        return (f"{self.path} shows only zero addresses to this process ({who}, kernel.kptr_restrict={level}): "
+                "kernel addresses cannot be symbolised. Run as root (CAP_SYSLOG) with kernel.kptr_restrict <= 1 "
+                "(sysctl -w kernel.kptr_restrict=1)")
+
+    @property
+    def restricted(self) -> bool:
+        """True when kallsyms hides the addresses (every address reads as zero)."""
+        if not self._loaded:
+            self.reload()
+        return self._restricted
+
+    def __len__(self) -> int:
+        self._ensure()
+        return len(self._text)
+
+    # ---- lookups ---------------------------------------------------------------------
+
+    def lookup(self, address: int) -> Symbol:
+        """The text symbol at or below ``address`` (``[unknown]`` below the first one).
+
+        kallsyms has no sizes: an address past the end of the last function of a region
+        still resolves to that function, as in bcc and perf.
+        """
+        self._ensure()
+        i = bisect.bisect_right(self._addresses, address) - 1
+        if i < 0:
+            return Symbol(UNKNOWN, address, None, address)
+        entry = self._text[i]
+        return Symbol(entry.name, address - entry.address, entry.module, address)
+
+    def address_of(self, name: str, module: str | None = None) -> int:
+        """The address of symbol ``name`` (any type); ``module`` picks one when several have it.
+
+        Raises :class:`StackError` when no symbol has that name.
+        """
+        self._ensure()
+        entries = self._by_name.get(name, [])
+        if module is not None:
+            entries = [e for e in entries if e.module == module]
+        if not entries:
+            where = f" in module {module}" if module else ""
+            raise StackError(f"no kernel symbol named {name!r}{where} in {self.path}; "
+                             "check the spelling, or reload() if the module was loaded since")
+        text = [e for e in entries if e.type in TEXT_TYPES]
+        return (text or entries)[0].address
+
+    def symbols(self, name: str) -> list[KernelSymbol]:
+        """Every entry named ``name`` (static functions may exist several times)."""
+        self._ensure()
+        return list(self._by_name.get(name, []))
+
+
+_default: KernelSymbols | None = None
+_default_lock = threading.Lock()
+
+
+def kernel_symbols() -> KernelSymbols:
+    """The shared table of ``/proc/kallsyms`` (read on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = KernelSymbols()
+        return _default
+
+
+def ksym(address: int) -> Symbol:
+    """The kernel symbol of ``address``: ``Symbol(name, offset, module)``.
+
+    >>> ksym(ksymname("vfs_read")).name                                     # doctest: +SKIP
+    'vfs_read'
+    """
+    return kernel_symbols().lookup(address)
+
+
+def ksymname(name: str, module: str | None = None) -> int:
+    """The address of kernel symbol ``name`` (:class:`StackError` if there is none)."""
+    return kernel_symbols().address_of(name, module)
+
+
+def ksym_reload() -> None:
+    """Read /proc/kallsyms again (new modules, new BPF programs)."""
+    kernel_symbols().reload()
+
+
+__all__ = ["KALLSYMS", "KernelSymbol", "KernelSymbols", "kernel_symbols", "ksym", "ksym_reload", "ksymname",
+           "parse_kallsyms"]
