@@ -4,6 +4,8 @@ cgroup_skb counts the UDP packets a process in it sends on loopback; connect4 re
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from progs_net import child_cgroup, load
+from progs_net import child_cgroup, compiled, load, wait_for
 
 from pybpf._sys import AttachFlags
 from pybpf.enums import AttachType, LinkType
@@ -131,3 +133,44 @@ def test_connect4_rewrites_and_refuses(cg: Path) -> None:
 def test_missing_cgroup_says_where_to_look() -> None:
     with load("cgroup_net") as obj, pytest.raises(BPFError, match="cgroup v2 hierarchy"):
         cgroup(obj.programs["count_egress"], "/sys/fs/cgroup/unified/no-such-pybpf-cgroup")
+
+
+def test_section_dispatch_takes_attach_type_from_section(cg: Path) -> None:
+    with load("cgroup_net", port=PORT) as obj:
+        assert obj.attach_all() == []  # cgroup sections name no cgroup
+        lk = obj.programs["rewrite_connect4"].attach(cg)
+        assert lk.info().details["attach_type"] == AttachType.CGROUP_INET4_CONNECT
+        assert attached(cg, AttachType.CGROUP_INET4_CONNECT).prog_ids == (obj.programs["rewrite_connect4"].id,)
+    assert attached(cg, AttachType.CGROUP_INET4_CONNECT).prog_ids == ()
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    import pybpf
+    from pybpf.link.cgroup import cgroup
+    obj = pybpf.load(sys.argv[1])
+    lk = cgroup(obj.programs["count_egress"], sys.argv[2], use_link=sys.argv[3] == "link")
+    print("attached", flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.parametrize("how", ["link", "prog_attach"])
+def test_sigkilled_owner_leaves_only_prog_attach_behind(cg: Path, how: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", KILLED, str(compiled("cgroup_net")), str(cg), how],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "attached"
+        assert len(attached(cg, AttachType.CGROUP_INET_EGRESS).prog_ids) == 1
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        if how == "link":  # the link died with its process
+            assert wait_for(lambda: attached(cg, AttachType.CGROUP_INET_EGRESS).prog_ids == ())
+        else:  # documented: a PROG_ATTACH attachment belongs to the cgroup and stays
+            assert len(attached(cg, AttachType.CGROUP_INET_EGRESS).prog_ids) == 1
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()

@@ -117,3 +117,17 @@ def test_classic_tc_filter_counts_and_is_removed() -> None:
 def _tc_show(ns: NetNS, dev: str) -> str:
     return subprocess.run(["tc", "-n", ns.name, "filter", "show", "dev", dev, "ingress"], check=True,
                           capture_output=True, text=True).stdout
+
+
+def test_section_dispatch_needs_interface_and_takes_direction_from_section(ns: NetNS) -> None:
+    from pybpf.link import AttachError
+
+    with load("tc_udp", port=PORT) as obj:
+        assert obj.attach_all() == []  # tc/tcx sections name no interface: not auto-attached
+        with pytest.raises(AttachError, match="names no target"):
+            obj.programs["tc_egress"].attach()
+        lk = ns.call(obj.programs["tc_egress"].attach, "lo")
+        assert lk.info().details["attach_type"] == AttachType.TCX_EGRESS
+        assert ns.call(_loopback_exchange, 2, PORT) == 2
+        assert obj.globals is not None and obj.globals["egress_packets"] == 2
+    assert lk.closed  # closing the Collection detached it
