@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -90,8 +91,12 @@ def test_async_iteration(obj: pybpf.Collection) -> None:
     with PerfBuffer(obj.maps["pb"], page_count=64) as pb:
         async def main() -> list[int]:
             loop = asyncio.get_running_loop()
-            fut = loop.run_in_executor(None, lambda: [obj.programs["pb_output"].test_run(PACKET, repeat=50)
-                                                      for _ in range(10)])
+            def produce() -> None:
+                for _ in range(10):
+                    obj.programs["pb_output"].test_run(PACKET, repeat=50)
+                    time.sleep(0.002)
+
+            fut = loop.run_in_executor(None, produce)
             seqs: list[int] = []
             async for rec in pb:
                 seqs.append(int.from_bytes(rec[:8], "little"))

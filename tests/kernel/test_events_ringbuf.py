@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,6 +21,13 @@ TAG = b"pybpf-event"
 
 def _produce(obj: pybpf.Collection, prog: str, n: int) -> None:
     obj.programs[prog].test_run(PACKET, repeat=n)
+
+
+def _produce_slowly(obj: pybpf.Collection, prog: str, n: int, times: int) -> None:
+    """``times`` batches of ``n`` with pauses, so the reader really waits for data."""
+    for _ in range(times):
+        _produce(obj, prog, n)
+        time.sleep(0.002)
 
 
 def _check_records(seqs: list[int] | np.ndarray, expected: range) -> None:
@@ -137,7 +145,7 @@ def test_asyncio_iteration_while_a_thread_produces() -> None:
     with pybpf.load(s) as obj, RingBuffer(obj.maps["rb"], record_type="event", btf=obj) as rb:
         async def main() -> list[int]:
             loop = asyncio.get_running_loop()
-            producer = loop.run_in_executor(None, lambda: [_produce(obj, "rb_output", 100) for _ in range(20)])
+            producer = loop.run_in_executor(None, _produce_slowly, obj, "rb_output", 100, 20)
             seqs: list[int] = []
             async for rec in rb:
                 seqs.append(int(rec["seq"]))
@@ -155,7 +163,7 @@ def test_poll_wakes_up_for_a_producer_thread() -> None:
     s = spec("events")
     s.maps["rb"].max_entries = 1 << 20
     with pybpf.load(s) as obj, RingBuffer(obj.maps["rb"], record_type="event", btf=obj) as rb:
-        t = threading.Thread(target=lambda: [_produce(obj, "rb_output", 500) for _ in range(40)])
+        t = threading.Thread(target=_produce_slowly, args=(obj, "rb_output", 500, 40))
         t.start()
         chunks = []
         got = 0

@@ -1,4 +1,4 @@
-// Event producers for the reader tests: XDP programs run with BPF_PROG_TEST_RUN(repeat=N)
+// Event producers for the reader tests: socket filter programs run with BPF_PROG_TEST_RUN(repeat=N)
 // each write one numbered record per run to a ring buffer or a perf event array.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -48,26 +48,26 @@ static __always_inline void fill(struct event *e, __u64 n)
 	e->pad[0] = e->pad[1] = 0;
 }
 
-SEC("xdp")
-int rb_reserve(struct xdp_md *ctx)
+SEC("socket")
+int rb_reserve(struct __sk_buff *ctx)
 {
 	__u64 n = __sync_fetch_and_add(&seq, 1);
 	struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 
 	if (!e) {
 		__sync_fetch_and_add(&rb_fail, 1);
-		return XDP_PASS;
+		return 0;
 	}
 	fill(e, n);
 	if (discard_every && n % discard_every == 0)
 		bpf_ringbuf_discard(e, 0);
 	else
 		bpf_ringbuf_submit(e, 0);
-	return XDP_PASS;
+	return 0;
 }
 
-SEC("xdp")
-int rb_output(struct xdp_md *ctx)
+SEC("socket")
+int rb_output(struct __sk_buff *ctx)
 {
 	struct event e;
 	__u64 n = __sync_fetch_and_add(&seq, 1);
@@ -75,12 +75,12 @@ int rb_output(struct xdp_md *ctx)
 	fill(&e, n);
 	if (bpf_ringbuf_output(&rb, &e, sizeof(e), 0))
 		__sync_fetch_and_add(&rb_fail, 1);
-	return XDP_PASS;
+	return 0;
 }
 
 /* one record to each of two ring buffers */
-SEC("xdp")
-int rb_both(struct xdp_md *ctx)
+SEC("socket")
+int rb_both(struct __sk_buff *ctx)
 {
 	struct event e;
 	__u64 n = __sync_fetch_and_add(&seq, 1);
@@ -91,12 +91,12 @@ int rb_both(struct xdp_md *ctx)
 	e.seq = n + 1000000;
 	if (bpf_ringbuf_output(&rb2, &e, sizeof(e), 0))
 		__sync_fetch_and_add(&rb_fail, 1);
-	return XDP_PASS;
+	return 0;
 }
 
 /* records of two sizes: a u64 (even seq) and a struct event (odd seq) */
-SEC("xdp")
-int rb_mixed(struct xdp_md *ctx)
+SEC("socket")
+int rb_mixed(struct __sk_buff *ctx)
 {
 	struct event e;
 	__u64 n = __sync_fetch_and_add(&seq, 1);
@@ -106,11 +106,11 @@ int rb_mixed(struct xdp_md *ctx)
 		bpf_ringbuf_output(&rb, &e, sizeof(e), 0);
 	else
 		bpf_ringbuf_output(&rb, &n, sizeof(n), 0);
-	return XDP_PASS;
+	return 0;
 }
 
-SEC("xdp")
-int pb_output(struct xdp_md *ctx)
+SEC("socket")
+int pb_output(struct __sk_buff *ctx)
 {
 	struct event e;
 	__u64 n = __sync_fetch_and_add(&seq, 1);
@@ -118,7 +118,7 @@ int pb_output(struct xdp_md *ctx)
 	fill(&e, n);
 	if (bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &e, sizeof(e)))
 		__sync_fetch_and_add(&pb_fail, 1);
-	return XDP_PASS;
+	return 0;
 }
 
 /* ---- user ring buffer: records written from Python, drained here and echoed to rb ---- */
@@ -144,21 +144,21 @@ static long on_sample(struct bpf_dynptr *dynptr, void *ctx)
 	return 0;
 }
 
-SEC("xdp")
-int urb_drain(struct xdp_md *ctx)
+SEC("socket")
+int urb_drain(struct __sk_buff *ctx)
 {
 	drain_ret = bpf_user_ringbuf_drain(&urb, on_sample, NULL, 0);
-	return XDP_PASS;
+	return 0;
 }
 
 /* ---- bpf_printk for the trace_pipe reader ---- */
 const volatile __u64 printk_tag = 0;
 
-SEC("xdp")
-int printk(struct xdp_md *ctx)
+SEC("socket")
+int printk(struct __sk_buff *ctx)
 {
 	bpf_printk("pybpf-events %llu says %d", printk_tag, 42);
-	return XDP_PASS;
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
