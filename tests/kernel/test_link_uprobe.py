@@ -3,6 +3,7 @@ the BPF programs report the arguments and return values they saw in a hash map."
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 from pathlib import Path
@@ -29,11 +30,14 @@ from progs_uprobe import (
     start,
 )
 
-from pybpf import features, link
+from pybpf import features
 from pybpf.errors import BPFError, SyscallError
-from pybpf.link import uprobe as uprobe_mod
+from pybpf.link.uprobe import resolve, uprobe, uprobe_multi, uretprobe
 from pybpf.link._uprobe_resolve import UprobeTargetError, find_library
 from pybpf.link.info import PerfEventLinkType
+
+# the module (pybpf.link.uprobe may name the function in the package namespace)
+uprobe_mod = importlib.import_module("pybpf.link.uprobe")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +54,9 @@ def obj():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("kind", ["nopie", "pie"])
 def test_uprobe_and_uretprobe_see_argument_and_return_value(obj, targets: Targets, kind: str) -> None:
     binary = getattr(targets, kind)
-    with link.uprobe.uprobe(obj.programs["on_add_one"], binary, "add_one", cookie=77), \
-            link.uprobe.uretprobe(obj.programs["on_add_one_ret"], binary, "add_one"), \
-            link.uprobe.uprobe(obj.programs["on_mul_sub"], binary, "mul_sub"):
+    with uprobe(obj.programs["on_add_one"], binary, "add_one", cookie=77), \
+            uretprobe(obj.programs["on_add_one_ret"], binary, "add_one"), \
+            uprobe(obj.programs["on_mul_sub"], binary, "mul_sub"):
         out = run(binary, "-5")
     seen = dict(obj.maps["seen"])
     assert seen[EV_ENTRY_ARG] == -5
@@ -64,7 +68,7 @@ def test_uprobe_and_uretprobe_see_argument_and_return_value(obj, targets: Target
 
 
 def test_detached_uprobe_sees_nothing(obj, targets: Targets) -> None:
-    probe = link.uprobe.uprobe(obj.programs["on_add_one"], targets.pie, "add_one")
+    probe = uprobe(obj.programs["on_add_one"], targets.pie, "add_one")
     run(targets.pie, "3")
     probe.close()
     assert obj.maps["seen"][EV_ENTRY_ARG] == 3
@@ -73,8 +77,8 @@ def test_detached_uprobe_sees_nothing(obj, targets: Targets) -> None:
 
 
 def test_uprobe_on_shared_library_function(obj, targets: Targets) -> None:
-    with link.uprobe.uprobe(obj.programs["on_lib_square"], targets.lib, "lib_square"), \
-            link.uprobe.uretprobe(obj.programs["on_lib_square_ret"], str(targets.lib), "lib_square"):
+    with uprobe(obj.programs["on_lib_square"], targets.lib, "lib_square"), \
+            uretprobe(obj.programs["on_lib_square_ret"], str(targets.lib), "lib_square"):
         run(targets.nopie, "-6")
     seen = obj.maps["seen"]
     assert (seen[EV_LIB_ARG], seen[EV_LIB_RET]) == (-6, 36)
@@ -82,22 +86,22 @@ def test_uprobe_on_shared_library_function(obj, targets: Targets) -> None:
 
 def test_uprobe_by_library_name_through_ld_library_path(obj, targets: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LD_LIBRARY_PATH", str(targets.lib.parent))
-    with link.uprobe.uprobe(obj.programs["on_lib_square"], "uptarget", "lib_square"):
+    with uprobe(obj.programs["on_lib_square"], "uptarget", "lib_square"):
         run(targets.nopie, "7")
     assert obj.maps["seen"][EV_LIB_ARG] == 7
 
 
 def test_uprobe_at_offset_inside_function_and_at_address(obj, targets: Targets) -> None:
     """``func+off`` and a raw address land where ``resolve`` says; the link reports that offset."""
-    target = link.uprobe.resolve(targets.nopie, "add_one")
-    with link.uprobe.uprobe(obj.programs["on_add_one"], targets.nopie, target.address) as probe:
+    target = resolve(targets.nopie, "add_one")
+    with uprobe(obj.programs["on_add_one"], targets.nopie, target.address) as probe:
         info = probe.info()
         run(targets.nopie, "11")
     assert info.details["perf_type"] == PerfEventLinkType.UPROBE.name
     assert info.details["offset"] == target.offset
     assert info.details["file_name"] == str(targets.nopie)
     assert obj.maps["seen"][EV_ENTRY_ARG] == 11
-    with link.uprobe.uprobe(obj.programs["on_add_one"], targets.nopie, "add_one", offset=1) as probe:
+    with uprobe(obj.programs["on_add_one"], targets.nopie, "add_one", offset=1) as probe:
         assert probe.info().details["offset"] == target.offset + 1
 
 
@@ -105,7 +109,7 @@ def test_libc_malloc_by_library_name_with_pid_filter(obj, targets: Targets) -> N
     """``("c", "malloc")`` with ``pid=``: only the filtered process's malloc(12345 + n) is seen."""
     chosen, other = start(targets.pie, "100"), start(targets.pie, "200")
     try:
-        with link.uprobe.uprobe(obj.programs["on_malloc"], "c", "malloc", pid=chosen.pid) as probe:
+        with uprobe(obj.programs["on_malloc"], "c", "malloc", pid=chosen.pid) as probe:
             assert find_library("c") in probe.description
             release(chosen)
             release(other)
@@ -120,7 +124,7 @@ def test_libc_malloc_by_library_name_with_pid_filter(obj, targets: Targets) -> N
 def test_versioned_libc_symbol(obj, targets: Targets) -> None:
     proc = start(targets.pie, "300")
     try:
-        with link.uprobe.uprobe(obj.programs["on_malloc"], "libc.so.6", "malloc@@GLIBC_2.2.5", pid=proc.pid):
+        with uprobe(obj.programs["on_malloc"], "libc.so.6", "malloc@@GLIBC_2.2.5", pid=proc.pid):
             release(proc)
     finally:
         if proc.poll() is None:
@@ -131,12 +135,12 @@ def test_versioned_libc_symbol(obj, targets: Targets) -> None:
 
 def test_pid_filter_on_missing_process_is_reported() -> None:
     with load("uprobe") as c, pytest.raises(SyscallError, match="does not exist|ESRCH"):
-        link.uprobe.uprobe(c.programs["on_malloc"], "c", "malloc", pid=2**22 + 12345)
+        uprobe(c.programs["on_malloc"], "c", "malloc", pid=2**22 + 12345)
 
 
 def test_unknown_symbol_is_a_lookup_error(obj, targets: Targets) -> None:
     with pytest.raises(UprobeTargetError, match="no function symbol 'no_such_function'"):
-        link.uprobe.uprobe(obj.programs["on_add_one"], targets.pie, "no_such_function")
+        uprobe(obj.programs["on_add_one"], targets.pie, "no_such_function")
 
 
 @pytest.mark.skipif(not features.feature("uprobe_multi").supported,
@@ -146,7 +150,7 @@ def test_uprobe_multi_with_glob_and_cookies(obj, targets: Targets) -> None:
     assert found == ["add_one", "mul_sub"]
     proc = start(targets.pie, "1")
     try:
-        with link.uprobe.uprobe_multi(obj.programs["on_multi"], targets.pie, "[am][du][dl]_*", pid=proc.pid,
+        with uprobe_multi(obj.programs["on_multi"], targets.pie, "[am][du][dl]_*", pid=proc.pid,
                                       cookies=[10, 20]) as m:
             info = m.info()
             release(proc)
@@ -166,7 +170,7 @@ def test_uprobe_multi_with_glob_and_cookies(obj, targets: Targets) -> None:
 def test_uprobe_multi_on_libc_glob(obj, targets: Targets) -> None:
     proc = start(targets.pie, "5")
     try:
-        with link.uprobe.uprobe_multi(obj.programs["on_multi"], "c", "malloc*", pid=proc.pid):
+        with uprobe_multi(obj.programs["on_multi"], "c", "malloc*", pid=proc.pid):
             release(proc)
     finally:
         if proc.poll() is None:
@@ -179,14 +183,14 @@ def test_uprobe_multi_needs_a_multi_program(obj, targets: Targets) -> None:
     if not features.feature("uprobe_multi").supported:
         pytest.skip(f"uprobe.multi: {features.feature('uprobe_multi').reason}")
     with pytest.raises(BPFError, match="uprobe.multi"):
-        link.uprobe.uprobe_multi(obj.programs["on_add_one"], targets.pie, ["add_one"])
+        uprobe_multi(obj.programs["on_add_one"], targets.pie, ["add_one"])
 
 
 def test_uprobe_multi_falls_back_to_one_uprobe_per_target(targets: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the kernel lacks uprobe.multi, a plain uprobe program gets one perf uprobe per target."""
     monkeypatch.setattr(uprobe_mod, "_feature", lambda name: (name != "uprobe_multi", "pretend it is missing"))
     with load("uprobe") as c:
-        with link.uprobe.uprobe_multi(c.programs["on_add_one"], targets.pie, ["add_one", "mul_sub"],
+        with uprobe_multi(c.programs["on_add_one"], targets.pie, ["add_one", "mul_sub"],
                                       cookies=[5, 6]) as group:
             assert len(group) == 2
             run(targets.pie, "4")
@@ -227,7 +231,7 @@ def test_section_attach_helper(targets: Targets) -> None:
 
 def test_nothing_left_after_close(obj, targets: Targets) -> None:
     """Closing the links releases the perf events: no uprobe of ours stays registered."""
-    probe = link.uprobe.uprobe(obj.programs["on_add_one"], targets.pie, "add_one")
+    probe = uprobe(obj.programs["on_add_one"], targets.pie, "add_one")
     probe.close()
     events = Path("/sys/kernel/tracing/uprobe_events")
     if events.exists():
