@@ -186,7 +186,7 @@ def cgroup(
             _sys.prog_attach(fd, prog.fd, at, flags=f, replace_fd=replace.fd if replace is not None else None)
         except SyscallError as exc:
             raise _explain(exc, fd, at, where) from None
-        cg = _sys.FD(os.dup(fd), kind="cgroup")
+        cg = _sys.FD(_sys.current().dup(fd), kind="cgroup")
         own_prog = prog.fd.dup()
         current = [prog]
 

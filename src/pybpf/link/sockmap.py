@@ -11,7 +11,6 @@ a cgroup: :func:`pybpf.link.cgroup` with ``AttachType.CGROUP_SOCK_OPS``.
 from __future__ import annotations
 
 import errno
-import os
 import logging
 from typing import TYPE_CHECKING
 
@@ -92,7 +91,7 @@ def sockmap(prog: Program, sock_map: HasFileno, attach_type: AttachType | None =
                 raise
             log.debug("no sockmap link (%s); attaching with BPF_PROG_ATTACH", exc)
     _sys.prog_attach(sock_map.fileno(), prog.fd, at)
-    map_fd = _sys.FD(os.dup(sock_map.fileno()), kind="map")
+    map_fd = _sys.FD(_sys.current().dup(sock_map.fileno()), kind="map")
     own_prog = prog.fd.dup()
     return Link(fd=None, program=prog, description=description + " (prog_attach)",
                 cleanups=[lambda: _prog_detach(map_fd, at, own_prog)])
