@@ -39,13 +39,15 @@ class Symbol:
     def format(self, *, offset: bool = True, module: bool = True) -> str:
         """``name+0x12 [module]`` like bcc prints it; parts left out on request.
 
-        The offset is shown only for known symbols with a non-zero offset.
+        The offset is shown only for known symbols with a non-zero offset; a special module
+        already in brackets (``[vdso]``) is not bracketed again.
         """
         text = self.name
         if offset and self.known and self.offset:
             text += f"+{self.offset:#x}"
         if module and self.module:
-            text += f" [{self.module}]"
+            bracketed = self.module.startswith("[") and self.module.endswith("]")  # [vdso], [stack]
+            text += f" {self.module}" if bracketed else f" [{self.module}]"
         return text
 
     def __str__(self) -> str:

@@ -55,6 +55,7 @@ class _Sym:
     size: int
     name: str
     rank: tuple[int, int, int]
+    limit: int  # the end of the symbol's section: a size-0 symbol never reaches past it
 
 
 class ElfSymbols:
@@ -100,8 +101,9 @@ class ElfSymbols:
         for i, sym in enumerate(ordered):
             if sym.size:
                 ends.append(sym.address + sym.size)
-            else:  # no size: up to the next symbol (the last one covers one byte)
-                ends.append(ordered[i + 1].address if i + 1 < len(ordered) else sym.address + 1)
+            else:  # no size: up to the next symbol, within its section
+                following = ordered[i + 1].address if i + 1 < len(ordered) else sym.limit
+                ends.append(max(min(following, sym.limit), sym.address + 1))
         self._ends = ends
 
     def __len__(self) -> int:
@@ -158,6 +160,7 @@ def read_build_id(path: str | os.PathLike[str]) -> str | None:
 
 
 def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
+    section_ends: dict[int, int] = {}
     for name in (".symtab", ".dynsym"):
         section = elf.get_section_by_name(name)
         if not isinstance(section, SymbolTableSection):
@@ -169,7 +172,12 @@ def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
             if not sym.name:
                 continue
             rank = (_BINDING_RANK.get(info["bind"], 3), sym.name.startswith("_"), len(sym.name))
-            yield _Sym(sym["st_value"], sym["st_size"], sym.name, rank)
+            shndx = sym["st_shndx"]
+            if isinstance(shndx, int) and shndx not in section_ends:
+                header = elf.get_section(shndx).header
+                section_ends[shndx] = header["sh_addr"] + header["sh_size"]
+            limit = section_ends.get(shndx, 0) if isinstance(shndx, int) else 0
+            yield _Sym(sym["st_value"], sym["st_size"], sym.name, rank, limit or sym["st_value"] + 1)
 
 
 #: files kept parsed, most recently used last

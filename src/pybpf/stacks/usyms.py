@@ -128,13 +128,15 @@ class ProcessSymbols:
     ``demangle`` (default: when ``cxxfilt`` is importable) turns ``_ZN3foo3barEv`` into
     ``foo::bar()``. ``maps_text`` replaces reading /proc (tests, or maps saved elsewhere);
     ``root`` is where the process's paths are found (default ``/proc/PID/root`` while the
-    process lives, so files of other mount namespaces resolve; then ``/``).
+    process lives, so files of other mount namespaces resolve; then ``/``). ``perf_map`` is
+    the JIT symbol file for anonymous code (default ``/tmp/perf-PID.map``).
     """
 
     def __init__(self, pid: int, *, demangle: bool | None = None, maps_text: str | None = None,
-                 root: str | None = None) -> None:
+                 root: str | None = None, perf_map: str | os.PathLike[str] | None = None) -> None:
         self.pid = pid
         self._root = root
+        self._perf_map_path = perf_map if perf_map is not None else PERF_MAP.format(pid=pid)
         self._demangle = demangler() if demangle in (None, True) else None
         if demangle is True and self._demangle is None:
             log.debug("cxxfilt is not installed: C++ names stay mangled")
@@ -266,7 +268,7 @@ class ProcessSymbols:
 
     def _in_perf_map(self, address: int) -> Symbol | None:
         if self._perf_map is None:
-            self._perf_map = read_perf_map(PERF_MAP.format(pid=self.pid))
+            self._perf_map = read_perf_map(self._perf_map_path)
         if not self._perf_map:
             return None
         i = bisect.bisect_right(self._perf_map, (address, 1 << 64, "")) - 1
