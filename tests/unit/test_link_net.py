@@ -186,3 +186,24 @@ def test_netfilter_attr_and_refusal(fake: FakeSyscalls) -> None:
     fake.fail(Command.LINK_CREATE, errno.EOPNOTSUPP)
     with pytest.raises(NotSupportedError, match="netfilter link"):
         netfilter(_prog(fake, ProgramType.NETFILTER))
+
+
+def test_netlink_xdp_detach_on_kernel_without_replace_flag(monkeypatch: pytest.MonkeyPatch, fake: FakeSyscalls) -> None:
+    """Kernels < 5.7 refuse XDP_FLAGS_REPLACE: the detach compares program ids instead."""
+    from pybpf.link import xdp as xdp_mod
+
+    calls: list[tuple[int, int, int | None]] = []
+
+    def xdp_set(ifindex: int, fd: int, flags: int, *, expected_fd: int | None = None) -> None:
+        calls.append((fd, flags, expected_fd))
+        if flags & 16:
+            raise SyscallError("netlink", errno.EINVAL)
+
+    for attached_id, detached in ((5, True), (6, False)):
+        calls.clear()
+        monkeypatch.setattr(xdp_mod._netlink, "xdp_set", xdp_set)
+        monkeypatch.setattr(xdp_mod._netlink, "xdp_prog_id", lambda ifindex, mode, i=attached_id: i)
+        own = _sys.FD(fake.new_fd(), kind="prog")
+        xdp_mod._netlink_detach(1, XDPMode.SKB, own, 5)
+        assert own.closed
+        assert ((-1, int(XDPMode.SKB), None) in calls) == detached

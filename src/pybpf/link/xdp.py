@@ -63,14 +63,18 @@ def _link_xdp(prog: Program, ifindex: int, mode: XDPMode, description: str) -> L
     return Link(fd=fd, program=prog, description=description)
 
 
-def _netlink_detach(ifindex: int, mode: XDPMode, prog_fd: _sys.FD) -> None:
+def _netlink_detach(ifindex: int, mode: XDPMode, prog_fd: _sys.FD, prog_id: int) -> None:
     """Remove our program from ``ifindex`` if it is still the attached one, then drop our fd."""
     try:
         _netlink.xdp_set(ifindex, -1, int(mode) | int(XDPFlags.REPLACE), expected_fd=prog_fd.fileno())
     except SyscallError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENODEV, errno.ENOENT):
+        if exc.errno == errno.EINVAL:  # kernel < 5.7: no XDP_FLAGS_REPLACE; compare ids, then detach
+            if _netlink.xdp_prog_id(ifindex, int(mode)) == prog_id:
+                _netlink.xdp_set(ifindex, -1, int(mode))
+        elif exc.errno not in (errno.EEXIST, errno.ENODEV, errno.ENOENT):
             raise
-        log.debug("XDP on %d: not ours any more or gone (%s)", ifindex, exc)
+        else:
+            log.debug("XDP on %d: not ours any more or gone (%s)", ifindex, exc)
     finally:
         prog_fd.close()
 
@@ -88,9 +92,9 @@ def _netlink_xdp(prog: Program, ifindex: int, mode: XDPMode, replace: bool | Pro
         if exc.errno in (errno.EBUSY, errno.EEXIST):
             raise _busy(interface_name(ifindex), exc, "netlink") from None
         raise
-    own = prog.fd.dup()  # the detach names the program by fd: keep one as long as the attachment
+    own, prog_id = prog.fd.dup(), prog.id  # the detach names the program by fd: keep one as long as the attachment
     return Link(fd=None, program=prog, description=description,
-                cleanups=[lambda: _netlink_detach(ifindex, mode, own)],
+                cleanups=[lambda: _netlink_detach(ifindex, mode, own, prog_id)],
                 reattach=lambda new: _netlink_xdp(new, ifindex, mode, True, description))
 
 
