@@ -99,9 +99,9 @@ def tcx(
     :class:`~pybpf.Program`, a :class:`Link` or a program id, or with ``None`` first/last of
     the hook. ``expected_revision`` (non-zero) makes the attach fail if the hook changed.
 
-        >>> from pybpf import link                                     # doctest: +SKIP
+        >>> from pybpf.link.tc import TCDirection, tcx                 # doctest: +SKIP
         >>> with pybpf.load("count.bpf.o") as obj:
-        ...     with link.tcx(obj.programs["count"], "lo", direction=link.TCDirection.EGRESS):
+        ...     with tcx(obj.programs["count"], "lo", direction=TCDirection.EGRESS):
         ...         ...
     """
     if before is not _UNSET and after is not _UNSET:
