@@ -58,8 +58,8 @@ def test_batch_mode_and_wrapped_records(obj: pybpf.Collection) -> None:
     """One 4096-byte data page per CPU and 48-byte samples: samples straddle the ring's end."""
     with PerfBuffer(obj.maps["pb"], record_type="event", btf=obj, page_count=1) as pb:
         chunks = []
-        for _ in range(60):
-            obj.programs["pb_output"].test_run(PACKET, repeat=50)
+        for _ in range(60):  # on one CPU, so that all samples go through one ring, in order
+            _on_cpu(online_cpus()[-1], lambda: obj.programs["pb_output"].test_run(PACKET, repeat=50))
             chunks.append(pb.read_batch())
         assert pb.lost == 0
     batch = np.concatenate(chunks)

@@ -12,11 +12,14 @@ formal guarantee.
 
 from __future__ import annotations
 
+import logging
 import mmap
 from typing import Any
 
 from .. import _sys
 from ..errors import SyscallError
+
+log = logging.getLogger("pybpf.events")
 
 PAGE_SIZE = mmap.PAGESIZE
 
@@ -29,6 +32,15 @@ def map_shared(fd: _sys.FdLike, length: int, *, offset: int = 0, writable: bool 
         return mmap.mmap(_sys.fdno(fd), length, flags=mmap.MAP_SHARED, prot=prot, offset=offset)
     except OSError as exc:
         raise SyscallError(what, exc.errno or 0, f"mmap of {length} bytes at offset {offset}") from None
+
+
+def close_mapping(mm: mmap.mmap) -> None:
+    """Unmap ``mm`` now, or, while a view still exports it (a traceback frame holding one),
+    as soon as that view is gone (the mmap object unmaps when it is freed)."""
+    try:
+        mm.close()
+    except BufferError:
+        log.debug("mapping still viewed; it is unmapped when the last view goes")
 
 
 def release(*views: Any) -> None:

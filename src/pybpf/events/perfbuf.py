@@ -29,7 +29,7 @@ from .. import _sys
 from .._sys.cpus import parse_cpu_list
 from ..enums import MapType
 from ..errors import SyscallError
-from ._mmap import PAGE_SIZE, map_shared, release
+from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
 from .dtype import RecordType, btf_of, resolve_record_type
 from .errors import EventsError, RecordTypeError
@@ -206,7 +206,7 @@ class CpuRing:
         release(self._meta)
         self._meta = None
         if self._mm is not None:
-            self._mm.close()
+            close_mapping(self._mm)
             self._mm = None
         self.fd.close()
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..enums import MapType
-from ._mmap import PAGE_SIZE, map_shared, release
+from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
 from .dtype import RecordType, btf_of, resolve_record_type
 from .errors import EventsError, RecordTypeError
@@ -195,21 +195,12 @@ class Ring:
             k = min((prod - cons) // stride, want - got)
             good = 0
             if k:
-                arr = np.frombuffer(mm, slot, count=k, offset=PAGE_SIZE + (cons & mask))
-                lens = arr["len"]
-                bad = np.flatnonzero((lens & _NOT_DISCARD) != size)  # BUSY or another size: stop
-                good = int(bad[0]) if bad.size else k
+                good, recs = self._take_run(cons, k, size)
                 if good:
-                    head = arr[:good]
-                    dropped = (head["len"] & _DISCARD) != 0
-                    n_dropped = int(np.count_nonzero(dropped))
-                    recs = head["rec"][~dropped] if n_dropped else head["rec"].copy()
-                    self.discarded += n_dropped
                     chunks.append(recs)
                     got += len(recs)
                     cons += good * stride
-                    cons_v[0] = cons
-                del arr, lens, bad
+                    cons_v[0] = cons  # release: the span may be reused (recs is a copy)
             if good == k:
                 prod = prod_v[0]
                 continue
@@ -231,13 +222,28 @@ class Ring:
             return np.empty(0, self.dtype)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
+    def _take_run(self, cons: int, k: int, size: int) -> tuple[int, np.ndarray[Any, Any]]:
+        """Vector step: of the ``k`` record slots at ``cons``, the leading run of committed
+        records of the ring's size -> (slots taken, copies of the kept records). The views of
+        the mapping made here die with this frame."""
+        arr = np.frombuffer(self._prod_mm, self._slot, count=k, offset=PAGE_SIZE + (cons & self._mask))  # type: ignore[arg-type]
+        lens = arr["len"]
+        bad = np.flatnonzero((lens & _NOT_DISCARD) != size)  # BUSY or another size: stop there
+        good = int(bad[0]) if bad.size else k
+        lens = lens[:good]
+        dropped = (lens & _DISCARD) != 0
+        n_dropped = int(np.count_nonzero(dropped))
+        recs = arr["rec"][:good][~dropped] if n_dropped else arr["rec"][:good].copy()
+        self.discarded += n_dropped
+        return good, recs
+
     def close(self) -> None:
         """Unmap and close (once)."""
         release(self._cons, self._prod, self._hdr)
         self._cons = self._prod = self._hdr = None
         for mm in (self._cons_mm, self._prod_mm):
             if mm is not None:
-                mm.close()
+                close_mapping(mm)
         self._cons_mm = self._prod_mm = None
         self._fd.close()
 

@@ -24,7 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Self
 
 from ..enums import MapType
-from ._mmap import PAGE_SIZE, map_shared
+from ._mmap import PAGE_SIZE, close_mapping, map_shared
 from .errors import EventsError, RingBufferFullError
 from .ringbuf import HEADER_SIZE, RecordFlags, record_span
 
@@ -68,7 +68,7 @@ class _Mapping:
                 setattr(self, name, None)
         for mm in (self.cons_mm, self.prod_mm):
             if mm is not None:
-                mm.close()
+                close_mapping(mm)
         self.cons_mm = self.prod_mm = None
         self.fd.close()
 
