@@ -220,15 +220,6 @@ def test_sections_attach_through_attach_all(targets: Targets, tmp_path: Path) ->
         assert seen[3] == 3
 
 
-def test_section_attach_helper(targets: Targets) -> None:
-    with load("uprobe") as c:
-        with uprobe_mod.attach_section(c.programs["on_add_one"], f"uprobe/{targets.pie}:add_one"):
-            run(targets.pie, "21")
-        assert c.maps["seen"][EV_ENTRY_ARG] == 21
-        with pytest.raises(BPFError, match="names no binary"):
-            uprobe_mod.attach_section(c.programs["on_add_one"], "uprobe")
-
-
 def test_nothing_left_after_close(obj, targets: Targets) -> None:
     """Closing the links releases the perf events: no uprobe of ours stays registered."""
     probe = uprobe(obj.programs["on_add_one"], targets.pie, "add_one")

@@ -39,7 +39,7 @@ import logging
 import os
 import platform
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,20 +206,18 @@ def find_library(name: str | os.PathLike[str], *, cache: str | os.PathLike[str] 
     for d in default_library_dirs():
         for path in _dir_candidates(d, ok):
             return path
-    if os.path.isfile(text) and _is_native_elf(text):
-        return os.path.abspath(text)
     raise UprobeTargetError(
         f"library {text!r}: no {soname}* in LD_LIBRARY_PATH, {os.fspath(cache)} or {', '.join(searched)}; "
         "pass the path of the binary instead")
 
 
-def _dir_candidates(directory: str, ok: object) -> Iterator[str]:
+def _dir_candidates(directory: str, ok: Callable[[str], bool]) -> Iterator[str]:
     try:
         names = sorted(os.listdir(directory), key=lambda n: (len(n), n))
     except OSError:
         return
     for n in names:
-        if callable(ok) and ok(n):
+        if ok(n):
             path = os.path.join(directory, n)
             if _is_native_elf(path):
                 yield os.path.realpath(path)

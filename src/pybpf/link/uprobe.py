@@ -22,7 +22,7 @@ kernels it falls back to one perf uprobe per target, grouped in a
 
 ``pid`` limits the probe to one process (None: every process that maps the file).
 
-Sections attached by :func:`attach_section` (``Collection.attach_all``):
+Sections that ``Collection.attach_all`` attaches (through :mod:`pybpf.link.auto`):
 ``uprobe/PATH:FUNC[+OFF]``, ``uretprobe/PATH:FUNC``, ``uprobe.multi/PATH:GLOB``,
 ``uretprobe.multi/PATH:GLOB`` (and their ``.s`` sleepable forms), ``usdt/PATH:PROVIDER:NAME``.
 PATH is absolute (``uprobe//usr/bin/bash:readline``) or a library name (``uprobe/c:malloc``).
@@ -286,77 +286,12 @@ def uprobe_multi(
             pid=pid or 0, retprobe=retprobe)
     except SyscallError as exc:
         if exc.errno == errno.EINVAL:
-            raise BPFError(f"{where}: the kernel refused the link (EINVAL): load the program from a "
+            raise BPFError(f"{where}: the kernel refused the link (EINVAL): the program must be loaded from a "
                            "SEC(\"uprobe.multi\") / SEC(\"uretprobe.multi\") section (expected attach type "
-                           "TRACE_UPROBE_MULTI), or use link.uprobe() per function") from None
+                           "TRACE_UPROBE_MULTI) -- or use link.uprobe() per function -- and every offset must "
+                           "start an instruction") from None
         raise
     return Link(fd=fd, program=prog, description=where)
 
 
-# -- section names -----------------------------------------------------------------------------
-
-
-def split_section_target(target: str, parts: int) -> list[str]:
-    """``"/usr/bin/x:main"`` -> ``["/usr/bin/x", "main"]`` (``parts`` fields; the path may hold ':' only
-    before the last ``parts - 1`` separators)."""
-    fields = target.rsplit(":", parts - 1)
-    if len(fields) != parts or not all(fields):
-        raise BPFError(f"section target {target!r}: expected {':'.join(['PATH', 'FUNC', 'NAME'][:parts])}")
-    return fields
-
-
-def _attach_uprobe_section(prog: Program, target: str, retprobe: bool) -> Link:
-    path, func = split_section_target(target, 2)
-    return uprobe(prog, path, func, retprobe=retprobe)
-
-
-def _attach_multi_section(prog: Program, target: str, retprobe: bool) -> Link:
-    path, pattern = split_section_target(target, 2)
-    return uprobe_multi(prog, path, pattern, retprobe=retprobe)
-
-
-def _attach_usdt_section(prog: Program, target: str, retprobe: bool) -> Link:
-    from .usdt import usdt
-
-    del retprobe
-    path, provider, name = split_section_target(target, 3)
-    return usdt(prog, path, provider, name)
-
-
-#: Section prefix (before the first '/') -> (attach function, retprobe).
-SECTION_KINDS: dict[str, tuple[Callable[[Program, str, bool], Link], bool]] = {
-    "uprobe": (_attach_uprobe_section, False),
-    "uprobe.s": (_attach_uprobe_section, False),
-    "uretprobe": (_attach_uprobe_section, True),
-    "uretprobe.s": (_attach_uprobe_section, True),
-    "uprobe.multi": (_attach_multi_section, False),
-    "uprobe.multi.s": (_attach_multi_section, False),
-    "uretprobe.multi": (_attach_multi_section, True),
-    "uretprobe.multi.s": (_attach_multi_section, True),
-    "usdt": (_attach_usdt_section, False),
-    "usdt.s": (_attach_usdt_section, False),
-}
-
-
-def attach_section(prog: Program, section: str) -> Link:
-    """Attach ``prog`` to the hook its section names fully (``"uprobe//bin/bash:readline"``,
-    ``"uretprobe/c:malloc"``, ``"uprobe.multi/c:malloc*"``, ``"usdt//usr/bin/x:prov:name"``).
-
-    Raises :class:`~pybpf.errors.BPFError` for a section without a target (attach those with
-    :func:`uprobe` / :func:`~pybpf.link.usdt.usdt`).
-    """
-    prefix, _, target = section.partition("/")
-    entry = SECTION_KINDS.get(prefix)
-    if entry is None:
-        raise BPFError(f"section {section!r} is not a uprobe, uretprobe, uprobe.multi or usdt section")
-    if not target:
-        raise BPFError(f"section {section!r} names no binary and function; attach it with "
-                       f"pybpf.link.{'usdt' if prefix.startswith('usdt') else 'uprobe'}(prog, ...)")
-    fn, retprobe = entry
-    return fn(prog, target, retprobe)
-
-
-__all__ = [
-    "SECTION_KINDS", "attach_offset", "attach_section", "multi_targets", "resolve", "split_section_target",
-    "uprobe", "uprobe_multi", "uretprobe",
-]
+__all__ = ["attach_offset", "multi_targets", "resolve", "uprobe", "uprobe_multi", "uretprobe"]
