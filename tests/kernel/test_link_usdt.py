@@ -124,3 +124,32 @@ def test_unknown_probe_names_the_known_ones(binary: Path) -> None:
 def test_program_without_spec_map_is_refused(binary: Path) -> None:
     with load("uprobe") as obj, pytest.raises(BPFError, match=SPECS_MAP):
         usdt(obj.programs["on_add_one"], binary, "pybpftest", "args")
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {kdir!r})
+from progs_uprobe import load
+from pybpf.link.usdt import usdt
+obj = load("usdt")
+lk = usdt(obj.programs["on_guarded"], {binary!r}, "pybpftest", "guarded")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_sigkilled_tracer_leaves_no_probe_enabled(binary: Path) -> None:
+    """The kernel drops the uprobe (and its semaphore count) with the tracer's fds."""
+    import signal
+    import subprocess
+    import sys
+
+    code = CHILD.format(kdir=str(Path(__file__).parent), binary=str(binary))
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            assert run(binary, "1").strip() == "guarded=1"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+    assert run(binary, "1").strip() == "guarded=0"

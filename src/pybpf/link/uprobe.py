@@ -200,8 +200,8 @@ def uprobe(
     Kernel >= 4.17 (perf uprobe PMU; tracefs ``uprobe_events`` from 4.1).
 
         >>> import pybpf                                                         # doctest: +SKIP
-        >>> from pybpf import link
-        >>> with pybpf.load("malloc.bpf.o") as obj:
+        >>> from pybpf import link  # doctest: +SKIP
+        >>> with pybpf.load("malloc.bpf.o") as obj:  # doctest: +SKIP
         ...     with link.uprobe(obj.programs["on_malloc"], "c", "malloc", pid=os.getpid()):
         ...         bytearray(1 << 20)
         ...     print(obj.maps["calls"][0])

@@ -164,8 +164,8 @@ def usdt(
     Kernel >= 5.15 (BPF cookies), 4.20 for semaphores.
 
         >>> import pybpf                                                         # doctest: +SKIP
-        >>> from pybpf import link
-        >>> with pybpf.load("queries.bpf.o") as obj:
+        >>> from pybpf import link  # doctest: +SKIP
+        >>> with pybpf.load("queries.bpf.o") as obj:  # doctest: +SKIP
         ...     with link.usdt(obj.programs["on_query"], "/usr/sbin/mysqld", "mysql", "query__start"):
         ...         ...
     """
