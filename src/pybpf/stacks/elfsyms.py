@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
@@ -34,9 +35,6 @@ from ._symbol import StackError
 log = logging.getLogger("pybpf.stacks")
 
 DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
-_FUNC_TYPES = frozenset({"STT_FUNC", "STT_GNU_IFUNC"})
-#: preference among symbols at one address: a global name over a weak one over a local one
-_BINDING_RANK = {"STB_GLOBAL": 0, "STB_WEAK": 1, "STB_LOCAL": 2}
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class _Sym:
     address: int
     size: int
     name: str
-    rank: tuple[int, int, int]
+    rank: tuple[int, bool, int]  # preference at one address: global < weak < local, no '_', shorter
     limit: int  # the end of the symbol's section: a size-0 symbol never reaches past it
 
 
@@ -72,7 +70,7 @@ class ElfSymbols:
                 self.build_id: str | None = _build_id(elf)
                 has_symtab = elf.get_section_by_name(".symtab") is not None
                 syms = list(_function_symbols(elf))
-        except (OSError, _PyElfError, ValueError, KeyError) as exc:  # pyelftools raises several kinds
+        except (OSError, _PyElfError, ValueError, KeyError, IndexError) as exc:  # pyelftools raises several kinds
             raise StackError(f"cannot read the symbols of {self.path}: {exc}") from exc
         self.debug_file: str | None = None
         if not has_symtab and self.build_id and debug_root is not None:
@@ -82,7 +80,7 @@ class ElfSymbols:
                     with open(debug, "rb") as fh:
                         syms.extend(_function_symbols(ELFFile(fh)))
                     self.debug_file = str(debug)
-                except (OSError, _PyElfError, ValueError, KeyError) as exc:
+                except (OSError, _PyElfError, ValueError, KeyError, IndexError) as exc:
                     log.debug("ignoring debug file %s: %s", debug, exc)
         self._set_symbols(syms)
         log.debug("%s: %d function symbols, %d load segments, build id %s", self.path, len(self._names),
@@ -159,25 +157,46 @@ def read_build_id(path: str | os.PathLike[str]) -> str | None:
         return None
 
 
+#: Elf64_Sym / Elf32_Sym as numpy records (the byte order is set per file)
+_SYM64 = [("name", "u4"), ("info", "u1"), ("other", "u1"), ("shndx", "u2"), ("value", "u8"), ("size", "u8")]
+_SYM32 = [("name", "u4"), ("value", "u4"), ("size", "u4"), ("info", "u1"), ("other", "u1"), ("shndx", "u2")]
+_STT_FUNC, _STT_GNU_IFUNC = 2, 10
+_SHN_LORESERVE = 0xFF00
+_BIND_RANK = (2, 0, 1) + (3,) * 13  # by STB_*: LOCAL, GLOBAL, WEAK, others
+
+
 def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
+    """The defined, named functions of .symtab and .dynsym.
+
+    The tables are decoded with numpy (pyelftools' per-symbol parsing takes ~1 s for libc's
+    debug symbols); pyelftools only locates the sections.
+    """
+    order = "<" if elf.little_endian else ">"
+    fields = _SYM64 if elf.elfclass == 64 else _SYM32
+    dtype = np.dtype([(name, order + code) for name, code in fields])
     section_ends: dict[int, int] = {}
     for name in (".symtab", ".dynsym"):
         section = elf.get_section_by_name(name)
-        if not isinstance(section, SymbolTableSection):
+        if not isinstance(section, SymbolTableSection) or section["sh_type"] == "SHT_NOBITS":
             continue
-        for sym in section.iter_symbols():
-            info = sym["st_info"]
-            if info["type"] not in _FUNC_TYPES or sym["st_shndx"] == "SHN_UNDEF" or not sym["st_value"]:
+        strtab = elf.get_section(section["sh_link"]).data()
+        table = np.frombuffer(section.data(), dtype=dtype)
+        kind = table["info"] & 0xF
+        keep = ((kind == _STT_FUNC) | (kind == _STT_GNU_IFUNC)) & (table["shndx"] != 0) & (table["value"] != 0)
+        keep &= (table["name"] != 0) & (table["shndx"] < _SHN_LORESERVE)
+        kept = table[keep]
+        columns = zip(kept["name"].tolist(), kept["info"].tolist(), kept["shndx"].tolist(), kept["value"].tolist(),
+                      kept["size"].tolist())
+        for offset, info, shndx, value, size in columns:
+            stop = strtab.find(b"\0", offset)
+            sym_name = strtab[offset:stop if stop >= 0 else len(strtab)].decode(errors="replace")
+            if not sym_name:
                 continue
-            if not sym.name:
-                continue
-            rank = (_BINDING_RANK.get(info["bind"], 3), sym.name.startswith("_"), len(sym.name))
-            shndx = sym["st_shndx"]
-            if isinstance(shndx, int) and shndx not in section_ends:
+            if shndx not in section_ends:
                 header = elf.get_section(shndx).header
                 section_ends[shndx] = header["sh_addr"] + header["sh_size"]
-            limit = section_ends.get(shndx, 0) if isinstance(shndx, int) else 0
-            yield _Sym(sym["st_value"], sym["st_size"], sym.name, rank, limit or sym["st_value"] + 1)
+            rank = (_BIND_RANK[info >> 4], sym_name.startswith("_"), len(sym_name))
+            yield _Sym(value, size, sym_name, rank, section_ends[shndx] or value + 1)
 
 
 #: files kept parsed, most recently used last

@@ -15,10 +15,11 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import re
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from ._symbol import UNKNOWN, KallsymsRestrictedError, StackError, Symbol
 
@@ -31,8 +32,7 @@ KPTR_RESTRICT = Path("/proc/sys/kernel/kptr_restrict")
 TEXT_TYPES = frozenset("tTwW")
 
 
-@dataclass(frozen=True)
-class KernelSymbol:
+class KernelSymbol(NamedTuple):
     """One line of kallsyms: ``address``, ``type`` letter, ``name`` and ``module`` (None: vmlinux)."""
 
     address: int
@@ -41,18 +41,14 @@ class KernelSymbol:
     module: str | None = None
 
 
-def parse_kallsyms(text: str) -> Iterator[KernelSymbol]:
-    """The entries of kallsyms text (``ffffffff81000000 T _stext`` / ``... t name\\t[mod]``)."""
-    for line in text.splitlines():
-        parts = line.split(None, 3)
-        if len(parts) < 3:
-            continue
-        try:
-            address = int(parts[0], 16)
-        except ValueError:
-            continue
-        module = parts[3].strip().strip("[]") if len(parts) > 3 else None
-        yield KernelSymbol(address, parts[1], parts[2], module or None)
+#: one kallsyms line: ``address type name`` and an optional ``[module]``
+_LINE = re.compile(r"^([0-9a-fA-F]+)\s+(\S)\s+(\S+)(?:\s+\[([^\]\s]+)\])?[ \t]*$", re.M)
+
+
+def parse_kallsyms(text: str) -> list[KernelSymbol]:
+    """The entries of kallsyms text (``ffffffff81000000 T _stext`` / ``... t name\\t[mod]``);
+    malformed lines are skipped."""
+    return [KernelSymbol(int(a, 16), t, n, m or None) for a, t, n, m in _LINE.findall(text)]
 
 
 class KernelSymbols:
@@ -66,9 +62,10 @@ class KernelSymbols:
     def __init__(self, path: str | os.PathLike[str] = KALLSYMS) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._addresses: list[int] = []
-        self._text: list[KernelSymbol] = []
-        self._by_name: dict[str, list[KernelSymbol]] = {}
+        self._rows: list[tuple[str, str, str, str]] = []
+        self._addresses: list[int] = []  # text symbols, sorted
+        self._text: list[tuple[str, str | None]] = []  # (name, module) of each of those
+        self._by_name: dict[str, list[tuple[str, str, str, str]]] | None = None
         self._loaded = False
         self._restricted = False
 
@@ -76,18 +73,25 @@ class KernelSymbols:
 
     def reload(self) -> None:
         """Read the file again (after a module or a BPF program was loaded)."""
-        entries = list(parse_kallsyms(self.path.read_text(errors="replace")))
-        text = sorted((e for e in entries if e.type in TEXT_TYPES), key=lambda e: e.address)
-        by_name: dict[str, list[KernelSymbol]] = {}
-        for entry in entries:
-            by_name.setdefault(entry.name, []).append(entry)
+        rows = _LINE.findall(self.path.read_text(errors="replace"))  # (hex, type, name, module) strings
+        text = sorted(((int(a, 16), n, m or None) for a, t, n, m in rows if t in TEXT_TYPES), key=itemgetter(0))
         with self._lock:
-            self._text = text
-            self._addresses = [e.address for e in text]
-            self._by_name = by_name
-            self._restricted = bool(entries) and not any(e.address for e in entries)
+            self._rows = rows
+            self._text = [(n, m) for _, n, m in text]
+            self._addresses = [a for a, _, _ in text]
+            self._by_name = None  # built on the first name lookup
+            self._restricted = bool(rows) and not any(int(a, 16) for a, _, _, _ in rows)
             self._loaded = True
-        log.debug("%s: %d symbols, %d text", self.path, len(entries), len(text))
+        log.debug("%s: %d symbols, %d text", self.path, len(rows), len(text))
+
+    def _named(self, name: str) -> list[KernelSymbol]:
+        with self._lock:
+            if self._by_name is None:
+                by_name: dict[str, list[tuple[str, str, str, str]]] = {}
+                for row in self._rows:
+                    by_name.setdefault(row[2], []).append(row)
+                self._by_name = by_name
+            return [KernelSymbol(int(a, 16), t, n, m or None) for a, t, n, m in self._by_name.get(name, [])]
 
     def _ensure(self) -> None:
         if not self._loaded:
@@ -128,8 +132,8 @@ class KernelSymbols:
         i = bisect.bisect_right(self._addresses, address) - 1
         if i < 0:
             return Symbol(UNKNOWN, address, None, address)
-        entry = self._text[i]
-        return Symbol(entry.name, address - entry.address, entry.module, address)
+        name, module = self._text[i]
+        return Symbol(name, address - self._addresses[i], module, address)
 
     def address_of(self, name: str, module: str | None = None) -> int:
         """The address of symbol ``name`` (any type); ``module`` picks one when several have it.
@@ -137,7 +141,7 @@ class KernelSymbols:
         Raises :class:`StackError` when no symbol has that name.
         """
         self._ensure()
-        entries = self._by_name.get(name, [])
+        entries = self._named(name)
         if module is not None:
             entries = [e for e in entries if e.module == module]
         if not entries:
@@ -150,7 +154,7 @@ class KernelSymbols:
     def symbols(self, name: str) -> list[KernelSymbol]:
         """Every entry named ``name`` (static functions may exist several times)."""
         self._ensure()
-        return list(self._by_name.get(name, []))
+        return self._named(name)
 
 
 _default: KernelSymbols | None = None
