@@ -228,3 +228,35 @@ def test_nothing_left_after_close(obj, targets: Targets) -> None:
     if events.exists():
         assert f"pybpf_{os.getpid()}_" not in events.read_text()
     assert subprocess.run(["true"]).returncode == 0
+
+
+def test_tracefs_uprobe_events_path(obj, targets: Targets, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the perf uprobe PMU, a ``p:pybpf/...`` uprobe_events entry is made and removed on close."""
+    from pybpf import tracefs
+
+    try:
+        tracefs.root()
+    except BPFError as exc:
+        pytest.skip(f"no tracefs: {exc}")
+    monkeypatch.setattr(uprobe_mod, "_pmu_type", lambda: None)
+
+    def write(control: str, line: str) -> None:
+        # tracefs.write_dynamic_event opens with open(path, "a"), whose seek to the end fails with
+        # EINVAL on uprobe_events; write without seeking until that is fixed there
+        fd = os.open(tracefs.root() / control, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+
+    monkeypatch.setattr(tracefs, "write_dynamic_event", write)
+    mine = f"pybpf_{os.getpid()}_"
+    with uprobe(obj.programs["on_add_one"], targets.pie, "add_one", cookie=3) as probe, \
+            uretprobe(obj.programs["on_add_one_ret"], targets.pie, "add_one"):
+        assert "uprobe_events" in probe.description
+        entries = [line for line in tracefs.dynamic_events("uprobe_events") if mine in line]
+        assert len(entries) == 2 and any(line.startswith("r:") for line in entries)
+        run(targets.pie, "30")
+    seen = obj.maps["seen"]
+    assert (seen[EV_ENTRY_ARG], seen[EV_RET], seen[EV_COOKIE]) == (30, 31, 3)
+    assert not [line for line in tracefs.dynamic_events("uprobe_events") if mine in line]
