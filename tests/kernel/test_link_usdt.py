@@ -19,6 +19,7 @@ from progs_uprobe import (
     U_X,
     U_Y,
     build_usdt,
+    build_usdt_lib,
     ensure_sdt_header,
     load,
     run,
@@ -80,6 +81,17 @@ def test_semaphore_guarded_probe_fires_only_when_attached(binary: Path) -> None:
             assert run(binary, "1").strip() == "guarded=1"
         assert obj.maps["seen"][U_GUARDED] == 2
         assert run(binary, "1").strip() == "guarded=0"
+
+
+def test_usdt_in_a_shared_library(usdt_dir: Path) -> None:
+    """A probe in a .so: pc and semaphore are file offsets of the library, wherever it is mapped."""
+    lib, main = build_usdt_lib(usdt_dir)
+    with load("usdt") as obj:
+        assert run(main, "3").strip() == "guarded=0"
+        with usdt(obj.programs["on_guarded"], lib, "pybpftestlib", "inlib"):
+            assert run(main, "3").strip() == "guarded=1"
+        assert obj.maps["seen"][U_GUARDED] == 6
+        assert run(main, "3").strip() == "guarded=0"
 
 
 def test_usdt_pid_filter(binary: Path) -> None:

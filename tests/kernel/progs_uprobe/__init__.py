@@ -74,6 +74,15 @@ def build_usdt(out: Path, opt: str) -> Path:
     return path
 
 
+def build_usdt_lib(out: Path) -> tuple[Path, Path]:
+    """libusdt.so (a semaphore-guarded probe) and a program using it: (library, program)."""
+    lib = out / "libusdt.so"
+    gcc("-O2", "-shared", "-fPIC", "-o", lib, HERE / "libusdt.c")
+    main = out / "usdt_lib_main"
+    gcc("-O2", "-o", main, HERE / "usdt_lib_main.c", f"-L{out}", "-lusdt", f"-Wl,-rpath,{out}")
+    return lib, main
+
+
 def run(binary: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run a target to completion (it waits for one line on stdin first)."""
     res = subprocess.run([str(binary), *args], input=b"go\n", capture_output=True, check=True, env=env, timeout=30)
