@@ -267,3 +267,30 @@ def test_parse_maps() -> None:
     gone = maps[0]
     assert gone.deleted and gone.file_path == "/tmp/gone" and gone.file_offset(0x7F10) == 0x1010
     assert maps[1].file_backed and not maps[2].file_backed and maps[2].path == "[vsyscall]"
+
+
+def test_vdso_functions_are_named() -> None:
+    syms = ProcessSymbols(os.getpid())
+    vdso = next(m for m in syms.maps if m.path == "[vdso]")
+    data = Path(f"/proc/{os.getpid()}/mem")
+    with data.open("rb", buffering=0) as mem:
+        mem.seek(vdso.start)
+        image = mem.read(vdso.end - vdso.start)
+    elf = ElfSymbols.from_bytes(image, "[vdso]")
+    start = elf.address_of("__vdso_clock_gettime")
+    assert start is not None
+    assert str(syms.lookup(vdso.start + start + 4)) == "__vdso_clock_gettime+0x4 [vdso]"
+
+
+def test_preload_survives_the_binary_being_deleted(built: Built, tmp_path: Path) -> None:
+    exe = tmp_path / "prog_copy"
+    shutil.copy(built.pie, exe)
+    runs = [Running(exe), Running(exe)]
+    loaded = ProcessSymbols(runs[0].proc.pid, preload=True)
+    lazy = ProcessSymbols(runs[1].proc.pid)
+    for run in runs:
+        run.finish()
+    exe.unlink()
+    assert loaded.lookup(runs[0].level2).name == "level2"
+    gone = lazy.lookup(runs[1].level2)  # its file vanished before anything read it
+    assert (gone.name, gone.module) == ("[unknown]", str(exe))

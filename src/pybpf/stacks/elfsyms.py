@@ -17,6 +17,7 @@ A stripped file's symbols are taken from its separate debug file when one is ins
 from __future__ import annotations
 
 import bisect
+import io
 import logging
 import os
 import threading
@@ -59,10 +60,11 @@ class _Sym:
 class ElfSymbols:
     """The function symbols, load segments and build id of one ELF file (read on creation)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, debug_root: Path | None = DEBUG_ROOT) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, debug_root: Path | None = DEBUG_ROOT,
+                 data: bytes | None = None) -> None:
         self.path = str(path)
         try:
-            with open(self.path, "rb") as fh:
+            with (open(self.path, "rb") if data is None else io.BytesIO(data)) as fh:
                 elf = ELFFile(fh)
                 self.segments: tuple[Segment, ...] = tuple(
                     Segment(seg["p_offset"], seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"])
@@ -85,6 +87,11 @@ class ElfSymbols:
         self._set_symbols(syms)
         log.debug("%s: %d function symbols, %d load segments, build id %s", self.path, len(self._names),
                   len(self.segments), self.build_id)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str) -> ElfSymbols:
+        """The symbols of an ELF image in memory (the ``[vdso]`` read from a process), called ``name``."""
+        return cls(name, debug_root=None, data=data)
 
     def _set_symbols(self, syms: Iterable[_Sym]) -> None:
         best: dict[int, _Sym] = {}

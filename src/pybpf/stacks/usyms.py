@@ -129,11 +129,14 @@ class ProcessSymbols:
     ``foo::bar()``. ``maps_text`` replaces reading /proc (tests, or maps saved elsewhere);
     ``root`` is where the process's paths are found (default ``/proc/PID/root`` while the
     process lives, so files of other mount namespaces resolve; then ``/``). ``perf_map`` is
-    the JIT symbol file for anonymous code (default ``/tmp/perf-PID.map``).
+    the JIT symbol file for anonymous code (default ``/tmp/perf-PID.map``). ``preload`` reads
+    the symbols of every executable mapping now, not on first use: for processes whose files
+    may be deleted or replaced before their stacks are symbolised.
     """
 
     def __init__(self, pid: int, *, demangle: bool | None = None, maps_text: str | None = None,
-                 root: str | None = None, perf_map: str | os.PathLike[str] | None = None) -> None:
+                 root: str | None = None, perf_map: str | os.PathLike[str] | None = None,
+                 preload: bool = False) -> None:
         self.pid = pid
         self._root = root
         self._perf_map_path = perf_map if perf_map is not None else PERF_MAP.format(pid=pid)
@@ -146,7 +149,14 @@ class ProcessSymbols:
         self.maps: list[Mapping] = []
         self._starts: list[int] = []
         self._fixed = maps_text is not None
+        self._vdso: ElfSymbols | None | bool = False  # False: not read yet
         self._set_maps(parse_maps(maps_text) if maps_text is not None else self._read_maps())
+        if preload:
+            for m in self.maps:
+                if "x" in m.perms and m.file_backed:
+                    self.file_symbols(m)
+                elif m.path == "[vdso]":
+                    self._vdso_symbols(m)
 
     def _read_maps(self) -> list[Mapping]:
         try:
@@ -249,6 +259,11 @@ class ProcessSymbols:
             return Symbol(UNKNOWN, address, None, address)
         if mapping.file_backed:
             return self._in_file(mapping, address)
+        if mapping.path == "[vdso]":
+            vdso = self._vdso_symbols(mapping)
+            hit = vdso.lookup(address - mapping.start) if vdso is not None else None
+            if hit is not None:
+                return Symbol(self._name(hit[0]), hit[1], "[vdso]", address)
         if mapping.path in ("", "[anon]") or mapping.path.startswith("[anon:"):
             jit = self._in_perf_map(address)
             if jit is not None:
@@ -266,6 +281,26 @@ class ProcessSymbols:
                 return Symbol(self._name(hit[0]), hit[1], module, address)
         return Symbol(UNKNOWN, file_offset, module, address)
 
+    def _vdso_symbols(self, mapping: Mapping) -> ElfSymbols | None:
+        """The vDSO's symbols, read from the process's memory (or, once it has exited, from ours:
+        the kernel maps the same image into every process of one ABI, so a same-size one is it)."""
+        if self._vdso is False:
+            self._vdso = None
+            size = mapping.end - mapping.start
+            data = _read_memory(self.pid, mapping.start, size)
+            if data is None:
+                own = next((m for m in parse_maps(Path("/proc/self/maps").read_text()) if m.path == "[vdso]"), None)
+                if own is not None and own.end - own.start == size:
+                    data = _read_memory(os.getpid(), own.start, size)
+            if data is not None:
+                self._vdso = _vdso_cache.get(data)
+                if self._vdso is None:
+                    try:
+                        self._vdso = _vdso_cache[data] = ElfSymbols.from_bytes(data, "[vdso]")
+                    except StackError as exc:
+                        log.debug("pid %d: %s", self.pid, exc)
+        return self._vdso if isinstance(self._vdso, ElfSymbols) else None
+
     def _in_perf_map(self, address: int) -> Symbol | None:
         if self._perf_map is None:
             self._perf_map = read_perf_map(self._perf_map_path)
@@ -281,6 +316,21 @@ class ProcessSymbols:
     def symbolize(self, addresses: Iterable[int]) -> list[Symbol]:
         """:meth:`lookup` of each address."""
         return [self.lookup(a) for a in addresses]
+
+
+#: parsed vDSO images by content (every process of one ABI maps the same one)
+_vdso_cache: dict[bytes, ElfSymbols] = {}
+
+
+def _read_memory(pid: int, address: int, size: int) -> bytes | None:
+    """``size`` bytes at ``address`` of process ``pid`` (/proc/PID/mem), or None."""
+    try:
+        with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            data = mem.read(size)
+    except (OSError, OverflowError):
+        return None
+    return data if len(data) == size else None
 
 
 #: processes kept by :func:`usym`, most recently used last
