@@ -294,3 +294,17 @@ def test_preload_survives_the_binary_being_deleted(built: Built, tmp_path: Path)
     assert loaded.lookup(runs[0].level2).name == "level2"
     gone = lazy.lookup(runs[1].level2)  # its file vanished before anything read it
     assert (gone.name, gone.module) == ("[unknown]", str(exe))
+
+
+def test_library_loaded_after_the_snapshot(built: Built, tmp_path: Path) -> None:
+    import ctypes
+
+    lib_copy = tmp_path / "libcopy.so"  # a file this process has not mapped yet
+    shutil.copy(built.lib, lib_copy)
+    syms = ProcessSymbols(os.getpid())
+    lib = ctypes.CDLL(str(lib_copy))
+    address = ctypes.cast(lib.libfunc, ctypes.c_void_p).value
+    assert address is not None
+    assert syms.mapping_of(address) is None  # not in the snapshot...
+    assert str(syms.lookup(address + 1)) == f"libfunc+0x1 [{lib_copy}]"  # ...so the maps are read again
+    assert syms.mapping_of(address) is not None

@@ -24,6 +24,7 @@ import bisect
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ log = logging.getLogger("pybpf.stacks")
 
 _DELETED = " (deleted)"
 PERF_MAP = "/tmp/perf-{pid}.map"
+#: seconds between re-reads of a process's maps caused by addresses outside them
+REFRESH_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class ProcessSymbols:
         self._starts: list[int] = []
         self._fixed = maps_text is not None
         self._vdso: ElfSymbols | None | bool = False  # False: not read yet
+        self._missed_at = float("-inf")  # when an address outside the maps last caused a re-read
         self._set_maps(parse_maps(maps_text) if maps_text is not None else self._read_maps())
         if preload:
             for m in self.maps:
@@ -249,12 +253,14 @@ class ProcessSymbols:
     def lookup(self, address: int) -> Symbol:
         """The symbol of ``address``: ``name+offset [path]``, else ``[unknown]`` with the module.
 
-        An address outside the snapshot triggers one re-read of the maps (a library loaded
-        after the snapshot), while the process lives.
+        An address outside the snapshot triggers a re-read of the maps (a library loaded
+        after the snapshot) while the process lives, at most once per ``REFRESH_INTERVAL``.
         """
         mapping = self.mapping_of(address)
-        if mapping is None and self.refresh():
-            mapping = self.mapping_of(address)
+        if mapping is None and time.monotonic() - self._missed_at >= REFRESH_INTERVAL:
+            self._missed_at = time.monotonic()
+            if self.refresh():
+                mapping = self.mapping_of(address)
         if mapping is None:
             return Symbol(UNKNOWN, address, None, address)
         if mapping.file_backed:
