@@ -80,3 +80,16 @@ def test_ksyscall_of_a_tracepoint_program_takes_the_syscall_tracepoint(
             assert bytes(obj.maps["last_name"][0]).split(b"\0")[0].decode() == path
         with pytest.raises(NotSupportedError, match="only kprobes on syscall functions"):
             link.kprobe(obj.programs["on_openat"], "vfs_read")
+
+
+def test_ksyscall_of_a_raw_tracepoint_program_takes_sys_enter(caplog: pytest.LogCaptureFixture) -> None:
+    with load("raw_tp") as obj:
+        assert obj.globals is not None
+        with caplog.at_level(logging.WARNING, logger="pybpf.link"):
+            lk = link.ksyscall(obj.programs["on_sys_enter"], "getppid")
+        assert "raw tracepoint sys_enter" in caplog.text and "syscall number" in caplog.text
+        with lk:
+            assert lk.info().details["tp_name"] == "sys_enter"
+            hits = obj.globals["raw_hits"]
+            os.getppid()
+            assert obj.globals["raw_hits"] > hits

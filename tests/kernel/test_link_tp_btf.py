@@ -25,6 +25,7 @@ def test_tp_btf_sys_enter_sees_our_pid_and_syscall_number() -> None:
             after = list(obj.globals["btf_nr_counts"])  # type: ignore[call-overload]
             assert obj.globals["btf_seen_pid"] == os.getpid()
             info = lk.info()
+            assert "tp_btf sys_enter" in repr(lk)
         if NR_GETPPID is not None:  # the typed `long id` argument is the syscall number
             assert after[NR_GETPPID] - before[NR_GETPPID] == 7
         assert info.type in (LinkType.TRACING, LinkType.RAW_TRACEPOINT)

@@ -55,7 +55,9 @@ def tp_btf(prog: Program, *, cookie: int = 0) -> Link:
             raise
         log.debug("LINK_CREATE for tp_btf refused (%s); using BPF_RAW_TRACEPOINT_OPEN", exc)
         fd = _sys.raw_tracepoint_open(prog.fd, None)
-    return Link(fd=fd, program=prog, description=f"tp_btf {prog.name}",
+    spec = getattr(prog, "spec", None)
+    target = getattr(spec, "attach_to", "") or prog.name
+    return Link(fd=fd, program=prog, description=f"tp_btf {target}",
                 reattach=lambda new: tp_btf(new, cookie=cookie))
 
 
