@@ -1,0 +1,258 @@
+"""Program contexts: what ``r1`` points to, and how ``test_run`` data/ctx become it.
+
+* :class:`Packet`: packet bytes in :data:`~pybpf.vm.memory.PACKET_REGION` (metadata, then
+  data), with headroom and tailroom accounting for ``xdp_adjust_head/tail/meta``.
+* XDP: ``struct xdp_md`` whose ``data``/``data_end``/``data_meta`` fields load as pointers
+  into the packet region (the verifier-rewritten kernel semantics).
+* Socket filter / tc / cgroup skb: ``struct __sk_buff`` (len, protocol, pkt_type, mark,
+  priority, ifindex, cb[], data, data_end, ...); ``mark``, ``priority``, ``cb``, ``tc_index``,
+  ``tc_classid``, ``queue_mapping`` and ``tstamp`` are writable.
+* Anything else: the caller's ctx bytes as a read-only region (raw tracepoint / tracing
+  u64 arguments, pt_regs, a syscall program's writable ctx).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from ..enums import ProgramType
+from .memory import CTX_REGION, PACKET_REGION, Memory, Region, VMError
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Packet", "ContextBuilder", "build_context", "PreparedContext", "XDP_HEADROOM", "ETH_HLEN",
+           "SK_BUFF_SIZE", "XDP_MD_SIZE"]
+
+ETH_HLEN = 14
+#: XDP_PACKET_HEADROOM
+XDP_HEADROOM = 256
+#: sizeof(struct xdp_frame), kept at the start of the headroom
+XDP_FRAME_SIZE = 40
+#: room the test run leaves after the packet (page - headroom - skb_shared_info)
+XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
+XDP_MD_SIZE = 24
+SK_BUFF_SIZE = 192
+#: XDP metadata must be at most this long and a multiple of 4
+XDP_META_MAX = 32
+
+
+class Packet:
+    """Packet bytes in the packet region: ``meta`` then ``data``."""
+
+    def __init__(self, memory: Memory, data: bytes, *, meta: bytes = b"", headroom: int = XDP_HEADROOM,
+                 tailroom: int = XDP_TAILROOM, l2: bytes = b"") -> None:
+        self.memory = memory
+        self.meta_len = len(meta)
+        self.headroom = headroom
+        self.tailroom = tailroom
+        #: bytes before skb->data that the program does not see (socket filters' Ethernet header)
+        self.l2 = l2
+        self.region: Region = memory.map_fixed(PACKET_REGION, bytearray(meta + data), "the packet")
+
+    @property
+    def buf(self) -> bytearray:
+        return self.region.buf
+
+    @property
+    def meta_addr(self) -> int:
+        return self.region.base
+
+    @property
+    def data_addr(self) -> int:
+        return self.region.base + self.meta_len
+
+    @property
+    def end_addr(self) -> int:
+        return self.region.base + len(self.region.buf)
+
+    def data(self) -> bytes:
+        return bytes(self.region.buf[self.meta_len:])
+
+    def meta(self) -> bytes:
+        return bytes(self.region.buf[:self.meta_len])
+
+    def skb_view(self) -> bytearray:
+        return self.region.buf[self.meta_len:]
+
+    def _replace(self, buf: bytearray) -> None:
+        self.region.buf = buf
+        self.memory.refresh(self.region)
+
+    def adjust_head(self, delta: int) -> int:
+        """Move the start of data by ``delta`` (negative grows the packet); 0 or -EINVAL."""
+        data = self.data()
+        if delta < 0 and -delta > self.headroom - XDP_FRAME_SIZE - self.meta_len:
+            return -22
+        if len(data) - delta < ETH_HLEN:
+            return -22
+        if delta < 0:
+            new = bytes(-delta) + data
+        else:
+            new = data[delta:]
+        self.headroom += delta
+        self._replace(bytearray(self.meta() + new))
+        return 0
+
+    def adjust_tail(self, delta: int) -> int:
+        data = self.data()
+        if len(data) + delta < ETH_HLEN or delta > self.tailroom:
+            return -22
+        self.tailroom -= delta
+        new = data + bytes(delta) if delta > 0 else data[:len(data) + delta]
+        self._replace(bytearray(self.meta() + new))
+        return 0
+
+    def adjust_meta(self, delta: int) -> int:
+        new_len = self.meta_len - delta
+        if new_len < 0 or new_len > XDP_META_MAX or new_len % 4:
+            return -13 if new_len % 4 or new_len > XDP_META_MAX else -22
+        if -delta > self.headroom - XDP_FRAME_SIZE - self.meta_len:
+            return -22
+        meta = self.meta()
+        meta = bytes(-delta) + meta if delta < 0 else meta[delta:]
+        self.meta_len = new_len
+        self._replace(bytearray(meta + self.data()))
+        return 0
+
+    def output(self) -> bytes:
+        """What BPF_PROG_TEST_RUN gives back as data_out."""
+        return self.l2 + bytes(self.region.buf)
+
+
+@dataclass
+class PreparedContext:
+    """A context set up for one run: r1, and how to read the results back."""
+
+    address: int
+    packet: Packet | None
+    ctx_out: Callable[[], bytes]
+    redirect_ret: int = 0
+
+
+def _xdp(memory: Memory, data: bytes | None, ctx: bytes | None) -> PreparedContext:
+    data = data or b""
+    md = bytearray(ctx or bytes(XDP_MD_SIZE))
+    md = md.ljust(XDP_MD_SIZE, b"\0")
+    meta_len = 0
+    if ctx:
+        d, d_end, d_meta, _in_if, _rxq, egress = struct.unpack_from("<6I", md)
+        if d_meta or egress or d_end != len(data) or d > d_end or d % 4 or d > XDP_META_MAX:
+            raise VMError("invalid xdp_md ctx: data_meta and egress_ifindex must be 0, data_end the data "
+                          "length, data the metadata length (<= 32, a multiple of 4)")
+        meta_len = d
+    else:
+        struct.pack_into("<I", md, 12, 1)  # ingress_ifindex: the loopback device, as the kernel's test run
+    packet = Packet(memory, data[meta_len:], meta=data[:meta_len])
+
+    def load(off: int, size: int) -> int | None:
+        if size != 4 or off % 4 or off >= XDP_MD_SIZE:
+            return None
+        if off == 0:
+            return packet.data_addr
+        if off == 4:
+            return packet.end_addr
+        if off == 8:
+            return packet.meta_addr
+        return int(struct.unpack_from("<I", md, off)[0])
+
+    memory.map_fixed(CTX_REGION, md, "the xdp_md context", writable=False, load=load)
+
+    def ctx_out() -> bytes:
+        out = bytearray(md)
+        struct.pack_into("<3I", out, 0, packet.meta_len, packet.meta_len + len(packet.data()), 0)
+        return bytes(out) if ctx else b""
+
+    return PreparedContext(CTX_REGION << 32, packet, ctx_out, redirect_ret=4)
+
+
+#: __sk_buff fields a program may write: offset -> size
+_SKB_WRITABLE = {8: 4, 12: 4, 32: 4, 44: 4, 48: 4, 52: 4, 56: 4, 60: 4, 64: 4, 72: 4, 152: 8}
+_SKB_DATA, _SKB_DATA_END, _SKB_DATA_META = 76, 80, 140
+
+
+def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bool) -> PreparedContext:
+    data = data or b""
+    if len(data) < ETH_HLEN:
+        raise VMError(f"an skb test run needs at least {ETH_HLEN} bytes of data (an Ethernet header), "
+                      f"got {len(data)}")
+    skb = bytearray((ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE])
+    proto = int.from_bytes(data[12:14], "little")
+    dest = data[:6]
+    pkt_type = 1 if dest == b"\xff" * 6 else 2 if dest[0] & 1 else 0 if dest == bytes(6) else 3
+    packet = Packet(memory, data[ETH_HLEN:] if l2_hidden else data, l2=data[:ETH_HLEN] if l2_hidden else b"",
+                    headroom=0, tailroom=0)
+    ifindex = struct.unpack_from("<I", skb, 40)[0] or 1
+    struct.pack_into("<I", skb, 4, pkt_type)
+    struct.pack_into("<I", skb, 16, proto)
+    struct.pack_into("<I", skb, 40, ifindex)
+    wire_len = struct.unpack_from("<I", skb, 160)[0]
+    struct.pack_into("<I", skb, 160, wire_len or len(data))
+    struct.pack_into("<I", skb, 164, struct.unpack_from("<I", skb, 164)[0] or 1)  # gso_segs
+
+    def load(off: int, size: int) -> int | None:
+        if size not in (1, 2, 4, 8) or off + size > SK_BUFF_SIZE or off % size:
+            return None
+        if off == 0 and size == 4:
+            return len(packet.data())
+        if size == 4 and off == _SKB_DATA:
+            return packet.data_addr
+        if size == 4 and off == _SKB_DATA_END:
+            return packet.end_addr
+        if size == 4 and off == _SKB_DATA_META:
+            return packet.data_addr
+        return int.from_bytes(skb[off:off + size], "little")
+
+    def store(off: int, size: int, value: int) -> bool:
+        field_size = _SKB_WRITABLE.get(off - off % 4 if off < 152 else 152)
+        if field_size is None:
+            return False
+        skb[off:off + size] = value.to_bytes(size, "little")
+        return True
+
+    memory.map_fixed(CTX_REGION, skb, "the __sk_buff context", load=load, store=store)
+
+    def ctx_out() -> bytes:
+        if not ctx:
+            return b""
+        out = bytearray(ctx.ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE])
+        for off, size in _SKB_WRITABLE.items():
+            out[off:off + size] = skb[off:off + size]
+        struct.pack_into("<I", out, 0, len(packet.data()))
+        return bytes(out[:len(ctx)])
+
+    return PreparedContext(CTX_REGION << 32, packet, ctx_out, redirect_ret=7)
+
+
+def _raw(memory: Memory, data: bytes | None, ctx: bytes | None, *, writable: bool) -> PreparedContext:
+    buf = bytearray(ctx or b"")
+    memory.map_fixed(CTX_REGION, buf, "the context", writable=writable)
+    packet = Packet(memory, data, headroom=0, tailroom=0) if data else None
+    return PreparedContext(CTX_REGION << 32 if ctx else 0, packet,
+                           lambda: bytes(buf) if ctx else b"")
+
+
+ContextBuilder = Callable[[Memory, "bytes | None", "bytes | None"], PreparedContext]
+
+#: program type -> how test_run data/ctx become its context
+BUILDERS: dict[ProgramType, ContextBuilder] = {
+    ProgramType.XDP: _xdp,
+    ProgramType.SOCKET_FILTER: lambda m, d, c: _skb(m, d, c, l2_hidden=True),
+    ProgramType.CGROUP_SKB: lambda m, d, c: _skb(m, d, c, l2_hidden=True),
+    ProgramType.SCHED_CLS: lambda m, d, c: _skb(m, d, c, l2_hidden=False),
+    ProgramType.SCHED_ACT: lambda m, d, c: _skb(m, d, c, l2_hidden=False),
+    ProgramType.LWT_IN: lambda m, d, c: _skb(m, d, c, l2_hidden=True),
+    ProgramType.LWT_OUT: lambda m, d, c: _skb(m, d, c, l2_hidden=True),
+    ProgramType.LWT_XMIT: lambda m, d, c: _skb(m, d, c, l2_hidden=True),
+    ProgramType.SYSCALL: lambda m, d, c: _raw(m, d, c, writable=True),
+}
+
+
+def build_context(prog_type: ProgramType, memory: Memory, data: bytes | None, ctx: bytes | None) -> PreparedContext:
+    """Set up the context (and packet) regions for one run of a ``prog_type`` program."""
+    builder = BUILDERS.get(prog_type)
+    if builder is None:
+        return _raw(memory, data, ctx, writable=False)
+    return builder(memory, data, ctx)

@@ -1,0 +1,506 @@
+"""The reference interpreter: each program is translated once into Python source and compiled.
+
+Every eBPF function (the entry and each BPF-to-BPF callee or callback) becomes one Python
+function ``f_<slot>(r1, r2, r3, r4, r5, d) -> r0`` whose registers are local variables and
+whose code is a ``while`` loop dispatching on ``pc`` over *extended basic blocks* (a block
+starts at a jump target; conditional jumps leave it early). ``d`` is the frame depth: frame
+``d`` has its 512-byte stack in region ``STACK_REGION + d``. Memory goes through the ABI of
+:mod:`pybpf.vm.memory` (``bufs``/``rlen``/``wlen`` lists with a slow path for special regions
+and faults); helpers are called by id with five u64 arguments.
+
+Semantics follow the kernel (RFC 9669 + Linux): 32-bit results zero-extend, ``x / 0 = 0``,
+``x % 0 = x`` (zero-extended in 32-bit), ``INT_MIN s/ -1 = INT_MIN``, ``INT_MIN s% -1 = 0``,
+shift counts are masked to the operand width, ``may_goto`` has a budget of 8M per frame and
+jumps once it runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ..isa import Instruction
+from ..isa.opcodes import (
+    CLASS_MASK, CODE_MASK, MODE_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc,
+    InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
+)
+from .memory import MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE, VMError
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger("pybpf.vm.interpreter")
+
+__all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK_EDGE_LIMIT"]
+
+M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
+S63 = 1 << 63
+S31 = 1 << 31
+#: value of ``ld_imm64 rX, <function>``: FUNC_TAG | slot of the callee (never a mapped address)
+FUNC_TAG = 0xF << 60
+#: back edges one function call may take before the VM declares the program runaway
+BACK_EDGE_LIMIT = 1 << 26
+MAY_GOTO_BUDGET = 8 * 1024 * 1024
+
+_U = {n: struct.Struct("<" + c).unpack_from for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
+_I = {n: struct.Struct("<" + c).unpack_from for n, c in ((1, "b"), (2, "h"), (4, "i"), (8, "q"))}
+_P = {n: struct.Struct("<" + c).pack_into for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
+
+
+# ---- runtime functions the generated code calls ------------------------------------------
+
+def _sdiv(a: int, b: int, bits: int) -> int:
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+    a &= mask
+    b &= mask
+    if b == 0:
+        return 0
+    sa, sb = (a ^ sign) - sign, (b ^ sign) - sign
+    q = abs(sa) // abs(sb)
+    if (sa < 0) != (sb < 0):
+        q = -q
+    return q & mask
+
+
+def _smod(a: int, b: int, bits: int) -> int:
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+    a &= mask
+    b &= mask
+    if b == 0:
+        return a
+    sa, sb = (a ^ sign) - sign, (b ^ sign) - sign
+    r = abs(sa) % abs(sb)
+    if sa < 0:
+        r = -r
+    return r & mask
+
+
+def _bswap(value: int, nbytes: int) -> int:
+    return int.from_bytes((value & ((1 << (nbytes * 8)) - 1)).to_bytes(nbytes, "little"), "big")
+
+
+def _sext(value: int, bits: int) -> int:
+    sign = 1 << (bits - 1)
+    return ((value & ((1 << bits) - 1)) ^ sign) - sign
+
+
+# ---- compiled form ---------------------------------------------------------------------
+
+@dataclass
+class CompiledProgram:
+    """A program translated to Python: ``entry(r1, 0, 0, 0, 0, depth)`` runs it."""
+
+    name: str
+    entry: Callable[..., int]
+    functions: dict[int, Callable[..., int]]
+    source: str
+    insn_count: int
+    slots: dict[int, Instruction] = field(repr=False, default_factory=dict)
+
+
+_ALU64: dict[int, str] = {
+    AluOp.ADD: "{d} = ({d} + {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.SUB: "{d} = ({d} - {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.MUL: "{d} = ({d} * {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.OR: "{d} = {d} | {s}",
+    AluOp.AND: "{d} = {d} & {s}",
+    AluOp.XOR: "{d} = {d} ^ {s}",
+    AluOp.LSH: "{d} = ({d} << ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.RSH: "{d} = {d} >> ({s} & 63)",
+    AluOp.ARSH: "{d} = ((({d} ^ 0x8000000000000000) - 0x8000000000000000) >> ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.NEG: "{d} = -{d} & 0xFFFFFFFFFFFFFFFF",
+}
+_ALU32: dict[int, str] = {
+    AluOp.ADD: "{d} = ({d} + {s}) & 0xFFFFFFFF",
+    AluOp.SUB: "{d} = ({d} - {s}) & 0xFFFFFFFF",
+    AluOp.MUL: "{d} = ({d} * {s}) & 0xFFFFFFFF",
+    AluOp.OR: "{d} = ({d} | {s}) & 0xFFFFFFFF",
+    AluOp.AND: "{d} = {d} & {s} & 0xFFFFFFFF",
+    AluOp.XOR: "{d} = ({d} ^ {s}) & 0xFFFFFFFF",
+    AluOp.LSH: "{d} = ({d} << ({s} & 31)) & 0xFFFFFFFF",
+    AluOp.RSH: "{d} = ({d} & 0xFFFFFFFF) >> ({s} & 31)",
+    AluOp.ARSH: "{d} = (((({d} & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000) >> ({s} & 31)) & 0xFFFFFFFF",
+    AluOp.NEG: "{d} = -{d} & 0xFFFFFFFF",
+}
+_CMP: dict[int, str] = {
+    JmpOp.JEQ: "{a} == {b}", JmpOp.JNE: "{a} != {b}", JmpOp.JGT: "{a} > {b}", JmpOp.JGE: "{a} >= {b}",
+    JmpOp.JLT: "{a} < {b}", JmpOp.JLE: "{a} <= {b}", JmpOp.JSET: "{a} & {b}",
+    JmpOp.JSGT: "{a} > {b}", JmpOp.JSGE: "{a} >= {b}", JmpOp.JSLT: "{a} < {b}", JmpOp.JSLE: "{a} <= {b}",
+}
+_SIGNED_JMP = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
+
+#: helper ids whose Python implementation also takes the frame depth (they call back into BPF)
+CALLBACK_HELPERS = {164, 181, 180, 197, 209}  # for_each_map_elem, loop, find_vma, user_ringbuf_drain, ...
+TAIL_CALL_HELPER = 12
+
+
+class _Gen:
+    """Source generator for one program."""
+
+    def __init__(self, name: str, insns: list[Instruction], runtime: Runtime,
+                 resolve_ld64: Callable[[Instruction, int], int]) -> None:
+        self.name = name
+        self.insns = insns
+        self.rt = runtime
+        self.resolve_ld64 = resolve_ld64
+        self.by_slot: dict[int, Instruction] = {}
+        slot = 0
+        for insn in insns:
+            self.by_slot[slot] = insn
+            slot += insn.slots
+        self.end = slot
+        self.env: dict[str, object] = {}
+        self.helpers_used: set[int] = set()
+
+    # ---- analysis --------------------------------------------------------------------
+
+    def entries(self) -> list[int]:
+        found = {0}
+        for slot, insn in self.by_slot.items():
+            if insn.is_call and insn.src == CallSrc.CALL:
+                found.add(slot + 1 + insn.imm)
+            elif insn.is_ld_imm64 and insn.src == PseudoSrc.FUNC:
+                found.add(slot + 2 + (insn.lo32 - (1 << 32) if insn.lo32 >> 31 else insn.lo32) - 1)
+        for e in found:
+            if e not in self.by_slot:
+                raise VMError(f"a call or function pointer targets slot {e}, which is not an instruction "
+                              f"of {self.name!r}", program=self.name)
+        return sorted(found)
+
+    def target(self, slot: int, insn: Instruction) -> int:
+        t = slot + 1 + insn.jump_offset
+        if t not in self.by_slot:
+            raise VMError(f"jump to slot {t}, which is not an instruction", pc=slot, program=self.name)
+        return t
+
+    # ---- emission --------------------------------------------------------------------
+
+    def const(self, name: str, value: object) -> str:
+        self.env[name] = value
+        return name
+
+    def generate(self) -> str:
+        entries = self.entries()
+        bounds = entries[1:] + [self.end]
+        out = ["def _factory(M, L, W, TOP, SL, SLX, SS, AT, LDABS, TAIL, STK, LIM, DEPTH, ENV):"]
+        for name in sorted(self.env_names()):
+            out.append(f"    {name} = ENV[{name!r}]")
+        body: list[str] = []
+        for start, stop in zip(entries, bounds):
+            body.extend(self.function(start, stop))
+        for name in sorted(self.env):  # constants discovered while generating (helpers)
+            out.append(f"    {name} = ENV[{name!r}]")
+        out.extend(body)
+        out.append("    return {" + ", ".join(f"{e}: f_{e}" for e in entries) + "}")
+        return "\n".join(out) + "\n"
+
+    def env_names(self) -> set[str]:
+        base = {
+            "U1": _U[1], "U2": _U[2], "U4": _U[4], "U8": _U[8],
+            "I1": _I[1], "I2": _I[2], "I4": _I[4], "I8": _I[8],
+            "P1": _P[1], "P2": _P[2], "P4": _P[4], "P8": _P[8],
+            "SDIV": _sdiv, "SMOD": _smod, "BSWAP": _bswap, "SEXT": _sext,
+        }
+        self.env.update(base)
+        return set()
+
+    def function(self, start: int, stop: int) -> list[str]:
+        slots = [s for s in sorted(self.by_slot) if start <= s < stop]
+        leaders = {start}
+        uses_may_goto = False
+        for s in slots:
+            insn = self.by_slot[s]
+            if insn.is_jump:
+                t = self.target(s, insn)
+                if not start <= t < stop:
+                    raise VMError(f"jump from slot {s} leaves its function (to slot {t})", pc=s, program=self.name)
+                leaders.add(t)
+                if insn.opcode == InsnClass.JMP | JmpOp.JCOND:
+                    uses_may_goto = True
+        blocks: list[tuple[int, list[int]]] = []
+        for s in slots:
+            if s in leaders:
+                blocks.append((s, []))
+            blocks[-1][1].append(s)
+        ind = " " * 8
+        lines = [f"    def f_{start}(r1, r2, r3, r4, r5, d):",
+                 f"{ind}r0 = r6 = r7 = r8 = r9 = n = 0",
+                 f"{ind}r10 = STK[d]"]
+        if uses_may_goto:
+            lines.append(f"{ind}mg = {MAY_GOTO_BUDGET}")
+        if len(blocks) == 1:
+            code, _ = self.block(blocks[0][1], single=True)
+            lines.extend(ind + c for c in code)
+            return lines
+        lines.append(f"{ind}pc = {start}")
+        lines.append(f"{ind}while True:")
+        tree = self.tree(blocks, 0, len(blocks), 12)
+        lines.extend(tree)
+        return lines
+
+    def tree(self, blocks: list[tuple[int, list[int]]], lo: int, hi: int, indent: int) -> list[str]:
+        pad = " " * indent
+        if hi - lo == 1:
+            code, _ = self.block(blocks[lo][1], single=False)
+            return [pad + c for c in code]
+        mid = (lo + hi) // 2
+        return ([f"{pad}if pc < {blocks[mid][0]}:"] + self.tree(blocks, lo, mid, indent + 4)
+                + [f"{pad}else:"] + self.tree(blocks, mid, hi, indent + 4))
+
+    def block(self, slots: list[int], *, single: bool) -> tuple[list[str], bool]:
+        code: list[str] = []
+        for s in slots:
+            insn = self.by_slot[s]
+            code.extend(self.insn(s, insn, single))
+        last = self.by_slot[slots[-1]]
+        ends = last.is_exit or (last.is_jump and last.opcode in (InsnClass.JMP | JmpOp.JA, InsnClass.JMP32 | JmpOp.JA))
+        if not ends:
+            nxt = slots[-1] + last.slots
+            if single or nxt >= self.end or nxt not in self.by_slot:
+                code.append(f"raise VMError('execution falls off the end of the function after slot {slots[-1]}', pc={slots[-1]})")
+                self.env["VMError"] = VMError
+            else:
+                code.append(f"pc = {nxt}")
+        return code, ends
+
+    def jump(self, src: int, dst: int) -> list[str]:
+        """Statements that transfer control to slot ``dst`` (from a multi-block function)."""
+        if dst <= src:  # a back edge: count it
+            return [f"n += 1", f"if n > {BACK_EDGE_LIMIT}: LIM({src})", f"pc = {dst}", "continue"]
+        return [f"pc = {dst}", "continue"]
+
+    # ---- one instruction -------------------------------------------------------------
+
+    def insn(self, pc: int, insn: Instruction, single: bool) -> list[str]:
+        cls = insn.opcode & CLASS_MASK
+        handler = _CLASS_HANDLERS.get(cls)
+        assert handler is not None
+        return handler(self, pc, insn)
+
+    def alu(self, pc: int, insn: Instruction) -> list[str]:
+        is64 = (insn.opcode & CLASS_MASK) == InsnClass.ALU64
+        op = insn.opcode & CODE_MASK
+        d = f"r{insn.dst}"
+        x = insn.opcode & SOURCE_MASK == Source.X
+        if insn.dst > 10 or (x and insn.src > 10):
+            return [self.bad(pc, insn, "a register above r10")]
+        if x:
+            s = f"r{insn.src}"
+        else:
+            s = str(insn.imm & (M64 if is64 else M32))
+        mask = "0xFFFFFFFFFFFFFFFF" if is64 else "0xFFFFFFFF"
+        bits = 64 if is64 else 32
+        if op == AluOp.MOV:
+            if insn.off in (8, 16, 32) and x:
+                if not is64 and insn.off == 32:
+                    return [self.bad(pc, insn, "movsx32 with a 32-bit offset")]
+                return [f"{d} = SEXT({s}, {insn.off}) & {mask}"]
+            if insn.off:
+                return [self.bad(pc, insn, f"mov with offset {insn.off}")]
+            return [f"{d} = {s}" if (is64 or not x) else f"{d} = {s} & 0xFFFFFFFF"]
+        if op == AluOp.END:
+            nbytes = insn.imm // 8
+            if insn.imm not in (16, 32, 64):
+                return [self.bad(pc, insn, f"byte swap of {insn.imm} bits")]
+            if is64 or (insn.opcode & SOURCE_MASK):  # bswap (ALU64) or to big-endian
+                return [f"{d} = BSWAP({d}, {nbytes})"]
+            return [f"{d} = {d} & {(1 << insn.imm) - 1}"]
+        if op in (AluOp.DIV, AluOp.MOD):
+            if insn.off not in (0, 1):
+                return [self.bad(pc, insn, f"division with offset {insn.off}")]
+            if insn.off == 1:
+                fn = "SDIV" if op == AluOp.DIV else "SMOD"
+                return [f"{d} = {fn}({d}, {s}, {bits})"]
+            a = d if is64 else f"({d} & 0xFFFFFFFF)"
+            b = s if (is64 or not x) else f"({s} & 0xFFFFFFFF)"
+            if op == AluOp.DIV:
+                if not x:
+                    return [f"{d} = {a} // {b}" if int(s) else f"{d} = 0"]
+                return [f"{d} = {a} // {b} if {b} else 0"]
+            if not x:
+                return [f"{d} = {a} % {b}" if int(s) else f"{d} = {a}"]
+            return [f"{d} = {a} % {b} if {b} else {a}"]
+        table = _ALU64 if is64 else _ALU32
+        tmpl = table.get(op)
+        if tmpl is None or insn.off:
+            return [self.bad(pc, insn, "an unknown ALU operation")]
+        return [tmpl.format(d=d, s=s)]
+
+    def jmp(self, pc: int, insn: Instruction) -> list[str]:
+        cls = insn.opcode & CLASS_MASK
+        op = insn.opcode & CODE_MASK
+        if op == JmpOp.EXIT:
+            return ["return r0"]
+        if op == JmpOp.CALL:
+            return self.call(pc, insn)
+        if op == JmpOp.JA:
+            return self.jump(pc, self.target(pc, insn))
+        if op == JmpOp.JCOND:
+            return ["mg -= 1", "if mg < 0:"] + ["    " + c for c in self.jump(pc, self.target(pc, insn))]
+        tmpl = _CMP.get(op)
+        if tmpl is None:
+            return [self.bad(pc, insn, "an unknown jump operation")]
+        x = insn.opcode & SOURCE_MASK == Source.X
+        is64 = cls == InsnClass.JMP
+        a = f"r{insn.dst}"
+        b = f"r{insn.src}" if x else None
+        signed = op in _SIGNED_JMP
+        if is64:
+            if b is None:
+                b = str(insn.imm & M64)
+                if signed:
+                    a, b = f"({a} ^ 0x8000000000000000)", str((insn.imm & M64) ^ S63)
+            elif signed:
+                a, b = f"({a} ^ 0x8000000000000000)", f"({b} ^ 0x8000000000000000)"
+        else:
+            a = f"({a} & 0xFFFFFFFF)"
+            if b is None:
+                b = str(insn.imm & M32)
+                if signed:
+                    a, b = f"({a} ^ 0x80000000)", str((insn.imm & M32) ^ S31)
+            else:
+                b = f"({b} & 0xFFFFFFFF)"
+                if signed:
+                    a, b = f"({a} ^ 0x80000000)", f"({b} ^ 0x80000000)"
+        cond = tmpl.format(a=a, b=b)
+        return [f"if {cond}:"] + ["    " + c for c in self.jump(pc, self.target(pc, insn))]
+
+    def call(self, pc: int, insn: Instruction) -> list[str]:
+        if insn.src == CallSrc.CALL:
+            t = pc + 1 + insn.imm
+            return [f"if d >= {MAX_CALL_FRAMES - 1}: DEPTH({pc})",
+                    f"r0 = f_{t}(r1, r2, r3, r4, r5, d + 1)"]
+        if insn.src != CallSrc.HELPER:
+            name = self.const(f"h_kfunc_{insn.imm & M32}", self.rt.kfunc(insn.imm, pc))
+            return [f"r0 = {name}(r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF"]
+        hid = insn.imm
+        if hid == TAIL_CALL_HELPER:
+            return [f"t = TAIL(r1, r2, r3, {pc})", "if t is not None: return t(r1, 0, 0, 0, 0, d)"]
+        fn = self.rt.helper(hid, pc)
+        name = self.const(f"h_{hid & M32}", fn)
+        if hid in CALLBACK_HELPERS:
+            return [f"r0 = {name}(r1, r2, r3, r4, r5, d) & 0xFFFFFFFFFFFFFFFF"]
+        return [f"r0 = {name}(r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF"]
+
+    def bad(self, pc: int, insn: Instruction, what: str) -> str:
+        self.env["VMError"] = VMError
+        return (f"raise VMError({('invalid instruction ' + repr(insn.to_bytes().hex()) + ': ' + what)!r}, "
+                f"pc={pc})")
+
+    def mem_load(self, pc: int, dst: str, base: str, off: int, size: int, signed: bool) -> list[str]:
+        addr = f"{base} + {off}" if off else base
+        unpack = f"I{size}" if signed else f"U{size}"
+        tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
+        slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
+        return [
+            f"a = {addr}",
+            f"if 0 <= a < TOP and (a & 0xFFFFFFFF) + {size} <= L[a >> 32]: {dst} = {unpack}(M[a >> 32], a & 0xFFFFFFFF)[0]{tail}",
+            f"else: {dst} = {slow}",
+        ]
+
+    def mem_store(self, pc: int, base: str, off: int, size: int, value: str) -> list[str]:
+        addr = f"{base} + {off}" if off else base
+        return [
+            f"a = {addr}",
+            f"if 0 <= a < TOP and (a & 0xFFFFFFFF) + {size} <= W[a >> 32]: P{size}(M[a >> 32], a & 0xFFFFFFFF, {value})",
+            f"else: SS(a & 0xFFFFFFFFFFFFFFFF, {size}, {value}, {pc})",
+        ]
+
+    def ldx(self, pc: int, insn: Instruction) -> list[str]:
+        mode = insn.opcode & MODE_MASK
+        size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+        if mode not in (Mode.MEM, Mode.MEMSX) or (mode == Mode.MEMSX and size == 8):
+            return [self.bad(pc, insn, "an unknown load mode")]
+        return self.mem_load(pc, f"r{insn.dst}", f"r{insn.src}", insn.off, size, mode == Mode.MEMSX)
+
+    def st(self, pc: int, insn: Instruction) -> list[str]:
+        if insn.opcode & MODE_MASK != Mode.MEM:
+            return [self.bad(pc, insn, "an unknown store mode")]
+        size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+        return self.mem_store(pc, f"r{insn.dst}", insn.off, size, str(insn.imm & ((1 << (size * 8)) - 1)))
+
+    def stx(self, pc: int, insn: Instruction) -> list[str]:
+        mode = insn.opcode & MODE_MASK
+        size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+        if mode == Mode.MEM:
+            value = f"r{insn.src}" if size == 8 else f"r{insn.src} & {(1 << (size * 8)) - 1}"
+            return self.mem_store(pc, f"r{insn.dst}", insn.off, size, value)
+        if mode != Mode.ATOMIC:
+            return [self.bad(pc, insn, "an unknown store mode")]
+        try:
+            op = AtomicOp(insn.imm)
+        except ValueError:
+            return [self.bad(pc, insn, f"an unknown atomic operation {insn.imm:#x}")]
+        addr = f"r{insn.dst} + {insn.off}" if op != AtomicOp.LOAD_ACQUIRE else f"r{insn.src} + {insn.off}"
+        call = f"AT({addr}, {size}, {int(op)}, r{insn.src}, r0, r{insn.dst}, {pc})"
+        if op == AtomicOp.CMPXCHG:
+            return [f"r0 = {call}"]
+        if op == AtomicOp.LOAD_ACQUIRE:
+            return [f"r{insn.dst} = {call}"]
+        if op.fetch:
+            return [f"r{insn.src} = {call}"]
+        return [call]
+
+    def ld(self, pc: int, insn: Instruction) -> list[str]:
+        mode = insn.opcode & MODE_MASK
+        if insn.is_ld_imm64:
+            value = self.resolve_ld64(insn, pc)
+            return [f"r{insn.dst} = {value}"]
+        if mode in (Mode.ABS, Mode.IND):
+            size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+            off = f"r{insn.src} + {insn.imm}" if mode == Mode.IND else str(insn.imm)
+            return [f"v = LDABS({off}, {size}, {pc})", "if v is None: return 0",
+                    "r0 = v", "r1 = r2 = r3 = r4 = r5 = 0"]
+        return [self.bad(pc, insn, "an unknown LD instruction")]
+
+
+_CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
+    InsnClass.ALU: _Gen.alu,
+    InsnClass.ALU64: _Gen.alu,
+    InsnClass.JMP: _Gen.jmp,
+    InsnClass.JMP32: _Gen.jmp,
+    InsnClass.LDX: _Gen.ldx,
+    InsnClass.ST: _Gen.st,
+    InsnClass.STX: _Gen.stx,
+    InsnClass.LD: _Gen.ld,
+}
+
+
+def _limit(pc: int) -> None:
+    raise VMError(f"the program took more than {BACK_EDGE_LIMIT} back edges in one function call; "
+                  "it does not terminate (the kernel's verifier would reject it)", pc=pc)
+
+
+def _depth(pc: int) -> None:
+    raise VMError(f"BPF-to-BPF calls nest deeper than {MAX_CALL_FRAMES} frames", pc=pc)
+
+
+def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
+                    resolve_ld64: Callable[[Instruction, int], int]) -> CompiledProgram:
+    """Translate ``insns`` (relocated: maps are handles) into Python functions over ``runtime``."""
+    if not insns:
+        raise VMError("the program has no instructions", program=name)
+    gen = _Gen(name, insns, runtime, resolve_ld64)
+    try:
+        source = gen.generate()
+    except VMError as exc:
+        if not exc.program:
+            raise VMError(str(exc), program=name) from None
+        raise
+    code = compile(source, f"<bpf program {name}>", "exec")
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - our own generated source
+    mem = runtime.memory
+    stack_tops = [((STACK_REGION + depth) << 32) + STACK_SIZE for depth in range(MAX_CALL_FRAMES)]
+    functions = namespace["_factory"](  # type: ignore[operator]
+        mem.bufs, mem.rlen, mem.wlen, mem.top, runtime.slow_load, runtime.slow_load_signed,
+        runtime.slow_store, runtime.atomic, runtime.ld_abs, runtime.tail_call_target, stack_tops,
+        _limit, _depth, gen.env,
+    )
+    log.debug("compiled %s: %d instructions, %d functions", name, len(insns), len(functions))
+    return CompiledProgram(name, functions[0], functions, source, len(insns), gen.by_slot)

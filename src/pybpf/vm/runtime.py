@@ -1,0 +1,245 @@
+"""``Runtime``: what compiled programs run against — memory, maps and programs by handle,
+helpers by id, the task identity the caller provides, and the state of the current run.
+
+The ABI a second tier (a JIT) shares with the interpreter: :class:`~pybpf.vm.memory.Memory`
+(regions at ``id << 32``), helpers as ``callable(r1, r2, r3, r4, r5) -> int`` (callback
+helpers take the frame depth as a sixth argument) found by :meth:`Runtime.helper`, and the
+slow paths :meth:`slow_load` / :meth:`slow_store` / :meth:`atomic` / :meth:`ld_abs` /
+:meth:`tail_call_target`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import types
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..isa import HELPER_IDS, HELPER_NAMES, Instruction
+from ..isa.opcodes import AtomicOp, PseudoSrc
+from .interpreter import FUNC_TAG
+from .maps import MAP_TAG, VMMap
+from .memory import Memory, OFFSET_MASK, VMError
+
+if TYPE_CHECKING:
+    from .program import VMProgram
+
+log = logging.getLogger("pybpf.vm")
+
+__all__ = ["Runtime", "TaskContext", "RunState", "MAX_TAIL_CALLS", "HelperFunc"]
+
+#: the kernel's MAX_TAIL_CALL_CNT: at most this many tail calls succeed in one run
+MAX_TAIL_CALLS = 33
+M64 = (1 << 64) - 1
+
+#: a helper written in Python: ``func(runtime, r1, r2, r3, r4, r5) -> int``
+HelperFunc = Callable[..., int]
+
+
+@dataclass
+class TaskContext:
+    """The "current task" helpers report (get_current_pid_tgid, uid_gid, comm)."""
+
+    pid: int = 0
+    tgid: int = 0
+    uid: int = 0
+    gid: int = 0
+    comm: bytes = b""
+
+
+@dataclass
+class RunState:
+    """What one program run changes besides memory: the packet, the redirect verdict, counters."""
+
+    program: Any = None
+    ctx: int = 0  # address of the context
+    packet: Any = None  # contexts.Packet for packet programs
+    tail_calls: int = 0
+    #: ("redirect", ifindex, flags) / ("redirect_map", map name, key, flags), set by redirect helpers
+    redirect: tuple[Any, ...] | None = None
+    redirect_ret: int = 0  # what redirect helpers return for this program type
+    locks: set[int] = field(default_factory=set)
+
+
+class Runtime:
+    """Shared state of one VM collection (see the module docstring)."""
+
+    def __init__(self, *, ncpus: int = 1, memory: Memory | None = None, seed: int | None = None,
+                 task: TaskContext | None = None, log_trace: bool = True) -> None:
+        self.memory = memory if memory is not None else Memory()
+        self.ncpus = ncpus
+        #: the CPU programs run on (get_smp_processor_id, per-CPU map slots)
+        self.cpu = 0
+        self.maps: dict[int, VMMap] = {}
+        self.programs: dict[int, VMProgram] = {}
+        self._next_handle = 1
+        self.task = task if task is not None else TaskContext()
+        self.random = random.Random(seed)
+        #: clocks (replace for deterministic runs)
+        self.clock: Callable[[], int] = time.monotonic_ns
+        self.boot_clock: Callable[[], int] = lambda: time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        self.coarse_clock: Callable[[], int] = lambda: time.clock_gettime_ns(time.CLOCK_MONOTONIC_COARSE)
+        #: every trace_printk line, in order
+        self.trace: list[str] = []
+        self.log_trace = log_trace
+        self.state = RunState()
+        self._python_helpers: dict[int, HelperFunc] = {}
+        self._bound: dict[int, Callable[..., int]] = {}
+
+    # ---- handles ---------------------------------------------------------------------
+
+    def new_handle(self) -> int:
+        h = self._next_handle
+        self._next_handle += 1
+        return h
+
+    def resolve_handle(self, handle: int) -> Any:
+        return self.programs.get(handle) or self.maps.get(handle)
+
+    def map_of(self, ptr: int, pc: int | None = None) -> VMMap:
+        """The map a register value points to (VMError if it is not a map pointer)."""
+        if ptr >> 60 == MAP_TAG >> 60:
+            m = self.maps.get(ptr & OFFSET_MASK)
+            if m is not None:
+                return m
+        raise VMError(f"{ptr:#x} is not a map pointer", pc=pc)
+
+    def resolve_ld64(self, insn: Instruction, pc: int) -> int:
+        """The value an ``ld_imm64`` puts in its register (maps are handles after relocation)."""
+        src = insn.src
+        if src == PseudoSrc.IMM:
+            return insn.imm & M64
+        if src == PseudoSrc.MAP_FD:
+            m = self.maps.get(insn.lo32)
+            if m is None:
+                raise VMError(f"ld_imm64 refers to map handle {insn.lo32}, which does not exist", pc=pc)
+            return m.address
+        if src == PseudoSrc.MAP_VALUE:
+            m = self.maps.get(insn.lo32)
+            value_address = getattr(m, "value_address", None)
+            if value_address is None:
+                raise VMError(f"ld_imm64 takes a value address in map handle {insn.lo32}, which is not an "
+                              "array", pc=pc)
+            return int(value_address(0, insn.hi32))
+        if src == PseudoSrc.FUNC:
+            rel = insn.lo32 - (1 << 32) if insn.lo32 >> 31 else insn.lo32
+            return FUNC_TAG | (pc + 1 + rel)
+        raise VMError(f"ld_imm64 with src={src} ({PseudoSrc(src).name if src in PseudoSrc._value2member_map_ else '?'})"
+                      " is not supported in the VM (kernel symbols and fd_array maps need the kernel)", pc=pc)
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def register_helper(self, id_or_name: int | str, func: HelperFunc) -> None:
+        """Make helper ``id_or_name`` (``7``, ``"bpf_get_prandom_u32"`` or ``"get_prandom_u32"``)
+        run ``func(runtime, r1, r2, r3, r4, r5) -> int``. Programs compiled afterwards use it
+        (VM programs compile on their first run)."""
+        hid = helper_id(id_or_name)
+        self._python_helpers[hid] = func
+        self._bound.pop(hid, None)
+
+    def helper(self, hid: int, pc: int) -> Callable[..., int]:
+        """The bound implementation of helper ``hid`` (a stub that raises when it has none)."""
+        bound = self._bound.get(hid)
+        if bound is not None:
+            return bound
+        from .helpers import BUILTIN_HELPERS
+
+        func = self._python_helpers.get(hid) or BUILTIN_HELPERS.get(hid)
+        if func is None:
+            name = HELPER_NAMES.get(hid, f"helper #{hid}")
+
+            def missing(*args: int) -> int:
+                raise VMError(f"{name} ({hid}) is not implemented in the VM; add it with "
+                              f"vm.register_helper({hid}, func)")
+            return missing
+        bound = types.MethodType(func, self)
+        self._bound[hid] = bound
+        return bound
+
+    def kfunc(self, btf_id: int, pc: int) -> Callable[..., int]:
+        def missing(*args: int) -> int:
+            raise VMError(f"kernel function calls (kfunc BTF id {btf_id}) do not run in the VM", pc=pc)
+        return missing
+
+    # ---- slow paths of the generated code ------------------------------------------------
+
+    def slow_load(self, addr: int, size: int, pc: int) -> int:
+        return self.memory.slow_load(addr, size, pc)
+
+    def slow_load_signed(self, addr: int, size: int, pc: int) -> int:
+        v = self.memory.slow_load(addr, size, pc)
+        sign = 1 << (size * 8 - 1)
+        return ((v ^ sign) - sign) & M64
+
+    def slow_store(self, addr: int, size: int, value: int, pc: int) -> None:
+        self.memory.slow_store(addr, size, value, pc)
+
+    def atomic(self, addr: int, size: int, op: int, src: int, r0: int, dst: int, pc: int) -> int:
+        """One atomic instruction; returns what goes in its output register."""
+        addr &= M64
+        mem = self.memory
+        mask = (1 << (size * 8)) - 1
+        if op == AtomicOp.LOAD_ACQUIRE:
+            return mem.slow_load(addr, size, pc)
+        if op == AtomicOp.STORE_RELEASE:
+            mem.slow_store(addr, size, src & mask, pc)
+            return dst
+        old = mem.slow_load(addr, size, pc)
+        base = op & ~1
+        if op == AtomicOp.CMPXCHG:
+            if old == r0 & mask:
+                mem.slow_store(addr, size, src & mask, pc)
+            return old
+        if op == AtomicOp.XCHG:
+            mem.slow_store(addr, size, src & mask, pc)
+            return old
+        new = _ATOMIC_OPS[base](old, src) & mask
+        mem.slow_store(addr, size, new, pc)
+        return old if op & 1 else src
+
+    def ld_abs(self, off: int, size: int, pc: int) -> int | None:
+        """Legacy packet load (``LD_ABS``/``LD_IND``): big-endian, None (program returns 0) when
+        outside the packet."""
+        packet = self.state.packet
+        if packet is None:
+            raise VMError("LD_ABS/LD_IND needs a packet (socket filter or tc program)", pc=pc)
+        off = off & 0xFFFFFFFF
+        off = off - (1 << 32) if off >> 31 else off
+        data = packet.skb_view()
+        if off < 0 or off + size > len(data):
+            return None
+        return int.from_bytes(data[off:off + size], "big")
+
+    def tail_call_target(self, ctx: int, map_ptr: int, index: int, pc: int) -> Callable[..., int] | None:
+        """The entry function of the program in slot ``index`` of a prog array, or None (no such
+        program, or the run has already made MAX_TAIL_CALLS tail calls)."""
+        m = self.map_of(map_ptr, pc)
+        index &= 0xFFFFFFFF
+        target = m.target(index) if hasattr(m, "target") else None
+        if target is None or index >= m.max_entries:
+            return None
+        if self.state.tail_calls >= MAX_TAIL_CALLS:
+            return None
+        self.state.tail_calls += 1
+        return target.compiled().entry
+
+
+_ATOMIC_OPS: dict[int, Callable[[int, int], int]] = {
+    AtomicOp.ADD: lambda a, b: a + b,
+    AtomicOp.OR: lambda a, b: a | b,
+    AtomicOp.AND: lambda a, b: a & b,
+    AtomicOp.XOR: lambda a, b: a ^ b,
+}
+
+
+def helper_id(id_or_name: int | str) -> int:
+    """A helper's id from its id or name (with or without the ``bpf_`` prefix)."""
+    if isinstance(id_or_name, int):
+        return id_or_name
+    name = id_or_name if id_or_name.startswith("bpf_") else "bpf_" + id_or_name
+    try:
+        return HELPER_IDS[name]
+    except KeyError:
+        raise VMError(f"no helper is named {id_or_name!r}") from None
