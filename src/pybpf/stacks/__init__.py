@@ -1,13 +1,13 @@
 """``pybpf.stacks``: stack trace maps, kernel and user symbols, folded stacks for flame graphs.
 
->>> from pybpf.stacks import StackTraceMap, ProcessSymbols, ksym, folded_counts   # doctest: +SKIP
->>> stacks = StackTraceMap(obj.maps["stacks"])
->>> [str(s) for s in stacks.kernel_stack(kstack_id)]          # kallsyms
+>>> from pybpf.stacks import StackTraceMap, ProcessSymbols, ksym, folded_counts  # doctest: +SKIP
+>>> stacks = StackTraceMap(obj.maps["stacks"])  # doctest: +SKIP
+>>> [str(s) for s in stacks.kernel_stack(kstack_id)]          # kallsyms  # doctest: +SKIP
 ['__x64_sys_getppid+0x5', 'do_syscall_64+0x82', 'entry_SYSCALL_64_after_hwframe+0x76']
->>> snapshot = ProcessSymbols(pid)                             # /proc/PID/maps, now
->>> [s.name for s in stacks.user_stack(ustack_id, snapshot)]   # ELF .symtab/.dynsym
+>>> snapshot = ProcessSymbols(pid)                             # /proc/PID/maps, now  # doctest: +SKIP
+>>> [s.name for s in stacks.user_stack(ustack_id, snapshot)]   # ELF .symtab/.dynsym  # doctest: +SKIP
 ['level3', 'level2', 'level1', 'main', '__libc_start_call_main', ...]
->>> open("out.folded", "w").write(folded_counts(obj.maps["counts"], stacks))
+>>> open("out.folded", "w").write(folded_counts(obj.maps["counts"], stacks))  # doctest: +SKIP
 
 Modules: :mod:`.stackmap` (StackTraceMap, build ids, stack id errors), :mod:`.ksyms`
 (kallsyms), :mod:`.usyms` (processes), :mod:`.elfsyms` (ELF files), :mod:`.folded`.

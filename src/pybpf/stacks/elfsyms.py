@@ -9,8 +9,8 @@ That is the same for ``-no-pie`` executables, PIE executables and shared librari
 A stripped file's symbols are taken from its separate debug file when one is installed
 (``/usr/lib/debug/.build-id/xx/yyyy.debug``). Files are cached per (device, inode, mtime).
 
->>> syms = elf_symbols("/usr/bin/python3")                               # doctest: +SKIP
->>> syms.lookup(syms.vaddr_of_offset(0x1234))
+>>> syms = elf_symbols("/usr/bin/python3")  # doctest: +SKIP
+>>> syms.lookup(syms.vaddr_of_offset(0x1234))  # doctest: +SKIP
 ('_start', 4)
 """
 

@@ -1,7 +1,7 @@
 """Kernel symbols from ``/proc/kallsyms``: address -> :class:`Symbol`, name -> address.
 
->>> from pybpf.stacks import ksym, ksymname                             # doctest: +SKIP
->>> ksym(ksymname("vfs_read") + 0x12)
+>>> from pybpf.stacks import ksym, ksymname  # doctest: +SKIP
+>>> ksym(ksymname("vfs_read") + 0x12)  # doctest: +SKIP
 Symbol(name='vfs_read', offset=18, module=None, address=...)
 
 The table is read once, sorted by address, and searched with :mod:`bisect`; call
@@ -54,8 +54,8 @@ def parse_kallsyms(text: str) -> list[KernelSymbol]:
 class KernelSymbols:
     """The kernel's symbol table, loaded lazily from ``path`` (``/proc/kallsyms``).
 
-    >>> ks = KernelSymbols("/proc/kallsyms")                                # doctest: +SKIP
-    >>> ks.lookup(ks.address_of("do_sys_openat2") + 4).format()
+    >>> ks = KernelSymbols("/proc/kallsyms")  # doctest: +SKIP
+    >>> ks.lookup(ks.address_of("do_sys_openat2") + 4).format()  # doctest: +SKIP
     'do_sys_openat2+0x4'
     """
 
@@ -173,7 +173,7 @@ def kernel_symbols() -> KernelSymbols:
 def ksym(address: int) -> Symbol:
     """The kernel symbol of ``address``: ``Symbol(name, offset, module)``.
 
-    >>> ksym(ksymname("vfs_read")).name                                     # doctest: +SKIP
+    >>> ksym(ksymname("vfs_read")).name  # doctest: +SKIP
     'vfs_read'
     """
     return kernel_symbols().lookup(address)

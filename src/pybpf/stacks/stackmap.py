@@ -14,8 +14,8 @@ instead (32 bytes: ``s32 status; u8 build_id[20]; u64 offset_or_ip``): read them
 The helper returns a negative errno instead of an id when it cannot store a stack;
 :func:`check_stack_id` turns those into a :class:`StackIdError` that says why.
 
-    >>> stacks = StackTraceMap(obj.maps["stacks"])                        # doctest: +SKIP
-    >>> [s.name for s in stacks.kernel_stack(kstack_id)][-2:]
+    >>> stacks = StackTraceMap(obj.maps["stacks"])  # doctest: +SKIP
+    >>> [s.name for s in stacks.kernel_stack(kstack_id)][-2:]  # doctest: +SKIP
     ['do_syscall_64', 'entry_SYSCALL_64_after_hwframe']
 """
 
@@ -229,8 +229,8 @@ class BuildIdIndex:
     (``/usr/lib/debug/.build-id/xx/yyyy.debug``). Frames with status IP (no build id) are
     resolved through ``ip_symbols`` when given.
 
-        >>> index = BuildIdIndex(pids=[child.pid])                             # doctest: +SKIP
-        >>> [s.name for s in stacks.build_id_symbols(stack_id, index)][:2]
+        >>> index = BuildIdIndex(pids=[child.pid])  # doctest: +SKIP
+        >>> [s.name for s in stacks.build_id_symbols(stack_id, index)][:2]  # doctest: +SKIP
         ['level3', 'level2']
     """
 

@@ -10,11 +10,11 @@ process that has exited since still resolve (create it while the process runs: a
 time). Anonymous executable memory resolves through a JIT's ``/tmp/perf-PID.map`` when there
 is one. C++ names are demangled when the ``cxxfilt`` package is installed.
 
->>> from pybpf.stacks import ProcessSymbols, usym                       # doctest: +SKIP
->>> syms = ProcessSymbols(pid)          # while the process runs
->>> [syms.lookup(a).name for a in stack_map.stack(user_stack_id)]
+>>> from pybpf.stacks import ProcessSymbols, usym  # doctest: +SKIP
+>>> syms = ProcessSymbols(pid)          # while the process runs  # doctest: +SKIP
+>>> [syms.lookup(a).name for a in stack_map.stack(user_stack_id)]  # doctest: +SKIP
 ['level3', 'level2', 'level1', 'main', '__libc_start_call_main', ...]
->>> str(usym(pid, addr))
+>>> str(usym(pid, addr))  # doctest: +SKIP
 'level2+0x1c [/tmp/target]'
 """
 
@@ -363,7 +363,7 @@ def process_symbols(pid: int) -> ProcessSymbols:
 def usym(pid: int, address: int) -> Symbol:
     """The symbol of user address ``address`` in process ``pid``.
 
-    >>> str(usym(os.getpid(), some_address))                                # doctest: +SKIP
+    >>> str(usym(os.getpid(), some_address))  # doctest: +SKIP
     'PyObject_Call+0x2c [/usr/bin/python3.11]'
     """
     return process_symbols(pid).lookup(address)
