@@ -3,10 +3,11 @@
 >>> from pybpf.stacks import StackTraceMap, ProcessSymbols, ksym, folded_counts  # doctest: +SKIP
 >>> stacks = StackTraceMap(obj.maps["stacks"])  # doctest: +SKIP
 >>> [str(s) for s in stacks.kernel_stack(kstack_id)]          # kallsyms  # doctest: +SKIP
-['__x64_sys_getppid+0x5', 'do_syscall_64+0x82', 'entry_SYSCALL_64_after_hwframe+0x76']
+['bpf_prog_6bd0381c400d7507_on_sys_enter+0x51 [bpf]', 'bpf_trace_run2+0xf2', '__bpf_trace_sys_enter+0xc',
+ 'syscall_trace_enter+0x180', 'do_syscall_64+0x1fa', 'entry_SYSCALL_64_after_hwframe+0x76']
 >>> snapshot = ProcessSymbols(pid)                             # /proc/PID/maps, now  # doctest: +SKIP
 >>> [s.name for s in stacks.user_stack(ustack_id, snapshot)]   # ELF .symtab/.dynsym  # doctest: +SKIP
-['level3', 'level2', 'level1', 'main', '__libc_start_call_main', ...]
+['level3', 'level2', 'level1', 'main', '__libc_start_call_main']
 >>> open("out.folded", "w").write(folded_counts(obj.maps["counts"], stacks))  # doctest: +SKIP
 
 Modules: :mod:`.stackmap` (StackTraceMap, build ids, stack id errors), :mod:`.ksyms`
