@@ -37,6 +37,9 @@ def test_pinned_iterator_reads_through_the_pin() -> None:
         it.pin(pin)
         try:
             assert f"{os.getpid()} {os.getpid()} ".encode() in read_pinned(pin)
+            with link.Link.from_pin(pin) as again:
+                assert isinstance(again, link.IterLink)
+                assert f"{os.getpid()} {os.getpid()} " in again.read_text()
         finally:
             it.unpin()
         assert not pin.exists()

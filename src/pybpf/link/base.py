@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .. import _sys
+from ..enums import LinkType
 from ..errors import BPFError, NotSupportedError, SyscallError
 from .info import LinkInfo, link_info
 
@@ -70,6 +71,15 @@ def _release(fd: _sys.FD | None, resources: Sequence[Closeable], cleanups: Seque
             step()
         except (OSError, BPFError) as exc:
             log.warning("detaching %s: %s", what, exc)
+
+
+#: link type -> the Link subclass ``Link.from_fd`` / ``from_pin`` / ``from_id`` make for it
+_CLASSES: dict[LinkType, type[Link]] = {}
+
+
+def register_link_class(link_type: LinkType, cls: type[Link]) -> None:
+    """Make ``Link.from_pin``/``from_id`` return ``cls`` for links of ``link_type``."""
+    _CLASSES[link_type] = cls
 
 
 class Link:
@@ -228,13 +238,15 @@ class Link:
 
     @classmethod
     def from_fd(cls, fd: _sys.FD, *, program: Program | None = None) -> Link:
-        """Wrap an owned BPF link fd (its description comes from the kernel)."""
+        """Wrap an owned BPF link fd (its description comes from the kernel); on ``Link`` itself
+        the class registered for the link's type is used (an iterator gives an ``IterLink``)."""
         try:
             info = link_info(fd)
         except BPFError:
             fd.close()
             raise
-        return cls(fd=fd, program=program, description=f"{info.type.name.lower()} link {info.id}")
+        kind = _CLASSES.get(info.type, cls) if cls is Link else cls
+        return kind(fd=fd, program=program, description=f"{info.type.name.lower()} link {info.id}")
 
     @classmethod
     def from_pin(cls, path: str | os.PathLike[str]) -> Link:
@@ -331,4 +343,4 @@ class LinkGroup(Link):
     def __len__(self) -> int:
         return len(self.links)
 
-__all__ = ["Closeable", "Link", "LinkError", "LinkGroup", "LinkInfo"]
+__all__ = ["Closeable", "Link", "LinkError", "LinkGroup", "LinkInfo", "register_link_class"]

@@ -18,7 +18,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, BinaryIO
 
 from .. import _sys
-from .base import Link
+from ..enums import LinkType
+from .base import Link, register_link_class
 
 if TYPE_CHECKING:
     from ..map import Map
@@ -75,6 +76,9 @@ class IterLink(Link):
     def read_text(self, encoding: str = "utf-8") -> str:
         """:meth:`read`, decoded."""
         return self.read().decode(encoding, errors="replace")
+
+
+register_link_class(LinkType.ITER, IterLink)
 
 
 def iter(  # noqa: A001 - the name users expect (link.iter)
