@@ -147,7 +147,9 @@ def test_perf_event_samples_fold_into_the_call_chain(targets: dict[str, Path]) -
             keys = [stack_key(k) for k, _ in counts]
             assert {k.pid for k in keys} == {run.pid} and {k.comm for k in keys} == {"target_pie"}
             assert run.snapshot is not None
-            text = folded_counts(counts, StackTraceMap(obj.maps["stacks"]), processes={run.pid: run.snapshot})
+            # the live count map itself (BTF struct keys with pid/kern_stack_id/user_stack_id/comm fields)
+            text = folded_counts(obj.maps["counts"], StackTraceMap(obj.maps["stacks"]),
+                                 processes={run.pid: run.snapshot})
     finally:
         if run.proc.poll() is None:
             run.proc.kill()
