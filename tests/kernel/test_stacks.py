@@ -17,6 +17,7 @@ from progs_stacks import build_target, load
 
 import pybpf
 from pybpf import link
+from pybpf.link.uprobe import uprobe, uretprobe
 from pybpf.stacks import (
     BuildIdIndex, BuildIdStatus, ProcessSymbols, StackIdError, StackTraceMap, folded_counts, ksym, stack_key,
 )
@@ -160,3 +161,45 @@ def test_perf_event_samples_fold_into_the_call_chain(targets: dict[str, Path]) -
     in_level3 = sum(int(line.rsplit(" ", 1)[1]) for line in lines if ";main;level1;level2;level3" in line)
     assert lines[0].startswith("target_pie;")
     assert in_level3 >= total * 0.8, text  # the spin loop is in level3
+
+
+def _after_prologue(exe: Path, function: str) -> int:
+    """Bytes from ``function``'s entry to the instruction after ``mov %rsp,%rbp`` (objdump): from
+    there on the frame pointer chain includes the function's caller."""
+    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(exe)], check=True, capture_output=True,
+                          text=True).stdout
+    body = dump.split(f"<{function}>:\n", 1)[1].split("\n\n", 1)[0]
+    lines = [line.split(":", 1) for line in body.splitlines()]
+    addresses = [int(a, 16) for a, _ in lines]
+    mov = next(i for i, (_, insn) in enumerate(lines) if re.search(r"mov\s+%rsp,%rbp", insn))
+    return addresses[mov + 1] - addresses[0]
+
+
+@pytest.mark.parametrize("which", ["pie", "nopie"])
+def test_uprobe_and_uretprobe_user_stacks(targets: dict[str, Path], which: str) -> None:
+    exe = targets[which]
+    run = Run(exe, "syscall")
+    try:
+        with load(run.pid) as obj:
+            # imported from the module: pybpf.link.uprobe, once imported, is the submodule, not the function
+            probes = [uprobe(obj.programs["on_level3"], exe, "level3", pid=run.pid,
+                             offset=_after_prologue(exe, "level3")),
+                      uretprobe(obj.programs["on_level3_return"], exe, "level3", pid=run.pid)]
+            try:
+                run.go()
+            finally:
+                for probe in probes:
+                    probe.close()
+            g = obj.globals
+            assert g is not None
+            stacks = StackTraceMap(obj.maps["stacks"])
+            assert run.snapshot is not None
+            entry = [s.name for s in stacks.user_stack(int(g["uprobe_stack_id"]), run.snapshot)]
+            assert entry[:4] == CHAIN, entry
+            # at the return the ip is the return address in level2: level3 has left the stack
+            returned = [s.name for s in stacks.user_stack(int(g["uretprobe_stack_id"]), run.snapshot)]
+            assert returned[:3] == CHAIN[1:], returned
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()

@@ -1,5 +1,5 @@
 // Stack capture: a raw_tp on sys_enter records the kernel, user and build-id user stack of the
-// target's getppid; a perf_event sampler counts (pid, kernel stack, user stack, comm) of the target.
+// target's getppid; uprobes on level3 record its user stack; a perf_event sampler counts (pid, kernel stack, user stack, comm) of the target.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -41,6 +41,8 @@ long kernel_stack_id = -1000;
 long user_stack_id = -1000;
 long build_id_stack_id = -1000;
 __u64 hits;
+long uprobe_stack_id = -1000;
+long uretprobe_stack_id = -1000;
 
 SEC("raw_tp/sys_enter")
 int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
@@ -71,6 +73,20 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		__sync_fetch_and_add(count, 1);
 	else
 		bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+	return 0;
+}
+
+SEC("uprobe")
+int on_level3(struct pt_regs *ctx)
+{
+	uprobe_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	return 0;
+}
+
+SEC("uretprobe")
+int on_level3_return(struct pt_regs *ctx)
+{
+	uretprobe_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	return 0;
 }
 
