@@ -15,9 +15,8 @@ def render(message: str, span: Span, source: str, filename: str) -> str:
     """``file:line:col-end: ERROR: message``, the source line and a ``~`` underline."""
     if span == NO_SPAN or span.line <= 0:
         return f"{filename}: ERROR: {message}"
-    lines = source.splitlines() or [""]
-    line_no = min(span.line, len(lines))
-    text = lines[line_no - 1] if lines else ""
+    lines = source.splitlines()
+    text = lines[span.line - 1] if span.line <= len(lines) else ""
     end = span.end_col if span.end_line == span.line else len(text) + 1
     end = max(end, span.col + 1)
     head = f"{filename}:{span.line}:{span.col}-{end}: ERROR: {message}"

@@ -253,7 +253,7 @@ class Lexer:
     def _normal_token(self) -> None:
         src, pos = self.src, self.pos
         c = src[pos]
-        if c.isdigit():
+        if c in "0123456789":
             self._number(pos)
         elif _WORD_START.match(c):
             word = _IDENT_RE.match(src, pos).group()  # type: ignore[union-attr]
@@ -371,7 +371,7 @@ class Lexer:
         if nxt == "#":
             self.pos = pos + 2
             self._emit(TokenKind.PARAM_COUNT, pos)
-        elif nxt.isdigit():
+        elif nxt != "" and nxt in "0123456789":
             m = re.compile(r"[0-9]+").match(src, pos + 1)
             assert m is not None
             self.pos = m.end()

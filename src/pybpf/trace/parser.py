@@ -59,7 +59,7 @@ _COMPOUND: dict[str, BinaryOp | None] = {
     "%=": BinaryOp.MOD, "&=": BinaryOp.BAND, "|=": BinaryOp.BOR, "^=": BinaryOp.BXOR,
     "<<=": BinaryOp.SHL, ">>=": BinaryOp.SHR,
 }
-_MAX_DEPTH = 200
+_MAX_DEPTH = 100
 
 
 class Parser:
