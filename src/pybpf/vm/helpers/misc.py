@@ -170,13 +170,13 @@ def _csum_words(data: bytes, invert: bool) -> int:
 
 
 def csum_diff(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """bpf_csum_diff(from, from_size, to, to_size, seed): 32-bit one's-complement sum of ~from,
-    to and seed (sizes multiples of 4)."""
+    """bpf_csum_diff(from, from_size, to, to_size, seed): one's-complement sum of ~from, to and
+    seed (sizes multiples of 4), folded to 16 bits as x86-64's csum_partial returns it."""
     if r2 % 4 or r4 % 4 or r2 > 512 or r4 > 512:
         return -errno.EINVAL & M64
     total = (r5 & 0xFFFFFFFF) + _csum_words(rt.memory.read(r1, r2), True) + _csum_words(rt.memory.read(r3, r4), False)
-    while total >> 32:
-        total = (total & 0xFFFFFFFF) + (total >> 32)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
     return total
 
 
