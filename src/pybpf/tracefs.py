@@ -34,7 +34,8 @@ class TracefsError(BPFError):
     """tracefs cannot be used as asked (no such tracepoint, a write refused, ...)."""
 
 
-def _mounted() -> Path | None:
+def mounted_dir() -> Path | None:
+    """Where tracefs is mounted (tracefs itself, or ``tracing/`` in a mounted debugfs), or None."""
     try:
         lines = Path("/proc/mounts").read_text().splitlines()
     except OSError:
@@ -71,7 +72,7 @@ def root(*, mount: bool = True) -> Path:
     """The tracefs directory; mounts it at :data:`DEFAULT_MOUNT` when missing and ``mount``."""
     if _root_cache and (_root_cache[0] / "events").is_dir():
         return _root_cache[0]
-    found = _mounted()
+    found = mounted_dir()
     if found is None:
         if not mount:
             raise TracefsError(f"tracefs is not mounted; mount it: mount -t tracefs nodev {DEFAULT_MOUNT}")

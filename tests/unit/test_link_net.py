@@ -91,13 +91,13 @@ def test_missing_pyroute2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
 ])
 def test_tcx_direction_from_section_or_argument(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch, section: str,
                                                  given: TCDirection | str | None, expected: AttachType) -> None:
-    monkeypatch.setattr("pybpf.link.tc.features.require", lambda name: None)
+    monkeypatch.setattr(sys.modules["pybpf.link.tc"].features, "require", lambda name: None)
     with tcx(_prog(fake, ProgramType.SCHED_CLS, section), "lo", direction=given):
         assert _link_attr(fake).attach_type == expected
 
 
 def test_tcx_anchors_set_flags_and_relative(fake: FakeSyscalls, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pybpf.link.tc.features.require", lambda name: None)
+    monkeypatch.setattr(sys.modules["pybpf.link.tc"].features, "require", lambda name: None)
     anchor = _prog(fake, ProgramType.SCHED_CLS)
     cases = [(dict(before=anchor), AttachFlags.BEFORE, anchor.fileno(), 0),
              (dict(after=42), AttachFlags.AFTER | AttachFlags.ID, 0, 42),
@@ -190,7 +190,7 @@ def test_netfilter_attr_and_refusal(fake: FakeSyscalls) -> None:
 
 def test_netlink_xdp_detach_on_kernel_without_replace_flag(monkeypatch: pytest.MonkeyPatch, fake: FakeSyscalls) -> None:
     """Kernels < 5.7 refuse XDP_FLAGS_REPLACE: the detach compares program ids instead."""
-    from pybpf.link import xdp as xdp_mod
+    xdp_mod = sys.modules["pybpf.link.xdp"]
 
     calls: list[tuple[int, int, int | None]] = []
 

@@ -23,22 +23,10 @@ def pmu_type(name: str) -> int | None:
 
 
 def tracefs_dir() -> Path | None:
-    """The mounted tracefs directory (tracefs itself, or ``tracing/`` in a mounted debugfs), or None."""
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return None
-    by_fs: dict[str, Path] = {}
-    for line in mounts:
-        parts = line.split()
-        if len(parts) >= 3:
-            by_fs.setdefault(parts[2], Path(parts[1].replace("\\040", " ")))
-    if "tracefs" in by_fs:
-        return by_fs["tracefs"]
-    debug = by_fs.get("debugfs")
-    if debug is not None and (debug / "tracing" / "events").is_dir():
-        return debug / "tracing"
-    return None
+    """The mounted tracefs directory, or None (never mounts: probes only look)."""
+    from ..tracefs import mounted_dir
+
+    return mounted_dir()
 
 
 def filesystem_known(fstype: str) -> bool:

@@ -22,13 +22,10 @@ iterator           iter(prog) -> IterLink (.open(), .read())   5.8
 =================  ==========================================  ===============
 
 Other hook families (uprobe, usdt, xdp, tc, cgroup, socket, ...) live in their own modules
-and are imported from here when present.
+and are re-exported here.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from .alternatives import covering_tracepoints, syscall_of
 from .auto import AttachError, attach, attach_all, fully_named
@@ -41,27 +38,23 @@ from .raw_tracepoint import raw_tracepoint, tp_btf
 from .tracepoint import tracepoint
 from .tracing import fentry, fexit, fmod_ret, freplace, lsm
 
-#: attach functions of the other hook families: name -> module (imported on first use)
-_ELSEWHERE = {
-    "uprobe": "uprobe", "uretprobe": "uprobe", "uprobe_multi": "uprobe", "usdt": "usdt",
-    "xdp": "xdp", "XDPMode": "xdp", "tcx": "tc", "tc": "tc", "socket_filter": "socket", "cgroup": "cgroup",
-    "sk_lookup": "sk_lookup", "sockmap": "sockmap", "netfilter": "netfilter",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _ELSEWHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pybpf.link' has no attribute {name!r}")
-    try:
-        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    except ImportError as exc:
-        raise AttributeError(f"pybpf.link.{name} is not available: {exc}") from exc
-
+# The other hook families are imported eagerly: a lazy ``__getattr__`` would be shadowed by
+# the submodule itself once imported (``link.xdp`` would turn into the module ``pybpf.link.xdp``).
+from .cgroup import cgroup
+from .netfilter import netfilter
+from .sk_lookup import sk_lookup
+from .sockmap import sockmap
+from .socket import socket_filter
+from .tc import TCDirection, tc, tcx
+from .uprobe import uprobe, uprobe_multi, uretprobe
+from .usdt import usdt
+from .xdp import XDPMode, xdp
 
 __all__ = [
     "AttachError", "CgroupIterOrder", "Closeable", "IterLink", "Link", "LinkError", "LinkGroup", "LinkInfo",
     "PerfEventLinkType", "attach", "attach_all", "attach_perf_fd", "covering_tracepoints", "fentry", "fexit",
     "fmod_ret", "freplace", "fully_named", "iter", "kprobe", "kprobe_multi", "kretprobe", "ksyscall", "lsm",
     "perf_event", "raw_tracepoint", "syscall_of", "tp_btf", "tracepoint",
+    "TCDirection", "XDPMode", "cgroup", "netfilter", "sk_lookup", "sockmap", "socket_filter", "tc", "tcx",
+    "uprobe", "uprobe_multi", "uretprobe", "usdt", "xdp",
 ]

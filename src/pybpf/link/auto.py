@@ -140,7 +140,7 @@ def _with_args(module: str, name: str) -> Callable[[Program, str, SectionDef, tu
 
 
 #: modules whose attach function takes the section's attach type as its second positional
-_PASS_ATTACH_TYPE = frozenset({"cgroup"})
+_PASS_ATTACH_TYPE = frozenset({"cgroup", "sockmap"})
 
 _H = Handler
 #: section kind (``SectionDef.name``) -> how it attaches
@@ -173,6 +173,15 @@ HANDLERS: dict[str, Handler] = {
     "tc/ingress": _H(_with_args("tc", "tcx"), named=False), "tc/egress": _H(_with_args("tc", "tcx"), named=False),
     "socket": _H(_with_args("socket", "socket_filter"), named=False),
     "sk_lookup": _H(_with_args("sk_lookup", "sk_lookup"), named=False),
+    "sockops": _H(_with_args("cgroup", "cgroup"), named=False),
+    "sk_msg": _H(_with_args("sockmap", "sockmap"), named=False),
+    "sk_skb": _H(_with_args("sockmap", "sockmap"), named=False),
+    "sk_skb/stream_parser": _H(_with_args("sockmap", "sockmap"), named=False),
+    "sk_skb/stream_verdict": _H(_with_args("sockmap", "sockmap"), named=False),
+    "sk_skb/verdict": _H(_with_args("sockmap", "sockmap"), named=False),
+    "sk_reuseport": _H(_with_args("socket", "reuseport"), named=False),
+    "sk_reuseport/migrate": _H(_with_args("socket", "reuseport"), named=False),
+    "netfilter": _H(_with_args("netfilter", "netfilter"), named=False),
 }
 #: every cgroup section takes its attach type from the section
 HANDLERS.update({d.prefix: _H(_with_args("cgroup", "cgroup"), named=False)
@@ -234,7 +243,7 @@ def attach(prog: Program, *args: Any, **kwargs: Any) -> Link:
     handler = HANDLERS.get(sec.prefix.rstrip("+")) or HANDLERS.get(sec.name)
     if handler is None:
         raise AttachError(f"program {prog.name}: section {sec.prefix.rstrip('+/')!r} has no attach function "
-                          "(struct_ops, syscall and sk_* programs are attached through maps or run directly)")
+                          "(struct_ops and syscall programs are registered through maps or run directly)")
     if handler.needs_target and not sec.attach_to and not args:
         raise AttachError(f"program {prog.name}: the section names no target; pass it: prog.attach(<target>)")
     return handler.call(prog, sec.attach_to, sec, args, kwargs)
