@@ -83,7 +83,7 @@ def load_program(
                 reason="the kernel refused the program with EPERM although we run as root: fentry/fexit/"
                        "LSM programs (BPF trampolines) are not allowed here (by a security module, or the "
                        "kernel lacks CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)",
-                alternative="use a kprobe, or a tp_btf/raw_tp tracepoint, instead",
+                alternative=_trampoline_alternative(prog),
             ) from exc
         raise
     except VerifierError as exc:
@@ -91,3 +91,13 @@ def load_program(
         raise VerifierError(f"BPF_PROG_LOAD {prog.name}", exc.errno or 0, exc.log, source_line=where) from None
     log.debug("loaded program %s (%s, %d insns)", prog.name, prog.type.name, len(insns))
     return Program(loaded.fd, name=prog.name, type=prog.type, log=loaded.log)
+
+
+def _trampoline_alternative(prog: ProgramSpec) -> str:
+    """What to use instead of a refused fentry/fexit/fmod_ret/LSM program: the tracepoints covering it."""
+    generic = "use a kprobe, or a tp_btf/raw_tp tracepoint, instead"
+    if prog.expected_attach_type == AttachType.LSM_MAC or not prog.attach_to:
+        return generic
+    from ..link.alternatives import alternative_text  # the error path only: keeps link out of load's imports
+
+    return alternative_text(prog.attach_to, retprobe=prog.expected_attach_type == AttachType.TRACE_FEXIT)
