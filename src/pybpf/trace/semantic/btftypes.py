@@ -55,7 +55,7 @@ def to_type(btf: BTF, tid: int, space: AddrSpace = AddrSpace.KERNEL, _depth: int
         return _record(btf, tid, t)
     if isinstance(t, Array):
         elem = to_type(btf, t.elem_type_id, space, _depth + 1)
-        if isinstance(elem, IntType) and elem.bits == 8:
+        if btf.name_of(btf.resolve(t.elem_type_id)) == "char":
             return StringType(t.nelems)
         return ArrayType(elem, t.nelems)
     if t.kind == Kind.FWD:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import signal as _signal
+import signal as signal_mod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -242,7 +242,7 @@ def _signal(self: Analyser, node: A.Call) -> Type:
     if isinstance(arg, A.String):
         self.expr(arg)
         name = arg.value if arg.value.startswith("SIG") else "SIG" + arg.value
-        if not hasattr(_signal.Signals, name) and name not in _signal.Signals.__members__:
+        if name not in signal_mod.Signals.__members__:
             self.fail(f"signal(): unknown signal '{arg.value}'", node.span)
     else:
         _int_arg(self, node, 0)
@@ -311,8 +311,9 @@ def _stack(kernel: bool) -> Handler:
         _arity(self, node, 0, 2)
         mode, limit = StackMode.BPFTRACE, self.env.stack_limit
         for arg in node.args:
-            if isinstance(arg, A.Identifier) and arg.name in StackMode.__members__.values():
+            if isinstance(arg, A.Identifier) and arg.name in {m.value for m in StackMode}:
                 mode = StackMode(arg.name)
+                self.set_type(arg, VOID)
             elif isinstance(arg, A.Identifier):
                 self.fail(f"{node.name}: unknown stack mode '{arg.name}' (use bpftrace, perf or raw)", arg.span)
             else:

@@ -101,7 +101,7 @@ def _field_type(decl: str, size: int, signed: bool, btf: BTF | None, strlen: int
         m = re.search(r"\[(\d*)\]", decl)
         count = int(m.group(1)) if m and m.group(1) else 0
         elem = _base_int(name_part, 1, signed)
-        if isinstance(elem, IntType) and elem.bits == 8:
+        if re.search(r"(?<!unsigned )\bchar\b", name_part):
             return StringType(size or count), False
         n = count or max(1, size // max(1, elem.size))
         return ArrayType(elem, n), False
@@ -118,7 +118,13 @@ def _field_type(decl: str, size: int, signed: bool, btf: BTF | None, strlen: int
         return PointerType(target, space), False
     if size > 8:
         return ArrayType(IntType(8, False), size), False
-    return IntType(max(8, size * 8), signed), False
+    return _base_int(decl, size, signed), False
+
+
+def field_name(decl: str) -> str:
+    """The member name of a format-file declaration (``__data_loc char[] name`` -> ``name``)."""
+    words = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[[^\]]*\]", " ", decl))
+    return words[-1] if words else ""
 
 
 def tracepoint_record(fmt: TracepointFormat, category: str, name: str, btf: BTF | None, strlen: int) -> RecordType:
@@ -127,7 +133,7 @@ def tracepoint_record(fmt: TracepointFormat, category: str, name: str, btf: BTF 
     size = 0
     for f in fmt.fields:
         t, data_loc = _field_type(f.declaration, f.size, f.signed, btf, strlen)
-        fields.append(Field(f.name, t, f.offset, data_loc=data_loc))
+        fields.append(Field(field_name(f.declaration) or f.name, t, f.offset, data_loc=data_loc))
         size = max(size, f.offset + f.size)
     return RecordType(f"struct _tracepoint_{category}_{name}", size, tuple(fields))
 
