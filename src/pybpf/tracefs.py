@@ -225,8 +225,13 @@ def write_dynamic_event(control: str, line: str) -> None:
     """Append ``line`` to ``<tracefs>/<control>`` (``kprobe_events``, ``uprobe_events``)."""
     path = root() / control
     try:
-        with open(path, "a") as f:
-            f.write(line + "\n")
+        # os.open, not open(path, "a"): Python's append mode seeks to the end, which tracefs
+        # control files refuse with EINVAL.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise NotSupportedError(f"tracefs {control}", reason=f"{path} does not exist") from None
     except OSError as exc:
