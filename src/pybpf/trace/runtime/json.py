@@ -123,3 +123,8 @@ def value_record(v: Any) -> str:
 def lost_events(n: int) -> str:
     """``{"type": "lost_events", "data": {"events": n}}``."""
     return record("lost_events", _obj([("events", str(n))]))
+
+
+def exit_records(maps: list[MapData]) -> str:
+    """What ``-f json`` prints when the program ends: two empty lines, then a record per map."""
+    return "\n\n" + "".join(map_record(m) for m in sorted(maps, key=lambda m: m.name))
