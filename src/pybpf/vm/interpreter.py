@@ -213,6 +213,7 @@ class _Gen:
         slots = [s for s in sorted(self.by_slot) if start <= s < stop]
         leaders = {start}
         uses_may_goto = False
+        has_jumps = False
         for s in slots:
             insn = self.by_slot[s]
             if insn.is_jump:
@@ -220,6 +221,7 @@ class _Gen:
                 if not start <= t < stop:
                     raise VMError(f"jump from slot {s} leaves its function (to slot {t})", pc=s, program=self.name)
                 leaders.add(t)
+                has_jumps = True
                 if insn.opcode == InsnClass.JMP | JmpOp.JCOND:
                     uses_may_goto = True
         blocks: list[tuple[int, list[int]]] = []
@@ -230,10 +232,11 @@ class _Gen:
         ind = " " * 8
         lines = [f"    def f_{start}(r1, r2, r3, r4, r5, d):",
                  f"{ind}r0 = r6 = r7 = r8 = r9 = n = 0",
-                 f"{ind}r10 = STK[d]"]
+                 f"{ind}r10 = STK[d]",
+                 f"{ind}SB = M[{STACK_REGION} + d]"]
         if uses_may_goto:
             lines.append(f"{ind}mg = {MAY_GOTO_BUDGET}")
-        if len(blocks) == 1:
+        if not has_jumps:
             code, _ = self.block(blocks[0][1], single=True)
             lines.extend(ind + c for c in code)
             return lines
@@ -327,7 +330,7 @@ class _Gen:
             return [f"{d} = {a} % {b} if {b} else {a}"]
         table = _ALU64 if is64 else _ALU32
         tmpl = table.get(op)
-        if tmpl is None or insn.off:
+        if tmpl is None or insn.off or (op == AluOp.NEG and x):
             return [self.bad(pc, insn, "an unknown ALU operation")]
         return [tmpl.format(d=d, s=s)]
 
@@ -392,7 +395,22 @@ class _Gen:
         return (f"raise VMError({('invalid instruction ' + repr(insn.to_bytes().hex()) + ': ' + what)!r}, "
                 f"pc={pc})")
 
+    def stack_offset(self, pc: int, base: str, off: int, size: int, what: str) -> int | str:
+        """For an access through r10: the offset in the frame's buffer, or a raise statement
+        when it is outside the 512-byte frame (known statically: r10 never changes)."""
+        if -STACK_SIZE <= off and off + size <= 0:
+            return STACK_SIZE + off
+        self.env["VMError"] = VMError
+        return (f"raise VMError('{what} of {size} bytes at r10{off:+d} is outside the {STACK_SIZE}-byte stack "
+                f"frame', pc={pc})")
+
     def mem_load(self, pc: int, dst: str, base: str, off: int, size: int, signed: bool) -> list[str]:
+        if base == "r10":
+            where = self.stack_offset(pc, base, off, size, "read")
+            if isinstance(where, str):
+                return [where]
+            tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
+            return [f"{dst} = {'I' if signed else 'U'}{size}(SB, {where})[0]{tail}"]
         addr = f"{base} + {off}" if off else base
         unpack = f"I{size}" if signed else f"U{size}"
         tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
@@ -404,6 +422,11 @@ class _Gen:
         ]
 
     def mem_store(self, pc: int, base: str, off: int, size: int, value: str) -> list[str]:
+        if base == "r10":
+            where = self.stack_offset(pc, base, off, size, "write")
+            if isinstance(where, str):
+                return [where]
+            return [f"P{size}(SB, {where}, {value})"]
         addr = f"{base} + {off}" if off else base
         return [
             f"a = {addr}",
