@@ -44,9 +44,11 @@ class VMError(BPFError):
 
     def __init__(self, message: str, *, pc: int | None = None, address: int | None = None,
                  program: str = "") -> None:
-        where = f"program {program!r} " if program else ""
-        at = f"{where}instruction {pc}: " if pc is not None else where + (": " if where else "")
-        super().__init__(f"{at}{message}")
+        where = f"program {program!r}" if program else ""
+        if pc is not None:
+            where = f"{where} instruction {pc}" if where else f"instruction {pc}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.detail = message
         self.pc = pc
         self.address = address
         self.program = program
@@ -190,7 +192,11 @@ class Memory:
     def _fault(self, addr: int, size: int, what: str, pc: int | None) -> VMError:
         region = self.region_of(addr) if 0 <= addr < self.top else None
         off = addr & OFFSET_MASK
-        if region is None:
+        above = self.region_of(addr + (1 << 32)) if off >= 1 << 31 and 0 <= addr + (1 << 32) < self.top else None
+        if above is not None:
+            msg = (f"{what} of {size} bytes at address {addr:#x} is {(1 << 32) - off} bytes below the start "
+                   f"of {above.name}")
+        elif region is None:
             where = "no mapped memory" if addr else "NULL"
             msg = f"{what} of {size} bytes at address {addr:#x}: {where}"
         else:

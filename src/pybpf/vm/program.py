@@ -102,7 +102,7 @@ class VMProgram:
                 r0 = entry(r1, 0, 0, 0, 0, 0)
         except VMError as exc:
             if not exc.program:
-                raise VMError(str(exc), pc=None, address=exc.address, program=self.name) from None
+                raise VMError(exc.detail, pc=exc.pc, address=exc.address, program=self.name) from None
             raise
         except RecursionError:
             raise VMError("the program recursed too deeply (runaway callbacks)", program=self.name) from None
@@ -122,8 +122,13 @@ class VMProgram:
     def run(self, ctx_address: int = 0) -> int:
         """Call the program with ``r1 = ctx_address`` (any mapped address); returns r0 (64 bits)."""
         rt = self.runtime
+        entry = self.compiled().entry
         rt.state = RunState(program=self, ctx=ctx_address)
         try:
-            return self.compiled().entry(ctx_address, 0, 0, 0, 0, 0)
+            return entry(ctx_address, 0, 0, 0, 0, 0)
+        except VMError as exc:
+            if not exc.program:
+                raise VMError(exc.detail, pc=exc.pc, address=exc.address, program=self.name) from None
+            raise
         finally:
             rt.memory.collect()
