@@ -257,7 +257,7 @@ def test_semantic_errors_read_like_bpftrace(src: str, expected: str) -> None:
     ('BEGIN { system("ls"); }', "system() is an unsafe function being used in safe mode"),
     ("BEGIN { signal(9); }", "signal() is an unsafe function being used in safe mode"),
     ("BEGIN { exit(1, 2); }", "exit() takes up to 1 argument (2 provided)"),
-    ("BEGIN { @ = hist(\"a\"); }", "hist() only supports integer arguments (string[2] provided)"),
+    ("BEGIN { @ = hist(\"a\"); }", "hist() only supports integer arguments (string provided)"),
     ("BEGIN { @ = hist(1, 9); }", "hist: bits must be between 0 and 5"),
     ("BEGIN { @ = lhist(1, 10, 5, 1); }", "lhist() max must be greater than min"),
     ("BEGIN { @ = count(1); }", "count() requires no arguments (1 provided)"),
@@ -275,7 +275,14 @@ def test_semantic_errors_read_like_bpftrace(src: str, expected: str) -> None:
     ("BEGIN { $x = kstack(fancy); }", "unknown stack mode 'fancy'"),
     ('BEGIN { $x = pton("not-an-ip"); }', "pton() expects a valid IPv4 or IPv6 address"),
     ("BEGIN { $x = uaddr(\"x\"); }", "uaddr can only be used with uprobes and usdt probes"),
-    ("kprobe:f { $x = func; } t:syscalls:sys_enter_kill { $y = func; }", "The func builtin can not be used"),
+    ("kprobe:f { $x = func; } t:syscalls:sys_enter_kill { $y = func; }",
+     "The func builtin can not be used with 'tracepoint' probes"),
+    ("BEGIN { printf(\"%s\\n\", func); }", "The func builtin can not be used with 'BEGIN' probes"),
+    ("BEGIN { @x = count(); @x++; }", "The ++ operator can not be used on expressions of type 'count'"),
+    ('BEGIN { printf("%d\\n", 1 ? 1 : "a"); }',
+     "Ternary operator must return the same type: have 'integer' and 'string'"),
+    ("BEGIN { print(1, 2); }", "Non-map print() only takes 1 argument, 2 found"),
+    ("BEGIN { $x = comm[0]; }", "The array index operator [] can only be used on arrays and pointers, found string."),
 ])
 def test_semantic_errors(src: str, message: str) -> None:
     assert message in error(src)

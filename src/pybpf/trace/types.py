@@ -371,6 +371,13 @@ def unify(a: Type, b: Type) -> Type:
     return a
 
 
+def kind_word(t: Type) -> str:
+    """The coarse word bpftrace uses in some messages: ``integer``, ``string``, ``buffer``, ``tuple``..."""
+    words = {IntType: "integer", StringType: "string", BufType: "buffer", TupleType: "tuple",
+             PointerType: "pointer", RecordType: "record", ArrayType: "array", StackType: "stack"}
+    return words.get(type(t), str(t))
+
+
 def type_name(t: Type) -> str:
     """The spelling bpftrace uses in messages (``int64``, ``string[2]``...)."""
     return str(t)

@@ -17,7 +17,8 @@ from ..errors import TraceSemanticError
 from ..parser import INT_TYPES
 from ..types import (
     INT64, UINT64, AddrSpace, AggType, ArrayType, Field, IntType, KsymType, PointerType, RecordType,
-    SpecialU64Type, StackType, StringType, TupleType, Type, U64Kind, UsymType, VoidType, same_kind, unify,
+    SpecialU64Type, StackType, StringType, TupleType, Type, U64Kind, UsymType, VoidType, kind_word, same_kind,
+    unify,
 )
 from . import btftypes
 from .context import USER_PROBES, ContextBuilder, check_builtin
@@ -409,16 +410,18 @@ class Analyser:
         if isinstance(target, A.Variable):
             t = self.expr(target)
             if t is not Pending and not isinstance(t, IntType):
-                self.fail(f"The {node.op} operator can not be used on '{t}'", node.span)
+                self.fail(f"The {_op_word(node.op)} operator can not be used on expressions of type '{t}'",
+                          node.span)
             return t
         if isinstance(target, A.Map):
             key = self.map_key(target)
             info = self.tp.maps.get(target.name)
             if info is not None and not isinstance(info.value, IntType):
-                self.fail(f"The {node.op} operator can not be used on expressions of type '{info.value}'", node.span)
+                self.fail(f"The {_op_word(node.op)} operator can not be used on expressions of type '{info.value}'",
+                          node.span)
             self.define_map(target, key, INT64 if info is None else info.value, target.span)
             return self.tp.maps[target.name].value if target.name in self.tp.maps else Pending
-        self.fail(f"The {node.op} operator must be applied to a map or variable", node.span)
+        self.fail(f"The {_op_word(node.op)} operator must be applied to a map or variable", node.span)
 
     def _ternary(self, node: A.Ternary) -> Type | None:
         self.condition(node.cond)
@@ -426,7 +429,8 @@ class Analyser:
         if a is Pending or b is Pending:
             return a if b is Pending else b
         if not same_kind(a, b):
-            self.fail(f"Ternary operator must return the same type: have '{a}' and '{b}'", node.span)
+            self.fail(f"Ternary operator must return the same type: have '{kind_word(a)}' and '{kind_word(b)}'",
+                      node.span)
         return unify(a, b)
 
     # ----------------------------------------------------------------- fields, casts
@@ -495,9 +499,8 @@ class Analyser:
             if isinstance(base.target, VoidType):
                 self.fail("Can not index a 'void *' pointer: cast it first", node.span)
             return base.target
-        if isinstance(base, StringType):
-            return IntType(8, True)
-        self.fail(f"The array index operator [] can not be used on expressions of type '{base}'", node.span)
+        self.fail(f"The array index operator [] can only be used on arrays and pointers, found {kind_word(base)}.",
+                  node.span)
 
     def resolve_type(self, tn: A.TypeName) -> Type:
         """A TypeName written in the source -> Type (C definitions first, then kernel BTF)."""
@@ -597,6 +600,11 @@ class Analyser:
                 self.fail(f"offsetof: '{t}' is not a struct or union", node.span)
             t = self._member(t, name, FieldBase.VALUE, node.span).type
         return UINT64
+
+
+def _op_word(op: UnaryOp) -> str:
+    return {UnaryOp.PRE_INC: "++", UnaryOp.POST_INC: "++", UnaryOp.PRE_DEC: "--", UnaryOp.POST_DEC: "--"}.get(
+        op, str(op))
 
 
 def _space_base(space: AddrSpace) -> FieldBase:

@@ -12,7 +12,7 @@ from ..ast import ProbeType as P
 from ..types import (
     INT64, UINT8, UINT64, AggKind, AggType, ArrayType, BufType, InetType, IntType, KsymType, MacAddrType,
     PointerType, SpecialU64Type, StackMode, StackType, StringType, TupleType, Type, U64Kind, UsymType,
-    VoidType, VOID,
+    VoidType, VOID, kind_word,
 )
 from . import printf as _printf
 from .events import layout
@@ -43,7 +43,7 @@ def _arity(self: Analyser, node: A.Call, lo: int, hi: int | None) -> None:
 def _int_arg(self: Analyser, node: A.Call, i: int, what: str = "integer") -> Type | None:
     t = self.expr(node.args[i])
     if t is not None and not isinstance(t, (IntType, PointerType)):
-        self.fail(f"{node.name}() only supports {what} arguments ({t} provided)", node.span)
+        self.fail(f"{node.name}() only supports {what} arguments ({kind_word(t)} provided)", node.span)
     return t
 
 
@@ -101,7 +101,7 @@ def _print(self: Analyser, node: A.Call) -> Type | None:
         _emit(self, node, EventKind.PRINT, [], map_name=arg.name, extra=extra)
         return VOID
     if len(node.args) > 1:
-        self.fail("print() with extra arguments needs a whole map: print(@m, top, div)", node.span)
+        self.fail(f"Non-map print() only takes 1 argument, {len(node.args)} found", node.span)
     t = self.expr(arg)
     if t is None:
         return VOID

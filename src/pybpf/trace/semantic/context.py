@@ -49,7 +49,7 @@ BUILTIN_RULES: dict[str, tuple[frozenset[P], str]] = {
     "args": (frozenset({P.TRACEPOINT, P.FENTRY, P.FEXIT}),
              "The args builtin can only be used with tracepoint/kfunc/uprobe probes ({probe} used here)"),
     "func": (KERNEL_FUNC_PROBES | USER_PROBES,
-             "The func builtin can not be used with '{probe}' probes"),
+             "The func builtin can not be used with '{provider}' probes"),
 }
 
 _C_INTS = {"char": 8, "short": 16, "int": 32, "long": 64, "s8": 8, "u8": 8, "s16": 16, "u16": 16,
@@ -76,7 +76,8 @@ def check_builtin(name: str, span: A.Span, aps: tuple[A.AttachPoint, ...], fail:
         if ap.provider not in allowed:
             hint = " (try to use args->ret instead)" if ap.provider is P.TRACEPOINT else ""
             probe = "special" if ap.provider in (P.BEGIN, P.END) else str(ap.provider)
-            raise fail(message.format(name=name, hint=hint, probe=probe), span, source=source, filename=filename)
+            raise fail(message.format(name=name, hint=hint, probe=probe, provider=ap.provider), span,
+                       source=source, filename=filename)
 
 
 # --------------------------------------------------------------------------- tracepoint records
@@ -250,4 +251,4 @@ def _common_fields(a: RecordType, b: RecordType) -> tuple[Field, ...]:
 
 
 def _uses_args(probe: A.Probe) -> bool:
-    return any(isinstance(n, A.Builtin) and n.name == "args" for n in A.walk(probe))
+    return any(isinstance(n, A.Builtin) and n.name in ("args", "retval") for n in A.walk(probe))
