@@ -153,7 +153,7 @@ class _Lister:
 
     def tracepoint(self, rest: str) -> Iterator[Listed]:
         match = _matcher(rest)
-        for cat, name in sorted(self.src.tracepoints()):
+        for cat, name in sorted(self.src.tracepoints(), key=lambda cn: f"{cn[0]}:{cn[1]}"):
             if match(f"{cat}:{name}"):
                 details = tuple(self.src.tracepoint_fields(cat, name)) if self.verbose else ()
                 yield Listed(f"tracepoint:{cat}:{name}", details=details)
