@@ -118,8 +118,9 @@ class Packet:
         return 0
 
     def output(self) -> bytes:
-        """What BPF_PROG_TEST_RUN gives back as data_out."""
-        return self.l2 + bytes(self.region.buf)
+        """What BPF_PROG_TEST_RUN gives back as data_out (a hidden link-layer header comes back
+        zeroed, as the kernel's skb test run returns it)."""
+        return bytes(len(self.l2)) + bytes(self.region.buf)
 
 
 @dataclass
@@ -173,37 +174,43 @@ _SKB_WRITABLE = {8: 4, 12: 4, 32: 4, 44: 4, 48: 4, 52: 4, 56: 4, 60: 4, 64: 4, 7
 _SKB_DATA, _SKB_DATA_END, _SKB_DATA_META = 76, 80, 140
 
 
+def _eth_protocol(frame: bytes) -> int:
+    """skb->protocol as eth_type_trans sets it (a big-endian u16, read as a host u32)."""
+    proto = int.from_bytes(frame[12:14], "big")
+    if proto < 0x600:  # 802.3 length field: raw IPX (0xFFFF) or 802.2 LLC
+        proto = 0x0001 if frame[14:16] == b"\xff\xff" else 0x0004
+    return int.from_bytes(proto.to_bytes(2, "big"), "little")
+
+
 def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bool) -> PreparedContext:
     data = data or b""
     if len(data) < ETH_HLEN:
         raise VMError(f"an skb test run needs at least {ETH_HLEN} bytes of data (an Ethernet header), "
                       f"got {len(data)}")
     skb = bytearray((ctx or b"").ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE])
-    proto = int.from_bytes(data[12:14], "little")
+    proto = _eth_protocol(data)
     dest = data[:6]
-    pkt_type = 1 if dest == b"\xff" * 6 else 2 if dest[0] & 1 else 0 if dest == bytes(6) else 3
+    # eth_type_trans on the loopback device (address 00:00:00:00:00:00)
+    pkt_type = 2 if dest[0] & 1 else 0 if dest == bytes(6) else 3
     packet = Packet(memory, data[ETH_HLEN:] if l2_hidden else data, l2=data[:ETH_HLEN] if l2_hidden else b"",
                     headroom=0, tailroom=0)
     ifindex = struct.unpack_from("<I", skb, 40)[0] or 1
     struct.pack_into("<I", skb, 4, pkt_type)
     struct.pack_into("<I", skb, 16, proto)
     struct.pack_into("<I", skb, 40, ifindex)
-    wire_len = struct.unpack_from("<I", skb, 160)[0]
-    struct.pack_into("<I", skb, 160, wire_len or len(data))
-    struct.pack_into("<I", skb, 164, struct.unpack_from("<I", skb, 164)[0] or 1)  # gso_segs
 
     def load(off: int, size: int) -> int | None:
         if size not in (1, 2, 4, 8) or off + size > SK_BUFF_SIZE or off % size:
             return None
-        if off == 0 and size == 4:
-            return len(packet.data())
-        if size == 4 and off == _SKB_DATA:
+        if size == 4 and off in (_SKB_DATA, _SKB_DATA_META):
             return packet.data_addr
         if size == 4 and off == _SKB_DATA_END:
             return packet.end_addr
-        if size == 4 and off == _SKB_DATA_META:
-            return packet.data_addr
-        return int.from_bytes(skb[off:off + size], "little")
+        view = bytearray(skb[off & ~7:(off & ~7) + 8])
+        if off < 4:  # len (narrow loads of it too)
+            view[0:4] = len(packet.data()).to_bytes(4, "little")
+        start = off - (off & ~7)
+        return int.from_bytes(view[start:start + size], "little")
 
     def store(off: int, size: int, value: int) -> bool:
         field_size = _SKB_WRITABLE.get(off - off % 4 if off < 152 else 152)
@@ -220,7 +227,8 @@ def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bo
         out = bytearray(ctx.ljust(SK_BUFF_SIZE, b"\0")[:SK_BUFF_SIZE])
         for off, size in _SKB_WRITABLE.items():
             out[off:off + size] = skb[off:off + size]
-        struct.pack_into("<I", out, 0, len(packet.data()))
+        out[40:44] = skb[40:44]  # ifindex
+        struct.pack_into("<I", out, 160, len(packet.data()))  # wire_len: the length the program saw
         return bytes(out[:len(ctx)])
 
     return PreparedContext(CTX_REGION << 32, packet, ctx_out, redirect_ret=7)
