@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from pybpf.errors import BPFError
 from pybpf.trace import ast as A
@@ -298,3 +299,44 @@ def test_error_on_a_later_line_points_there() -> None:
 def test_errors_are_bpf_errors() -> None:
     with pytest.raises(BPFError):
         check("BEGIN { $x = nosuch; }")
+
+
+# ----------------------------------------------------------------------------- robustness
+
+_ATOMS = ["1", "-1", '"s"', "$x", "@m", "@m[1]", "@m[comm]", "pid", "comm", "kstack", "ustack", "curtask", "args",
+          "arg0", "retval", "func", "probe", "$1", "$#", '(1, "a")', "$x.0", "str(arg0)", "count()", "hist(1)",
+          "lhist(1, 0, 10, 1)", "ksym(1)", "ntop(1)", "(uint8)1", "(struct task_struct *)0", "curtask->pid",
+          "sizeof(uint32)", "args.filename", "args.ret", "*$x", "$x[0]", "comm[1]", "kstack(perf, 2)", "len(@m)"]
+_PROBES = ["BEGIN", "tracepoint:syscalls:sys_enter_openat", "tracepoint:syscalls:sys_exit_read", "kretprobe:f",
+           "uprobe:/bin/sh:main", "profile:hz:9", "t:sched:sched_wakeup*"]
+
+_exprs = st.recursive(
+    st.sampled_from(_ATOMS),
+    lambda inner: st.one_of(
+        st.builds("{} {} {}".format, inner, st.sampled_from(["+", "==", "&&", "<<", "-"]), inner),
+        st.builds("{} ? {} : {}".format, inner, inner, inner),
+        st.builds("{}({})".format, st.sampled_from(["printf", "print", "str", "count", "delete", "exit"]), inner),
+    ),
+    max_leaves=6,
+)
+_stmts = st.one_of(
+    st.builds("$x = {};".format, _exprs),
+    st.builds("@m = {};".format, _exprs),
+    st.builds("@m[1] = {};".format, _exprs),
+    st.builds('printf("%d %s\\n", {}, {});'.format, _exprs, _exprs),
+    st.builds("if ({}) {{ $x = {}; }}".format, _exprs, _exprs),
+    st.builds("for ($kv : @m) {{ {} }}".format, st.builds("{};".format, _exprs)),
+    st.builds("{};".format, _exprs),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PROBES), st.lists(_stmts, min_size=1, max_size=4)), min_size=1, max_size=2))
+def test_random_programs_only_raise_our_errors(probes: list[tuple[str, list[str]]]) -> None:
+    src = "\n".join(f"{p} {{ {' '.join(body)} }}" for p, body in probes)
+    try:
+        tp = check(src)
+    except TraceSemanticError as e:
+        assert e.line >= 1 and "ERROR:" in str(e)
+    else:
+        assert len(tp.probes) == len(probes)
