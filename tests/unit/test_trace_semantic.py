@@ -340,3 +340,14 @@ def test_random_programs_only_raise_our_errors(probes: list[tuple[str, list[str]
         assert e.line >= 1 and "ERROR:" in str(e)
     else:
         assert len(tp.probes) == len(probes)
+
+
+def test_uprobe_wildcards_expand_against_elf_symbols(tmp_path: Path) -> None:
+    tp = check("uprobe:/fake/bin:read* { @[func] = count(); }",
+               elf_symbols=lambda path: ["main", "readline", "readline_internal", "write"])
+    assert [ap.func for ap in tp.probes[0].attach_points] == ["readline", "readline_internal"]
+    assert tp.probes[0].attach_points[0].name == "uprobe:/fake/bin:readline"
+    msg = error("uprobe:/fake/bin:nomatch* { }", elf_symbols=lambda path: ["main"])
+    assert "no function of /fake/bin matches 'nomatch*'" in msg
+    msg = error(f"uprobe:{tmp_path}/missing:f* {{ }}")
+    assert "cannot read the symbols of" in msg

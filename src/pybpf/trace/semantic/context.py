@@ -181,7 +181,11 @@ class ContextBuilder:
             return self._expand_tracepoint(ap)
         if ap.provider in (P.UPROBE, P.URETPROBE) and ap.wildcard and self.env.expand_wildcards \
                 and self.env.elf_symbols is not None:
-            names = expand_symbols(ap, self.env.elf_symbols(ap.target))
+            try:
+                symbols = self.env.elf_symbols(_resolve_binary(ap.target))
+            except (OSError, _errors.BPFError, ValueError) as e:
+                raise self.error(f"cannot read the symbols of {ap.target}: {e}", ap.span) from None
+            names = expand_symbols(ap, symbols)
             if not names:
                 raise self.error(f"No probes to attach: no function of {ap.target} matches '{ap.func}'", ap.span)
             return [replace(ap, func=n, raw=f"{ap.provider}:{ap.target}:{n}") for n in names]
@@ -243,6 +247,15 @@ class ContextBuilder:
                 continue
             fields.append(Field(pname, btftypes.to_type(btf, tid), 8 * i))  # type: ignore[arg-type]
         return RecordType(f"struct _fentry_{ap.func}", 8 * len(fields), tuple(fields))
+
+
+def _resolve_binary(target: str) -> str:
+    """A binary named without a path (``bash``) is looked up on PATH, as bpftrace does."""
+    import shutil
+
+    if "/" in target:
+        return target
+    return shutil.which(target) or target
 
 
 def _common_fields(a: RecordType, b: RecordType) -> tuple[Field, ...]:

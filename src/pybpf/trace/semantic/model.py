@@ -27,6 +27,12 @@ def _default_format(category: str, name: str) -> TracepointFormat:
     return tracefs.tracepoint_format(category, name)
 
 
+def _default_elf_symbols(path: str) -> list[str]:
+    from ..probes import elf_function_symbols
+
+    return elf_function_symbols(path)
+
+
 def _default_tracepoints() -> list[tuple[str, str]]:
     from ... import tracefs
 
@@ -49,7 +55,7 @@ class Env:
     #: all ``(category, name)`` pairs, for wildcard expansion
     tracepoints: Callable[[], list[tuple[str, str]]] = _default_tracepoints
     #: function symbols of a binary, for uprobe wildcard expansion
-    elf_symbols: Callable[[str], list[str]] | None = None
+    elf_symbols: Callable[[str], list[str]] | None = _default_elf_symbols
     #: whether wildcards are expanded now (False: leave them to the attach stage)
     expand_wildcards: bool = True
     #: default string size (bpftrace's BPFTRACE_MAX_STRLEN)
