@@ -205,3 +205,47 @@ def test_invalid_instruction_is_an_error_when_reached() -> None:
         prog = program_from_instructions([Instruction(opcode, 0, 0, 0, 0), *assemble("exit")])
         with pytest.raises(VMError, match="instruction 0"):
             prog.run()
+
+
+def test_tail_calls_stop_after_33() -> None:
+    """A program that tail-calls itself runs 1 + 33 times; the 34th tail call falls through."""
+    from pybpf.enums import MapType
+    from pybpf.vm import Runtime
+    from pybpf.vm.maps import create_map
+
+    rt = Runtime()
+    counter, jump = rt.new_handle(), rt.new_handle()
+    rt.maps[counter] = create_map(rt.memory, counter, MapType.ARRAY, 4, 8, 1)
+    rt.maps[jump] = create_map(rt.memory, jump, MapType.PROG_ARRAY, 4, 4, 2, resolve=rt.resolve_handle)
+    text = f"""
+        r6 = r1
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        r2 = r10
+        r2 += -4
+        ld_pseudo r1, 1, {counter}
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+        r1 = r6
+        ld_pseudo r2, 1, {jump}
+        r3 = 1
+        call bpf_tail_call
+    out:
+        r0 = 77
+        exit
+    """
+    prog = program_from_instructions(assemble(text), ProgramType.XDP, runtime=rt)
+    rt.maps[jump][1] = prog
+    assert prog.test_run(bytes(14)).retval == 77
+    assert rt.maps[counter][0] == 34
+    rt.maps[counter][0] = 0
+    del rt.maps[jump][1]  # an empty slot: the call falls through at once
+    assert prog.test_run(bytes(14)).retval == 77
+    assert rt.maps[counter][0] == 1
+
+
+def test_may_goto_falls_through_while_budget_lasts() -> None:
+    # may_goto jumps only once the loop budget (8M) is spent: here it falls through
+    assert r0_of("r0 = 1\nmay_goto +1\nr0 = 2") == 2
