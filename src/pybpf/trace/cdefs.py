@@ -11,7 +11,6 @@ import re
 from typing import TYPE_CHECKING
 
 from . import ast as A
-from .ast import Span
 
 if TYPE_CHECKING:
     from .lexer import Token
@@ -74,5 +73,3 @@ def _enumerators(body: str, tok: Token, parser: Parser) -> tuple[tuple[str, int]
         nxt += 1
     return tuple(out)
 
-
-__all__ = ["parse_c_definition", "Span"]

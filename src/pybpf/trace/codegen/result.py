@@ -137,4 +137,4 @@ class CompiledScript:
             return
         ns = time.monotonic_ns() if start_ns is None else start_ns
         maps = getattr(collection, "maps")
-        maps[self.vars_map].update(struct.pack("<I", 0), struct.pack("<Q", ns))
+        maps[self.vars_map][struct.pack("<I", 0)] = struct.pack("<Q", ns)

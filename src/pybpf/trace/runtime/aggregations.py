@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import hist as H
+from .formatting import Buffer, escape_buffer
 
 
 class Agg(enum.StrEnum):
@@ -93,6 +94,8 @@ def format_value(v: Any) -> str:
     """A key element or plain value as bpftrace's text output shows it (tuples as ``(1, a)``)."""
     if isinstance(v, tuple):
         return "(" + ", ".join(format_value(x) for x in v) + ")"
+    if isinstance(v, Buffer):
+        return escape_buffer(v)
     if isinstance(v, bytes):
         return v.split(b"\0", 1)[0].decode("utf-8", "replace")
     return str(v)

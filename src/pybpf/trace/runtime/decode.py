@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import BPFError
+from .formatting import Buffer
 from ..types import (
     ArrayType, BufType, InetType, IntType, KsymType, MacAddrType, PointerType, RecordType, SpecialU64Type, StackMode,
     StackType, StringType, TupleType, Type, U64Kind, UsymType,
@@ -31,10 +32,6 @@ log = logging.getLogger("pybpf.trace.runtime.decode")
 
 class DecodeError(BPFError):
     """A record is shorter than its layout, or of a type the runtime cannot print."""
-
-
-class Buffer(bytes):
-    """The bytes of a ``buf()`` value (printed with ``%r`` / as ``\\xNN`` escapes)."""
 
 
 def _unknown(address: int) -> str:

@@ -29,6 +29,10 @@ _SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<prec>\d+))?"
 _LENGTH_BITS = {None: 32, "h": 16, "hh": 8, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
 
 
+class Buffer(bytes):
+    """The bytes of a ``buf()`` value: printed with ``\\xNN`` escapes for non-printable bytes."""
+
+
 class PrintfError(BPFError):
     """An argument does not fit its conversion (a front-end check should have caught it)."""
 

@@ -16,13 +16,13 @@ from ..ast import BinaryOp, ProbeType as P, UnaryOp
 from ..errors import TraceSemanticError
 from ..parser import INT_TYPES
 from ..types import (
-    INT64, UINT64, AddrSpace, AggType, ArrayType, Field, IntType, KsymType, PointerType, RecordType,
-    SpecialU64Type, StackType, StringType, TupleType, Type, U64Kind, UsymType, VoidType, kind_word, same_kind,
-    unify,
+    INT64, UINT64, AddrSpace, AggType, ArrayType, Field, IntType, PointerType, RecordType, StringType, TupleType,
+    Type, VoidType, kind_word, same_kind, unify,
 )
 from . import btftypes
+from .builtins import BUILTINS as _BUILTINS
 from .context import USER_PROBES, ContextBuilder, check_builtin
-from .model import ContextKind, Env, FieldBase, FieldInfo, MapInfo, ProbeInfo, TypedProgram
+from .model import Env, FieldBase, FieldInfo, MapInfo, ProbeInfo, TypedProgram
 
 _COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE, BinaryOp.EQ, BinaryOp.NE})
 _LOGICAL = frozenset({BinaryOp.LAND, BinaryOp.LOR})
@@ -186,7 +186,8 @@ class Analyser:
         info = self.tp.maps.get(target.name)
         if info is not None:
             old = info.key
-            if (old is None) != (key is False) or (old is not None and not same_kind(old, key)):  # type: ignore[arg-type]
+            mismatch = (old is None) != (key is False)
+            if mismatch or (old is not None and not same_kind(old, key)):  # type: ignore[arg-type]
                 self.fail(f"Argument mismatch for {target.name}: trying to access with arguments: "
                           f"[{_keys_str(key)}] when map expects arguments: [{_keys_str(old)}]", target.span)
             if old is not None:
@@ -480,7 +481,8 @@ class Analyser:
             if hit is not None:
                 off, tid, bits, bit_off = hit
                 space = AddrSpace.USER if base is FieldBase.USER else AddrSpace.KERNEL
-                return FieldInfo(off, btftypes.to_type(btf, tid, space), base, False, bits, bit_off)  # type: ignore[arg-type]
+                t = btftypes.to_type(btf, tid, space)  # type: ignore[arg-type]
+                return FieldInfo(off, t, base, False, bits, bit_off)
         self.fail(f"Struct/union of type '{record.name}' does not contain a field named '{name}'", span)
 
     def _array(self, node: A.ArrayAccess) -> Type | None:
@@ -634,58 +636,6 @@ def _value_unify(old: Type, new: Type) -> Type:
 
 _AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 
-
-def _b_args(self: Analyser, node: A.Builtin) -> Type | None:
-    assert self.probe is not None
-    if self.probe.args is None:
-        self.fail("The args builtin can not be typed here: no tracepoint or BTF information for this probe",
-                  node.span)
-    return self.probe.args
-
-
-def _b_retval(self: Analyser, node: A.Builtin) -> Type:
-    assert self.probe is not None
-    if self.probe.args is not None and isinstance(self.probe.args, RecordType):
-        f = self.probe.args.field("$retval")
-        if f is not None:
-            return f.type
-    return UINT64
-
-
-def _b_func(self: Analyser, node: A.Builtin) -> Type:
-    return UsymType() if all(p in USER_PROBES for p in self.providers) else KsymType()
-
-
-def _b_curtask(self: Analyser, node: A.Builtin) -> Type:
-    btf = self.ctx.btf()
-    rec = btftypes.record_by_name(btf, "struct task_struct") if btf is not None else None
-    return PointerType(rec) if rec is not None else UINT64
-
-
-def _b_ctx(self: Analyser, node: A.Builtin) -> Type:
-    assert self.probe is not None
-    if self.probe.context is ContextKind.ITER:
-        btf = self.ctx.btf()
-        target = self.probe.probe.attach_points[0].func
-        rec = btftypes.record_by_name(btf, f"struct bpf_iter__{target}") if btf is not None else None
-        if rec is not None:
-            return PointerType(rec)
-    return PointerType(VoidType())
-
-
-_BUILTINS: dict[str, Callable[[Analyser, A.Builtin], Type | None]] = {
-    "comm": lambda self, n: StringType(16),
-    "kstack": lambda self, n: StackType(True, limit=self.env.stack_limit),
-    "ustack": lambda self, n: StackType(False, limit=self.env.stack_limit),
-    "username": lambda self, n: SpecialU64Type(U64Kind.USERNAME),
-    "probe": lambda self, n: SpecialU64Type(U64Kind.PROBE),
-    "args": _b_args,
-    "retval": _b_retval,
-    "__builtin_retval": _b_retval,
-    "func": _b_func,
-    "curtask": _b_curtask,
-    "ctx": _b_ctx,
-}
 
 _STMT: dict[type, Callable[[Analyser, Any], None]] = {
     A.ExprStmt: Analyser._expr_stmt, A.VarAssign: Analyser._var_assign, A.MapAssign: Analyser._map_assign,

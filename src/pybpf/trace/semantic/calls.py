@@ -11,7 +11,7 @@ from .. import ast as A
 from ..ast import ProbeType as P
 from ..types import (
     INT64, UINT8, UINT64, AggKind, AggType, ArrayType, BufType, InetType, IntType, KsymType, MacAddrType,
-    PointerType, SpecialU64Type, StackMode, StackType, StringType, TupleType, Type, U64Kind, UsymType,
+    PointerType, SpecialU64Type, StackMode, StackType, StringType, Type, U64Kind, UsymType,
     VoidType, VOID, kind_word,
 )
 from . import printf as _printf
@@ -410,4 +410,4 @@ CALLS: dict[str, Handler] = {
     "reg": _reg,
 }
 
-__all__ = ["CALLS", "TupleType"]
+__all__ = ["CALLS"]

@@ -1,0 +1,120 @@
+"""BPF maps of a compiled script: one per bpftrace map, plus the ring buffer, the per-CPU
+scratch buffer, stack maps and the variables map; emitted as legacy ``maps`` definitions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ...enums import MapType
+from ..semantic.model import MapInfo, TypedProgram
+from ..types import AggKind, AggType, StackType, TupleType, Type
+from .helpers import I32
+from .result import MapBinding
+
+#: per-CPU value size of each aggregation kind
+AGG_VALUE_SIZE = {
+    AggKind.COUNT: 8, AggKind.SUM: 8, AggKind.AVG: 16, AggKind.STATS: 16, AggKind.MIN: 16, AggKind.MAX: 16,
+    AggKind.HIST: 8, AggKind.LHIST: 8,
+}
+RINGBUF_NAME = "ringbuf"
+SCRATCH_NAME = "scratch"
+VARS_NAME = "vars"
+RINGBUF_SIZE = 1 << 22
+DEFAULT_MAX_KEYS = 4096
+STACK_MAP_ENTRIES = 16384
+
+
+def round_up(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def stored_size(t: Type) -> int:
+    """The size a value takes in a map key (stacks become a u64 stack id)."""
+    if isinstance(t, StackType):
+        return 8
+    if isinstance(t, TupleType):
+        return stored_layout(t)[1]
+    return t.size
+
+
+def stored_layout(t: TupleType) -> tuple[tuple[int, ...], int]:
+    """Offsets and size of a tuple whose stack elements are stored as u64 ids."""
+    if not any(isinstance(e, StackType) for e in t.elems):
+        return t.offsets, t.size
+    offs, off, align = [], 0, 1
+    for e in t.elems:
+        a = 8 if isinstance(e, StackType) else max(1, e.align)
+        align = max(align, a)
+        off = round_up(off, a)
+        offs.append(off)
+        off += stored_size(e)
+    return tuple(offs), round_up(off, align)
+
+
+def bpf_map_name(name: str, taken: set[str]) -> str:
+    """A kernel-acceptable (15 chars, [A-Za-z0-9_]) unique map name for bpftrace map ``name``."""
+    base = "AT_" + re.sub(r"[^A-Za-z0-9_]", "_", name[1:])
+    base = base[:15]
+    out, n = base, 1
+    while out in taken:
+        suffix = f"_{n}"
+        out = base[: 15 - len(suffix)] + suffix
+        n += 1
+    taken.add(out)
+    return out
+
+
+@dataclass
+class MapDef:
+    """One map to emit: its legacy ``struct bpf_map_def`` fields."""
+
+    name: str
+    type: MapType
+    key_size: int
+    value_size: int
+    max_entries: int
+    global_var: ir.GlobalVariable | None = None
+
+
+def binding_for(info: MapInfo, bpf_name: str) -> MapBinding:
+    """Where and how bpftrace map ``info`` is stored."""
+    key_size = 8 if info.key is None else stored_size(info.key)
+    value = info.value
+    if isinstance(value, AggType):
+        bucket = value.kind in (AggKind.HIST, AggKind.LHIST)
+        if bucket:
+            key_size = 8 if info.key is None else round_up(key_size, 8) + 8
+        return MapBinding(info, bpf_name, key_size, AGG_VALUE_SIZE[value.kind], True, bucket)
+    return MapBinding(info, bpf_name, key_size, max(1, value.size), False)
+
+
+def plan(tp: TypedProgram) -> tuple[dict[str, MapBinding], list[MapDef]]:
+    """Bindings for every bpftrace map and the map definitions (user maps first)."""
+    taken = {RINGBUF_NAME, SCRATCH_NAME, VARS_NAME}
+    max_keys = int(tp.config.get("max_map_keys", DEFAULT_MAX_KEYS) or DEFAULT_MAX_KEYS)  # type: ignore[arg-type]
+    bindings: dict[str, MapBinding] = {}
+    defs: list[MapDef] = []
+    for name in sorted(tp.maps):
+        b = binding_for(tp.maps[name], bpf_map_name(name, taken))
+        bindings[name] = b
+        mtype = MapType.PERCPU_HASH if b.percpu else MapType.HASH
+        defs.append(MapDef(b.bpf_name, mtype, b.key_size, b.value_size, max_keys))
+    return bindings, defs
+
+
+def emit(module: ir.Module, defs: list[MapDef]) -> dict[str, ir.GlobalVariable]:
+    """Emit each map as a ``struct bpf_map_def`` global in section ``maps``."""
+    out: dict[str, ir.GlobalVariable] = {}
+    arr = ir.ArrayType(I32, 5)
+    for d in defs:
+        g = ir.GlobalVariable(module, arr, d.name)
+        g.initializer = ir.Constant(arr, [int(d.type), d.key_size, d.value_size, d.max_entries, 0])
+        g.section = "maps"
+        g.align = 4
+        g.linkage = ""
+        d.global_var = g
+        out[d.name] = g
+    return out

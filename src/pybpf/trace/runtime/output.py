@@ -1,0 +1,122 @@
+"""Where the runtime's output goes: text as bpftrace prints it, or ``-f json`` NDJSON records.
+
+Both printers take the same calls, in the order events arrive; the session never formats text
+itself.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
+
+from . import json as J
+from .aggregations import MapData, exit_text, format_value, map_text
+from .formatting import format_printf
+
+
+class Printer(Protocol):
+    """What the session calls; :class:`TextPrinter` and :class:`JsonPrinter` implement it."""
+
+    def attached(self, probes: int) -> None: ...
+    def printf(self, fmt: str, args: Sequence[Any]) -> None: ...
+    def text(self, kind: str, text: str) -> None: ...
+    def time(self, fmt: str) -> None: ...
+    def join(self, parts: Sequence[bytes | str], sep: str) -> None: ...
+    def value(self, v: Any) -> None: ...
+    def map(self, m: MapData, *, top: int = 0, div: int = 1) -> None: ...
+    def exit_maps(self, maps: Sequence[MapData]) -> None: ...
+    def lost(self, n: int) -> None: ...
+    def warning(self, message: str) -> None: ...
+
+
+def _now(fmt: str) -> str:
+    return _time.strftime(fmt, _time.localtime())
+
+
+def _join(parts: Sequence[bytes | str], sep: str) -> str:
+    return sep.join(format_value(p) for p in parts)
+
+
+class TextPrinter:
+    """bpftrace's default output. ``quiet`` (``-q``) drops the "Attaching N probes..." line."""
+
+    def __init__(self, out: TextIO, *, err: TextIO | None = None, quiet: bool = False) -> None:
+        self.out = out
+        self.err = err if err is not None else out
+        self.quiet = quiet
+
+    def _write(self, s: str) -> None:
+        self.out.write(s)
+        self.out.flush()
+
+    def attached(self, probes: int) -> None:
+        if not self.quiet:
+            self._write(f"Attaching {probes} probe{'' if probes == 1 else 's'}...\n")
+
+    def printf(self, fmt: str, args: Sequence[Any]) -> None:
+        self._write(format_printf(fmt, args))
+
+    def text(self, kind: str, text: str) -> None:
+        self._write(text)
+
+    def time(self, fmt: str) -> None:
+        self._write(_now(fmt))
+
+    def join(self, parts: Sequence[bytes | str], sep: str) -> None:
+        self._write(_join(parts, sep) + "\n")
+
+    def value(self, v: Any) -> None:
+        self._write(format_value(v) + "\n")
+
+    def map(self, m: MapData, *, top: int = 0, div: int = 1) -> None:
+        self._write(map_text(m, top=top, div=div))
+
+    def exit_maps(self, maps: Sequence[MapData]) -> None:
+        self._write(exit_text(maps))
+
+    def lost(self, n: int) -> None:
+        self.err.write(f"Lost {n} events\n")
+        self.err.flush()
+
+    def warning(self, message: str) -> None:
+        self.err.write(f"WARNING: {message}\n")
+        self.err.flush()
+
+
+class JsonPrinter(TextPrinter):
+    """``-f json``: one record per line (see :mod:`.json`)."""
+
+    def attached(self, probes: int) -> None:
+        if not self.quiet:
+            self._write(J.attached_probes(probes))
+
+    def printf(self, fmt: str, args: Sequence[Any]) -> None:
+        self._write(J.text_record("printf", format_printf(fmt, args)))
+
+    def text(self, kind: str, text: str) -> None:
+        self._write(J.text_record(kind, text))
+
+    def time(self, fmt: str) -> None:
+        self._write(J.text_record("time", _now(fmt)))
+
+    def join(self, parts: Sequence[bytes | str], sep: str) -> None:
+        self._write(J.text_record("join", _join(parts, sep)))
+
+    def value(self, v: Any) -> None:
+        self._write(J.value_record(v))
+
+    def map(self, m: MapData, *, top: int = 0, div: int = 1) -> None:
+        self._write(J.map_record(m, top=top, div=div))
+
+    def exit_maps(self, maps: Sequence[MapData]) -> None:
+        self._write(J.exit_records(list(maps)))
+
+    def lost(self, n: int) -> None:
+        self._write(J.lost_events(n))
+
+
+def make_printer(out: TextIO, *, fmt: str = "text", quiet: bool = False, err: TextIO | None = None) -> Printer:
+    """The printer for ``-f text|json``."""
+    table: dict[str, type[TextPrinter]] = {"text": TextPrinter, "json": JsonPrinter}
+    return table[fmt](out, err=err, quiet=quiet)
