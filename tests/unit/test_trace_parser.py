@@ -245,3 +245,9 @@ def test_random_text_only_raises_our_errors(text: str) -> None:
         parse(text)
     except TraceError:
         pass
+
+
+def test_script_shebang_line_is_skipped() -> None:
+    prog = parse("#!/usr/bin/env bpftrace\n// comment\nBEGIN { exit(); }\n", filename="x.bt")
+    assert prog.probes[0].attach_points[0].provider is P.BEGIN
+    assert prog.probes[0].span.line == 3

@@ -160,6 +160,10 @@ class Lexer:
     def tokenize(self) -> list[Token]:
         """Tokenize the whole source; the list ends with an EOF token."""
         src = self.src
+        if src.startswith("#!"):
+            # a script's shebang line (#!/usr/bin/env bpftrace) is not part of the program
+            end = src.find("\n")
+            self.pos = len(src) if end < 0 else end
         while True:
             self._skip_space()
             if self.pos >= len(src):
