@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from elftools.common.exceptions import ELFError as _PyElfError
@@ -145,7 +146,8 @@ class ElfSymbols:
 
 def _build_id(elf: ELFFile) -> str | None:
     """The GNU build id (hex) from the note sections, else the PT_NOTE segments."""
-    containers: list[Iterable[dict]] = [sec.iter_notes() for sec in elf.iter_sections() if isinstance(sec, NoteSection)]
+    containers: list[Iterable[Any]] = [
+        sec.iter_notes() for sec in elf.iter_sections() if isinstance(sec, NoteSection)]
     if not containers:
         containers = [seg.iter_notes() for seg in elf.iter_segments() if seg["p_type"] == "PT_NOTE"]
     for notes in containers:

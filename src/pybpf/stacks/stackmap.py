@@ -169,7 +169,10 @@ class StackTraceMap:
                              "__uint(map_flags, BPF_F_STACK_BUILD_ID) and a user stack")
         out = []
         for status, build_id, value in _BUILD_ID_ENTRY.iter_unpack(self._raw(stack_id)):
-            kind = BuildIdStatus(status) if status in BuildIdStatus._value2member_map_ else BuildIdStatus.EMPTY
+            try:
+                kind = BuildIdStatus(status)
+            except ValueError:  # a status this module does not know: treat as the end
+                kind = BuildIdStatus.EMPTY
             if kind is BuildIdStatus.EMPTY:
                 break
             if kind is BuildIdStatus.VALID:
