@@ -143,7 +143,8 @@ class _Gen:
     """Source generator for one program."""
 
     def __init__(self, name: str, insns: list[Instruction], runtime: Runtime,
-                 resolve_ld64: Callable[[Instruction, int], int]) -> None:
+                 resolve_ld64: Callable[[Instruction, int], int], count: bool = False) -> None:
+        self.count = count
         self.name = name
         self.insns = insns
         self.rt = runtime
@@ -259,6 +260,8 @@ class _Gen:
         code: list[str] = []
         for s in slots:
             insn = self.by_slot[s]
+            if self.count:
+                code.append("IC[0] += 1")
             code.extend(self.insn(s, insn, single))
         last = self.by_slot[slots[-1]]
         ends = last.is_exit or (last.is_jump and last.opcode in (InsnClass.JMP | JmpOp.JA, InsnClass.JMP32 | JmpOp.JA))
@@ -504,11 +507,17 @@ def _depth(pc: int) -> None:
 
 
 def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
-                    resolve_ld64: Callable[[Instruction, int], int]) -> CompiledProgram:
-    """Translate ``insns`` (relocated: maps are handles) into Python functions over ``runtime``."""
+                    resolve_ld64: Callable[[Instruction, int], int], *,
+                    counter: list[int] | None = None) -> CompiledProgram:
+    """Translate ``insns`` (relocated: maps are handles) into Python functions over ``runtime``.
+
+    With ``counter`` (a one-element list) every executed instruction adds 1 to ``counter[0]``
+    (slower; for measuring how many instructions a run executes)."""
     if not insns:
         raise VMError("the program has no instructions", program=name)
-    gen = _Gen(name, insns, runtime, resolve_ld64)
+    gen = _Gen(name, insns, runtime, resolve_ld64, count=counter is not None)
+    if counter is not None:
+        gen.env["IC"] = counter
     try:
         source = gen.generate()
     except VMError as exc:

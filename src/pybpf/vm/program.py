@@ -74,6 +74,19 @@ class VMProgram:
             self._compiled = compile_program(self.name, self.instructions, self.runtime, self.runtime.resolve_ld64)
         return self._compiled
 
+    def count_instructions(self, data: bytes | None = None, *, ctx: bytes | None = None) -> int:
+        """How many instructions one run on ``data``/``ctx`` executes (helpers count as one;
+        tail-called programs are not counted)."""
+        counter = [0]
+        counted = compile_program(self.name, self.instructions, self.runtime, self.runtime.resolve_ld64,
+                                  counter=counter)
+        saved, self._compiled = self._compiled, counted
+        try:
+            self.test_run(data, ctx=ctx)
+        finally:
+            self._compiled = saved
+        return counter[0]
+
     @property
     def source(self) -> str:
         """The generated Python source (for debugging)."""
