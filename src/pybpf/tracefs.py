@@ -187,8 +187,9 @@ _FIELD = re.compile(r"field:(?P<decl>[^;]*);\s*offset:(?P<off>\d+);\s*size:(?P<s
 
 
 def _field_name(decl: str) -> str:
-    base = decl.split("[")[0].strip()
-    return re.split(r"[\s*]+", base)[-1]
+    """The member name of a declaration: ``__data_loc char[] filename`` -> ``filename``."""
+    words = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[[^\]]*\]", " ", decl))
+    return words[-1] if words else ""
 
 
 def parse_format(text: str) -> TracepointFormat:

@@ -122,19 +122,13 @@ def _field_type(decl: str, size: int, signed: bool, btf: BTF | None, strlen: int
     return _base_int(decl, size, signed), False
 
 
-def field_name(decl: str) -> str:
-    """The member name of a format-file declaration (``__data_loc char[] name`` -> ``name``)."""
-    words = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[[^\]]*\]", " ", decl))
-    return words[-1] if words else ""
-
-
 def tracepoint_record(fmt: TracepointFormat, category: str, name: str, btf: BTF | None, strlen: int) -> RecordType:
     """The record type of ``args`` for tracepoint ``category:name``."""
     fields: list[Field] = []
     size = 0
     for f in fmt.fields:
         t, data_loc = _field_type(f.declaration, f.size, f.signed, btf, strlen)
-        fields.append(Field(field_name(f.declaration) or f.name, t, f.offset, data_loc=data_loc))
+        fields.append(Field(f.name, t, f.offset, data_loc=data_loc))
         size = max(size, f.offset + f.size)
     return RecordType(f"struct _tracepoint_{category}_{name}", size, tuple(fields))
 
