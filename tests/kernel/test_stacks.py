@@ -35,12 +35,13 @@ class Run:
     """The target started and waiting for its go byte, and a snapshot of its maps."""
 
     def __init__(self, exe: Path, *args: str) -> None:
-        self.proc = subprocess.Popen([str(exe), *args], stdin=subprocess.PIPE)
+        self.exe = str(exe)
+        self.proc = subprocess.Popen([self.exe, *args], stdin=subprocess.PIPE)
         self.pid = self.proc.pid
         self.snapshot: ProcessSymbols | None = None
 
     def go(self) -> None:
-        _wait_exec(self.pid, self.proc.args[0])  # type: ignore[index]
+        _wait_exec(self.pid, self.exe)
         self.snapshot = ProcessSymbols(self.pid)  # at sample time: the process exits before we symbolise
         assert self.proc.stdin is not None
         self.proc.stdin.write(b"g")
@@ -82,7 +83,7 @@ def test_user_stack_symbolises_to_the_call_chain(syscall_run: tuple[Run, pybpf.C
     symbols = stacks.user_stack(user_id, run.snapshot)  # the process has exited: the snapshot resolves it
     names = [s.name for s in symbols]
     assert names[:4] == CHAIN, names
-    exe = str(run.proc.args[0])  # type: ignore[index]
+    exe = run.exe
     assert all(s.module == exe for s in symbols[:4])
     assert symbols[1].offset > 0  # a return address inside level2, after the call
     assert str(symbols[1]).startswith("level2+0x") and str(symbols[1]).endswith(f" [{exe}]")
@@ -103,7 +104,7 @@ def test_kernel_stack_symbolises_to_the_syscall_path(syscall_run: tuple[Run, pyb
 def test_build_id_stack_names_the_binary(syscall_run: tuple[Run, pybpf.Collection]) -> None:
     run, obj = syscall_run
     _, _, build_id_stack_id = _ids(obj)
-    exe = str(run.proc.args[0])  # type: ignore[index]
+    exe = run.exe
     notes = subprocess.run(["readelf", "-n", exe], check=True, capture_output=True, text=True).stdout
     expected = re.search(r"Build ID: ([0-9a-f]+)", notes)
     assert expected is not None, notes

@@ -65,7 +65,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     (out / "prog.c").write_text(PROG_C)
     lib = out / "libustest.so"
     _gcc("-O1", "-g", "-shared", "-fPIC", "-o", lib, out / "lib.c")
-    common = ["-O1", "-g", "-fno-omit-frame-pointer", out / "prog.c", f"-L{out}", "-lustest", f"-Wl,-rpath,{out}"]
+    common: list[str | Path] = ["-O1", "-g", "-fno-omit-frame-pointer", out / "prog.c", f"-L{out}", "-lustest", f"-Wl,-rpath,{out}"]
     _gcc("-pie", "-fPIE", "-o", out / "prog_pie", *common)
     _gcc("-no-pie", "-fno-pie", "-o", out / "prog_nopie", *common)
     return Built(out / "prog_pie", out / "prog_nopie", lib)

@@ -31,6 +31,7 @@ import numpy as np
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
+from elftools.elf.segments import NoteSegment
 
 from ._symbol import StackError
 
@@ -149,7 +150,7 @@ def _build_id(elf: ELFFile) -> str | None:
     containers: list[Iterable[Any]] = [
         sec.iter_notes() for sec in elf.iter_sections() if isinstance(sec, NoteSection)]
     if not containers:
-        containers = [seg.iter_notes() for seg in elf.iter_segments() if seg["p_type"] == "PT_NOTE"]
+        containers = [seg.iter_notes() for seg in elf.iter_segments() if isinstance(seg, NoteSegment)]
     for notes in containers:
         for note in notes:
             if note["n_type"] == "NT_GNU_BUILD_ID":
