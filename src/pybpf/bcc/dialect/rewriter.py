@@ -37,6 +37,8 @@ LOADABLE_SECTION = ".bcc.fn/{name}"
 GENERATED_FILE = "<pybpf-bcc-generated>"
 PREAMBLE_FILE = "<pybpf-bcc-preamble>"
 _CTX_PROBES = {ProbeKind.KPROBE, ProbeKind.KRETPROBE}
+#: bcc's name prefix for a kprobe on a syscall whose arguments are bound (``syscall__execve``)
+SYSCALL_PREFIX = "syscall__"
 
 
 def _rewrite_includes(text: str) -> str:
@@ -48,7 +50,7 @@ def _rewrite_includes(text: str) -> str:
             header = m.group(1)
             if header.startswith(_KERNEL_HEADER_PREFIXES) and not (BCC_INCLUDE_DIR / header).is_file():
                 log.debug("dropping #include <%s>: its types come from vmlinux.h", header)
-                out.append(f"/* #include <{header}>: from vmlinux.h */" + "\n" * tok.text.count("\n"))
+                out.append(f"/* <{header}>: its types come from vmlinux.h */" + "\n" * tok.text.count("\n"))
                 continue
         out.append(tok.text)
     return "".join(out)
@@ -123,7 +125,7 @@ class _Rewriter:
                 nxt = code_[close + 1] if close + 1 < len(code_) else None
                 if t.text in MACROS:
                     decl = map_decl(t.text, self._arg_texts(k + 1, close), line=line_of(text, t.start),
-                                    ncpus=self.kernel.ncpus) if True else None
+                                    ncpus=self.kernel.ncpus)
                     self.maps.append(decl)
                     out.append(self._same_lines(definition(decl), t.start, code_[close].end))
                     k = close + 1
@@ -183,14 +185,20 @@ class _Rewriter:
         request = self.attach.get(name)
         section: str | None = None
         header = text[t.start:code_[close].end]
+        auto_attach = request is None
         if request is not None and request.kind in _CTX_PROBES:
             kind, target = request.kind, request.target
         elif auto is not None:
             kind, target = auto
+        elif name.startswith(SYSCALL_PREFIX) and len(name) > len(SYSCALL_PREFIX):
+            # bcc's convention: attach_kprobe(event=get_syscall_fnname("X"), fn_name="syscall__X")
+            kind, target = ProbeKind.KPROBE, self.kernel.syscall_prefix + name[len(SYSCALL_PREFIX):]
+            auto_attach = False
         else:
             kind, target = None, ""
         if kind in _CTX_PROBES and not static:
-            header, section = self._kprobe(name, params, kind, target, k, close, out, decl_piece, fctx, line)
+            header, section = self._kprobe(name, params, kind, target, k, close, out, decl_piece, fctx, line,
+                                           auto_attach=auto_attach and auto is not None)
         elif kind is not None and not static and not has_sec:
             if kind is ProbeKind.TRACEPOINT:
                 cat, ev = target.split(":", 1)
@@ -210,31 +218,33 @@ class _Rewriter:
         return nxt
 
     def _kprobe(self, name: str, params: tuple[tuple[str, str], ...], kind: ProbeKind, target: str, k: int,
-                close: int, out: list[str], decl_piece: int, fctx: BodyContext, line: int) -> tuple[str, str]:
+                close: int, out: list[str], decl_piece: int, fctx: BodyContext, line: int, *,
+                auto_attach: bool) -> tuple[str, str]:
+        """A kprobe/kretprobe function: as is (kprobes, no bound arguments), behind a wrapper
+        that binds its arguments from the registers (kprobes), or behind a tracepoint adapter
+        (no kprobes). The user's function becomes the always-inline ``__bcc_body_<name>``."""
         func = FunctionInfo(name, params, None, line, False)
         body_name = f"{_fallback.BODY_PREFIX}{name}"
-        if not params or not self.kernel.has_kprobes and True:
-            pass
+        fb: Fallback | None = None
         if self.kernel.has_kprobes:
             section = SECTIONS[kind](target)
             if len(params) <= 1:
                 out.insert(decl_piece, f'SEC("{section}") ')
-                self.probes.append(AutoProbe(name, kind, target, section, line=line))
+                if auto_attach:
+                    self.probes.append(AutoProbe(name, kind, target, section, line=line))
                 return self.text[self.code[k].start:self.code[close].end], section
             self.generated.append(self._kprobe_wrapper(func, section, target))
-            self.probes.append(AutoProbe(name, kind, target, section, line=line))
         else:
-            try:
-                adapter = _fallback.plan(func, kind, target, self.kernel)
-            except RewriteError:
-                raise
+            adapter = _fallback.plan(func, kind, target, self.kernel)
             for cat, ev in adapter.formats:
                 self._need_format(cat, ev, self.code[k].start)
             self.generated.append(adapter.c_text)
-            self.fallbacks.append(adapter.fallback)
-            section = adapter.fallback.section
-            self.probes.append(AutoProbe(name, kind, target, section, fallback=adapter.fallback, line=line))
+            fb = adapter.fallback
+            self.fallbacks.append(fb)
+            section = fb.section
             fctx.ctx_name = params[0][1] if params else None
+        if auto_attach:
+            self.probes.append(AutoProbe(name, kind, target, section, fallback=fb, line=line))
         out.insert(decl_piece, "static __always_inline ")
         plist = self.text[self.code[k + 2].start:self.code[close - 1].end] if close > k + 2 else ""
         if not params:
@@ -244,7 +254,7 @@ class _Rewriter:
         return self._same_lines(header, self.code[k].start, self.code[close].end), section
 
     def _kprobe_wrapper(self, func: FunctionInfo, section: str, target: str) -> str:
-        syscall = target.startswith(_fallback.SYSCALL_FUNCTION_PREFIXES[:7])
+        syscall = target.startswith(_fallback.SYSCALL_FUNCTION_PREFIXES[:6])
         args = ["ctx", "ctx"]
         for i, (ptype, _n) in enumerate(func.params[1:], start=1):
             value = (f"PT_REGS_PARM{i}_CORE_SYSCALL(PT_REGS_SYSCALL_REGS(ctx))" if syscall
