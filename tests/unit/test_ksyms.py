@@ -104,3 +104,14 @@ def test_real_kallsyms_resolves_itself_when_readable() -> None:
         return
     address = ks.address_of("do_syscall_64")
     assert ks.lookup(address + 3) == Symbol("do_syscall_64", 3, None, address + 3)
+
+
+def test_sym_with_a_negative_pid_is_a_kernel_address() -> None:
+    from pybpf.stacks import kernel_symbols, sym
+
+    if kernel_symbols().restricted:  # not root: the lookup says why it cannot answer
+        with pytest.raises(KallsymsRestrictedError):
+            sym(0xFFFFFFFF81000000)
+        return
+    address = kernel_symbols().address_of("do_syscall_64")
+    assert sym(address + 1) == Symbol("do_syscall_64", 1, None, address + 1)

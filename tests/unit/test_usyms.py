@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pybpf.stacks import ElfSymbols, ProcessSymbols, StackError, elf_symbols, parse_maps, read_build_id, usym
+from pybpf.stacks import (
+    ElfSymbols, ProcessSymbols, StackError, elf_symbols, parse_maps, read_build_id, sym, usym,
+)
 from pybpf.stacks.usyms import forget_process
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc builds the test binaries")
@@ -170,6 +172,7 @@ def test_live_process_functions_and_shared_library(running: Running, built: Buil
         in_lib = _address_in(syms, built.lib, "libfunc")
         assert (syms.lookup(in_lib + 2).name, syms.lookup(in_lib + 2).module) == ("libfunc", str(built.lib))
     assert usym(running.proc.pid, running.main).name == "main"
+    assert sym(running.main, running.proc.pid).name == "main"  # bcc's BPF.sym(addr, pid) order
     forget_process(running.proc.pid)
 
 

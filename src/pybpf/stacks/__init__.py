@@ -23,11 +23,11 @@ from .ksyms import KernelSymbols, kernel_symbols, ksym, ksym_reload, ksymname
 from .stackmap import (
     BuildIdFrame, BuildIdIndex, BuildIdStatus, StackIdError, StackTraceMap, check_stack_id, stack_id_error,
 )
-from .usyms import Mapping, ProcessSymbols, parse_maps, process_symbols, usym
+from .usyms import Mapping, ProcessSymbols, parse_maps, process_symbols, sym, usym
 
 __all__ = [
     "UNKNOWN", "BuildIdFrame", "BuildIdIndex", "BuildIdStatus", "ElfSymbols", "KallsymsRestrictedError",
     "KernelSymbols", "Mapping", "ProcessSymbols", "StackError", "StackIdError", "StackKey", "StackTraceMap", "Symbol",
     "check_stack_id", "elf_symbols", "folded", "folded_counts", "kernel_symbols", "ksym", "ksym_reload", "ksymname",
-    "parse_maps", "process_symbols", "read_build_id", "stack_id_error", "stack_key", "usym",
+    "parse_maps", "process_symbols", "read_build_id", "stack_id_error", "stack_key", "sym", "usym",
 ]

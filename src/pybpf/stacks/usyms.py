@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ._symbol import UNKNOWN, StackError, Symbol
 from .elfsyms import ElfSymbols, elf_symbols, read_build_id
+from .ksyms import kernel_symbols
 
 log = logging.getLogger("pybpf.stacks")
 
@@ -369,6 +370,16 @@ def usym(pid: int, address: int) -> Symbol:
     return process_symbols(pid).lookup(address)
 
 
+def sym(address: int, pid: int = -1) -> Symbol:
+    """One address of either space: a kernel address when ``pid`` < 0 (as bcc's ``BPF.sym``
+    takes it), else a user address of process ``pid``.
+
+    >>> sym(ksymname("vfs_read")).name                                      # doctest: +SKIP
+    'vfs_read'
+    """
+    return kernel_symbols().lookup(address) if pid < 0 else process_symbols(pid).lookup(address)
+
+
 def forget_process(pid: int | None = None) -> None:
     """Drop the cached maps of ``pid`` (all processes when None): a pid reused by a new process."""
     with _procs_lock:
@@ -379,4 +390,4 @@ def forget_process(pid: int | None = None) -> None:
 
 
 __all__ = ["Mapping", "ProcessSymbols", "demangler", "forget_process", "parse_maps", "process_symbols",
-           "read_perf_map", "usym"]
+           "read_perf_map", "sym", "usym"]
