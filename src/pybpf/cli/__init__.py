@@ -15,7 +15,7 @@ from typing import Sequence
 from ..errors import BPFError
 
 #: subcommand modules, in the order they are listed in ``pybpf --help``
-_SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm")
+_SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm", "bcc")
 
 
 def build_parser() -> argparse.ArgumentParser:
