@@ -15,7 +15,7 @@ from typing import Sequence
 from ..errors import BPFError
 
 #: subcommand modules, in the order they are listed in ``pybpf --help``
-_SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm", "bcc")
+_SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm", "bcc", "trace")
 
 
 def build_parser() -> argparse.ArgumentParser:

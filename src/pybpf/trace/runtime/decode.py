@@ -130,6 +130,10 @@ class Decoder:
         pid = 0 if t.kernel else _int(raw, off + 8, 8, False)
         first = off + (8 if t.kernel else 16)
         addrs = [_int(raw, first + 8 * i, 8, False) for i in range(min(nr, t.limit))]
+        return self.stack_text(t, addrs, pid=pid)
+
+    def stack_text(self, t: StackType, addrs: Sequence[int], *, pid: int) -> str:
+        """A stack as bpftrace prints it in ``t.mode`` (frames indented by ``stack_indent``)."""
         name = ((lambda a: self.symbolizer.ksym(a, offset=True)) if t.kernel
                 else (lambda a: self.symbolizer.usym(a, pid, offset=True)))
         if t.mode is StackMode.PERF:

@@ -1,0 +1,136 @@
+"""``pybpf trace``: bpftrace programs, compiled in-process (no clang, no system LLVM).
+
+    pybpf trace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\\n", comm, str(args.filename)); }'
+    pybpf trace script.bt ARG1 ARG2          # $1, $2 ... and $#
+    pybpf trace -l 'tracepoint:sched:*'      # -lv: with the tracepoint fields
+    pybpf trace -c 'ls /' -e '...'           # trace until the command exits (cpid is its pid)
+    pybpf trace -f json -e '...'             # bpftrace's NDJSON records
+    pybpf trace --dry-run -e '...'           # the LLVM IR and the eBPF instructions, nothing loaded
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import BPFError
+
+
+class CodegenUnavailableError(BPFError):
+    """Code generation (pybpf.trace.codegen.compile_script) is not part of this build yet."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "trace", help="run a bpftrace program", description="Run a bpftrace program (one-liner or script).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
+    )
+    p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
+    p.add_argument("-l", dest="list", action="store_true",
+                   help="list probes matching the pattern given as the first argument")
+    p.add_argument("-v", dest="verbose", action="store_true", help="with -l: show tracepoint arguments")
+    p.add_argument("-p", dest="pid", type=int, metavar="PID", help="enable USDT/uprobes for PID; stop when it exits")
+    p.add_argument("-c", dest="command", metavar="CMD", help="run CMD, trace until it exits (cpid is its pid)")
+    p.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
+    p.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...' line")
+    p.add_argument("--unsafe", action="store_true", help="allow system() and signal()")
+    p.add_argument("--dry-run", action="store_true", help="print the LLVM IR and the eBPF instructions, then stop")
+    p.add_argument("--emit-obj", metavar="FILE", help="write the compiled ELF object to FILE (pybpf.load reads it)")
+    p.add_argument("args", nargs="*", metavar="ARG",
+                   help="script file (without -e) and positional parameters $1, $2 ...; with -l: the pattern")
+    p.set_defaults(func=run)
+
+
+def _source(args: argparse.Namespace) -> tuple[str, str, tuple[str, ...]]:
+    """(program text, filename for messages, positional parameters)."""
+    if args.program is not None:
+        return args.program, "stdin", tuple(args.args)
+    if not args.args:
+        raise BPFError("no program: give -e 'PROGRAM' or a script file (see pybpf trace --help)")
+    path = Path(args.args[0])
+    try:
+        return path.read_text(), str(path), tuple(args.args[1:])
+    except OSError as exc:
+        raise BPFError(f"cannot read script {path}: {exc.strerror}") from None
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ..trace.runtime.listing import probe_listing
+
+    pattern = args.args[0] if args.args else None
+    if args.program is not None:
+        raise BPFError("-l lists probes; it does not run -e programs (drop one of them)")
+    listing = probe_listing(pattern, verbose=args.verbose)
+    for remark in listing.remarks:
+        sys.stderr.write(f"pybpf: note: {remark}\n")
+    out = sys.stdout
+    for line in listing.lines:
+        out.write(line + "\n")
+    return 0
+
+
+def compile_program(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int = 0) -> Any:
+    """Parse, check and compile ``text``: the ``CompiledScript`` code generation returns."""
+    from ..trace import analyse, parse
+    from ..trace.semantic.model import Env
+
+    typed = analyse(parse(text, filename=filename), env=Env(unsafe=unsafe, params=params))
+    try:
+        from ..trace.codegen import compile_script  # type: ignore[attr-defined]
+    except ImportError:
+        raise CodegenUnavailableError(
+            "the program parses and type-checks, but code generation (pybpf.trace.codegen.compile_script) "
+            "is not available in this build yet; use Debian's bpftrace meanwhile") from None
+    return compile_script(typed, cpid=cpid)
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        f = open(path, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise BPFError(f"cannot write {path}: {exc.strerror}") from None
+    with f:
+        yield f
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..trace.errors import TraceError
+
+    try:
+        if args.list:
+            return _list(args)
+        return _run(args)
+    except TraceError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..trace.runtime.output import make_printer
+    from ..trace.runtime.session import PausedCommand, Session, SessionOptions
+
+    text, filename, params = _source(args)
+    if args.dry_run:
+        script = compile_program(text, filename, params, unsafe=args.unsafe)
+        sys.stdout.write(script.ir.rstrip("\n") + "\n\n" + script.disassembly().rstrip("\n") + "\n")
+        return 0
+    child = PausedCommand(args.command) if args.command else None
+    try:
+        script = compile_program(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0)
+        if args.emit_obj:
+            script.write_object(args.emit_obj)
+        with _output(args.output) as out:
+            printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr)
+            return Session(script, printer, SessionOptions(pid=args.pid), child=child).run()
+    finally:
+        if child is not None:
+            child.close()

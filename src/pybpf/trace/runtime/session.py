@@ -1,0 +1,358 @@
+"""The run loop of ``pybpf trace``: BEGIN, attach, read events, END, print maps.
+
+Order of a run (as bpftrace does it):
+
+1. ``-c CMD``: the command is started *paused* (it waits on a pipe before ``exec``) so its pid is
+   known (``cpid``) and probes are attached before it runs a single instruction of the command.
+2. the object is loaded; "Attaching N probes..." is printed (BEGIN and END count), every probe
+   is attached, then the BEGIN program runs once (``BPF_PROG_TEST_RUN``) and its events are
+   printed.
+3. the command is released; events are read from the ring buffer and printed until ``exit()``
+   is called, SIGINT (Ctrl-C) arrives, the ``-c`` command exits, or the ``-p`` process is gone.
+4. the END program runs, its events are printed, then every map (two empty lines first).
+
+Lost events are reported once per poll (``Lost N events`` on stderr, a ``lost_events`` record
+under ``-f json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ...errors import BPFError
+from .. import ast as A
+from ..ast import ProbeType as P
+from ..semantic.model import EventKind, EventLayout
+from .aggregations import MapData
+from .decode import Decoder, Symbolizer
+from .formatting import format_printf
+from .maps import LiveMap, read_map
+from .output import Printer
+
+if TYPE_CHECKING:
+    from ..codegen.result import CompiledScript, ProbeAttach
+
+log = logging.getLogger("pybpf.trace.runtime.session")
+
+
+class TraceRuntimeError(BPFError):
+    """The runtime cannot run the compiled script (bad event id, missing map, attach failure...)."""
+
+
+@dataclass
+class SessionOptions:
+    """Command line options that change the run."""
+
+    pid: int | None = None
+    #: seconds between polls; also how quickly Ctrl-C and child exit are noticed
+    poll_interval: float = 0.1
+
+
+# ----------------------------------------------------------------------------- events
+
+@dataclass
+class EventHandler:
+    """Decodes one ring buffer record and prints it; ``exit_requested`` after ``exit()``."""
+
+    events: Sequence[EventLayout]
+    printer: Printer
+    decoder: Decoder
+    read_map: Callable[[str], MapData]
+    clear_map: Callable[[str], None]
+    zero_map: Callable[[str], None]
+    exit_requested: bool = False
+    _table: dict[EventKind, Callable[[EventLayout, list[Any]], None]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {ev.id: ev for ev in self.events}
+        self._table = {
+            EventKind.PRINTF: lambda ev, args: self.printer.printf(ev.fmt, args),
+            EventKind.PRINT: self._print,
+            EventKind.TIME: lambda ev, args: self.printer.time(ev.fmt or "%H:%M:%S\n"),
+            EventKind.JOIN: self._join,
+            EventKind.EXIT: self._exit,
+            EventKind.CAT: self._cat,
+            EventKind.SYSTEM: self._system,
+            EventKind.CLEAR: lambda ev, args: self.clear_map(ev.map),
+            EventKind.ZERO: lambda ev, args: self.zero_map(ev.map),
+        }
+
+    def __call__(self, raw: bytes) -> None:
+        if len(raw) < 8:
+            raise TraceRuntimeError(f"event record of {len(raw)} bytes has no id")
+        event_id = int.from_bytes(raw[:8], "little")
+        ev = self._by_id.get(event_id)
+        if ev is None:
+            raise TraceRuntimeError(f"event id {event_id} is not one the compiled script defines "
+                                    f"(known: {sorted(self._by_id)}); the object and the runtime disagree")
+        args = self.decoder.fields([(f.type, f.offset) for f in ev.fields], raw)
+        self._table[ev.kind](ev, args)
+
+    def _print(self, ev: EventLayout, args: list[Any]) -> None:
+        if ev.map:
+            top, div = (list(ev.extra) + [0, 1])[:2] if ev.extra else (0, 1)
+            self.printer.map(self.read_map(ev.map), top=int(top), div=int(div or 1))  # type: ignore[call-overload]
+        else:
+            self.printer.value(args[0])
+
+    def _join(self, ev: EventLayout, args: list[Any]) -> None:
+        sep = str(ev.extra[0]) if ev.extra else " "
+        parts = args[0] if args and isinstance(args[0], list) else args
+        self.printer.join([p for p in parts if p], sep)
+
+    def _exit(self, ev: EventLayout, args: list[Any]) -> None:
+        self.exit_requested = True
+
+    def _cat(self, ev: EventLayout, args: list[Any]) -> None:
+        path = format_printf(ev.fmt, args)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                self.printer.text("cat", f.read())
+        except OSError as exc:
+            self.printer.warning(f"failed to open file '{path}': {exc.strerror}")
+
+    def _system(self, ev: EventLayout, args: list[Any]) -> None:
+        command = format_printf(ev.fmt, args)
+        done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
+        self.printer.text("system", done.stdout)
+
+
+# ----------------------------------------------------------------------------- attaching
+
+#: the context BEGIN/END programs are test-run with (they are raw_tracepoint programs: no data)
+SPECIAL_CTX = bytes(8)
+
+
+def run_special(prog: Any) -> None:
+    """Run a BEGIN/END program once (``BPF_PROG_TEST_RUN``)."""
+    prog.test_run(ctx=SPECIAL_CTX)
+
+
+def _perf_event(prog: Any, point: A.AttachPoint) -> Any:
+    from ...link import perf_event
+    from ...link.perf_event import PerfHwConfig, PerfSwConfig
+    kinds = {P.PROFILE: None, P.INTERVAL: None, P.SOFTWARE: PerfSwConfig, P.HARDWARE: PerfHwConfig}
+    enum = kinds[point.provider]
+    if enum is None:
+        per_sec = {"hz": point.freq, "s": 1 / max(point.freq, 1), "ms": 1000 / max(point.freq, 1),
+                   "us": 1_000_000 / max(point.freq, 1)}[point.unit]
+        period_ns = int(1e9 / per_sec) if per_sec else 0
+        cpu = 0 if point.provider is P.INTERVAL else None
+        if point.unit == "hz":
+            return perf_event(prog, frequency=point.freq, cpu=cpu)
+        return perf_event(prog, period=period_ns, cpu=cpu)
+    event = enum[point.func.upper().replace("-", "_")]
+    return perf_event(prog, period=point.freq or 1, event=event)
+
+
+def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
+    from ... import link
+    return {
+        P.TRACEPOINT: lambda prog, ap, pid: link.tracepoint(prog, ap.target, ap.func),
+        P.RAWTRACEPOINT: lambda prog, ap, pid: link.raw_tracepoint(prog, ap.func),
+        P.KPROBE: lambda prog, ap, pid: link.kprobe(prog, ap.func, offset=ap.offset or 0),
+        P.KRETPROBE: lambda prog, ap, pid: link.kretprobe(prog, ap.func),
+        P.FENTRY: lambda prog, ap, pid: link.fentry(prog),
+        P.FEXIT: lambda prog, ap, pid: link.fexit(prog),
+        P.UPROBE: lambda prog, ap, pid: link.uprobe(prog, ap.target, ap.address if ap.address is not None else ap.func,
+                                                    pid=pid, offset=ap.offset or 0),
+        P.URETPROBE: lambda prog, ap, pid: link.uretprobe(prog, ap.target,
+                                                          ap.address if ap.address is not None else ap.func, pid=pid),
+        P.USDT: lambda prog, ap, pid: link.usdt(prog, ap.target, ap.namespace, ap.func, pid=pid),
+        P.PROFILE: lambda prog, ap, pid: _perf_event(prog, ap),
+        P.INTERVAL: lambda prog, ap, pid: _perf_event(prog, ap),
+        P.SOFTWARE: lambda prog, ap, pid: _perf_event(prog, ap),
+        P.HARDWARE: lambda prog, ap, pid: _perf_event(prog, ap),
+        P.ITER: lambda prog, ap, pid: link.iter(prog),
+    }
+
+
+# ----------------------------------------------------------------------------- the command
+
+class PausedCommand:
+    """``-c CMD``: started at once but held before ``exec`` until :meth:`release`."""
+
+    def __init__(self, command: str) -> None:
+        """Start ``command`` (through ``/bin/sh -c exec ...``) held before its ``exec``."""
+        self._r, self._w = os.pipe()
+        r = self._r
+
+        def wait_for_release() -> None:
+            os.read(r, 1)
+
+        self.proc = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], preexec_fn=wait_for_release,  # noqa: S603
+                                     pass_fds=(r,))
+        os.close(r)
+        self.pid = self.proc.pid
+
+    def release(self) -> None:
+        if self._w >= 0:
+            os.write(self._w, b"g")
+            os.close(self._w)
+            self._w = -1
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.release()
+        if self.running():
+            self.proc.terminate()
+        self.proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _sigint_flag() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) while the loop runs; the previous handler comes back."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Session:
+    """One run of a compiled script; :meth:`run` returns the exit status.
+
+    ``child`` is the ``-c`` command, already started paused (its pid was compiled in as ``cpid``);
+    the session releases it once every probe is attached and stops when it exits.
+    """
+
+    def __init__(self, script: CompiledScript, printer: Printer, options: SessionOptions | None = None, *,
+                 child: PausedCommand | None = None, symbolizer: Symbolizer | None = None,
+                 loader: Callable[[Any], Any] | None = None) -> None:
+        self.script = script
+        self.printer = printer
+        self.options = options or SessionOptions()
+        self.child = child
+        self.decoder = Decoder(symbolizer or Symbolizer(), [p.name for p in script.probes])
+        self._loader = loader
+        self._live: dict[str, LiveMap] = {}
+        self._stacks: dict[str, Any] = {}
+
+    # -- maps ---------------------------------------------------------------------------
+
+    def _binding(self, name: str) -> Any:
+        try:
+            return self.script.maps[name]
+        except KeyError:
+            raise TraceRuntimeError(f"map {name} is not in the compiled script") from None
+
+    def _stack(self, stack_map: str, t: Any, stack_id: int) -> list[int]:
+        try:
+            return list(self._stacks[stack_map].stack(stack_id))
+        except BPFError as exc:
+            log.debug("stack %d of %s: %s", stack_id, stack_map, exc)
+            return []
+
+    def snapshot(self, name: str) -> MapData:
+        """The current contents of bpftrace map ``name``."""
+        return read_map(self._binding(name), self._live[name].raw_items(), self.decoder, stacks=self._stack)
+
+    def _clear(self, name: str) -> None:
+        self._binding(name)
+        self._live[name].delete_all()
+
+    def _zero(self, name: str) -> None:
+        self._binding(name)
+        self._live[name].zero_all()
+
+    # -- run ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run to the end; maps are printed on every way out (exit, Ctrl-C, command exit)."""
+        import pybpf
+        from ...events import RingBuffer
+        from ...stacks import StackTraceMap
+
+        load = self._loader or pybpf.load
+        with load(self.script.object_spec) as coll:
+            self.script.prepare(coll)
+            for name, b in self.script.maps.items():
+                self._live[name] = LiveMap(coll.maps[b.bpf_name], percpu=b.percpu)
+            for name in getattr(self.script, "stack_maps", {}):
+                self._stacks[name] = StackTraceMap(coll.maps[name])
+            handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
+                                   self._clear, self._zero)
+            reader = RingBuffer(coll.maps[self.script.ringbuf_map], handler) if self.script.ringbuf_map else None
+            try:
+                return self._loop(coll, handler, reader)
+            finally:
+                if reader is not None:
+                    reader.close()
+
+    def _drain(self, reader: Any, seen_lost: list[int]) -> None:
+        if reader is None:
+            return
+        reader.consume()
+        lost = reader.lost
+        if lost > seen_lost[0]:
+            self.printer.lost(lost - seen_lost[0])
+            seen_lost[0] = lost
+
+    def _stop(self) -> bool:
+        if self.child is not None and not self.child.running():
+            return True
+        return self.options.pid is not None and not _alive(self.options.pid)
+
+    def _loop(self, coll: Any, handler: EventHandler, reader: Any) -> int:
+        lost = [0]
+        attachers = _attachers()
+        links = []
+        try:
+            self.printer.attached(len(self.script.probes))
+            for probe in self.script.probes:
+                if probe.kind in (P.BEGIN, P.END):
+                    continue
+                attach = attachers.get(probe.kind)
+                if attach is None:
+                    raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
+                links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
+            for probe in self.script.begin:
+                run_special(coll.programs[probe.program_name])
+            self._drain(reader, lost)
+            if not handler.exit_requested:
+                if self.child is not None:
+                    self.child.release()
+                with _sigint_flag() as interrupted:
+                    while not (handler.exit_requested or interrupted.is_set() or self._stop()):
+                        if reader is not None:
+                            reader.poll(self.options.poll_interval)
+                        else:
+                            interrupted.wait(self.options.poll_interval)
+                        self._drain(reader, lost)
+        finally:
+            for ln in links:
+                ln.close()
+        for probe in self.script.end:
+            run_special(coll.programs[probe.program_name])
+        self._drain(reader, lost)
+        self.printer.exit_maps([self.snapshot(n) for n in sorted(self.script.maps)])
+        return 0
+
+
+def format_probe_names(probes: Sequence[ProbeAttach]) -> list[str]:
+    """The canonical names of the probes (what the ``probe`` builtin prints)."""
+    return [p.name for p in probes]
