@@ -30,9 +30,9 @@ NREGS = 10
 NSLOTS = 8
 IN_SIZE = NREGS * 8 + NSLOTS * 8
 #: programs per hypothesis example, inputs per program
-BATCH = int(os.environ.get("PYBPF_VM_DIFF_BATCH", "50"))
+BATCH = int(os.environ.get("PYBPF_VM_DIFF_BATCH", "100"))
 INPUTS = 4
-EXAMPLES = int(os.environ.get("PYBPF_VM_DIFF_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("PYBPF_VM_DIFF_EXAMPLES", "200"))
 
 _INTERESTING = [0, 1, 2, 3, 7, 31, 32, 63, 64, 0xFF, 0x80, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x100000000,
                 0x7FFFFFFFFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFF80000000,
@@ -186,14 +186,16 @@ def generate(seed: int) -> list[Instruction]:
         extra = rnd.random()
         if extra < 0.25:  # csum_diff over two stack ranges, seeded from a register
             a, b = rnd.randrange(NSLOTS), rnd.randrange(NSLOTS)
-        # r1 = r10 - 8(a+1), r2 = 8, r3 = r10 - 8(b+1), r4 = 8, r5 = reg
+            from_size = rnd.choice([0, 4, 8, 12, 16, 24]) if a >= 2 else rnd.choice([0, 4, 8])
+            to_size = rnd.choice([0, 4, 8, 12, 16, 24]) if b >= 2 else rnd.choice([0, 4, 8])
+            # r1 = r10 - 8(a+1), r2 = from_size, r3 = r10 - 8(b+1), r4 = to_size, r5 = seed register
             seed_reg = rnd.choice([0, 6, 7, 8, 9])
             body += [
                 alu(InsnClass.ALU64, AluOp.MOV, 5, seed_reg),
                 alu(InsnClass.ALU64, AluOp.MOV, 1, 10), alu(InsnClass.ALU64, AluOp.ADD, 1, None, -8 * (a + 1)),
-                alu(InsnClass.ALU64, AluOp.MOV, 2, None, 8),
+                alu(InsnClass.ALU64, AluOp.MOV, 2, None, from_size),
                 alu(InsnClass.ALU64, AluOp.MOV, 3, 10), alu(InsnClass.ALU64, AluOp.ADD, 3, None, -8 * (b + 1)),
-                alu(InsnClass.ALU64, AluOp.MOV, 4, None, 8),
+                alu(InsnClass.ALU64, AluOp.MOV, 4, None, to_size),
                 I(InsnClass.JMP | JmpOp.CALL, 0, 0, 0, 28),
             ] + _reinit(rnd, range(1, 6))
         elif extra < 0.5:  # a BPF-to-BPF call
@@ -233,6 +235,16 @@ def random_input(rnd: random.Random) -> bytes:
 
 
 COUNTS = {"programs": 0, "runs": 0, "rejected": 0}
+_RUNTIME: list[object] = []
+
+
+def _runtime() -> object:
+    """One VM runtime for all generated programs (creating its address space costs ~1 ms)."""
+    if not _RUNTIME:
+        from pybpf.vm import Runtime
+
+        _RUNTIME.append(Runtime())
+    return _RUNTIME[0]
 
 
 def check_program(seed: int) -> None:
@@ -245,7 +257,7 @@ def check_program(seed: int) -> None:
         COUNTS["rejected"] += 1
         # the generator only makes valid programs: a rejection is a generator bug worth seeing
         raise AssertionError(f"seed {seed}: the verifier rejected a generated program:\n{exc.log[-2000:]}") from None
-    prog = vm.program_from_instructions(insns, ProgramType.XDP, name=f"gen{seed}")
+    prog = vm.program_from_instructions(insns, ProgramType.XDP, name=f"gen{seed}", runtime=_runtime())
     rnd = random.Random(seed ^ 0x5EED)
     with fd:
         for _ in range(INPUTS):

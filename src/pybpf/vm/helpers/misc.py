@@ -161,23 +161,47 @@ def loop(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> in
     return n
 
 
-def _csum_words(data: bytes, invert: bool) -> int:
-    total = 0
-    for i in range(0, len(data), 4):
-        w = int.from_bytes(data[i:i + 4], "little")
-        total += (~w & 0xFFFFFFFF) if invert else w
-    return total
+def _end_around(total: int, bits: int) -> int:
+    """An end-around-carry (one's complement) sum as a ``bits``-wide adder chain leaves it:
+    0 only when every addend was 0, else in [1, 2**bits - 1]."""
+    if total == 0:
+        return 0
+    return (total - 1) % ((1 << bits) - 1) + 1
+
+
+def csum_partial(data: bytes, seed: int) -> int:
+    """x86-64's csum_partial: 64-bit words (a 4-byte tail zero-extended) added with end-around
+    carry onto ``seed``, then folded to 32 bits the same way."""
+    total = seed
+    for i in range(0, len(data) - len(data) % 8, 8):
+        total += int.from_bytes(data[i:i + 8], "little")
+    if len(data) % 8:
+        total += int.from_bytes(data[len(data) - len(data) % 8:], "little")
+    t = _end_around(total, 64)
+    return _end_around((t >> 32) + (t & 0xFFFFFFFF), 32)
+
+
+def _from32to16(value: int) -> int:
+    return _end_around((value >> 16) + (value & 0xFFFF), 16) if value else 0
 
 
 def csum_diff(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """bpf_csum_diff(from, from_size, to, to_size, seed): one's-complement sum of ~from, to and
-    seed (sizes multiples of 4), folded to 16 bits as x86-64's csum_partial returns it."""
+    """bpf_csum_diff(from, from_size, to, to_size, seed) as the kernel computes it: the
+    difference of two csum_partial sums, folded to 16 bits (sizes multiples of 4, <= 512)."""
     if r2 % 4 or r4 % 4 or r2 > 512 or r4 > 512:
         return -errno.EINVAL & M64
-    total = (r5 & 0xFFFFFFFF) + _csum_words(rt.memory.read(r1, r2), True) + _csum_words(rt.memory.read(r3, r4), False)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    seed = r5 & 0xFFFFFFFF
+    old = rt.memory.read(r1, r2)
+    new = rt.memory.read(r3, r4)
+    if r2 and r4:
+        a, b = csum_partial(new, seed), ~csum_partial(old, 0) & 0xFFFFFFFF
+        total = a + b
+        return _from32to16((total & 0xFFFFFFFF) + (total >> 32))  # csum_sub: add ~old with carry
+    if r4:
+        return _from32to16(csum_partial(new, seed))
+    if r2:
+        return _from32to16(~csum_partial(old, ~seed & 0xFFFFFFFF) & 0xFFFFFFFF)
+    return _from32to16(seed)
 
 
 HELPERS: dict[int, Callable[..., int]] = {
