@@ -13,6 +13,7 @@ import re
 import pytest
 
 from pybpf.bcc.dialect import AttachRequest, ProbeKind, RewriteError, StaticKernel, compile_bcc, rewrite
+from pybpf.bcc.dialect.kernel import FieldKind, FieldType
 from pybpf.bcc.dialect.tokens import Kind, TokenizeError, tokenize
 from pybpf.enums import MapType
 from pybpf.errors import CompileError, NotSupportedError
@@ -390,12 +391,15 @@ int kprobe__finish_task_switch(struct pt_regs *ctx, struct task_struct *prev)
     char comm[16];
     bpf_probe_read_kernel(&comm, sizeof(comm), &task->comm);
     bpf_probe_read_kernel(&comm, sizeof(task->comm), prev->comm);
+    bpf_probe_read_kernel(&comm, sizeof(comm), task->real_parent->comm);
+    bpf_probe_read_kernel(&comm, sizeof(comm), &task->real_parent->comm);
     const char *s = "task->pid";
     return a + b + sizeof(task->pid);
 }
 """
-    kernel = StaticKernel(formats={**FORMATS})
-    kernel.formats["sched:sched_switch"] = FORMATS["sched:sched_switch"]
+    kernel = StaticKernel(formats=FORMATS, fields={
+        "task_struct.real_parent": FieldType(FieldKind.POINTER, "task_struct"),
+        "task_struct.comm": FieldType(FieldKind.ARRAY), "task_struct.pid": FieldType(FieldKind.SCALAR)})
     spec, result = _spec(text, kernel=kernel)
     src = result.c_source  # type: ignore[attr-defined]
     assert "struct task_struct *parent = BPF_CORE_READ(task, real_parent);" in src
@@ -403,8 +407,32 @@ int kprobe__finish_task_switch(struct pt_regs *ctx, struct task_struct *prev)
     assert "u32 b = BPF_CORE_READ(parent, pid) + BPF_CORE_READ(prev, pid);" in src
     assert "bpf_probe_read_kernel(&comm, sizeof(comm), &task->comm);" in src
     assert "bpf_probe_read_kernel(&comm, sizeof(task->comm), prev->comm);" in src
+    # an array member, or an address: only the pointers on the way are read
+    assert "bpf_probe_read_kernel(&comm, sizeof(comm), (BPF_CORE_READ(task, real_parent))->comm);" in src
+    assert "bpf_probe_read_kernel(&comm, sizeof(comm), &(BPF_CORE_READ(task, real_parent))->comm);" in src
     assert '"task->pid"' in src and "sizeof(task->pid)" in src
     assert spec.programs["kprobe__finish_task_switch"].section == "raw_tracepoint/sched_switch"
+
+
+def test_user_structs_and_network_programs_are_not_read_through() -> None:
+    text = ("struct val_t { u64 n; };\nBPF_HASH(h, u32, struct val_t);\n"
+            "int kprobe__sys_clone(struct pt_regs *ctx) {\n"
+            "  u32 k = 0; struct val_t *v = h.lookup(&k); if (v) return v->n; return 0; }\n"
+            "int xdp_prog(struct xdp_md *ctx) {\n"
+            "  void *data = (void *)(long)ctx->data; struct ethhdr *eth = data;\n"
+            "  if ((void *)(eth + 1) > (void *)(long)ctx->data_end) return 1; return eth->h_proto; }\n")
+    src = rewrite(text, kernel=NO_KPROBES).c_source
+    assert "return v->n;" in src and "return eth->h_proto;" in src and "BPF_CORE_READ" not in src
+
+
+def test_kernel_btf_types_member_chains() -> None:
+    from pybpf.bcc.dialect.kernel import live_kernel
+
+    k = live_kernel()
+    assert k.field_type("task_struct", ("real_parent",)) == FieldType(FieldKind.POINTER, "task_struct")
+    assert k.field_type("task_struct", ("comm",)) == FieldType(FieldKind.ARRAY)
+    assert k.field_type("sock", ("__sk_common", "skc_daddr")) == FieldType(FieldKind.SCALAR)  # inside an anonymous union
+    assert k.field_type("sock", ("no_such_member",)) is None
 
 
 def test_writes_and_address_of_are_not_reads() -> None:

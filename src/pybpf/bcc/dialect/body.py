@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kernel import FieldType
+
 from .fallback import REAL_CTX
 from .memread import pointer_local, read_chain
 from .methods import CTX_HELPERS, METHODS, NO_IMPLICIT_READ, method_call
@@ -21,8 +23,13 @@ class BodyContext:
     """What the body rewriter knows about the function being rewritten."""
 
     maps: set[str]
-    tracked: set[str] = field(default_factory=set)
+    #: kernel pointers: name -> the struct they point to (None when not known)
+    tracked: dict[str, str | None] = field(default_factory=dict)
     ctx_name: str | None = None  # set in adapted kprobes: its uses in ctx helpers become the real ctx
+    #: False in networking programs: no implicit reads at all
+    tracing: bool = True
+    user_structs: set[str] = field(default_factory=set)
+    field_type: Callable[[str, tuple[str, ...]], FieldType | None] = lambda _s, _p: None
 
 
 class BodyRewriter:
@@ -82,11 +89,14 @@ class BodyRewriter:
                                  f"{', '.join(sorted(METHODS))}", t.start)
             return close + 1, c
         if not self._is(k + 1, b, "("):
-            if not no_read and t.text == "struct":
-                hit = pointer_local(code, k, b, f.tracked)
+            if no_read or not f.tracing:
+                return None
+            if t.text == "struct":
+                hit = pointer_local(code, k, b, f.user_structs)
                 if hit is not None:
-                    f.tracked.add(hit[0])
-            return None if no_read else read_chain(code, k, b, f.tracked)
+                    f.tracked[hit[0]] = hit[1]
+                return None
+            return read_chain(code, k, b, f.tracked, f.field_type)
         # name(...)
         if t.text == "bpf_trace_printk" and k + 2 < b and code[k + 2].kind is Kind.STRING:
             return k + 1, "bpf_printk"

@@ -10,11 +10,33 @@ from __future__ import annotations
 import functools
 import platform
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
 
 from ... import tracefs
+from ...btf.types import Kind
 from ...errors import BPFError
 from ...link.alternatives import ARCH_SYSCALL_PREFIX, SYSCALL_PREFIXES
+
+if TYPE_CHECKING:
+    from ...btf import BTF
+
+
+class FieldKind(str, Enum):
+    """What a struct member is, as far as reading through it goes."""
+
+    SCALAR = "scalar"
+    POINTER = "pointer"
+    STRUCT = "struct"
+    ARRAY = "array"
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A member's kind and, for a struct or a pointer to one, the struct's name."""
+
+    kind: FieldKind
+    struct: str | None = None
 
 
 class KernelInfo(Protocol):
@@ -30,6 +52,10 @@ class KernelInfo(Protocol):
 
     def tracepoints(self, category: str) -> list[str]:
         """The tracepoint names of ``category`` (empty when unknown)."""
+        ...
+
+    def field_type(self, struct: str, path: tuple[str, ...]) -> FieldType | None:
+        """The type of ``struct <struct>``'s member ``a.b.c`` (``path``), None when unknown."""
         ...
 
 
@@ -58,6 +84,58 @@ class LiveKernel:
         except (BPFError, OSError):
             return []
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per process (see live_kernel)
+    def field_type(self, struct: str, path: tuple[str, ...]) -> FieldType | None:
+        try:
+            from ...btf import kernel_btf
+
+            return btf_field_type(kernel_btf(), struct, path)
+        except (BPFError, OSError):
+            return None
+
+
+def _member(btf: BTF, type_id: int, name: str) -> int | None:
+    """Type id of member ``name`` of struct/union ``type_id``, looking inside anonymous members."""
+    t = btf[btf.resolve(type_id)]
+    for m in getattr(t, "members", ()):
+        if m.name == name:
+            return m.type_id
+        if not m.name:
+            inner = _member(btf, m.type_id, name)
+            if inner is not None:
+                return inner
+    return None
+
+
+def _field_type(btf: BTF, type_id: int) -> FieldType:
+    tid = btf.resolve(type_id)
+    kind = btf.kind_of(tid)
+    if kind in (Kind.STRUCT, Kind.UNION):
+        return FieldType(FieldKind.STRUCT, btf.name_of(tid) or None)
+    if kind is Kind.ARRAY:
+        return FieldType(FieldKind.ARRAY)
+    if kind is Kind.PTR:
+        target = btf.resolve(btf[tid].type_id)  # type: ignore[union-attr]
+        named = btf.kind_of(target) in (Kind.STRUCT, Kind.UNION, Kind.FWD) and btf.name_of(target)
+        return FieldType(FieldKind.POINTER, btf.name_of(target) if named else None)
+    return FieldType(FieldKind.SCALAR)
+
+
+def btf_field_type(btf: BTF, struct: str, path: tuple[str, ...]) -> FieldType | None:
+    """The type of member ``path`` of ``struct <struct>`` (or union) in ``btf``, None when unknown."""
+    ids = btf.find(struct, Kind.STRUCT) or btf.find(struct, Kind.UNION)
+    if not ids or not path:
+        return None
+    tid = ids[0]
+    for name in path:
+        if btf.kind_of(btf.resolve(tid)) not in (Kind.STRUCT, Kind.UNION):
+            return None
+        nxt = _member(btf, tid, name)
+        if nxt is None:
+            return None
+        tid = nxt
+    return _field_type(btf, tid)
+
 
 @functools.lru_cache(maxsize=1)
 def live_kernel() -> LiveKernel:
@@ -73,6 +151,8 @@ class StaticKernel:
     has_kprobes: bool = False
     ncpus: int = 4
     syscall_prefix: str = "__x64_sys_"
+    #: ``"struct.a.b"`` -> the member's type; members not listed are unknown
+    fields: dict[str, FieldType] = field(default_factory=dict)
 
     def tracepoint_format(self, category: str, event: str) -> tracefs.TracepointFormat | None:
         text = self.formats.get(f"{category}:{event}")
@@ -80,6 +160,9 @@ class StaticKernel:
 
     def tracepoints(self, category: str) -> list[str]:
         return sorted(k.split(":", 1)[1] for k in self.formats if k.startswith(category + ":"))
+
+    def field_type(self, struct: str, path: tuple[str, ...]) -> FieldType | None:
+        return self.fields.get(f"{struct}.{'.'.join(path)}")
 
 
 def syscall_name(function: str, kernel: KernelInfo) -> str | None:
@@ -93,4 +176,4 @@ def syscall_name(function: str, kernel: KernelInfo) -> str | None:
     return None
 
 
-__all__ = ["KernelInfo", "LiveKernel", "StaticKernel", "live_kernel", "syscall_name"]
+__all__ = ["FieldKind", "FieldType", "btf_field_type", "KernelInfo", "LiveKernel", "StaticKernel", "live_kernel", "syscall_name"]

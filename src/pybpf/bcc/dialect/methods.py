@@ -63,14 +63,13 @@ METHODS: dict[str, Method] = {
 CTX_HELPERS = frozenset({"bpf_perf_event_output", "bpf_get_stackid", "bpf_get_stack", "bpf_tail_call",
                          "bpf_perf_prog_read_value", "bpf_read_branch_records"})
 
-#: calls whose arguments are not read through (explicit reads, sizes, types)
+#: calls whose arguments are not evaluated, or are CO-RE expressions already: no implicit reads
 NO_IMPLICIT_READ = frozenset({
     "sizeof", "typeof", "__typeof__", "__typeof", "offsetof", "__builtin_offsetof", "_Alignof", "__alignof__",
-    "bpf_probe_read", "bpf_probe_read_kernel", "bpf_probe_read_user", "bpf_probe_read_str",
-    "bpf_probe_read_kernel_str", "bpf_probe_read_user_str", "bpf_core_read", "bpf_core_read_str",
-    "bpf_core_read_user", "BPF_CORE_READ", "BPF_CORE_READ_INTO", "BPF_CORE_READ_STR_INTO", "BPF_PROBE_READ",
-    "BPF_PROBE_READ_INTO", "bpf_core_field_exists", "bpf_core_field_size", "bpf_core_field_offset",
-    "__builtin_preserve_access_index", "TP_DATA_LOC_READ", "TP_DATA_LOC_READ_CONST", "TP_DATA_LOC_READ_STR",
+    "BPF_CORE_READ", "BPF_CORE_READ_INTO", "BPF_CORE_READ_STR_INTO", "BPF_PROBE_READ", "BPF_PROBE_READ_INTO",
+    "BPF_CORE_READ_USER", "BPF_CORE_READ_USER_INTO", "bpf_core_read", "bpf_core_read_str", "bpf_core_read_user",
+    "bpf_core_field_exists", "bpf_core_field_size", "bpf_core_field_offset", "bpf_core_type_exists",
+    "__builtin_preserve_access_index", "__builtin_preserve_field_info",
 })
 
 

@@ -20,6 +20,7 @@ from . import fallback as _fallback
 from .body import BodyContext, BodyRewriter
 from .kernel import KernelInfo, live_kernel
 from .maps import MACROS, definition, map_decl
+from .memread import is_ctx_type, is_network_ctx
 from .model import AttachRequest, AutoProbe, BccMapDecl, Fallback, FunctionInfo, ProbeKind, RewriteError, RewriteResult
 from .probes import PROBE_MACROS, SECTIONS, prefix_probe, tp_struct_name, tracepoint_struct
 from .tokens import Kind, Token, TokenizeError, code, line_of, match_close, split_args, tokenize
@@ -31,6 +32,8 @@ BCC_INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 #: kernel header prefixes: an include of one we do not serve is dropped (vmlinux.h has the types)
 _KERNEL_HEADER_PREFIXES = ("linux/", "uapi/", "net/", "asm/", "asm-generic/", "bcc/", "trace/", "generated/",
                            "scsi/", "crypto/", "keys/", "kernel/", "xen/")
+_STRUCT_DEF = re.compile(r"\b(?:struct|union)\s+(\w+)\s*\{")
+_STRUCT_PTR = re.compile(r"(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*(?:\s*const)?")
 _INCLUDE = re.compile(r'#\s*include\s*[<"]([^>"]+)[>"]')
 #: section of a non-static function no prefix names: loaded later with an explicit type (load_func)
 LOADABLE_SECTION = ".bcc.fn/{name}"
@@ -71,6 +74,7 @@ class _Rewriter:
         self.functions: list[FunctionInfo] = []
         self.formats: dict[tuple[str, str], str] = {}
         self.generated: list[str] = []
+        self.user_structs = set(_STRUCT_DEF.findall(self.text))
 
     # -- errors ----------------------------------------------------------------------------
     def error(self, message: str, offset: int) -> RewriteError:
@@ -83,6 +87,20 @@ class _Rewriter:
     def _arg_texts(self, open_idx: int, close_idx: int) -> list[str]:
         return [self.text[self.code[s].start:self.code[e - 1].end] if s < e else ""
                 for s, e in split_args(self.code, open_idx, close_idx)]
+
+    def _fctx(self, params: tuple[tuple[str, str], ...]) -> BodyContext:
+        """The body context of a function: its kernel-pointer parameters (not the context),
+        no implicit reads at all in networking programs."""
+        tracked: dict[str, str | None] = {}
+        tracing = not (params and is_network_ctx(params[0][0]))
+        for i, (ptype, pname) in enumerate(params):
+            if i == 0 and is_ctx_type(ptype):
+                continue
+            m = _STRUCT_PTR.fullmatch(ptype.strip())
+            if m is not None and m.group(1) not in self.user_structs:
+                tracked[pname] = m.group(1)
+        return BodyContext(maps={m.name for m in self.maps}, tracked=tracked if tracing else {}, tracing=tracing,
+                           user_structs=self.user_structs, field_type=self.kernel.field_type)
 
     def _need_format(self, category: str, event: str, offset: int) -> None:
         if (category, event) in self.formats:
@@ -164,7 +182,7 @@ class _Rewriter:
             self._need_format(cat, ev, t.start)
         out.append(self._same_lines(header, t.start, self.code[close].end))
         out.append(self.text[self.code[close].end:self.code[close + 1].start])
-        body, nxt = self._body(close + 1, BodyContext(maps={m.name for m in self.maps}))
+        body, nxt = self._body(close + 1, self._fctx(()))
         out.append(body)
         self.probes.append(AutoProbe(fname, kind, target, SECTIONS[kind](target), line=line_of(self.text, t.start)))
         self.functions.append(FunctionInfo(fname, (), SECTIONS[kind](target), line_of(self.text, t.start), False))
@@ -179,8 +197,7 @@ class _Rewriter:
         decl_text = "".join(out[decl_piece:])
         static = re.search(r"\bstatic\b", decl_text) is not None
         has_sec = re.search(r"\bSEC\s*\(|__attribute__\s*\(\(\s*section", decl_text) is not None
-        tracked = {pname for ptype, pname in params[1:] if "*" in ptype and re.search(r"\b(struct|union)\b", ptype)}
-        fctx = BodyContext(maps={m.name for m in self.maps}, tracked=tracked)
+        fctx = self._fctx(params)
         auto = prefix_probe(name)
         request = self.attach.get(name)
         section: str | None = None
@@ -203,7 +220,6 @@ class _Rewriter:
             if kind is ProbeKind.TRACEPOINT:
                 cat, ev = target.split(":", 1)
                 self._need_format(cat, ev, t.start)
-                fctx.tracked.clear()
             section = SECTIONS[kind](target)
             out.insert(decl_piece, f'SEC("{section}") ')
             self.probes.append(AutoProbe(name, kind, target, section, line=line))
