@@ -377,6 +377,21 @@ def test_perf_submit_in_an_adapter_gets_the_real_context() -> None:
     assert "bpf_get_stackid(__bcc_ctx, &events, 0)" in src
 
 
+def test_static_helpers_taking_ctx_get_the_real_context() -> None:
+    text = ("BPF_PERF_OUTPUT(events);\n"
+            "static int submit(struct pt_regs *ctx, int v) { events.perf_submit(ctx, &v, sizeof(v)); return 0; }\n"
+            "int kretprobe__sys_clone(struct pt_regs *ctx) { return submit(ctx, PT_REGS_RC(ctx)); }\n"
+            "TRACEPOINT_PROBE(sched, sched_switch) { return submit((struct pt_regs *)args, 1); }\n")
+    kernel = StaticKernel(formats=FORMATS)
+    spec, result = _spec(text, kernel=kernel)
+    src = result.c_source  # type: ignore[attr-defined]
+    assert "static int submit(void *__bcc_ctx, struct pt_regs *ctx, int v)" in src
+    assert "__bcc_map_perf_submit(events, __bcc_ctx, &v, sizeof(v))" in src
+    assert "return submit(__bcc_ctx, ctx, PT_REGS_RC(ctx));" in src
+    assert "return submit((struct pt_regs *)args, (struct pt_regs *)args, 1);" in src
+    assert spec.programs["kretprobe__sys_clone"].section == "tracepoint/syscalls/sys_exit_clone"
+
+
 # -- implicit reads --------------------------------------------------------------------------------
 
 

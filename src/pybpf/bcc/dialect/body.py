@@ -30,6 +30,8 @@ class BodyContext:
     tracing: bool = True
     user_structs: set[str] = field(default_factory=set)
     field_type: Callable[[str, tuple[str, ...]], FieldType | None] = lambda _s, _p: None
+    #: static functions taking a hidden real-context first parameter
+    ctx_fns: set[str] = field(default_factory=set)
 
 
 class BodyRewriter:
@@ -103,6 +105,13 @@ class BodyRewriter:
         if (t.text in CTX_HELPERS and f.ctx_name and k + 3 < b and code[k + 2].text == f.ctx_name
                 and code[k + 3].text == ","):
             return k + 3, f"{t.text}({REAL_CTX}"
+        if t.text in f.ctx_fns and prev not in (".", "->") and k + 2 < b and code[k + 2].text != ")":
+            # a static helper taking the context: pass the real one along (ours, or its ctx argument)
+            if f.ctx_name:
+                return k + 2, f"{t.text}({REAL_CTX}, "
+            close = match_close(code, k + 1)
+            first = split_args(code, k + 1, close)[0]
+            return k + 2, f"{t.text}({self.render(first[0], first[1], no_read=True)}, "
         if t.text in NO_IMPLICIT_READ:
             close = match_close(code, k + 1)
             inner = self.render(k + 2, close, no_read=True) if close > k + 2 else ""

@@ -75,6 +75,7 @@ class _Rewriter:
         self.formats: dict[tuple[str, str], str] = {}
         self.generated: list[str] = []
         self.user_structs = set(_STRUCT_DEF.findall(self.text))
+        self.ctx_fns = self._static_ctx_functions()
 
     # -- errors ----------------------------------------------------------------------------
     def error(self, message: str, offset: int) -> RewriteError:
@@ -88,6 +89,33 @@ class _Rewriter:
         return [self.text[self.code[s].start:self.code[e - 1].end] if s < e else ""
                 for s, e in split_args(self.code, open_idx, close_idx)]
 
+    def _static_ctx_functions(self) -> set[str]:
+        """Static functions whose first parameter is a ``struct pt_regs *`` context: they get
+        a hidden first parameter carrying the program's real context (see BodyContext)."""
+        out: set[str] = set()
+        code_ = self.code
+        depth, start = 0, 0
+        for k, t in enumerate(code_):
+            if t.text in ("{", "(", "["):
+                if (depth == 0 and t.text == "(" and k > 0 and code_[k - 1].kind is Kind.IDENT):
+                    try:
+                        close = match_close(code_, k)
+                    except TokenizeError:
+                        break
+                    if close + 1 < len(code_) and code_[close + 1].text == "{":
+                        params = self._params(k, close)
+                        specs = {c.text for c in code_[start:k - 1]}
+                        if "static" in specs and params and "pt_regs" in params[0][0]:
+                            out.add(code_[k - 1].text)
+                depth += 1
+            elif t.text in ("}", ")", "]"):
+                depth -= 1
+                if depth == 0 and t.text == "}":
+                    start = k + 1
+            elif t.text == ";" and depth == 0:
+                start = k + 1
+        return out
+
     def _fctx(self, params: tuple[tuple[str, str], ...]) -> BodyContext:
         """The body context of a function: its kernel-pointer parameters (not the context),
         no implicit reads at all in networking programs."""
@@ -100,7 +128,8 @@ class _Rewriter:
             if m is not None and m.group(1) not in self.user_structs:
                 tracked[pname] = m.group(1)
         return BodyContext(maps={m.name for m in self.maps}, tracked=tracked if tracing else {}, tracing=tracing,
-                           user_structs=self.user_structs, field_type=self.kernel.field_type)
+                           user_structs=self.user_structs, field_type=self.kernel.field_type,
+                           ctx_fns=self.ctx_fns)
 
     def _need_format(self, category: str, event: str, offset: int) -> None:
         if (category, event) in self.formats:
@@ -226,6 +255,10 @@ class _Rewriter:
         elif not static and not has_sec:
             section = LOADABLE_SECTION.format(name=name)
             out.insert(decl_piece, f'SEC("{section}") ')
+        elif static and name in self.ctx_fns:
+            fctx.ctx_name = params[0][1]
+            plist = text[code_[k + 2].start:code_[close - 1].end]
+            header = self._same_lines(f"{name}(void *{_fallback.REAL_CTX}, {plist})", t.start, code_[close].end)
         out.append(header)
         out.append(text[code_[close].end:code_[close + 1].start])
         body, nxt = self._body(close + 1, fctx)
@@ -258,7 +291,7 @@ class _Rewriter:
             fb = adapter.fallback
             self.fallbacks.append(fb)
             section = fb.section
-            fctx.ctx_name = params[0][1] if params else None
+        fctx.ctx_name = params[0][1] if params else None
         if auto_attach:
             self.probes.append(AutoProbe(name, kind, target, section, fallback=fb, line=line))
         out.insert(decl_piece, "static __always_inline ")

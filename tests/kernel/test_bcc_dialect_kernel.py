@@ -199,6 +199,62 @@ int kprobe__tcp_v4_connect(struct pt_regs *ctx, struct sock *sk)
     assert socket.inet_ntoa(int(value["daddr"]).to_bytes(4, "little")) == "127.0.0.1"
 
 
+TCPCONNECT = r"""
+#include <net/sock.h>
+BPF_HASH(currsock, u32, struct sock *);
+struct ipv4_data_t { u32 saddr; u32 daddr; u16 dport; int ret; char task[TASK_COMM_LEN]; };
+BPF_PERF_OUTPUT(ipv4_events);
+BPF_HASH(seen, u32, struct ipv4_data_t);
+int trace_connect_entry(struct pt_regs *ctx, struct sock *sk)
+{
+    u32 tid = bpf_get_current_pid_tgid();
+    currsock.update(&tid, &sk);
+    return 0;
+}
+static int trace_connect_return(struct pt_regs *ctx, short ipver)
+{
+    int ret = PT_REGS_RC(ctx);
+    u32 tid = bpf_get_current_pid_tgid();
+    struct sock **skpp = currsock.lookup(&tid);
+    if (skpp == 0)
+        return 0;
+    struct sock *skp = *skpp;
+    struct ipv4_data_t data4 = {.ret = ret};
+    data4.saddr = skp->__sk_common.skc_rcv_saddr;
+    data4.daddr = skp->__sk_common.skc_daddr;
+    data4.dport = ntohs(skp->__sk_common.skc_dport);
+    bpf_get_current_comm(&data4.task, sizeof(data4.task));
+    ipv4_events.perf_submit(ctx, &data4, sizeof(data4));
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    seen.update(&pid, &data4);
+    currsock.delete(&tid);
+    return 0;
+}
+int trace_connect_v4_return(struct pt_regs *ctx) { return trace_connect_return(ctx, 4); }
+"""
+
+
+def test_tcpconnect_entry_and_return_pair_with_a_static_helper() -> None:
+    """bcc's tcpconnect shape: entry stashes sk by thread, the return (through a static helper
+    that perf_submits with ctx) reads it back; both run on inet_sock_set_state, in attach order."""
+    reqs = [AttachRequest("trace_connect_entry", ProbeKind.KPROBE, "tcp_v4_connect"),
+            AttachRequest("trace_connect_v4_return", ProbeKind.KRETPROBE, "tcp_v4_connect")]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with _running(TCPCONNECT, reqs) as (coll, result):
+            assert {f.event for f in result.fallbacks} == {"inet_sock_set_state"}
+            with socket.create_connection(("127.0.0.1", port)):
+                pass
+            value = coll.maps["seen"].lookup(os.getpid())
+    assert value is not None
+    assert (value["dport"], value["ret"]) == (port, 0)
+    assert _text(value["task"]) == Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    assert socket.inet_ntoa(int(value["daddr"]).to_bytes(4, "little")) == "127.0.0.1"
+    assert socket.inet_ntoa(int(value["saddr"]).to_bytes(4, "little")) == "127.0.0.1"
+
+
 def test_kprobe_with_no_fallback_lists_tracepoints() -> None:
     if live_kernel().has_kprobes:
         pytest.skip("this kernel has kprobes: nothing falls back")
