@@ -54,6 +54,19 @@ def stored_layout(t: TupleType) -> tuple[tuple[int, ...], int]:
     return tuple(offs), round_up(off, align)
 
 
+def stack_map_name(t: StackType) -> str:
+    """The stack-trace map that holds the stacks of type ``t`` (one per kind and depth)."""
+    return f"stack_{'k' if t.kernel else 'u'}{t.limit}"
+
+
+def _key_stack_map(key: Type | None) -> str:
+    elems = key.elems if isinstance(key, TupleType) else (key,)
+    for e in elems:
+        if isinstance(e, StackType):
+            return stack_map_name(e)
+    return ""
+
+
 def bpf_map_name(name: str, taken: set[str]) -> str:
     """A kernel-acceptable (15 chars, [A-Za-z0-9_]) unique map name for bpftrace map ``name``."""
     base = "AT_" + re.sub(r"[^A-Za-z0-9_]", "_", name[1:])
@@ -87,8 +100,9 @@ def binding_for(info: MapInfo, bpf_name: str) -> MapBinding:
         bucket = value.kind in (AggKind.HIST, AggKind.LHIST)
         if bucket:
             key_size = 8 if info.key is None else round_up(key_size, 8) + 8
-        return MapBinding(info, bpf_name, key_size, AGG_VALUE_SIZE[value.kind], True, bucket)
-    return MapBinding(info, bpf_name, key_size, max(1, value.size), False)
+        return MapBinding(info, bpf_name, key_size, AGG_VALUE_SIZE[value.kind], True, bucket,
+                          _key_stack_map(info.key))
+    return MapBinding(info, bpf_name, key_size, max(1, value.size), False, False, _key_stack_map(info.key))
 
 
 def plan(tp: TypedProgram) -> tuple[dict[str, MapBinding], list[MapDef]]:
