@@ -308,7 +308,14 @@ class BPF:
         target: str | int = _s(sym) if _s(sym) else (addr if addr is not None else "")
         if target == "":
             raise BPFError("attach_uprobe needs sym=, sym_re= or addr=")
-        made = _link.uprobe(prog, binary, target, pid=owner, retprobe=retprobe, offset=sym_off)
+        if isinstance(target, str) and "+" not in target:
+            from .ifunc import resolve_ifunc
+
+            impl = resolve_ifunc(binary, target)
+            made = _link.uprobe(prog, binary, impl if impl is not None else target, pid=owner, retprobe=retprobe,
+                                offset=sym_off)
+        else:
+            made = _link.uprobe(prog, binary, target, pid=owner, retprobe=retprobe, offset=sym_off)
         self._links.add(hook, f"{binary}:{target}", fn, made)
 
     def attach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
@@ -363,7 +370,7 @@ class BPF:
         """Attach XDP function ``fn`` (from ``load_func(name, BPF.XDP)``) to interface ``dev``."""
         from ..link.xdp import XDPMode
 
-        modes = {BPF.XDP_FLAGS_SKB_MODE: XDPMode.SKB, BPF.XDP_FLAGS_DRV_MODE: XDPMode.DRV,
+        modes = {BPF.XDP_FLAGS_SKB_MODE: XDPMode.SKB, BPF.XDP_FLAGS_DRV_MODE: XDPMode.DRIVER,
                  BPF.XDP_FLAGS_HW_MODE: XDPMode.HW}
         mode = next((m for bit, m in modes.items() if flags & bit), XDPMode.AUTO)
         name = _s(dev)

@@ -40,11 +40,29 @@ class Built:
     result: RewriteResult
 
 
+class _LoadFuncSections(logging.Filter):
+    """Drops the ELF reader's warning about ``.bcc.fn/`` sections: their type comes with ``load_func``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return ".bcc.fn/" not in record.getMessage()
+
+
+def read_spec(path: Path) -> ObjectSpec:
+    """The ObjectSpec of a compiled bcc program."""
+    elf_log = logging.getLogger("pybpf.elf")
+    quiet = _LoadFuncSections()
+    elf_log.addFilter(quiet)
+    try:
+        return ObjectSpec.from_file(path)
+    finally:
+        elf_log.removeFilter(quiet)
+
+
 def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (),
                  attach: Sequence[AttachRequest] = (), name: str = "<bcc>") -> Built:
     """Rewrite and compile ``text`` (a cache hit skips the compiler)."""
     path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name)
-    return Built(path, ObjectSpec.from_file(path), result)
+    return Built(path, read_spec(path), result)
 
 
 def split_deferred(spec: ObjectSpec, types: dict[str, ProgramType]) -> tuple[ObjectSpec, dict[str, object]]:
