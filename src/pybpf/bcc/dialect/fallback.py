@@ -153,7 +153,8 @@ def _call_body(func: FunctionInfo, real_ctx: str) -> str:
     for i, (ptype, _name) in enumerate(func.params[1:], start=1):
         value = f"PT_REGS_PARM{i}(&__bcc_regs)" if i <= MAX_PARMS else "0"
         args.append(f"({_param_type(ptype)}){value}")
-    return f"return {BODY_PREFIX}{func.name}({', '.join(args)});"
+    call = f"{BODY_PREFIX}{func.name}({', '.join(args)})"
+    return f"{call};\n\treturn 0;" if func.returns_void else f"return {call};"
 
 
 def _adapter_c(func: FunctionInfo, section: str, ctx_decl: str, real_ctx: str, sets: list[str],
@@ -239,6 +240,7 @@ def plan(func: FunctionInfo, kind: ProbeKind, function: str, kernel: KernelInfo)
 
     Raises NotSupportedError (listing the subsystem's tracepoints) when nothing stands in.
     """
+    function = function.split(".")[0]  # finish_task_switch.isra.0: the compiler's clone of the function
     syscall = syscall_of(function, kernel)
     if syscall is not None:
         adapter = _syscall_adapter(func, kind, function, syscall, kernel)

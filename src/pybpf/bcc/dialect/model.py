@@ -114,6 +114,7 @@ class FunctionInfo:
     section: str | None
     line: int
     static: bool
+    returns_void: bool = False
 
 
 @dataclass
@@ -137,6 +138,16 @@ class RewriteResult:
     def user_line(self, line: int) -> int:
         """The user's line of line ``line`` (1-based) of ``c_source`` (0 when generated)."""
         return self.line_map[line - 1] if 0 < line <= len(self.line_map) else 0
+
+    def fallback_for(self, func_name: str) -> Fallback | None:
+        """The fallback the function was rewritten with, None when it runs where it asked."""
+        return next((f for f in self.fallbacks if f.func_name == func_name), None)
+
+    def function(self, name: str) -> FunctionInfo:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(f"no function {name!r} in the program (it has: {', '.join(f.name for f in self.functions)})")
 
     def map(self, name: str) -> BccMapDecl:
         for m in self.maps:

@@ -34,6 +34,7 @@ _KERNEL_HEADER_PREFIXES = ("linux/", "uapi/", "net/", "asm/", "asm-generic/", "b
                            "scsi/", "crypto/", "keys/", "kernel/", "xen/")
 _STRUCT_DEF = re.compile(r"\b(?:struct|union)\s+(\w+)\s*\{")
 _STRUCT_PTR = re.compile(r"(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*(?:\s*const)?")
+_WORD = re.compile(r"[A-Za-z_]\w*")
 _INCLUDE = re.compile(r'#\s*include\s*[<"]([^>"]+)[>"]')
 #: section of a non-static function no prefix names: loaded later with an explicit type (load_func)
 LOADABLE_SECTION = ".bcc.fn/{name}"
@@ -60,8 +61,10 @@ def _rewrite_includes(text: str) -> str:
 
 
 class _Rewriter:
-    def __init__(self, text: str, *, kernel: KernelInfo, attach: Sequence[AttachRequest], name: str) -> None:
+    def __init__(self, text: str, *, kernel: KernelInfo, attach: Sequence[AttachRequest], name: str,
+                 cflags: Sequence[str] = ()) -> None:
         self.user_text = text
+        self.defines = _defines(cflags)
         self.text = _rewrite_includes(text)
         self.kernel = kernel
         self.name = name
@@ -116,11 +119,13 @@ class _Rewriter:
                 start = k + 1
         return out
 
-    def _fctx(self, params: tuple[tuple[str, str], ...]) -> BodyContext:
+    def _fctx(self, params: tuple[tuple[str, str], ...], body: str = "") -> BodyContext:
         """The body context of a function: its kernel-pointer parameters (not the context),
-        no implicit reads at all in networking programs."""
+        no implicit reads at all in networking programs (a network context type, after the
+        -D macros of cflags, or a body that checks ``data_end``)."""
         tracked: dict[str, str | None] = {}
-        tracing = not (params and is_network_ctx(params[0][0]))
+        params = tuple((_WORD.sub(lambda m: self.defines.get(m[0], m[0]), t), n) for t, n in params)
+        tracing = not (params and is_network_ctx(params[0][0])) and "data_end" not in body
         for i, (ptype, pname) in enumerate(params):
             if i == 0 and is_ctx_type(ptype):
                 continue
@@ -225,8 +230,10 @@ class _Rewriter:
         params = self._params(k + 1, close)
         decl_text = "".join(out[decl_piece:])
         static = re.search(r"\bstatic\b", decl_text) is not None
+        returns_void = re.search(r"\bvoid\b", decl_text) is not None and "*" not in decl_text
         has_sec = re.search(r"\bSEC\s*\(|__attribute__\s*\(\(\s*section", decl_text) is not None
-        fctx = self._fctx(params)
+        body_end = match_close(code_, close + 1)
+        fctx = self._fctx(params, text[code_[close + 1].start:code_[body_end].end])
         auto = prefix_probe(name)
         request = self.attach.get(name)
         section: str | None = None
@@ -244,7 +251,7 @@ class _Rewriter:
             kind, target = None, ""
         if kind in _CTX_PROBES and not static:
             header, section = self._kprobe(name, params, kind, target, k, close, out, decl_piece, fctx, line,
-                                           auto_attach=auto_attach and auto is not None)
+                                           auto_attach=auto_attach and auto is not None, returns_void=returns_void)
         elif kind is not None and not static and not has_sec:
             if kind is ProbeKind.TRACEPOINT:
                 cat, ev = target.split(":", 1)
@@ -263,16 +270,16 @@ class _Rewriter:
         out.append(text[code_[close].end:code_[close + 1].start])
         body, nxt = self._body(close + 1, fctx)
         out.append(body)
-        self.functions.append(FunctionInfo(name, params, section, line, static))
+        self.functions.append(FunctionInfo(name, params, section, line, static, returns_void))
         return nxt
 
     def _kprobe(self, name: str, params: tuple[tuple[str, str], ...], kind: ProbeKind, target: str, k: int,
                 close: int, out: list[str], decl_piece: int, fctx: BodyContext, line: int, *,
-                auto_attach: bool) -> tuple[str, str]:
+                auto_attach: bool, returns_void: bool) -> tuple[str, str]:
         """A kprobe/kretprobe function: as is (kprobes, no bound arguments), behind a wrapper
         that binds its arguments from the registers (kprobes), or behind a tracepoint adapter
         (no kprobes). The user's function becomes the always-inline ``__bcc_body_<name>``."""
-        func = FunctionInfo(name, params, None, line, False)
+        func = FunctionInfo(name, params, None, line, False, returns_void)
         body_name = f"{_fallback.BODY_PREFIX}{name}"
         fb: Fallback | None = None
         if self.kernel.has_kprobes:
@@ -309,8 +316,22 @@ class _Rewriter:
             value = (f"PT_REGS_PARM{i}_CORE_SYSCALL(PT_REGS_SYSCALL_REGS(ctx))" if syscall
                      else f"PT_REGS_PARM{i}(ctx)") if i <= _fallback.MAX_PARMS else "0"
             args.append(f"({ptype.strip()}){value}")
-        return (f'SEC("{section}") int {func.name}(struct pt_regs *ctx)\n{{\n'
-                f"\treturn {_fallback.BODY_PREFIX}{func.name}({', '.join(args)});\n}}\n")
+        call = f"{_fallback.BODY_PREFIX}{func.name}({', '.join(args)})"
+        ret = f"{call};\n\treturn 0;" if func.returns_void else f"return {call};"
+        return f'SEC("{section}") int {func.name}(struct pt_regs *ctx)\n{{\n\t{ret}\n}}\n'
+
+
+def _defines(cflags: Sequence[str]) -> dict[str, str]:
+    """``-DNAME=VALUE`` / ``-D NAME`` of cflags as a dict (bcc scripts pick types this way:
+    ``-DCTXTYPE=xdp_md``)."""
+    out: dict[str, str] = {}
+    flags = list(cflags)
+    for i, f in enumerate(flags):
+        d = f[2:] if f.startswith("-D") and len(f) > 2 else (flags[i + 1] if f == "-D" and i + 1 < len(flags) else "")
+        if d:
+            name, _, value = d.partition("=")
+            out[name] = value or "1"
+    return out
 
 
 def _license(text: str, cflags: Sequence[str]) -> str:
@@ -350,7 +371,7 @@ def rewrite(
     """
     kernel = kernel if kernel is not None else live_kernel()
     try:
-        rw = _Rewriter(text, kernel=kernel, attach=attach, name=name)
+        rw = _Rewriter(text, kernel=kernel, attach=attach, name=name, cflags=cflags)
         body = rw.run()
     except TokenizeError as exc:
         raise RewriteError(str(exc)) from None
