@@ -77,6 +77,15 @@ def _spec(text: str, kernel: StaticKernel = NO_KPROBES, **kw: object) -> tuple[O
     return ObjectSpec.from_file(obj), result
 
 
+def test_module_doctests() -> None:
+    import doctest
+
+    import pybpf.bcc.dialect as dialect
+
+    failed, tried = doctest.testmod(dialect, optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failed == 0
+
+
 # -- tokenizer -------------------------------------------------------------------------------
 
 
@@ -390,6 +399,17 @@ def test_static_helpers_taking_ctx_get_the_real_context() -> None:
     assert "return submit(__bcc_ctx, ctx, PT_REGS_RC(ctx));" in src
     assert "return submit((struct pt_regs *)args, (struct pt_regs *)args, 1);" in src
     assert spec.programs["kretprobe__sys_clone"].section == "tracepoint/syscalls/sys_exit_clone"
+
+
+def test_usdt_readarg_compiles_with_usdt_contexts() -> None:
+    text = ("int do_trace(struct pt_regs *ctx) {\n  long v = 0; char buf[16];\n"
+            "  bpf_usdt_readarg(1, ctx, &v);\n  bpf_usdt_readarg_p(2, ctx, &buf, sizeof(buf));\n"
+            "  return v + buf[0];\n}\n")
+    spec, _ = _spec(text, usdt=True)
+    assert spec.programs["do_trace"].section == ".bcc.fn/do_trace"
+    assert "__pybpf_usdt_specs" in spec.maps
+    with pytest.raises(CompileError):
+        compile_bcc(text, kernel=NO_KPROBES)  # without usdt contexts bpf_usdt_readarg does not exist
 
 
 # -- implicit reads --------------------------------------------------------------------------------

@@ -380,7 +380,10 @@ def rewrite(
         pre += ["#include <bpf/usdt.bpf.h>",
                 "#define bpf_usdt_readarg(n, ctx, addr) ({ long ___bcc_u = 0; "
                 "int ___bcc_e = bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &___bcc_u); "
-                "*(addr) = (__typeof__(*(addr)))___bcc_u; ___bcc_e; })"]
+                "*(addr) = (__typeof__(*(addr)))___bcc_u; ___bcc_e; })",
+                "#define bpf_usdt_readarg_p(n, ctx, buf, len) ({ long ___bcc_u = 0; "
+                "bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &___bcc_u); "
+                "bpf_probe_read_user((buf), (len), (void *)___bcc_u); })"]
     pre += list(rw.formats.values())
     preamble = "\n".join(pre) + "\n"
     file_name = name.replace("\\", "\\\\").replace('"', '\\"')
