@@ -430,12 +430,16 @@ def compile_bcc(
         obj, result = compile_bcc('BPF_HASH(counts, u32);\\n'
                                   'TRACEPOINT_PROBE(sched, sched_switch) { u32 k = 0; counts.increment(k); return 0; }')
     """
+    from ...cc import cache_dir
     from ...cc import compile as cc_compile
+    from ...cc.headers import vmlinux_include_dir
 
     result = rewrite(text, cflags=cflags, usdt=usdt, kernel=kernel, attach=attach, name=name)
+    # bcc_helpers.h includes vmlinux.h, which pybpf.cc.compile cannot see in the text: name its
+    # directory, or the compiler runs once without it before every cache lookup
+    dirs = [*include_dirs, BCC_INCLUDE_DIR, vmlinux_include_dir(cache_dir())]
     try:
-        obj = cc_compile(result.c_source, include_dirs=[*include_dirs, BCC_INCLUDE_DIR], cflags=list(cflags),
-                         name=name)
+        obj = cc_compile(result.c_source, include_dirs=dirs, cflags=list(cflags), name=name)
     except CompileError as exc:
         raise _user_lines_error(exc, result, text) from None
     return obj, result
