@@ -71,7 +71,9 @@ class VMProgram:
     def compiled(self) -> CompiledProgram:
         """The program translated to Python (translated once, on first use)."""
         if self._compiled is None:
-            self._compiled = compile_program(self.name, self.instructions, self.runtime, self.runtime.resolve_ld64)
+            from .jit import compile_for  # the tier choice (JIT or interpreter) lives in vm.jit
+
+            self._compiled = compile_for(self)
         return self._compiled
 
     def count_instructions(self, data: bytes | None = None, *, ctx: bytes | None = None) -> int:

@@ -1,0 +1,47 @@
+"""The contract between generated native code and its Python side.
+
+Each compiled BPF function is ``u64 f(Env *env, u64 r1, .., u64 r5, i64 depth)``. ``Env`` is an
+array of u64 slots (:class:`EnvSlot`); the region table it points to has one
+``{host pointer, readable length, writable length}`` triple of u64 per region id of the VM's
+:class:`~pybpf.vm.memory.Memory`. An access ``[off, off + size)`` of region ``id`` runs natively
+when ``off + size <= length``; everything else (special regions, faults, a region not cached yet)
+calls back into Python through ``slow_fn``, which raises the interpreter's own :class:`VMError`.
+
+An error ends the native code at once: ``env[ERR]`` is :data:`ERR_PYTHON` (a Python exception is
+pending on the Python side) or ``ERR_STATIC + k`` (static error ``k`` of the compiled program:
+invalid instruction, runaway loop, ...), and every function returns 0 up the native stack.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["EnvSlot", "SlowKind", "ENV_SLOTS", "ERR_PYTHON", "ERR_STATIC", "ENTRY_WORDS"]
+
+
+class EnvSlot(IntEnum):
+    """Index of a u64 in the ``Env`` array."""
+
+    ERR = 0          # 0 = running; see ERR_PYTHON / ERR_STATIC
+    TABLE = 1        # address of the region table (u64[3 * capacity])
+    CAPACITY = 2     # number of region ids the table covers
+    FLAG = 3         # set by the Python side: a tail call happened / LD_ABS was out of the packet
+    HELPER_FN = 4    # u64 helper(u64 id, u64 r1..r5, i64 depth, i64 pc)
+    SLOW_FN = 5      # u64 slow(u64 kind, u64 addr, u64 size, u64 value, i64 pc)
+    ATOMIC_FN = 6    # u64 atomic(u64 addr, u64 size, u64 op, u64 src, u64 r0, u64 dst, i64 pc)
+
+
+ENV_SLOTS = 8
+#: u64 words per region-table entry: host pointer, readable bytes, writable bytes
+ENTRY_WORDS = 3
+ERR_PYTHON = 1
+ERR_STATIC = 2
+
+
+class SlowKind(IntEnum):
+    """What ``slow_fn`` is asked to do."""
+
+    LOAD = 0
+    LOAD_SIGNED = 1
+    STORE = 2
+    LD_ABS = 3

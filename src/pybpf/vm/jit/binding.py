@@ -1,0 +1,225 @@
+"""The Python side of JIT-compiled programs: the native region table of a VM's memory, the
+trampolines native code calls back through (helpers, slow memory paths, atomics), and the
+Python callables that make native functions look like the interpreter's.
+
+Region table safety: an entry is filled only from the VM's own ``Memory`` lists (a region's
+bytearray and its fast-path lengths), a reference to the bytearray is kept while the entry is
+live, and the entries are re-validated before each native entry and after each helper call (a
+helper may unmap a region, replace a packet buffer, ...). A stale entry is cleared, so native
+code falls back to the slow path, which asks ``Memory`` again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..interpreter import CALLBACK_HELPERS, TAIL_CALL_HELPER, CompiledProgram, _depth, _limit
+from ..memory import MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
+from .abi import ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
+from .engine import NativeProgram
+from .lower import StaticError
+
+if TYPE_CHECKING:
+    from ...isa import Instruction
+    from ..runtime import Runtime
+
+__all__ = ["RegionTable", "bind_program"]
+
+M64 = (1 << 64) - 1
+U64 = ctypes.c_uint64
+_HELPER_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, U64, U64, ctypes.c_int64, ctypes.c_int64)
+_SLOW_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, ctypes.c_int64)
+_ATOMIC_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, U64, U64, ctypes.c_int64)
+# native functions are called with the GIL held (PYFUNCTYPE): nothing else touches the VM meanwhile
+_NATIVE = ctypes.PYFUNCTYPE(U64, ctypes.c_void_p, U64, U64, U64, U64, U64, ctypes.c_int64)
+
+
+def _host_address(buf: bytearray) -> int:
+    if not len(buf):
+        return 0
+    view = ctypes.c_char.from_buffer(buf)
+    address = ctypes.addressof(view)
+    del view  # release the buffer export at once: the region may be resized by Python code
+    return address
+
+
+class RegionTable:
+    """The native copy of one Memory's fast-path view (see the module docstring)."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
+        self.capacity = memory.capacity
+        self.words = (U64 * (ENTRY_WORDS * self.capacity))()
+        self.address = ctypes.addressof(self.words)
+        #: rid -> (buffer, its length, rlen, wlen) as cached
+        self.cached: dict[int, tuple[bytearray, int, int, int]] = {}
+        for depth in range(MAX_CALL_FRAMES):
+            self.fill(STACK_REGION + depth)
+
+    def fill(self, rid: int) -> None:
+        """Cache region ``rid`` if it has a plain fast path."""
+        mem = self.memory
+        if not 0 <= rid < self.capacity or rid in self.cached:
+            return
+        rlen, wlen = mem.rlen[rid], mem.wlen[rid]
+        buf = mem.bufs[rid]
+        if not (rlen or wlen) or not isinstance(buf, bytearray) or max(rlen, wlen) > len(buf):
+            return
+        base = rid * ENTRY_WORDS
+        self.words[base] = _host_address(buf)
+        self.words[base + 1] = rlen
+        self.words[base + 2] = wlen
+        self.cached[rid] = (buf, len(buf), rlen, wlen)
+
+    def drop(self, rid: int) -> None:
+        base = rid * ENTRY_WORDS
+        self.words[base + 1] = self.words[base + 2] = 0
+        self.words[base] = 0
+        self.cached.pop(rid, None)
+
+    def validate(self) -> None:
+        """Clear every entry that no longer matches the Memory (then refill the stacks)."""
+        mem = self.memory
+        bufs, rlen, wlen = mem.bufs, mem.rlen, mem.wlen
+        stale = [rid for rid, (buf, n, r, w) in self.cached.items()
+                 if bufs[rid] is not buf or len(buf) != n or rlen[rid] != r or wlen[rid] != w]
+        for rid in stale:
+            self.drop(rid)
+            if STACK_REGION <= rid < STACK_REGION + MAX_CALL_FRAMES:
+                self.fill(rid)
+
+
+_tables: weakref.WeakKeyDictionary[Memory, RegionTable] = weakref.WeakKeyDictionary()
+
+
+def region_table(memory: Memory) -> RegionTable:
+    """The region table of ``memory`` (one per Memory, created on first use)."""
+    table = _tables.get(memory)
+    if table is None:
+        table = _tables[memory] = RegionTable(memory)
+    return table
+
+
+class _Binding:
+    """One program's native code bound to one Runtime: its Env, trampolines and helpers."""
+
+    def __init__(self, native: NativeProgram, runtime: Runtime, helpers: dict[int, Callable[..., int]]) -> None:
+        self.native = native
+        self.rt = runtime
+        self.table = region_table(runtime.memory)
+        self.helpers = helpers
+        self.pending: BaseException | None = None
+        self.env = (U64 * ENV_SLOTS)()
+        self.env_address = ctypes.addressof(self.env)
+        self._callbacks = (_HELPER_CB(self._helper), _SLOW_CB(self._slow), _ATOMIC_CB(self._atomic))
+        env = self.env
+        env[EnvSlot.TABLE] = self.table.address
+        env[EnvSlot.CAPACITY] = self.table.capacity
+        for slot, cb in zip((EnvSlot.HELPER_FN, EnvSlot.SLOW_FN, EnvSlot.ATOMIC_FN), self._callbacks):
+            env[slot] = ctypes.cast(cb, ctypes.c_void_p).value or 0
+        self.functions = {slot: self._wrap(_NATIVE(addr)) for slot, addr in native.addresses.items()}
+
+    # ---- trampolines (called from native code; never raise) ---------------------------------
+
+    def _error(self, exc: BaseException) -> int:
+        self.pending = exc
+        self.env[EnvSlot.ERR] = ERR_PYTHON
+        return 0
+
+    def _helper(self, hid: int, r1: int, r2: int, r3: int, r4: int, r5: int, depth: int, pc: int) -> int:
+        try:
+            if hid == TAIL_CALL_HELPER:
+                target = self.rt.tail_call_target(r1, r2, r3, pc)
+                if target is None:
+                    return 0
+                result = target(r1, 0, 0, 0, 0, depth) & M64
+                self.table.validate()
+                self.env[EnvSlot.FLAG] = 1
+                return result
+            fn = self.helpers[hid]
+            if hid in CALLBACK_HELPERS:
+                result = fn(r1, r2, r3, r4, r5, depth) & M64
+            else:
+                result = fn(r1, r2, r3, r4, r5) & M64
+            self.table.validate()
+            return result
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller of the native code
+            return self._error(exc)
+
+    def _slow(self, kind: int, addr: int, size: int, value: int, pc: int) -> int:
+        try:
+            rt = self.rt
+            if kind == SlowKind.LD_ABS:
+                v = rt.ld_abs(addr, size, pc)
+                if v is None:
+                    self.env[EnvSlot.FLAG] = 1
+                    return 0
+                return v
+            self.table.fill(addr >> 32)
+            if kind == SlowKind.LOAD:
+                return rt.slow_load(addr, size, pc)
+            if kind == SlowKind.LOAD_SIGNED:
+                return rt.slow_load_signed(addr, size, pc)
+            rt.slow_store(addr, size, value, pc)
+            return 0
+        except BaseException as exc:  # noqa: BLE001
+            return self._error(exc)
+
+    def _atomic(self, addr: int, size: int, op: int, src: int, r0: int, dst: int, pc: int) -> int:
+        try:
+            self.table.fill(addr >> 32)
+            return self.rt.atomic(addr, size, op, src, r0, dst, pc) & M64
+        except BaseException as exc:  # noqa: BLE001
+            return self._error(exc)
+
+    # ---- Python view of the native functions -------------------------------------------------
+
+    def _raise(self) -> None:
+        code = self.env[EnvSlot.ERR]
+        self.env[EnvSlot.ERR] = 0
+        self.env[EnvSlot.FLAG] = 0
+        if code == ERR_PYTHON:
+            exc, self.pending = self.pending, None
+            assert exc is not None
+            raise exc
+        _raise_static(self.native.errors[code - ERR_STATIC])
+
+    def _wrap(self, fn: Callable[..., int]) -> Callable[..., int]:
+        env = self.env_address
+        table = self.table
+        state = self.env
+
+        def run(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
+            if not 0 <= d < MAX_CALL_FRAMES:
+                raise IndexError("list index out of range")  # what the interpreter's frame lookup raises
+            table.validate()
+            r0 = fn(env, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, d)
+            if state[0]:
+                self._raise()
+            return r0
+        return run
+
+
+def _raise_static(err: StaticError) -> None:
+    if err.kind == "limit":
+        _limit(err.pc)
+    if err.kind == "depth":
+        _depth(err.pc)
+    raise VMError(err.message, pc=err.pc)
+
+
+def bind_program(native: NativeProgram, name: str, insns: list[Instruction], runtime: Runtime) -> CompiledProgram:
+    """The native code of a program as the interpreter's :class:`CompiledProgram` (same calling
+    convention: ``entry(r1, r2, r3, r4, r5, depth) -> r0``)."""
+    helpers = {hid: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
+    binding = _Binding(native, runtime, helpers)
+    slots: dict[int, Any] = {}
+    slot = 0
+    for insn in insns:
+        slots[slot] = insn
+        slot += insn.slots
+    compiled = CompiledProgram(name, binding.functions[0], binding.functions, native.ir, len(insns), slots)
+    compiled.binding = binding  # type: ignore[attr-defined]  # keeps the trampolines alive
+    return compiled

@@ -1,0 +1,124 @@
+"""The llvmlite execution engine: LLVM IR -> optimised native code, compiled once per program.
+
+Compiled code is cached by what determines it: the instruction bytes and the values the
+program's ``ld_imm64`` instructions resolve to (map handles); two identical programs share one
+native module. The cache holds at most :data:`CACHE_SIZE` modules (least recently used dropped;
+a dropped module stays alive while a program still uses it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from ...isa import Instruction
+from .lower import JitUnsupported, LoweredProgram, StaticError, lower_program
+
+log = logging.getLogger("pybpf.vm.jit")
+
+__all__ = ["NativeProgram", "native_program", "available", "unavailable_reason", "CACHE_SIZE"]
+
+CACHE_SIZE = 512
+
+try:  # llvmlite is optional: without it every program runs in the interpreter
+    import llvmlite.binding as _llvm
+    _IMPORT_ERROR = ""
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    _llvm = None  # type: ignore[assignment]
+    _IMPORT_ERROR = f"llvmlite is not installed ({exc}); install it with `pip install llvmlite`"
+
+
+@dataclass
+class NativeProgram:
+    """One program's native code: function addresses by entry slot, and its static errors."""
+
+    name: str
+    addresses: dict[int, int]
+    errors: list[StaticError]
+    helper_ids: set[int]
+    ir: str
+    engine: object  # keeps the machine code alive
+
+
+class _Engine:
+    """The process-wide target machine (created on first use)."""
+
+    _lock = threading.Lock()
+    _tm: object | None = None
+
+    @classmethod
+    def target_machine(cls) -> object:
+        with cls._lock:
+            if cls._tm is None:
+                assert _llvm is not None
+                _llvm.initialize_native_target()
+                _llvm.initialize_native_asmprinter()
+                target = _llvm.Target.from_triple(_llvm.get_process_triple())
+                cls._tm = target.create_target_machine(opt=2, codemodel="jitdefault", jit=True)
+            return cls._tm
+
+
+_cache: OrderedDict[tuple[bytes, tuple[int, ...]], NativeProgram] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def available() -> bool:
+    """True when llvmlite can be imported (the JIT tier exists)."""
+    return _llvm is not None
+
+
+def unavailable_reason() -> str:
+    """Why the JIT tier is missing ("" when it is available)."""
+    return _IMPORT_ERROR
+
+
+def _key(insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int]) -> tuple[bytes, tuple[int, ...]]:
+    code = b"".join(insn.to_bytes() for insn in insns)
+    consts: list[int] = []
+    slot = 0
+    for insn in insns:
+        if insn.is_ld_imm64:
+            try:
+                consts.append(resolve_ld64(insn, slot))
+            except Exception:  # noqa: BLE001 - lowering reports it (and falls back)
+                consts.append(-1)
+        slot += insn.slots
+    return code, tuple(consts)
+
+
+def native_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int]) -> NativeProgram:
+    """Compile ``insns`` to native code (or take it from the cache).
+
+    Raises :class:`~pybpf.vm.jit.lower.JitUnsupported` when the JIT cannot run the program."""
+    if _llvm is None:
+        raise JitUnsupported(_IMPORT_ERROR)
+    key = _key(insns, resolve_ld64)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    tm = _Engine.target_machine()
+    lowered: LoweredProgram = lower_program(name, insns, resolve_ld64, _llvm.get_process_triple())
+    text = str(lowered.module)
+    try:
+        mod = _llvm.parse_assembly(text)
+        mod.verify()
+    except RuntimeError as exc:
+        raise JitUnsupported(f"LLVM rejected the generated IR: {exc}") from None
+    pto = _llvm.create_pipeline_tuning_options(speed_level=2)
+    pb = _llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    engine = _llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    addresses = {e: engine.get_function_address(LoweredProgram.symbol(e)) for e in lowered.entries}
+    native = NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine)
+    log.debug("jit compiled %s: %d instructions, %d functions", name, len(insns), len(addresses))
+    with _cache_lock:
+        _cache[key] = native
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return native
