@@ -229,6 +229,20 @@ TRACEPOINT_PROBE(sched, sched_switch)
     assert "__bcc_map_perf_submit(events, args, &k, sizeof(k))" in src
 
 
+def test_methods_inside_defines_are_rewritten_and_keep_their_lines() -> None:
+    text = ("BPF_HASH(counts, u32);\n#define INC(k) counts.increment(k)\n"
+            "#define PUT(k) do { \\\n    counts.update(&k, \\\n      &k); } while (0)\n"
+            "TRACEPOINT_PROBE(sched, sched_switch) {\n  u32 p = args->next_pid; u64 v = p; INC(p);\n"
+            "  return 0;\n}\n")
+    spec, result = _spec(text)
+    src = result.c_source  # type: ignore[attr-defined]
+    assert "#define INC(k) __bcc_map_increment(counts, k, 1)" in src
+    assert "__bcc_map_update(counts, &k, \\\n      &k)" in src
+    out = src.splitlines()
+    line = next(i for i, s in enumerate(out, start=1) if "INC(p);" in s)
+    assert result.user_line(line) == 7  # type: ignore[attr-defined]
+
+
 def test_unknown_map_method_is_an_error_on_its_line() -> None:
     with pytest.raises(RewriteError, match=r"unknown map method h\.frobnicate\(\)") as info:
         rewrite("BPF_HASH(h);\nTRACEPOINT_PROBE(sched, sched_switch) {\n  u64 k = 0;\n  h.frobnicate(&k);\n"

@@ -37,11 +37,14 @@ class BodyContext:
 class BodyRewriter:
     """Renders ``code[a:b]`` (code tokens of ``text``) with bcc's rewrites applied."""
 
-    def __init__(self, text: str, code: list[Token], fctx: BodyContext, error: Callable[[str, int], RewriteError]):
+    def __init__(self, text: str, code: list[Token], fctx: BodyContext, error: Callable[[str, int], RewriteError],
+                 *, newline: str = "\n"):
         self.text = text
         self.code = code
         self.fctx = fctx
         self.error = error
+        #: what keeps a replaced span's line count (``"\\\n"`` inside a #define)
+        self.newline = newline
 
     def render(self, a: int, b: int, *, no_read: bool = False) -> str:
         code, text = self.code, self.text
@@ -57,7 +60,7 @@ class BodyRewriter:
                 continue
             nxt, repl = hit
             orig = text[code[k].start:code[nxt - 1].end]
-            out.append(repl + "\n" * max(orig.count("\n") - repl.count("\n"), 0))
+            out.append(repl + self.newline * max(orig.count("\n") - repl.count("\n"), 0))
             k = nxt
         return "".join(out)
 

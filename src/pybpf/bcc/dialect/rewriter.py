@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...errors import CompileError
@@ -45,10 +45,53 @@ _CTX_PROBES = {ProbeKind.KPROBE, ProbeKind.KRETPROBE}
 SYSCALL_PREFIX = "syscall__"
 
 
-def _rewrite_includes(text: str) -> str:
-    """Drop ``#include``s of kernel headers we do not serve (same line count)."""
+def _map_names(tokens: list[Token]) -> set[str]:
+    """Names of the maps the text declares with bcc macros (a quick scan, errors come later)."""
+    toks = code(tokens)
+    names: set[str] = set()
+    for k, t in enumerate(toks[:-1]):
+        if t.kind is Kind.IDENT and t.text in MACROS and toks[k + 1].text == "(":
+            try:
+                args = split_args(toks, k + 1, match_close(toks, k + 1))
+            except TokenizeError:
+                continue
+            pos = MACROS[t.text].params.index("name")
+            if pos < len(args) and args[pos][1] - args[pos][0] == 1:
+                names.add(toks[args[pos][0]].text)
+    return names
+
+
+def _rewrite_define(directive: str, maps: set[str], error: Callable[[str, int], RewriteError]) -> str:
+    """Map method calls inside a ``#define`` body (``#define INC(k) counts.increment(k)``)."""
+    if not maps or not any(m in directive for m in maps):
+        return directive
+    toks = code(tokenize(directive[1:]))
+    if not toks:
+        return directive
+    fctx = BodyContext(maps=maps, tracing=False)
+    body = BodyRewriter(directive[1:], toks, fctx, error, newline=" \\\n").render(0, len(toks))
+    return "#" + directive[1:toks[0].start] + body + directive[1 + toks[-1].end:]
+
+
+def _rewrite_preprocessor(text: str) -> str:
+    """Drop ``#include``s of kernel headers we do not serve, and rewrite map methods in
+    ``#define`` bodies (same line count)."""
     out: list[str] = []
-    for tok in tokenize(text):
+    tokens = tokenize(text)
+    maps = _map_names(tokens)
+
+    def error(message: str, offset: int) -> RewriteError:
+        return RewriteError(message)
+
+    for tok in tokens:
+        if tok.kind is Kind.PREPROC and re.match(r"#\s*define\b", tok.text):
+            line = line_of(text, tok.start)
+            try:
+                out.append(_rewrite_define(tok.text, maps, error))
+            except RewriteError as exc:
+                raise RewriteError(f"in this #define: {exc}", line=line,
+                                   source_line=text.splitlines()[line - 1]) from None
+            continue
         m = _INCLUDE.match(tok.text) if tok.kind is Kind.PREPROC else None
         if m is not None:
             header = m.group(1)
@@ -65,7 +108,7 @@ class _Rewriter:
                  cflags: Sequence[str] = ()) -> None:
         self.user_text = text
         self.defines = _defines(cflags)
-        self.text = _rewrite_includes(text)
+        self.text = _rewrite_preprocessor(text)
         self.kernel = kernel
         self.name = name
         self.attach = {r.func_name: r for r in attach}
