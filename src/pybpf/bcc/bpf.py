@@ -571,7 +571,8 @@ class BPF:
         self.cleanup()
 
     def __repr__(self) -> str:
-        return (f"<BPF programs={sorted(self._collection.programs)} maps={sorted(self)} "
+        programs = sorted({*self._collection.programs, *(n for e in self._extra for n in e.programs)})
+        return (f"<BPF programs={programs} maps={sorted(self)} "
                 f"attached={len(self._links.links)}{' closed' if self._closed else ''}>")
 
 

@@ -60,8 +60,17 @@ def read_spec(path: Path) -> ObjectSpec:
 
 def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (),
                  attach: Sequence[AttachRequest] = (), name: str = "<bcc>") -> Built:
-    """Rewrite and compile ``text`` (a cache hit skips the compiler)."""
-    path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name)
+    """Rewrite and compile ``text`` (a cache hit skips the compiler).
+
+    The generated ``vmlinux.h`` directory is passed explicitly: the rewritten source reaches
+    it through ``bcc_helpers.h``, which :func:`pybpf.cc.compile` cannot see, so it would run
+    the compiler once without it on every compile before finding the cached object.
+    """
+    from ..cc import cache_dir
+    from ..cc.headers import vmlinux_include_dir
+
+    path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name,
+                               include_dirs=[vmlinux_include_dir(cache_dir())])
     return Built(path, read_spec(path), result)
 
 

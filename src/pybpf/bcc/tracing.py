@@ -173,12 +173,15 @@ def monotonic_time() -> int:
 def record_btf(built: Any, type_text: str, cflags: list[str]) -> tuple[Any, int]:
     """BTF holding ``type_text`` (a struct only used by local variables is not in the program's
     BTF): the program recompiled (cached) with one global of that type."""
+    from ..cc import cache_dir
     from ..cc import compile as cc_compile
+    from ..cc.headers import vmlinux_include_dir
     from .build import read_spec
     from .tables.ctypes_btf import find_record
 
     source = built.result.c_source + f"\n{type_text} __pybpf_record_type __attribute__((used));\n"
-    path = cc_compile(source, include_dirs=built.result.include_dirs, cflags=cflags, name=built.result.name)
+    dirs = [*built.result.include_dirs, vmlinux_include_dir(cache_dir())]
+    path = cc_compile(source, include_dirs=dirs, cflags=cflags, name=built.result.name)
     btf = read_spec(path).btf
     bare = type_text.split()[-1]
     tid = find_record(btf, bare) if btf is not None else None

@@ -86,6 +86,13 @@ class _EventTable(TableBase):
             self._event_class = self.bpf._record_class(self.name)
         return cast_record(self._event_class, data)
 
+    def _prepare_event(self) -> None:
+        """Resolve the record class before reading starts (it may compile once), if it can be told."""
+        try:
+            self._event_class = self.bpf._record_class(self.name)
+        except TableError as exc:
+            log.debug("%s: record type resolved on first event() (%s)", self.name, exc)
+
 
 class _BccPerfBuffer(PerfBuffer):
     """PerfBuffer that hands callbacks bcc's ``(cpu, data, size)``."""
@@ -107,6 +114,7 @@ class PerfEventArray(_EventTable):
         if self.name in self.bpf._perf_buffers:
             raise TableError(f"a perf buffer is already open on {self.name!r}")
         lost = (lambda cpu, n: lost_cb(n)) if lost_cb is not None else None
+        self._prepare_event()
         reader = _BccPerfBuffer(self.source, None, lost_callback=lost, page_count=page_cnt,
                                 wakeup_events=wakeup_events)
         reader.bcc_callback = callback
@@ -123,6 +131,7 @@ class RingBuf(_EventTable):
 
     def open_ring_buffer(self, callback: Callable[..., object], ctx: Any = None) -> None:
         """``callback(ctx, data, size)`` gets each record of this ring buffer."""
+        self._prepare_event()
         reader = self.bpf._ring_reader()
         reader.add(self.source, lambda raw: deliver(callback, ctx, bytes(raw)))
 
