@@ -214,18 +214,27 @@ def _table_adapter(func: FunctionInfo, kind: ProbeKind, function: str, entry: Ta
     return Adapter(fb, _adapter_c(func, section, ctx_decl, real_ctx, sets, entry.skip), formats)
 
 
+def _similar(kernel: KernelInfo, function: str) -> list[str]:
+    finder = getattr(kernel, "similar_tracepoints", None)
+    return list(finder(function)) if finder is not None else []
+
+
 def _subsystem(function: str) -> str:
     return function.lstrip("_").split("_")[0]
 
 
 def refusal(function: str, kind: ProbeKind, kernel: KernelInfo) -> NotSupportedError:
-    """The error for a kprobe with no fallback: the tracepoints of the function's subsystem."""
-    category = _subsystem(function)
+    """The error for a kprobe with no fallback: the tracepoints of the function's subsystem
+    (the table's category when its tracepoint is missing on this kernel)."""
+    category = TABLE[function].category if function in TABLE else _subsystem(function)
     names = kernel.tracepoints(category)
     if names:
         shown = ", ".join(f"{category}:{n}" for n in names[:24]) + (" ..." if len(names) > 24 else "")
         alt = (f"no tracepoint stands in for {function} in pybpf's table; the {category} subsystem has these "
                f"tracepoints: {shown} (use TRACEPOINT_PROBE({category}, <event>))")
+    elif (similar := _similar(kernel, function)):
+        alt = (f"no tracepoint stands in for {function}; tracepoints with similar names: {', '.join(similar)} "
+               "(use TRACEPOINT_PROBE(category, event))")
     else:
         alt = (f"no tracepoint stands in for {function}, and there is no {category!r} tracepoint category; "
                "find one near that code path with pybpf.tracefs.categories() / pybpf.tracefs.tracepoints(cat) "

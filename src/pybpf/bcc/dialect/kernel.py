@@ -84,6 +84,12 @@ class LiveKernel:
         except (BPFError, OSError):
             return []
 
+    def similar_tracepoints(self, function: str) -> list[str]:
+        """``cat:event`` tracepoints named like ``function`` (``vfs_fsync`` -> ``ext4:ext4_sync_file_enter``...)."""
+        from ...link.alternatives import covering_tracepoints
+
+        return covering_tracepoints(function)
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per process (see live_kernel)
     def field_type(self, struct: str, path: tuple[str, ...]) -> FieldType | None:
         try:
