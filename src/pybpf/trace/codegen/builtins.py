@@ -93,11 +93,7 @@ def stack_id(g: ProbeGen, t: StackType) -> ir.Value:
     """A stack id in this script's stack map for ``t`` (what a map key stores)."""
     name = g.u.stack_maps.setdefault((t.kernel, t.limit), M.stack_map_name(t))
     flags = 0 if t.kernel else BPF_F_USER_STACK
-    sid = call(g.b, Helper.GET_STACKID, g.ctx, g.u.map_global(name), const(flags))
-    if not t.kernel:
-        pid = g.b.lshr(_pid_tgid(g), const(32))
-        sid = g.b.or_(g.b.and_(sid, const(0xFFFF_FFFF)), g.b.shl(pid, const(32)))
-    return sid
+    return call(g.b, Helper.GET_STACKID, g.ctx, g.u.map_global(name), const(flags))
 
 
 def _stack_value(g: ProbeGen, node: A.Builtin) -> ir.Value:

@@ -63,7 +63,8 @@ def _join(g: ProbeGen, node: A.Call, layout: EventLayout, rec: ir.Value) -> None
     t = field.type
     assert isinstance(t, ArrayType) and isinstance(t.elem, StringType)
     base = g.gep(rec, field.offset)
-    g.zero(base, t.size)
+    for i in range(t.count):  # an empty string ends the list for the runtime
+        g.store_int(const(0), g.gep(base, i * t.elem.size), 1)
     argv = g.int_expr(node.args[0])
     arg_t = g.type_of(node.args[0])
     space = space_of(g, None, arg_t)

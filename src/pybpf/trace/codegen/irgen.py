@@ -29,11 +29,22 @@ from .result import MapBinding, ProbeAttach
 
 log = logging.getLogger("pybpf.trace.codegen")
 
+#: above this many bytes, zeroing uses volatile stores (no memset fusion)
+LARGE_MEMSET = 256
+
 SCALAR_TYPES = (IntType, PointerType, KsymType, SpecialU64Type, RecordType)
 
 
 class CodegenError(BPFError):
     """A construct the code generator cannot lower (what to write instead is in the message)."""
+
+
+class _VolatileStore(ir.instructions.StoreInstr):  # type: ignore[misc]
+    """``store volatile`` (llvmlite's builder has no volatile flag)."""
+
+    def descr(self, buf: list[str]) -> None:
+        super().descr(buf)
+        buf[-1] = buf[-1].replace("store ", "store volatile ", 1)
 
 
 def is_scalar(t: Type) -> bool:
@@ -175,9 +186,18 @@ class ProbeGen:
             self.b.store(v, self.b.bitcast(self.gep(dst, off), ty), align=size)
 
     def zero(self, dst: ir.Value, n: int) -> None:
+        """Zero ``n`` bytes; large areas use volatile stores so LLVM does not fuse them into a
+        ``memset`` call the BPF backend cannot lower."""
+        big = n > LARGE_MEMSET
         for off, size in self._chunks(n):
             ty = ir.IntType(8 * size)
-            self.b.store(ir.Constant(ty, 0), self.b.bitcast(self.gep(dst, off), ty.as_pointer()), align=size)
+            ptr = self.b.bitcast(self.gep(dst, off), ty.as_pointer())
+            if big:
+                inst = _VolatileStore(self.b.block, ir.Constant(ty, 0), ptr)
+                inst.align = size
+                self.b._insert(inst)
+            else:
+                self.b.store(ir.Constant(ty, 0), ptr, align=size)
 
     def store_bytes(self, dst: ir.Value, data: bytes) -> None:
         for off, size in self._chunks(len(data)):
