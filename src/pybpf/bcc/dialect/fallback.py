@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ...errors import NotSupportedError
 from .kernel import KernelInfo
 from .model import Fallback, FunctionInfo, ProbeKind
-from .probes import field_name, syscall_fields, tp_struct_name
+from .probes import syscall_fields, tp_struct_name
 
 log = logging.getLogger("pybpf.bcc")
 
@@ -181,9 +181,9 @@ def _syscall_adapter(func: FunctionInfo, kind: ProbeKind, function: str, syscall
         note = f"syscalls:{event}: PT_REGS_RC(ctx) is the syscall's return value; other registers are 0"
     else:
         fields = syscall_fields(fmt)[:MAX_PARMS]
-        sets = [f"__bcc_set_parm(&__bcc_regs, {i}, args->{field_name(f)})" for i, f in enumerate(fields, start=1)]
+        sets = [f"__bcc_set_parm(&__bcc_regs, {i}, args->{f.name})" for i, f in enumerate(fields, start=1)]
         note = (f"syscalls:{event}: PT_REGS_PARM1..{len(fields)}(ctx) and the bound arguments are "
-                f"({', '.join(field_name(f) for f in fields)}), the syscall's own arguments")
+                f"({', '.join(f.name for f in fields)}), the syscall's own arguments")
     section = f"tracepoint/syscalls/{event}"
     fb = Fallback(func_name=func.name, requested=kind, function=function, hook_kind=ProbeKind.TRACEPOINT,
                   category="syscalls", event=event, section=section, note=note, exact=True)

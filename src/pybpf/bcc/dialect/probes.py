@@ -75,12 +75,6 @@ _BY_SIZE = {(1, True): "s8", (1, False): "u8", (2, True): "s16", (2, False): "u1
             (4, True): "s32", (4, False): "u32", (8, True): "s64", (8, False): "u64"}
 
 
-def field_name(f: FormatField) -> str:
-    """The C name of a format field (``__data_loc char[] filename`` -> ``filename``)."""
-    names = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[[^\]]*\]", "", f.declaration))
-    return names[-1] if names else f.name
-
-
 def _is_data_loc(f: FormatField) -> bool:
     return f.declaration.startswith(("__data_loc", "__rel_loc"))
 
@@ -89,7 +83,7 @@ def _field_decl(f: FormatField) -> str:
     """The member declaration: pointers and arrays as declared when their types are known,
     scalars as an integer of the record's size (syscall records widen every argument to 8
     bytes, so ``umode_t mode`` takes 8)."""
-    name = field_name(f)
+    name = f.name
     decl = f.declaration
     if _is_data_loc(f):
         return f"int data_loc_{name}"
@@ -117,7 +111,7 @@ def tracepoint_struct(category: str, event: str, fmt: TracepointFormat) -> str:
         if f.offset > offset:
             lines.append(f"\tchar __pad_{offset}[{f.offset - offset}];")
         lines.append(f"\t{_field_decl(f)};")
-        name = f"data_loc_{field_name(f)}" if _is_data_loc(f) else field_name(f)
+        name = f"data_loc_{f.name}" if _is_data_loc(f) else f.name
         checks.append(f"_Static_assert(__builtin_offsetof(struct {sname}, {name}) == {f.offset}, "
                       f"\"{category}:{event}.{name}\");")
         offset = f.offset + f.size
@@ -129,7 +123,7 @@ def syscall_fields(fmt: TracepointFormat) -> list[FormatField]:
     """The argument fields of a ``syscalls:sys_enter_*`` record (those after ``__syscall_nr``)."""
     names = [f.name for f in fmt.fields]
     start = names.index("__syscall_nr") + 1 if "__syscall_nr" in names else 0
-    return [f for f in fmt.fields[start:] if not field_name(f).startswith("common_")]
+    return [f for f in fmt.fields[start:] if not f.name.startswith("common_")]
 
 
 # -- macro forms --------------------------------------------------------------------------
@@ -180,5 +174,5 @@ PROBE_MACROS: dict[str, tuple[ProbeKind, Callable[[list[str], int], tuple[str, s
     "LSM_PROBE": (ProbeKind.LSM, _btf_prog_header(ProbeKind.LSM, "lsm__", "LSM_PROBE")),
 }
 
-__all__ = ["field_name", "PREFIXES", "PROBE_MACROS", "SECTIONS", "prefix_probe", "syscall_fields", "tp_struct_name",
+__all__ = ["PREFIXES", "PROBE_MACROS", "SECTIONS", "prefix_probe", "syscall_fields", "tp_struct_name",
            "tracepoint_struct"]
