@@ -109,12 +109,12 @@ def _bucket_key(g: ProbeGen, target: A.Map, binding: MapBinding, t: AggType, v: 
     key = g.slot(binding.key_size)
     g.zero(key, binding.key_size)
     if len(target.keys) == 1:
-        g.eval_into(target.keys[0], key, info.key)
+        g.eval_into(target.keys[0], key, info.key, key=True)
     else:
         from ..types import TupleType
         assert isinstance(info.key, TupleType)
         offs, _ = M.stored_layout(info.key)
         for k, kt, off in zip(target.keys, info.key.elems, offs):
-            g.eval_into(k, g.gep(key, off), kt)
+            g.eval_into(k, g.gep(key, off), kt, key=True)
     g.store_int(idx, g.gep(key, binding.key_size - 8), 8)
     return key

@@ -372,7 +372,7 @@ def _map(g: ProbeGen, node: A.Map) -> ir.Value:
 def _tuple(g: ProbeGen, node: A.Tuple) -> ir.Value:
     t = g.type_of(node)
     assert isinstance(t, TupleType)
-    out = g.slot(M.stored_size(t))
+    out = g.slot(t.size)
     g.tuple_into(node, out, t)
     return out
 

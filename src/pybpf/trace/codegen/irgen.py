@@ -255,37 +255,41 @@ class ProbeGen:
         if size > n:
             self.zero(self.gep(dest, n), size - n)
 
-    def eval_into(self, node: A.Expr, dest: ir.Value, dest_type: Type) -> None:
-        """Evaluate ``node`` and store it at ``dest`` laid out as ``dest_type``."""
+    def eval_into(self, node: A.Expr, dest: ir.Value, dest_type: Type, *, key: bool = False) -> None:
+        """Evaluate ``node`` and store it at ``dest`` laid out as ``dest_type`` (in a map key when
+        ``key``: stacks are then stored as u64 stack ids)."""
         from .exprs import INTO
         t = self.type_of(node)
-        dsize = M.stored_size(dest_type)
+        dsize = M.stored_size(dest_type) if key else dest_type.size
+        if isinstance(t, TupleType) and isinstance(dest_type, TupleType):
+            self.tuple_into(node, dest, dest_type, key=key)
+            return
         handler = INTO.get(type(node))
         if handler is not None and handler(self, node, dest, dsize):
             return
-        if isinstance(t, TupleType) and isinstance(dest_type, TupleType):
-            self.tuple_into(node, dest, dest_type)
-            return
         self.store_value(self.expr(node), t, dest, dsize)
 
-    def tuple_into(self, node: A.Expr, dest: ir.Value, dest_type: TupleType) -> None:
-        offs, size = M.stored_layout(dest_type)
+    def tuple_into(self, node: A.Expr, dest: ir.Value, dest_type: TupleType, *, key: bool = False) -> None:
+        offs, size = M.stored_layout(dest_type) if key else (dest_type.offsets, dest_type.size)
         if isinstance(node, A.Tuple):
             self.zero(dest, size)
             for e, et, off in zip(node.elems, dest_type.elems, offs):
-                self.eval_into(e, self.gep(dest, off), et)
+                self.eval_into(e, self.gep(dest, off), et, key=key)
             return
         src_t = self.type_of(node)
         assert isinstance(src_t, TupleType)
         src = self.expr(node)
-        src_offs, _ = M.stored_layout(src_t)
         self.zero(dest, size)
-        for st, dt, so, do in zip(src_t.elems, dest_type.elems, src_offs, offs):
+        for st, dt, so, do in zip(src_t.elems, dest_type.elems, src_t.offsets, offs):
+            dsize = M.stored_size(dt) if key else dt.size
             if is_scalar(st):
-                v = self.load_int(self.gep(src, so), st.size, getattr(st, "signed", False))
-                self.store_int(v, self.gep(dest, do), M.stored_size(dt))
+                v = self.load_int(self.gep(src, so), min(st.size, 8), getattr(st, "signed", False))
+                self.store_int(v, self.gep(dest, do), min(dsize, 8))
+            elif isinstance(st, StackType) and dsize == 8:
+                raise CodegenError("a tuple holding a stack cannot be copied into a map key; "
+                                   "write the tuple literally in the key")
             else:
-                self.copy(self.gep(dest, do), self.gep(src, so), min(M.stored_size(st), M.stored_size(dt)))
+                self.copy(self.gep(dest, do), self.gep(src, so), min(st.size, dsize))
 
     def materialize(self, node: A.Expr) -> tuple[ir.Value, Type]:
         """The value of ``node`` in memory (i8*) with its type."""
@@ -311,9 +315,9 @@ class ProbeGen:
             raise CodegenError(f"variable ${name} has no type")
         ref = self.vars.get(name)
         if ref is None:
-            ref = self.alloca(name) if is_scalar(t) else self.slot(M.stored_size(t))
+            ref = self.alloca(name) if is_scalar(t) else self.slot(t.size)
             if not is_scalar(t):
-                self.zero(ref, M.stored_size(t))
+                self.zero(ref, t.size)
             self.vars[name] = ref
         return ref, t
 
@@ -441,12 +445,12 @@ class ProbeGen:
         if key_t is None:
             return ptr
         if len(keys) == 1:
-            self.eval_into(keys[0], ptr, key_t)
+            self.eval_into(keys[0], ptr, key_t, key=True)
         else:
             assert isinstance(key_t, TupleType)
             offs, _ = M.stored_layout(key_t)
             for k, kt, off in zip(keys, key_t.elems, offs):
-                self.eval_into(k, self.gep(ptr, off), kt)
+                self.eval_into(k, self.gep(ptr, off), kt, key=True)
         return ptr
 
     def map_lookup(self, binding: MapBinding, key: ir.Value) -> ir.Value:
