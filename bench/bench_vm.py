@@ -1,4 +1,4 @@
-"""ns per instruction: pybpf.vm's interpreter against the kernel's JIT, same programs, same run.
+"""ns per instruction: pybpf.vm's interpreter (and JIT tier) against the kernel's JIT, same run.
 
 Run (root for the kernel column): .venv/bin/python bench/bench_vm.py [REPEAT]
 Goal (issue 7): interpreter at least 30 million instructions/s; the ratio is reported as is.
@@ -41,8 +41,17 @@ def main() -> None:
     kernel = None
     if os.geteuid() == 0:
         kernel = pybpf.load(obj)
-    vm = pybpf.vm.load(obj, log_trace=False)
-    print(f"{'program':<10} {'insns/run':>9} {'vm ns/insn':>11} {'vm Minsn/s':>11} {'kernel ns/insn':>15} {'ratio':>8}")
+    vm = pybpf.vm.load(obj, log_trace=False, tier="interpreter")
+    jit_vm = None
+    try:
+        from pybpf.vm import jit
+
+        if jit.available():
+            jit_vm = pybpf.vm.load(obj, log_trace=False, tier="jit")
+    except ImportError:
+        pass
+    print(f"{'program':<10} {'insns/run':>9} {'interp ns/insn':>14} {'interp Minsn/s':>14} {'jit ns/insn':>12} "
+          f"{'kernel ns/insn':>15} {'interp/kernel':>14} {'jit/kernel':>11}")
     total_insns = total_vm_ns = 0.0
     for name in ("hash_loop", "parse", "count"):
         vprog = vm.programs[name]
@@ -52,19 +61,29 @@ def main() -> None:
         total_insns += insns
         total_vm_ns += vm_ns
         vm_per = vm_ns / insns
+        jit_per = None
+        if jit_vm is not None:
+            jprog = jit_vm.programs[name]
+            assert jprog.test_run(packet).retval == vprog.test_run(packet).retval, name
+            j_ns = min(jprog.test_run(packet, repeat=repeat * 10).duration_ns for _ in range(3))
+            jit_per = max(j_ns, 1) / insns
+        jcol = f"{jit_per:12.3f}" if jit_per is not None else f"{'-':>12}"
         if kernel is not None:
             kprog = kernel.programs[name]
             assert kprog.test_run(packet).retval == vprog.test_run(packet).retval, name
             k_ns = min(kprog.test_run(packet, repeat=repeat * 100).duration_ns for _ in range(3))
             k_per = max(k_ns, 1) / insns
-            kcol, ratio = f"{k_per:15.3f}", f"{vm_per / k_per:7.0f}x"
+            kcol, ratio = f"{k_per:15.3f}", f"{vm_per / k_per:13.0f}x"
+            jratio = f"{jit_per / k_per:10.1f}x" if jit_per is not None else f"{'-':>11}"
         else:
-            kcol, ratio = f"{'(needs root)':>15}", f"{'-':>8}"
-        print(f"{name:<10} {insns:>9} {vm_per:>11.1f} {1e3 / vm_per:>11.2f} {kcol} {ratio}")
+            kcol, ratio, jratio = f"{'(needs root)':>15}", f"{'-':>14}", f"{'-':>11}"
+        print(f"{name:<10} {insns:>9} {vm_per:>14.1f} {1e3 / vm_per:>14.2f} {jcol} {kcol} {ratio} {jratio}")
     overall = total_insns / total_vm_ns * 1e3
     verdict = "meets" if overall >= 30 else "MISSES"
     print(f"interpreter overall: {overall:.1f} million instructions/s ({verdict} the 30M goal)")
     vm.close()
+    if jit_vm is not None:
+        jit_vm.close()
     if kernel is not None:
         kernel.close()
 

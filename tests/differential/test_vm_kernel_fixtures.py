@@ -59,9 +59,15 @@ def _comparable_maps(obj: object) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("tier", ["interpreter", "jit"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0].parent.name}/{c[0].stem}-{c[1]}" for c in CASES])
-def test_fixture_matches_kernel(case: tuple[Path, str]) -> None:
+def test_fixture_matches_kernel(case: tuple[Path, str], tier: str) -> None:
     src, cpu = case
+    if tier == "jit":
+        from pybpf.vm import jit
+
+        if not jit.available():
+            pytest.skip(f"the JIT tier is unavailable: {jit.unavailable_reason()}")
     try:
         obj_path = cc_compile(src, cflags=[f"-mcpu={cpu}"])
     except BPFError as exc:
@@ -78,7 +84,7 @@ def test_fixture_matches_kernel(case: tuple[Path, str]) -> None:
     except BPFError as exc:
         pytest.skip(f"the kernel does not load it ({type(exc).__name__}: {str(exc).splitlines()[0]})")
     compared = 0
-    with kobj, pybpf.vm.load(spec.copy(), log_trace=False) as vobj:
+    with kobj, pybpf.vm.load(spec.copy(), log_trace=False, tier=tier) as vobj:
         for pspec in runnable:
             kprog, vprog = kobj.programs[pspec.name], vobj.programs[pspec.name]
             for packet in PACKETS:

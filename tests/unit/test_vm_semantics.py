@@ -8,6 +8,19 @@ from pybpf.enums import ProgramType
 from pybpf.isa import assemble
 from pybpf.vm import VMError, program_from_instructions
 
+TIERS = ["interpreter", "jit"]
+
+
+@pytest.fixture(autouse=True, params=TIERS)
+def tier(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Every test runs in the interpreter and, when llvmlite is there, in the JIT tier."""
+    from pybpf.vm import jit
+
+    if request.param == "jit" and not jit.available():
+        pytest.skip(f"the JIT tier is unavailable: {jit.unavailable_reason()}")
+    with jit.use_tier(request.param):
+        yield request.param
+
 M64 = (1 << 64) - 1
 
 

@@ -132,18 +132,20 @@ def _as_spec(obj: Loadable) -> ObjectSpec:
 
 def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed: int | None = None,
          task: TaskContext | None = None, memory_capacity: int = DEFAULT_CAPACITY,
-         log_trace: bool = True) -> VMCollection:
+         log_trace: bool = True, tier: str | None = None) -> VMCollection:
     """Load an eBPF object (path, bytes or :class:`~pybpf.spec.ObjectSpec`) into a new VM.
 
     ``btf``: what CO-RE relocates against (default: the kernel's BTF when readable, else the
     object's own); ``ncpus``: CPUs of per-CPU maps; ``seed``: for ``get_prandom_u32``;
-    ``task``: the current task helpers report. Set ``.rodata`` values on the spec first.
+    ``task``: the current task helpers report; ``tier``: "interpreter", "jit" or "auto" (default:
+    the process default, see :mod:`pybpf.vm.jit`). Set ``.rodata`` values on the spec first.
 
     >>> with pybpf.vm.load("counter.bpf.o") as obj:               # doctest: +SKIP
     ...     obj.programs["count"].test_run(data=bytes(64)).retval
     """
     spec = _as_spec(path_or_spec)
     rt = Runtime(ncpus=ncpus, memory=Memory(memory_capacity), seed=seed, task=task, log_trace=log_trace)
+    rt.tier = tier
     maps = create_maps(rt, spec)
     programs = load_programs(rt, spec, maps, btf=btf)
     return VMCollection(rt, programs, maps, spec=spec)

@@ -166,7 +166,7 @@ class _Gen:
             if insn.is_call and insn.src == CallSrc.CALL:
                 found.add(slot + 1 + insn.imm)
             elif insn.is_ld_imm64 and insn.src == PseudoSrc.FUNC:
-                found.add(slot + 2 + (insn.lo32 - (1 << 32) if insn.lo32 >> 31 else insn.lo32) - 1)
+                found.add(slot + 1 + (insn.lo32 - (1 << 32) if insn.lo32 >> 31 else insn.lo32))
         for e in found:
             if e not in self.by_slot:
                 raise VMError(f"a call or function pointer targets slot {e}, which is not an instruction "

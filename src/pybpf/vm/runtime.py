@@ -85,6 +85,9 @@ class Runtime:
         self.trace: list[str] = []
         self.log_trace = log_trace
         self.state = RunState()
+        #: execution tier of this runtime's programs ("interpreter", "jit", "auto"); None: the
+        #: process default (see pybpf.vm.jit). Set it before the programs first run.
+        self.tier: str | None = None
         self._python_helpers: dict[int, HelperFunc] = {}
         self._bound: dict[int, Callable[..., int]] = {}
 

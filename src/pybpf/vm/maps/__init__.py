@@ -40,6 +40,11 @@ FAMILIES: dict[MapType, type[VMMap]] = {
     MapType.BLOOM_FILTER: BloomFilterMap,
     MapType.RINGBUF: RingBufMap,
     MapType.PERF_EVENT_ARRAY: PerfEventArrayMap,
+    # redirect targets: slots hold ifindexes / CPUs / sockets; bpf_redirect_map records the verdict
+    MapType.DEVMAP: ArrayMap,
+    MapType.DEVMAP_HASH: HashMap,
+    MapType.CPUMAP: ArrayMap,
+    MapType.XSKMAP: ArrayMap,
 }
 
 
