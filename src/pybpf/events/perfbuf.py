@@ -84,7 +84,7 @@ class CpuRing:
         attr.sample_type = PERF_SAMPLE_RAW
         attr.wakeup_events = max(1, wakeup_events)
         self.fd = _sys.perf_event_open(attr, pid=-1, cpu=cpu)
-        self._meta = self._mm = None
+        self._meta = self._words = self._mm = None
         try:
             self._mm = map_shared(self.fd, PAGE_SIZE * (1 + page_count), writable=True,
                                   what=f"mmap perf ring of CPU {cpu}")
@@ -92,6 +92,7 @@ class CpuRing:
             self.fd.close()
             raise
         self._meta = memoryview(self._mm).cast("Q")
+        self._words = memoryview(self._mm).cast("I")
         self.data_offset = self._meta[_DATA_OFFSET] or PAGE_SIZE  # 0 before kernel 4.1
         self.data_size = self._meta[_DATA_SIZE] or PAGE_SIZE * page_count
         self._mask = self.data_size - 1
@@ -121,37 +122,48 @@ class CpuRing:
 
     def drain(self, sink: Sink | None, limit: int = DEFAULT_LIMIT) -> int:
         """Hand up to ``limit`` samples to ``sink``; LOST records are counted. Returns the samples."""
-        meta, mm = self._meta, self._mm
-        if meta is None or mm is None:
+        meta, mm, words = self._meta, self._mm, self._words
+        if meta is None or mm is None or words is None:
             raise EventsError(f"perf ring of CPU {self.cpu} is closed")
         if sink is None:
             raise EventsError("CpuRing.drain needs a sink")
         decode = self._decode
-        head = meta[_HEAD]  # acquire: records below it are complete
+        if decode is not None:
+            user_sink = sink
+
+            def sink(raw: bytes) -> None:
+                user_sink(decode(raw))
+
+        mask, base, end = self._mask, self.data_offset, self.data_size
         tail = meta[_TAIL]
-        mask, base = self._mask, self.data_offset
         n = 0
         try:
-            while tail < head and n < limit:
-                off = tail & mask
-                hdr = mm[base + off:base + off + _HEADER]  # 8-aligned: a header never wraps
-                kind = hdr[0] | hdr[1] << 8 | hdr[2] << 16 | hdr[3] << 24
-                size = hdr[6] | hdr[7] << 8
-                if kind == _SAMPLE:
+            while n < limit:
+                head = meta[_HEAD]  # acquire: the records below it are complete
+                if tail >= head:
+                    break
+                while tail < head and n < limit:
+                    off = tail & mask
+                    w = (base + off) >> 2  # records are 8-aligned: a header never wraps
+                    kind = words[w]
+                    size = words[w + 1] >> 16
+                    if kind == _SAMPLE and off + size <= end:
+                        tail += size
+                        n += 1
+                        sink(mm[base + off + _SAMPLE_HEAD:base + off + _SAMPLE_HEAD + words[w + 2]])
+                        continue
+                    if size == 0:
+                        raise EventsError(f"perf ring of CPU {self.cpu} is corrupt (zero-size record at {tail})")
                     body = self._record(off, size)
-                    raw_size = int.from_bytes(body[8:12], "little")
-                    raw = body[12:12 + raw_size]
                     tail += size
-                    n += 1
-                    sink(raw if decode is None else decode(raw))
-                    continue
-                if kind == _LOST:
-                    self._on_lost(self._record(off, size))
-                elif size == 0:
-                    raise EventsError(f"perf ring of CPU {self.cpu} is corrupt (zero-size record at {tail})")
-                tail += size
+                    if kind == _SAMPLE:  # a sample wrapping around the end of the ring
+                        n += 1
+                        sink(body[_SAMPLE_HEAD:_SAMPLE_HEAD + int.from_bytes(body[8:12], "little")])
+                    elif kind == _LOST:
+                        self._on_lost(body)
+                meta[_TAIL] = tail  # release: the kernel may reuse the space
         finally:
-            meta[_TAIL] = tail  # release: the kernel may reuse the space
+            meta[_TAIL] = tail
         return n
 
     def read_batch(self, want: int) -> list[np.ndarray[Any, Any]]:
@@ -203,8 +215,8 @@ class CpuRing:
         return chunks
 
     def close(self) -> None:
-        release(self._meta)
-        self._meta = None
+        release(self._meta, self._words)
+        self._meta = self._words = None
         if self._mm is not None:
             close_mapping(self._mm)
             self._mm = None
@@ -307,6 +319,12 @@ class PerfBuffer(EpollReader):
         if not chunks:
             return np.empty(0, self.dtype)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def poll_batch(self, timeout: float | None = None) -> np.ndarray[Any, Any]:
+        """Wait up to ``timeout`` seconds for data, then :meth:`read_batch`."""
+        self._check_open()
+        self._epoll.poll(-1 if timeout is None else timeout)
+        return self.read_batch()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.events")
 
 HEADER_SIZE = 8
+#: Ring.drain stores consumer_pos at least once per this many bytes of records
+STORE_EVERY = 1 << 16
 
 
 class RecordFlags(IntFlag):
@@ -140,36 +142,51 @@ class Ring:
         return decode
 
     def drain(self, sink: Sink | None, limit: int = DEFAULT_LIMIT) -> int:
-        """Hand up to ``limit`` available records to ``sink``; returns how many."""
+        """Hand up to ``limit`` available records to ``sink``; returns how many.
+
+        ``consumer_pos`` is stored after every :data:`STORE_EVERY` bytes of records (and when
+        stopping, also when ``sink`` raises), so the kernel gets space back while a long
+        backlog is read; records handed to ``sink`` are copies.
+        """
         if sink is None:
             raise EventsError("Ring.drain needs a sink")
         cons_v, prod_v, hdr, mm = self._cons, self._prod, self._hdr, self._prod_mm
         if cons_v is None or prod_v is None or hdr is None or mm is None:
             raise EventsError(f"ring buffer {self.name!r} is closed")
         decode = self._decoder()
+        if decode is not None:
+            user_sink = sink
+
+            def sink(raw: bytes) -> None:
+                user_sink(decode(raw))
+
         mask = self._mask
+        flags = _BUSY | _DISCARD
         cons = cons_v[0]
-        prod = prod_v[0]  # acquire: headers below it are initialised
         n = 0
-        while n < limit:
-            if cons >= prod:
-                prod = prod_v[0]
+        busy = False
+        try:
+            while n < limit and not busy:
+                prod = prod_v[0]  # acquire: the headers below it are initialised
                 if cons >= prod:
                     break
-            off = PAGE_SIZE + (cons & mask)
-            length = hdr[off >> 2]
-            if length & _BUSY:
-                break  # not committed yet: the records after it wait too (order is kept)
-            size = length & LENGTH_MASK
-            cons += (size + 15) & ~7
-            if length & _DISCARD:
-                self.discarded += 1
-                cons_v[0] = cons
-                continue
-            raw = mm[off + HEADER_SIZE:off + HEADER_SIZE + size]
-            cons_v[0] = cons  # release: the kernel may reuse the span (raw is a copy)
-            n += 1
-            sink(raw if decode is None else decode(raw))
+                stop = min(prod, cons + STORE_EVERY)
+                while cons < stop and n < limit:
+                    off = PAGE_SIZE + (cons & mask)
+                    length = hdr[off >> 2]
+                    if length & flags:
+                        if length & _BUSY:
+                            busy = True  # not committed yet: the records after it wait (order is kept)
+                            break
+                        self.discarded += 1
+                        cons += ((length & LENGTH_MASK) + 15) & ~7
+                        continue
+                    cons += (length + 15) & ~7
+                    n += 1
+                    sink(mm[off + HEADER_SIZE:off + HEADER_SIZE + length])
+                cons_v[0] = cons  # release: the kernel may reuse the span
+        finally:
+            cons_v[0] = cons
         return n
 
     def read_batch(self, max_records: int | None = None) -> np.ndarray[Any, Any]:
@@ -214,6 +231,8 @@ class Ring:
                 cons += record_span(length & LENGTH_MASK)
                 cons_v[0] = cons
                 continue
+            if length == size:
+                continue  # it was BUSY a moment ago and is committed now: take it with the next run
             raise RecordTypeError(
                 f"ring buffer {self.name!r}: a {length}-byte record among {size}-byte "
                 f"{self.dtype} records; read mixed records with a callback instead of read_batch()"
