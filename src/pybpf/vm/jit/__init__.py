@@ -3,9 +3,9 @@
 Results are identical to the reference interpreter (same r0, memory, maps and :class:`VMError`
 messages); the tier is chosen per program when it is first run:
 
-* ``Tier.AUTO`` (default): the JIT when llvmlite is installed and the program uses nothing the
-  JIT does not lower (kfunc calls); else the interpreter, with the reason logged on
-  ``pybpf.vm.jit``.
+* ``Tier.AUTO`` (default): the interpreter for a program's first :data:`HOT_RUNS` runs, then
+  the JIT when llvmlite is installed and the program uses nothing the JIT does not lower (kfunc
+  calls); else the interpreter, with the reason logged on ``pybpf.vm.jit``.
 * ``Tier.INTERPRETER``: always the interpreter.
 * ``Tier.JIT``: the JIT, falling back (with a warning) only when it cannot run the program.
 
@@ -40,10 +40,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.vm.jit")
 
 __all__ = ["Tier", "use_tier", "default_tier", "tier_of", "compile_for", "available", "unavailable_reason",
-           "JitUnsupported", "TIER_ENV"]
+           "JitUnsupported", "TIER_ENV", "HOT_RUNS", "jit_compile"]
 
 #: environment variable naming the default tier ("auto", "interpreter" or "jit")
 TIER_ENV = "PYBPF_VM_TIER"
+#: under ``Tier.AUTO``, runs of a program in the interpreter before it is compiled to native code
+HOT_RUNS = 32
 
 
 class Tier(str, enum.Enum):
@@ -81,7 +83,7 @@ def use_tier(tier: Tier | str) -> Iterator[Tier]:
 
 
 def tier_of(program: VMProgram) -> Tier:
-    """The tier that runs ``program`` (compiling it if it has not run yet)."""
+    """The tier that runs ``program`` now (compiling it if it has not run yet)."""
     return Tier.JIT if hasattr(program.compiled(), "binding") else Tier.INTERPRETER
 
 
@@ -89,20 +91,57 @@ def compile_for(program: VMProgram) -> CompiledProgram:
     """Compile ``program`` for the tier in effect (see the module docstring)."""
     rt = program.runtime
     tier = Tier(getattr(rt, "tier", None) or default_tier())
-    interpret = (lambda: compile_program(program.name, program.instructions, rt, rt.resolve_ld64))
+    interpreted = compile_program(program.name, program.instructions, rt, rt.resolve_ld64) \
+        if tier != Tier.JIT else None
     if tier == Tier.INTERPRETER:
-        return interpret()
+        assert interpreted is not None
+        return interpreted
     if not available():
         log.log(logging.WARNING if tier == Tier.JIT else logging.DEBUG,
                 "program %r runs in the interpreter: %s", program.name, unavailable_reason())
-        return interpret()
+        return interpreted or compile_program(program.name, program.instructions, rt, rt.resolve_ld64)
+    if tier == Tier.JIT:
+        return jit_compile(program, strict=True) or compile_program(
+            program.name, program.instructions, rt, rt.resolve_ld64)
+    assert interpreted is not None
+    return _tiering(program, interpreted)
+
+
+def jit_compile(program: VMProgram, *, strict: bool = False) -> CompiledProgram | None:
+    """``program`` compiled to native code, or None (logged) when the JIT cannot run it."""
     from .binding import bind_program
     from .engine import native_program
 
+    rt = program.runtime
     try:
         native = native_program(program.name, program.instructions, rt.resolve_ld64)
     except JitUnsupported as exc:
-        log.log(logging.WARNING if tier == Tier.JIT else logging.INFO,
+        log.log(logging.WARNING if strict else logging.INFO,
                 "program %r runs in the interpreter: the JIT does not support it (%s)", program.name, exc)
-        return interpret()
+        return None
     return bind_program(native, program.name, program.instructions, rt)
+
+
+def _tiering(program: VMProgram, interpreted: CompiledProgram) -> CompiledProgram:
+    """``Tier.AUTO``: interpret the first :data:`HOT_RUNS` runs, then switch to native code (a
+    compile costs tens of milliseconds: programs run a few times are not worth it)."""
+    runs = 0
+    native: CompiledProgram | None = None
+    failed = False
+    interp_entry = interpreted.entry
+
+    def entry(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
+        nonlocal runs, native, failed
+        if native is not None:
+            return native.entry(r1, r2, r3, r4, r5, d)
+        runs += 1
+        if runs >= HOT_RUNS and not failed:
+            native = jit_compile(program)
+            failed = native is None
+            if native is not None:
+                program._compiled = native  # later runs (and callbacks) use native code directly
+                return native.entry(r1, r2, r3, r4, r5, d)
+        return interp_entry(r1, r2, r3, r4, r5, d)
+
+    return CompiledProgram(interpreted.name, entry, interpreted.functions, interpreted.source,
+                           interpreted.insn_count, interpreted.slots)

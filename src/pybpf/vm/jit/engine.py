@@ -22,6 +22,9 @@ log = logging.getLogger("pybpf.vm.jit")
 __all__ = ["NativeProgram", "native_program", "available", "unavailable_reason", "CACHE_SIZE"]
 
 CACHE_SIZE = 512
+#: LLVM optimisation levels (IR passes, machine code)
+SPEED_LEVEL = 2
+CODEGEN_OPT = 2
 
 try:  # llvmlite is optional: without it every program runs in the interpreter
     import llvmlite.binding as _llvm
@@ -44,10 +47,18 @@ class NativeProgram:
 
 
 class _Engine:
-    """The process-wide target machine (created on first use)."""
+    """LLVM set-up shared by all compilations. An MCJIT engine takes ownership of the target
+    machine it is given, so each engine gets a fresh one; the shared one only drives the
+    optimisation passes."""
 
     _lock = threading.Lock()
     _tm: object | None = None
+
+    @classmethod
+    def new_target_machine(cls) -> object:
+        assert _llvm is not None
+        target = _llvm.Target.from_triple(_llvm.get_process_triple())
+        return target.create_target_machine(opt=CODEGEN_OPT, codemodel="jitdefault", jit=True)
 
     @classmethod
     def target_machine(cls) -> object:
@@ -56,8 +67,7 @@ class _Engine:
                 assert _llvm is not None
                 _llvm.initialize_native_target()
                 _llvm.initialize_native_asmprinter()
-                target = _llvm.Target.from_triple(_llvm.get_process_triple())
-                cls._tm = target.create_target_machine(opt=2, codemodel="jitdefault", jit=True)
+                cls._tm = cls.new_target_machine()
             return cls._tm
 
 
@@ -103,22 +113,28 @@ def native_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[
             return hit
     tm = _Engine.target_machine()
     lowered: LoweredProgram = lower_program(name, insns, resolve_ld64, _llvm.get_process_triple())
+    with _Engine._lock:  # LLVM's global context is not thread-safe
+        native = _compile(name, lowered, tm)
+    log.debug("jit compiled %s: %d instructions, %d functions", name, len(insns), len(native.addresses))
+    with _cache_lock:
+        _cache[key] = native
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return native
+
+
+def _compile(name: str, lowered: LoweredProgram, tm: object) -> NativeProgram:
+    assert _llvm is not None
     text = str(lowered.module)
     try:
         mod = _llvm.parse_assembly(text)
         mod.verify()
     except RuntimeError as exc:
         raise JitUnsupported(f"LLVM rejected the generated IR: {exc}") from None
-    pto = _llvm.create_pipeline_tuning_options(speed_level=2)
+    pto = _llvm.create_pipeline_tuning_options(speed_level=SPEED_LEVEL)
     pb = _llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
-    engine = _llvm.create_mcjit_compiler(mod, tm)
+    engine = _llvm.create_mcjit_compiler(mod, _Engine.new_target_machine())
     engine.finalize_object()
     addresses = {e: engine.get_function_address(LoweredProgram.symbol(e)) for e in lowered.entries}
-    native = NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine)
-    log.debug("jit compiled %s: %d instructions, %d functions", name, len(insns), len(addresses))
-    with _cache_lock:
-        _cache[key] = native
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return native
+    return NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine)
