@@ -12,14 +12,13 @@ import os
 import select
 import sys
 from types import TracebackType
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .. import features
 from .. import link as _link
 from ..collection import Collection
 from ..enums import AttachType, ProgramType
 from ..errors import BPFError
-from ..events import RingBuffer
 from ..program import Program
 from . import tracing
 from .attach import AttachmentError, Attachments, Hook, attach_auto, attach_fallback, kernel_functions_matching
@@ -30,6 +29,9 @@ from .tables import TableBase, TableError, make_table
 from .tables.ctypes_btf import CtypesBuilder, find_record
 from .tables.events import record_type_text
 from .usdt import USDT
+
+if TYPE_CHECKING:
+    from ..events import RingBuffer
 
 log = logging.getLogger("pybpf.bcc")
 
@@ -493,6 +495,8 @@ class BPF:
 
     def _ring_reader(self) -> RingBuffer:
         if self._ringbuf is None:
+            from ..events import RingBuffer
+
             self._ringbuf = RingBuffer()
         return self._ringbuf
 

@@ -6,14 +6,19 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 import select
 import sys
 import time
 from typing import Any
 
 from ..errors import BPFError
-from ..events import parse_trace_line
 from ..tracefs import root as tracefs_root
+
+#: one trace_pipe event line: task-pid (tgid) [cpu] flags timestamp: event: message
+_TRACE_LINE = re.compile(
+    rb"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    rb"(?:(?P<flags>[^\s\[\]]{4,6})\s+)?(?P<ts>\d+\.\d+):\s+[^:\s]+:\s?(?P<msg>.*)$")
 
 #: syscall entry function prefixes by machine (checked against kallsyms), then the generic one
 _PREFIXES = {"x86_64": (b"__x64_sys_",), "aarch64": (b"__arm64_sys_",), "s390x": (b"__s390x_sys_",)}
@@ -61,11 +66,10 @@ class TraceReader:
                 continue
             if line.startswith(b"CPU:"):  # [LOST n EVENTS] notices
                 continue
-            ev = parse_trace_line(line.decode("utf-8", "replace"))
-            if ev is None:
+            m = _TRACE_LINE.match(line)
+            if m is None:
                 continue
-            return (ev.task.encode(), ev.pid, ev.cpu, ev.flags.encode(), ev.timestamp,
-                    ev.message.encode("utf-8", "replace"))
+            return (m["task"], int(m["pid"]), int(m["cpu"]), m["flags"] or b"", float(m["ts"]), m["msg"])
 
     def print_forever(self, fmt: str | None) -> None:
         out = sys.stdout

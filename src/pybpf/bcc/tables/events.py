@@ -10,11 +10,11 @@ class (so the result stays valid after the callback returns).
 from __future__ import annotations
 
 import ctypes as ct
+import functools
 import logging
 import re
 from typing import Any, Callable
 
-from ...events import PerfBuffer
 from .base import TableBase, TableError
 
 log = logging.getLogger("pybpf.bcc")
@@ -94,14 +94,19 @@ class _EventTable(TableBase):
             log.debug("%s: record type resolved on first event() (%s)", self.name, exc)
 
 
-class _BccPerfBuffer(PerfBuffer):
-    """PerfBuffer that hands callbacks bcc's ``(cpu, data, size)``."""
+@functools.lru_cache(maxsize=1)
+def _perf_buffer_class() -> Any:
+    """PerfBuffer handing callbacks bcc's ``(cpu, data, size)`` (made on first use: pybpf.events imports numpy)."""
+    from ...events import PerfBuffer
 
-    bcc_callback: Callable[..., object]
+    class BccPerfBuffer(PerfBuffer):
+        bcc_callback: Callable[..., object]
 
-    def _sink_of(self, src: Any) -> Any:
-        cpu, cb = src.cpu, self.bcc_callback
-        return lambda raw: deliver(cb, cpu, bytes(raw))
+        def _sink_of(self, src: Any) -> Any:
+            cpu, cb = src.cpu, self.bcc_callback
+            return lambda raw: deliver(cb, cpu, bytes(raw))
+
+    return BccPerfBuffer
 
 
 class PerfEventArray(_EventTable):
@@ -115,7 +120,7 @@ class PerfEventArray(_EventTable):
             raise TableError(f"a perf buffer is already open on {self.name!r}")
         lost = (lambda cpu, n: lost_cb(n)) if lost_cb is not None else None
         self._prepare_event()
-        reader = _BccPerfBuffer(self.source, None, lost_callback=lost, page_count=page_cnt,
+        reader = _perf_buffer_class()(self.source, None, lost_callback=lost, page_count=page_cnt,
                                 wakeup_events=wakeup_events)
         reader.bcc_callback = callback
         self.bpf._perf_buffers[self.name] = reader
