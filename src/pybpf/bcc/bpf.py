@@ -481,8 +481,8 @@ class BPF:
             return
         ep = select.epoll()
         try:
-            for i, r in enumerate(readers):
-                ep.register(r._epoll.fileno(), select.EPOLLIN)
+            for r in readers:
+                ep.register(r.fileno(), select.EPOLLIN)
             ep.poll(-1 if timeout < 0 else timeout / 1000)
         finally:
             ep.close()

@@ -10,6 +10,7 @@ private directory of the bpf filesystem (``BY_NAME`` reuse), then unpinning them
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -58,6 +59,14 @@ def read_spec(path: Path) -> ObjectSpec:
         elf_log.removeFilter(quiet)
 
 
+@functools.lru_cache(maxsize=4)
+def vmlinux_dir(cache_root: Path) -> Path:
+    """The generated vmlinux.h directory for this kernel (hashing the kernel BTF once per process)."""
+    from ..cc.headers import vmlinux_include_dir
+
+    return vmlinux_include_dir(cache_root)
+
+
 def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (),
                  attach: Sequence[AttachRequest] = (), name: str = "<bcc>") -> Built:
     """Rewrite and compile ``text`` (a cache hit skips the compiler).
@@ -67,10 +76,9 @@ def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (
     the compiler once without it on every compile before finding the cached object.
     """
     from ..cc import cache_dir
-    from ..cc.headers import vmlinux_include_dir
 
     path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name,
-                               include_dirs=[vmlinux_include_dir(cache_dir())])
+                               include_dirs=[vmlinux_dir(cache_dir())])
     return Built(path, read_spec(path), result)
 
 

@@ -179,12 +179,12 @@ def record_btf(built: Any, type_text: str, cflags: list[str]) -> tuple[Any, int]
     BTF): the program recompiled (cached) with one global of that type."""
     from ..cc import cache_dir
     from ..cc import compile as cc_compile
-    from ..cc.headers import vmlinux_include_dir
+    from .build import vmlinux_dir
     from .build import read_spec
     from .tables.ctypes_btf import find_record
 
     source = built.result.c_source + f"\n{type_text} __pybpf_record_type __attribute__((used));\n"
-    dirs = [*built.result.include_dirs, vmlinux_include_dir(cache_dir())]
+    dirs = [*built.result.include_dirs, vmlinux_dir(cache_dir())]
     path = cc_compile(source, include_dirs=dirs, cflags=cflags, name=built.result.name)
     btf = read_spec(path).btf
     bare = type_text.split()[-1]

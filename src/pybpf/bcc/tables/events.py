@@ -50,7 +50,7 @@ def cast_record(cls: Any, data: Any) -> Any:
 
 _SUBMIT = r"{m}\s*\.\s*(?:perf_submit|perf_submit_skb|ringbuf_output)\s*\((?:[^,]*,\s*)?(?P<arg>[^,]+),"
 _RESERVE = r"(?P<type>struct\s+\w+|\w+)\s*\*\s*\w+\s*=\s*(?:\([^)]*\)\s*)?{m}\s*\.\s*ringbuf_reserve\s*\("
-_DECL = r"(?P<type>(?:struct|union)\s+\w+|\w+)\s*(?P<ptr>\*?)\s*(?:const\s+)?{v}\s*(?:[;=\[,)])"
+_DECL = r"(?<![\w.>])(?P<type>(?:struct|union)\s+\w+|\w+)\s*(?P<ptr>\*?)\s*(?:const\s+)?\b{v}\b\s*(?:[;=\[,)])"
 
 
 def record_type_text(text: str, map_name: str) -> str | None:
