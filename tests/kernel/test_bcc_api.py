@@ -318,3 +318,30 @@ def test_usdt_by_pid(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_lpm_trie_queue_and_src_file(tmp_path: Path) -> None:
+    src = tmp_path / "prog.c"
+    src.write_text("""
+struct key_v4 { u32 prefixlen; u32 addr; };
+BPF_LPM_TRIE(routes, struct key_v4, u32, 16);
+BPF_QUEUE(q, u32, 8);
+int unused(void *ctx) { return 0; }
+""")
+    with BPF(src_file=str(src)) as b:
+        routes = b["routes"]
+        assert type(routes).__name__ == "LpmTrie"
+        routes[routes.Key(24, int.from_bytes(bytes([10, 1, 2, 0]), "little"))] = routes.Leaf(7)
+        routes[routes.Key(16, int.from_bytes(bytes([10, 1, 0, 0]), "little"))] = routes.Leaf(3)
+        probe = routes.Key(32, int.from_bytes(bytes([10, 1, 2, 9]), "little"))
+        assert routes[probe].value == 7  # longest prefix wins
+        assert routes[routes.Key(32, int.from_bytes(bytes([10, 1, 9, 9]), "little"))].value == 3
+        q = b["q"]
+        for v in (5, 6, 7):
+            q.push(q.Leaf(v))
+        assert q.peek().value == 5
+        assert [v.value for v in q.values()] == [5, 6, 7]
+        with pytest.raises(KeyError):
+            q.pop()
+    with pytest.raises(Exception, match="not found"):
+        BPF(src_file=str(tmp_path / "missing.c"))

@@ -72,8 +72,10 @@ def test_printb_writes_raw_bytes() -> None:
 
 def test_python_m_runs_a_bcc_script(tmp_path: Path) -> None:
     script = tmp_path / "tool.py"
+    (tmp_path / "helper_mod.py").write_text("VALUE = 1\n")
     script.write_text(
         "import sys\n"
+        "import helper_mod\n"
         "from bcc.utils import printb\n"
         "from bcc.syscall import syscall_name\n"
         "import bcc.table\n"

@@ -57,16 +57,20 @@ def bcc_aliases() -> Iterator[None]:
 
 
 def run_script(path: str, argv: Sequence[str] = ()) -> None:
-    """Run the bcc script at ``path`` as ``__main__`` with ``sys.argv = [path, *argv]``."""
+    """Run the bcc script at ``path`` as ``__main__`` with ``sys.argv = [path, *argv]`` and its
+    directory first on ``sys.path`` (as ``python script.py`` would)."""
+    import os
     import runpy
 
-    saved_argv = sys.argv
+    saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
         with bcc_aliases():
             runpy.run_path(path, run_name="__main__")
     finally:
         sys.argv = saved_argv
+        sys.path[:] = saved_path
 
 
 __all__ = ["ALIASES", "bcc_aliases", "run_script"]
