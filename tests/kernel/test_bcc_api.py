@@ -345,3 +345,35 @@ int unused(void *ctx) { return 0; }
             q.pop()
     with pytest.raises(Exception, match="not found"):
         BPF(src_file=str(tmp_path / "missing.c"))
+
+
+def test_attach_func_on_a_cgroup() -> None:
+    import socket
+
+    from progs_net import child_cgroup
+
+    from pybpf.enums import AttachType
+
+    prog = """
+BPF_ARRAY(egress, u64, 1);
+int count_egress(struct __sk_buff *skb) { int k = 0; egress.increment(k); return 1; }
+"""
+    with child_cgroup() as cg, BPF(text=prog) as b:
+        fn = b.load_func("count_egress", BPF.CGROUP_SKB)
+        fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            BPF.attach_func(fn, fd, AttachType.CGROUP_INET_EGRESS)
+            pid = os.fork()
+            if pid == 0:  # a child in the cgroup sends 3 datagrams
+                try:
+                    (cg / "cgroup.procs").write_text(str(os.getpid()))
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                        for _ in range(3):
+                            s.sendto(b"x", ("127.0.0.1", 9))
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            assert b["egress"][0].value >= 3
+            BPF.detach_func(fn, fd, AttachType.CGROUP_INET_EGRESS)
+        finally:
+            os.close(fd)

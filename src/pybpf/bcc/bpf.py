@@ -392,7 +392,7 @@ class BPF:
     def attach_func(fn: Function, attachable_fd: int, attach_type: int, flags: int = 0) -> None:
         """BPF_PROG_ATTACH ``fn`` to ``attachable_fd`` (a cgroup, sockmap...) as ``attach_type``."""
         from .. import _sys
-        from ..enums import AttachFlags
+        from .._sys.abi import AttachFlags
 
         _sys.prog_attach(attachable_fd, fn.program.fd, AttachType(attach_type), flags=AttachFlags(flags))
 
