@@ -26,7 +26,7 @@ from ...isa.opcodes import (
     CLASS_MASK, CODE_MASK, MODE_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc,
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
-from ..interpreter import BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
+from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
 from ..memory import MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind
 
@@ -268,11 +268,18 @@ class _Lowerer:
 
     def function(self, start: int, stop: int) -> None:
         f = _Func(self, start, stop)
+        for s in f.slots:  # bad jump targets are compile-time errors (before anything else)
+            insn = self.by_slot[s]
+            if insn.is_jump:
+                self.target(f, s, insn)
         for s in f.slots:
             insn = self.by_slot[s]
             f.b.position_at_end(f.blocks[s])
-            handler = _CLASS_HANDLERS[insn.opcode & CLASS_MASK]
-            falls = handler(self, f, s, insn)
+            problem = _register_problem(insn.opcode & CLASS_MASK, insn)
+            if problem:
+                falls = self.bad(f, s, insn, problem)
+            else:
+                falls = _CLASS_HANDLERS[insn.opcode & CLASS_MASK](self, f, s, insn)
             if falls and not f.b.block.is_terminated:
                 nxt = s + insn.slots
                 if nxt < stop and nxt in f.blocks:
@@ -385,7 +392,7 @@ class _Lowerer:
             return self.bad(f, pc, insn, "an unknown jump operation")
         x = insn.opcode & SOURCE_MASK == Source.X
         if insn.dst > 10 or (x and insn.src > 10):
-            raise JitUnsupported(f"a jump at slot {pc} reads a register above r10")
+            return self.bad(f, pc, insn, "a register above r10")
         t = self.target(f, pc, insn)
         a = f.reg(insn.dst)
         c = f.reg(insn.src) if x else _c(insn.imm & M64)
@@ -462,7 +469,7 @@ class _Lowerer:
         if mode not in (Mode.MEM, Mode.MEMSX) or (mode == Mode.MEMSX and size == 8):
             return self.bad(f, pc, insn, "an unknown load mode")
         if insn.dst > 10 or insn.src > 10:
-            raise JitUnsupported(f"a load at slot {pc} names a register above r10")
+            return self.bad(f, pc, insn, "a register above r10")
         v = self.access(f, pc, insn.src, insn.off, size, signed=mode == Mode.MEMSX)
         if v is None:
             return False
@@ -473,7 +480,7 @@ class _Lowerer:
         if insn.opcode & MODE_MASK != Mode.MEM:
             return self.bad(f, pc, insn, "an unknown store mode")
         if insn.dst > 10:
-            raise JitUnsupported(f"a store at slot {pc} names a register above r10")
+            return self.bad(f, pc, insn, "a register above r10")
         size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
         self.access(f, pc, insn.dst, insn.off, size, value=_c(insn.imm & ((1 << (size * 8)) - 1)))
         return not f.b.block.is_terminated
@@ -482,7 +489,7 @@ class _Lowerer:
         mode = insn.opcode & MODE_MASK
         size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
         if insn.dst > 10 or insn.src > 10:
-            raise JitUnsupported(f"a store at slot {pc} names a register above r10")
+            return self.bad(f, pc, insn, "a register above r10")
         if mode == Mode.MEM:
             self.access(f, pc, insn.dst, insn.off, size, value=f.reg(insn.src))
             return not f.b.block.is_terminated
@@ -542,7 +549,7 @@ class _Lowerer:
         mode = insn.opcode & MODE_MASK
         if insn.is_ld_imm64:
             if insn.dst > 10:
-                raise JitUnsupported(f"ld_imm64 at slot {pc} names a register above r10")
+                return self.bad(f, pc, insn, "a register above r10")
             f.set_reg(insn.dst, _c(self.resolve_ld64(insn, pc) & M64))
             return True
         if mode in (Mode.ABS, Mode.IND):
@@ -550,7 +557,7 @@ class _Lowerer:
             off: ir.Value = _c(insn.imm)
             if mode == Mode.IND:
                 if insn.src > 10:
-                    raise JitUnsupported(f"LD_IND at slot {pc} names a register above r10")
+                    return self.bad(f, pc, insn, "a register above r10")
                 off = b.add(f.reg(insn.src), off)
             v = f.callback(EnvSlot.SLOW_FN, SLOW_T, [_c(SlowKind.LD_ABS), off, _c(size), _c(0), _c(pc)])
             f.check_err()
@@ -605,6 +612,14 @@ _CLASS_HANDLERS: dict[int, Callable[[_Lowerer, _Func, int, Instruction], bool]] 
     InsnClass.LD: _Lowerer.ld,
 }
 _ = CALLBACK_HELPERS  # the Python side passes the depth to these (see binding.py)
+
+
+def _no_register_problem(cls: int, insn: Instruction) -> str:
+    return ""
+
+
+#: the interpreter's register validation (same rule, same message), when it has one
+_register_problem: Callable[[int, Instruction], str] = getattr(_Gen, "register_problem", _no_register_problem)
 
 
 def lower_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int],
