@@ -43,7 +43,7 @@ def run(obj: pybpf.Collection, count: int, wakeup: int) -> None:
         return PerfBuffer(pb_map, on_sample, page_count=PAGE_COUNT, wakeup_events=wakeup)
 
     def cb_step(pb: PerfBuffer) -> int:
-        return pb.poll(0.1)
+        return pb.poll(0.1) or pb.consume()  # fewer than wakeup_events samples pending: no wakeup came
 
     def batch_reader() -> PerfBuffer:
         batch_sum[0] = 0

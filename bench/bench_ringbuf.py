@@ -68,7 +68,7 @@ def pin_cpu(cpu: int) -> None:
 
 def producer(obj: pybpf.Collection, prog: str, count: int, progress: Progress, capacity: int,
              start: threading.Event) -> threading.Thread:
-    chunk = min(CHUNK, capacity)
+    chunk = min(CHUNK, capacity // 2)  # a reader a few records behind (no wakeup yet) never stalls it
 
     """A thread writing ``count`` records in chunks, never more than ``capacity`` ahead."""
     def run() -> None:
@@ -152,7 +152,12 @@ def c_run(obj: pybpf.Collection, map_name: str, mode: str, count: int, capacity:
         assert proc.stdout.readline().strip() == "ready"
         t = producer(obj, prog, count, progress, capacity, start)
         start.set()
-        out, _ = proc.communicate(timeout=300)
+        try:
+            out, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
         t.join()
     finally:
         obj.maps[map_name].unpin()

@@ -132,6 +132,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "poll failed: %d\n", n);
 			return 1;
 		}
+		if (n == 0)	/* fewer than wakeup_events samples pending: no wakeup came */
+			n = is_ring ? ring_buffer__consume(rb) : perf_buffer__consume(pb);
 		*progress = count;
 	}
 	printf("count=%ld lost=%ld seconds=%.6f seq_sum=%llu\n", count, lost, now() - first_ts,
