@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -177,34 +178,52 @@ def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
 
 # ----------------------------------------------------------------------------- the command
 
+#: waits for the go byte on fd argv[1], then becomes the command (same pid); exits 125 if never told to go
+_TRAMPOLINE = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "go = os.read(fd, 1)\n"
+    "os.close(fd)\n"
+    "if not go: sys.exit(125)\n"
+    "os.execv('/bin/sh', ['/bin/sh', '-c', 'exec ' + sys.argv[2]])\n"
+)
+
+
 class PausedCommand:
-    """``-c CMD``: started at once but held before ``exec`` until :meth:`release`."""
+    """``-c CMD``: started at once but held before running ``CMD`` until :meth:`release`.
+
+    A small trampoline waits on a pipe, then execs ``/bin/sh -c 'exec CMD'`` in the same process,
+    so the pid known before release (``cpid``) is the command's.
+    """
 
     def __init__(self, command: str) -> None:
-        """Start ``command`` (through ``/bin/sh -c exec ...``) held before its ``exec``."""
-        self._r, self._w = os.pipe()
-        r = self._r
-
-        def wait_for_release() -> None:
-            os.read(r, 1)
-
-        self.proc = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], preexec_fn=wait_for_release,  # noqa: S603
-                                     pass_fds=(r,))
-        os.close(r)
+        """Start ``command`` (a shell command line) held before it runs."""
+        r, self._w = os.pipe()
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(r), command],  # noqa: S603
+                                         pass_fds=(r,))
+        finally:
+            os.close(r)
         self.pid = self.proc.pid
+        self.released = False
 
     def release(self) -> None:
-        if self._w >= 0:
-            os.write(self._w, b"g")
+        """Let the command run."""
+        if not self.released:
+            self.released = True
+            os.write(self._w, b"go\n")
             os.close(self._w)
-            self._w = -1
 
     def running(self) -> bool:
         return self.proc.poll() is None
 
     def close(self) -> None:
-        self.release()
-        if self.running():
+        """Stop it: killed if never released (tracing failed), terminated if still running."""
+        if not self.released:
+            self.released = True
+            os.close(self._w)
+            self.proc.kill()
+        elif self.running():
             self.proc.terminate()
         self.proc.wait()
 
