@@ -143,7 +143,11 @@ class ProbeGen:
         """A fresh scratch area of ``size`` bytes (8-aligned), as i8*."""
         off = self.offset
         self.offset = M.round_up(off + max(size, 1), 8)
-        return self.gep(self.scratch, off)
+        if off == 0:
+            return self.scratch
+        eb = ir.IRBuilder(self.entry)  # in the entry block, so the pointer dominates every use
+        eb.position_before(self.entry.terminator)
+        return eb.gep(self.scratch, [ir.Constant(I64, off)])
 
     def gep(self, ptr: ir.Value, off: int | ir.Value) -> ir.Value:
         if isinstance(off, int):

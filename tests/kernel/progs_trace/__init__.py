@@ -1,0 +1,96 @@
+"""Helpers for the ``pybpf trace`` end-to-end tests: run the CLI (or Debian's bpftrace) on a
+program, trigger the traced event while it runs, stop it with SIGINT, return what it printed."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+PYBPF = [str(Path(sys.executable).with_name("pybpf"))]
+
+
+@dataclass
+class Run:
+    stdout: str
+    stderr: str
+    returncode: int
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def _wait_attached(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line ("Attaching N probes..."); raises with stderr when the tool died."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"tracer printed nothing in {timeout}s; stderr: {err}")
+    line = proc.stdout.readline()
+    if not line:
+        out, err = proc.communicate()
+        raise AssertionError(f"tracer exited ({proc.returncode}) before attaching; stderr: {err}")
+    return line
+
+
+def trace(program: str, trigger: Callable[[], object] | None = None, *, tool: Sequence[str] | None = None,
+          args: Sequence[str] = (), settle: float = 0.4, linger: float = 0.3, timeout: float = 30.0,
+          interrupt: bool = True) -> Run:
+    """Run ``program`` under the tracer, call ``trigger`` once it is attached, then Ctrl-C it."""
+    cmd = [*(tool or [*PYBPF, "trace"]), "-e", program, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = _wait_attached(proc, timeout)
+        time.sleep(settle)
+        if trigger is not None:
+            trigger()
+        time.sleep(linger)
+        if interrupt and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    err = "\n".join(line for line in err.splitlines() if "RLIMIT_MEMLOCK" not in line)
+    return Run(first + out, err, proc.returncode)
+
+
+def bpftrace(program: str, trigger: Callable[[], object] | None = None, **kw: object) -> Run:
+    """The same run under Debian's bpftrace."""
+    return trace(program, trigger, tool=["bpftrace"], **kw)  # type: ignore[arg-type]
+
+
+def have_bpftrace() -> bool:
+    return shutil.which("bpftrace") is not None
+
+
+def run_quiet(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def build_target(tmp: Path) -> Path:
+    """Compile target.c (with symbols) into ``tmp``."""
+    out = tmp / "trtarget"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-O1", "-g", "-fno-inline", "-o", str(out),
+                    str(HERE / "target.c")], check=True)
+    return out
+
+
+def copy_binary(src: str, tmp: Path, name: str) -> Path:
+    """A copy of ``src`` under a unique name, so its comm identifies the test's processes."""
+    dst = tmp / name
+    shutil.copy(shutil.which(src) or src, dst)
+    os.chmod(dst, 0o755)
+    return dst
