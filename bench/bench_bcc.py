@@ -15,6 +15,8 @@ Figures (median of RUNS, each in a fresh process):
 - hello world:  the process that attaches the clone hello world, sees its first "Hello, World!"
                 and exits (pybpf: BPF(...) + trace_fields; bpftrace: printf + exit() in the probe);
                 a thread of this process forks every 10 ms meanwhile
+The pybpf processes run with bytecode caches (as an installed package does), in a private
+PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ while b"Hello, World!" not in (b.trace_fields()[5] or b""):
 HELLO_BPFTRACE = 'tracepoint:syscalls:sys_enter_clone { printf("Hello, World!\\n"); exit(); }'
 
 
+PYCACHE = os.path.join(tempfile.gettempdir(), "pybpf-bench-pycache")
+
+
+def py_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPYCACHEPREFIX=PYCACHE, PYTHONWARNINGS="ignore", **extra)
+    return env
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
@@ -59,7 +70,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
 
 def pybpf_attach(cold: bool) -> tuple[float, float, float]:
     """(process wall, import, BPF() to attached) of one run."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = py_env()
     with tempfile.TemporaryDirectory(prefix="pybpf-bench-cache-") as cache:
         if cold:
             env["PYBPF_CACHE_DIR"] = cache
@@ -113,7 +124,7 @@ def main() -> None:
         rows["cold_proc"].append(wall)
         rows["cold_attach"].append(attach)
         with Forker():
-            rows["hello_pybpf"].append(run([PY, "-c", HELLO])[0])
+            rows["hello_pybpf"].append(run([PY, "-c", HELLO], py_env())[0])
             rows["hello_bpftrace"].append(run(["bpftrace", "-e", HELLO_BPFTRACE])[0])
     bt = med(rows["bpftrace"])
     print(f"median of {runs} runs (seconds); bpftrace {subprocess.run(['bpftrace', '--version'], capture_output=True, text=True).stdout.strip()}")
