@@ -57,9 +57,15 @@ def hist_rows(text: str) -> dict[tuple[int, int], int]:
     return rows
 
 
-def test_hello_world_verbatim_prints_a_line_per_clone() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pybpf.bcc", str(SCRIPTS / "hello_world.py")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+VERBATIM = ("from pybpf.bcc import BPF\n"
+            "BPF(text='int kprobe__sys_clone(void *ctx) { bpf_trace_printk(\"Hello, World!\\\\n\"); return 0; }')"
+            ".trace_print()\n")
+
+
+@pytest.mark.parametrize("cmd", [["-c", VERBATIM], ["-m", "pybpf.bcc", str(SCRIPTS / "hello_world.py")]],
+                         ids=["pybpf.bcc", "bcc-script"])
+def test_hello_world_verbatim_prints_a_line_per_clone(cmd: list[str]) -> None:
+    proc = subprocess.Popen([sys.executable, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     fd = proc.stdout.fileno()  # type: ignore[union-attr]
     try:
         deadline = time.time() + 30
