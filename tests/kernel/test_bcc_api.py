@@ -377,3 +377,25 @@ int count_egress(struct __sk_buff *skb) { int k = 0; egress.increment(k); return
             BPF.detach_func(fn, fd, AttachType.CGROUP_INET_EGRESS)
         finally:
             os.close(fd)
+
+
+def test_prog_array_tail_call() -> None:
+    prog = """
+BPF_PROG_ARRAY(jmp, 4);
+BPF_ARRAY(hits, u64, 2);
+int target(void *ctx) { int k = 1; hits.increment(k); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) { int k = 0; hits.increment(k); jmp.call(args, 2); return 0; }
+"""
+    with BPF(text=prog) as b:
+        fn = b.load_func("target", BPF.TRACEPOINT)
+        b["jmp"][ct.c_int(2)] = ct.c_int(fn.fd)
+        before = b["hits"][1].value
+        os.getppid()
+        assert b["hits"][1].value >= before + 1
+        del b["jmp"][2]
+        after = b["hits"][1].value
+        os.getppid()
+        os.getppid()
+        assert b["hits"][1].value == after  # no target: the tail call falls through
+        with pytest.raises(TableError):
+            b["jmp"][2]
