@@ -133,8 +133,11 @@ SPECIAL_CTX = bytes(8)
 
 
 def run_special(prog: Any) -> None:
-    """Run a BEGIN/END program once (``BPF_PROG_TEST_RUN``)."""
-    prog.test_run(ctx=SPECIAL_CTX)
+    """Run a BEGIN/END program once (``BPF_PROG_TEST_RUN``).
+
+    The kernel refuses a repeat count, a context out buffer or data for raw_tracepoint programs.
+    """
+    prog.test_run(ctx=SPECIAL_CTX, repeat=0, ctx_out_size=0)
 
 
 def _perf_event(prog: Any, point: A.AttachPoint) -> Any:
