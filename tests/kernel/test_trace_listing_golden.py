@@ -7,6 +7,7 @@ capture, so the golden data cannot drift from the real tool.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,3 +27,18 @@ def test_captured_output_matches_bpftrace(case: str, suffix: str, flags: list[st
     done = subprocess.run([BPFTRACE, "-q", *flags, str(GOLDEN / f"{case}.bt")], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout == (GOLDEN / f"{case}{suffix}").read_text()
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(("suffix", "flags"), [(".txt", []), (".json", ["-f", "json"])])
+def test_pybpf_trace_prints_what_bpftrace_printed(case: str, suffix: str, flags: list[str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole pipeline (parse, analyse, codegen, load, run, print) on the golden programs."""
+    from pybpf.cli import main
+
+    assert main(["trace", "-q", *flags, str(GOLDEN / f"{case}.bt")]) == 0
+    expected = (GOLDEN / f"{case}{suffix}").read_text()
+    for d in json.loads((GOLDEN / "deviations.json").read_text()):
+        if (d["case"], d["suffix"]) == (case, suffix):
+            expected = expected.replace(d["theirs"], d["ours"])
+    assert capsys.readouterr().out == expected

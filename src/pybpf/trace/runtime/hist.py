@@ -80,17 +80,20 @@ def log2_buckets(counts: Sequence[int]) -> list[Bucket]:
 
 
 def linear_buckets(counts: Sequence[int], lo: int, hi: int, step: int) -> list[Bucket]:
-    """Every bucket of an ``lhist(lo, hi, step)`` value with its bounds."""
+    """Every bucket of an ``lhist(lo, hi, step)`` value with its bounds.
+
+    Bucket ``(hi - lo) // step + 1`` counts values ``>= hi``; any bucket past it (storage may keep
+    a spare one) is added to it.
+    """
+    over = (hi - lo) // step + 1
     out: list[Bucket] = []
-    last = len(counts) - 1
-    for k, c in enumerate(counts):
+    for k, c in enumerate(counts[:over]):
         if k == 0:
             out.append(Bucket(None, lo - 1, c))
-        elif k == last:
-            out.append(Bucket(lo + (k - 1) * step, None, c))
         else:
             b = lo + (k - 1) * step
             out.append(Bucket(b, b + step - 1, c))
+    out.append(Bucket(lo + (over - 1) * step, None, sum(counts[over:])))
     return out
 
 
