@@ -196,3 +196,30 @@ def test_with_types_keeps_string_offsets(btf: BTF) -> None:
     assert fixed.string_offset(li.line_text) == btf.string_offset(li.line_text)  # .BTF.ext offsets stay valid
     with pytest.raises(BTFError, match="cannot replace type id 999"):
         btf.with_types({999: Float("f", 4)})
+
+
+def test_kinds_lists_the_kind_of_every_id(raw: bytes, btf: BTF) -> None:
+    kinds = BTF.from_bytes(raw).kinds()
+    assert len(kinds) == len(btf) and kinds[0] == Kind.UNKNOWN
+    assert [Kind(k) for k in kinds[1:]] == [t.kind for _, t in btf.types()]
+
+
+def test_record_rows_match_the_member_dataclasses(raw: bytes, btf: BTF) -> None:
+    fresh = BTF.from_bytes(raw)  # rows read from the records, nothing decoded yet
+    records = [tid for tid, t in btf.types() if isinstance(t, (Struct, Union_))]
+    assert records
+    for tid in records:
+        t = btf[tid]
+        assert isinstance(t, (Struct, Union_))
+        expected = (t.name, t.size, [(m.name, m.type_id, m.bit_offset, m.bitfield_size) for m in t.members])
+        assert fresh.record_rows(tid) == expected  # from the raw records
+        assert btf.record_rows(tid) == expected  # from the decoded dataclasses
+    with pytest.raises(BTFError, match="not a struct or union"):
+        fresh.record_rows(fresh.find_one("color", Kind.ENUM))
+
+
+def test_decode_many_equals_one_by_one(raw: bytes, btf: BTF) -> None:
+    ids = [0, *range(len(btf) - 1, 0, -1)]
+    assert BTF.from_bytes(raw).decode_many(ids) == [btf[i] for i in ids]
+    with pytest.raises(BTFError, match="out of range"):
+        BTF.from_bytes(raw).decode_many([len(btf)])

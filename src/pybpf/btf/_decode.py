@@ -16,6 +16,7 @@ and string lookups hit the string table's cache first.
 from __future__ import annotations
 
 import dataclasses
+from itertools import starmap
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BTFError
@@ -103,12 +104,21 @@ def _array(btf: BTF, w: array[int], off: int, name: str, info: int, _: int) -> T
     return make_array(elem, index, w[off + 5], name)  # type: ignore[no-any-return]
 
 
-def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[Member, ...]:
+#: one member as :func:`member_rows` gives it: (name, type_id, bit_offset, bitfield_size)
+MemberRow = tuple[str, int, int, int]
+
+
+def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> list[MemberRow]:
+    """The members of the struct/union record at word ``off`` as plain tuples.
+
+    This is the one member decoder: :class:`Member` objects are built from its rows, and bulk
+    readers (the C dumper) use the rows directly, which is about three times cheaper.
+    """
     strings = btf._strings
     cache = strings._cache
     n = btf._n
-    mk = make_member
-    out = []
+    out: list[MemberRow] = []
+    append = out.append
     pos = off + 3
     end = pos + 3 * (info & 0xFFFF)
     if info >> 31:  # kind_flag: bitfield size in the top 8 bits of the offset
@@ -119,13 +129,14 @@ def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[
                 name = strings.get(name_off)
             if tid >= n:
                 raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
-            out.append(mk(name, tid, raw & 0xFFFFFF, raw >> 24))
+            append((name, tid, raw & 0xFFFFFF, raw >> 24))
             pos += 3
-        return tuple(out)
+        return out
     # kind_flag == 0: a bitfield is described by the INT the member points to; normalise it
     # to the kind_flag form so users (and CO-RE) see one representation.
     start = btf.type_id_start
     offsets = btf._offsets
+    kinds = btf._kinds
     while pos < end:
         name_off, tid, bit_offset = w[pos], w[pos + 1], w[pos + 2]
         name = cache.get(name_off)
@@ -135,8 +146,8 @@ def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[
             raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
         bitfield = 0
         if tid >= start:
-            toff = offsets[tid - start]
-            if (w[toff + 1] >> 24) & 0x1F == _INT_KIND:
+            if kinds[tid - start] == _INT_KIND:
+                toff = offsets[tid - start]
                 data = w[toff + 3]
                 bits = data & 0xFF
                 if data & 0xFF0000 or bits != w[toff + 2] * 8:
@@ -148,9 +159,13 @@ def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[
             if target.offset or target.bits != target.size * 8:
                 bit_offset += target.offset
                 bitfield = target.bits
-        out.append(mk(name, tid, bit_offset, bitfield))
+        append((name, tid, bit_offset, bitfield))
         pos += 3
-    return tuple(out)
+    return out
+
+
+def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[Member, ...]:
+    return tuple(starmap(make_member, member_rows(btf, w, off, info, owner)))
 
 
 def _struct(btf: BTF, w: array[int], off: int, name: str, info: int, size: int) -> Type:

@@ -118,7 +118,7 @@ class StringTable:
     (non-zero for split BTF, whose offsets continue after the base BTF's strings).
     """
 
-    __slots__ = ("data", "start", "base", "_cache", "_all", "_offsets")
+    __slots__ = ("data", "start", "base", "_cache", "_all", "_offsets", "_text")
 
     def __init__(self, data: bytes, *, start: int = 0, base: StringTable | None = None) -> None:
         if data and data[-1] != 0:
@@ -131,6 +131,7 @@ class StringTable:
         self._cache: dict[int, str] = {0: ""}
         self._all = False
         self._offsets: dict[str, int] | None = None
+        self._text: str | None = None  # the whole table as one str when it is ASCII, else ""
 
     @property
     def end(self) -> int:
@@ -139,10 +140,9 @@ class StringTable:
 
     def get(self, offset: int) -> str:
         """The string at ``offset``; BTFError when the offset is outside the table."""
-        try:
-            return self._cache[offset]
-        except KeyError:
-            pass
+        text = self._cache.get(offset)
+        if text is not None:
+            return text
         if offset < self.start:
             if self.base is None:
                 raise BTFError(f"string offset {offset} is out of bounds")
@@ -153,8 +153,14 @@ class StringTable:
                 f"string offset {offset} is out of bounds of the string section "
                 f"[{self.start}, {self.end})"
             )
-        end = self.data.index(b"\0", rel)
-        text = self.data[rel:end].decode("utf-8", "surrogateescape")
+        whole = self._text
+        if whole is None:  # one decode of the table; then each string is a str slice
+            whole = self._text = self.data.decode("ascii") if self.data.isascii() else ""
+        if whole:
+            text = whole[rel:whole.index("\0", rel)]
+        else:
+            end = self.data.index(b"\0", rel)
+            text = self.data[rel:end].decode("utf-8", "surrogateescape")
         self._cache[offset] = text
         return text
 

@@ -31,12 +31,14 @@ import gc
 import logging
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from itertools import compress
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from ..errors import BTFError
 from .c_dump_layout import Layout, RecordPlan, pad_type
 from .c_dump_names import Names
-from .types import IntEncoding, Kind, Member, Type
+from ._decode import MemberRow
+from .types import IntEncoding, Kind, Type
 
 if TYPE_CHECKING:
     from .container import BTF
@@ -89,9 +91,15 @@ def dump_c(btf: BTF, *, header_guard: str | None = "__VMLINUX_H__") -> str:
         except RecursionError:
             raise BTFError("the BTF type graph is cyclic through non-pointer types (or absurdly "
                            "deep); it cannot be written as C") from None
+        finally:
+            # free the dump's ~10^5 objects by reference count while the collector is still
+            # paused; otherwise its first pass afterwards walks every one of them
+            records = dumper.records
+            dumper.release()
+            del dumper
     head = f"#ifndef {header_guard}\n#define {header_guard}\n\n" if header_guard else ""
     tail = f"#endif /* {header_guard} */\n" if header_guard else ""
-    if dumper.records:  # clang warns about an attribute region that applies to nothing
+    if records:  # clang warns about an attribute region that applies to nothing
         body = f"{_PRESERVE_PUSH}{body}{_PRESERVE_POP}"
     return f"{head}{body}{tail}"
 
@@ -128,11 +136,10 @@ class _Dumper:
     def __init__(self, btf: BTF) -> None:
         self.btf = btf
         self.n = len(btf)
-        # the raw kind without decoding the type (package-internal fast path of kind_of)
-        kind_of = getattr(btf, "_kind", btf.kind_of)
         #: ids with a declaration of their own, in id order (the rest is decoded only if used)
-        self.top = [tid for tid in range(1, self.n) if kind_of(tid) in _TOP_KINDS]
-        self.t: dict[int, Type] = _LazyTypes(btf)
+        self.top = list(compress(range(self.n), btf.kinds().translate(_TOP_MASK)))
+        self.t = _LazyTypes(btf)
+        self.t.prefill(self.top)
         self.names = Names((tid, self.t[tid]) for tid in self.top)
         self.layout = Layout(self.t, self._skip_member)
         self.out: list[str] = []
@@ -154,6 +161,16 @@ class _Dumper:
             Kind.CONST: self._need_modifier, Kind.VOLATILE: self._need_modifier,
             Kind.RESTRICT: self._need_modifier, Kind.TYPE_TAG: self._need_modifier,
         }
+
+    def release(self) -> None:
+        """Drop the dump's state (caches, emitted text) and the reference cycles through bound
+        methods, so that it is freed at once rather than by the cyclic garbage collector."""
+        for state in (self.t, self.out, self.declared, self.done, self.in_progress, self.body_ready,
+                      self.proto_ready, self.inlined_enums, self.parts, self.met, self._need_by_kind):
+            state.clear()
+        self.top = []
+        self.layout = None  # type: ignore[assignment]
+        self.names = None  # type: ignore[assignment]
 
     # --- the top level -------------------------------------------------------------------
 
@@ -204,8 +221,8 @@ class _Dumper:
                     found.add(t.type_id)  # type: ignore[union-attr]
             elif kind in _RECORD_KEYWORD:
                 for m in t.members:  # type: ignore[union-attr]
-                    if m.type_id in anon:
-                        found.add(m.type_id)
+                    if m[1] in anon:
+                        found.add(m[1])
         return found
 
     # --- what a use of a type needs emitted first ---------------------------------------
@@ -240,7 +257,7 @@ class _Dumper:
             if tid not in self.body_ready:
                 self.body_ready.add(tid)
                 for m in self.layout.plan(tid).members:
-                    self.need(m.type_id, True)
+                    self.need(m[1], True)
         elif complete:
             self._define(tid)
         elif self.proto_depth:
@@ -295,8 +312,9 @@ class _Dumper:
         met = self.met
         flag = 3 if self.proto_depth else 2
         for m in plan.members:
-            if m.type_id << 2 | flag not in met:
-                self.need(m.type_id, True)
+            mtid = m[1]
+            if mtid << 2 | flag not in met:
+                self.need(mtid, True)
         tag = f"{_RECORD_KEYWORD[t.kind]} {self.names.tag[tid]}"
         self.out.append(f"{tag} {self._record_body(tid, plan, 0)};\n\n")
         self.declared.add(tag)
@@ -322,11 +340,11 @@ class _Dumper:
 
     # --- text ----------------------------------------------------------------------------
 
-    def _skip_member(self, m: Member) -> bool:
+    def _skip_member(self, m: MemberRow) -> bool:
         """Unnamed members that are not anonymous records are padding: the layout redoes them."""
-        if m.name:
+        if m[0]:
             return False
-        t = self.t[m.type_id]
+        t = self.t[m[1]]
         while t.kind in _MODIFIER_KINDS:
             t = self.t[t.type_id]  # type: ignore[union-attr]
         return t.kind not in _RECORD_KEYWORD or bool(t.name)
@@ -338,17 +356,17 @@ class _Dumper:
         add = lines.append
         parts = self.parts
         pads = plan.pads
-        for i, m in enumerate(plan.members):
+        for i, (name, mtid, _, bitfield_size) in enumerate(plan.members):
             if pads and i in pads:
                 for start, width in pads[i]:
                     add(f"{ind}{pad_type(start, width)}: {width};\n")
-            cached = parts.get(m.type_id)
-            if cached is not None and not m.bitfield_size:
-                add(f"{ind}{cached[0]}{m.name}{cached[1]};\n")
+            cached = parts.get(mtid)
+            if cached is not None and not bitfield_size:
+                add(f"{ind}{cached[0]}{name}{cached[1]};\n")
                 continue
-            text = f"{cached[0]}{m.name}{cached[1]}" if cached is not None else self.decl(m.type_id, m.name, depth + 1)
-            if m.bitfield_size:
-                add(f"{ind}{text}: {m.bitfield_size};\n")
+            text = f"{cached[0]}{name}{cached[1]}" if cached is not None else self.decl(mtid, name, depth + 1)
+            if bitfield_size:
+                add(f"{ind}{text}: {bitfield_size};\n")
             else:
                 add(f"{ind}{text};\n")
         if plan.tail:
@@ -476,20 +494,49 @@ class _Dumper:
         return ", ".join(out)
 
 
+class _Record(NamedTuple):
+    """A struct/union as the dumper reads it: like :class:`~pybpf.btf.types.Struct`, but its
+    members are the plain rows of :meth:`pybpf.btf.BTF.record_rows` (no dataclass per member)."""
+
+    kind: Kind
+    name: str
+    size: int
+    members: tuple[MemberRow, ...]
+
+
 class _LazyTypes(dict):  # type: ignore[type-arg]
-    """id -> type, decoding a type the first time it is asked for (most FUNCs never are)."""
+    """id -> type, decoding a type the first time it is asked for (most FUNCs never are).
+
+    Structs and unions come as :class:`_Record` rows read straight from the BTF records.
+    """
 
     def __init__(self, btf: BTF) -> None:
         super().__init__()
         self._btf = btf
+        self._kinds = btf.kinds()
 
-    def __missing__(self, tid: int) -> Type:
-        t = self[tid] = self._btf[tid]
+    def __missing__(self, tid: int) -> Type | _Record:
+        kind = self._kinds[tid] if 0 <= tid < len(self._kinds) else None
+        if kind in _RECORD_KIND_NUMS:
+            name, size, rows = self._btf.record_rows(tid)
+            t: Type | _Record = _Record(_RECORD_KIND_NUMS[kind], name, size, tuple(rows))
+        else:
+            t = self._btf[tid]
+        self[tid] = t
         return t
 
+    def prefill(self, ids: list[int]) -> None:
+        """Decode ``ids`` now, in bulk (records one by one as :class:`_Record`)."""
+        kinds = self._kinds
+        plain = [tid for tid in ids if kinds[tid] not in _RECORD_KIND_NUMS]
+        self.update(zip(plain, self._btf.decode_many(plain)))
 
+
+_RECORD_KIND_NUMS = {int(Kind.STRUCT): Kind.STRUCT, int(Kind.UNION): Kind.UNION}
 _ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
+#: bytes.translate table: kind number -> 1 for the kinds in _TOP_KINDS, else 0
+_TOP_MASK = bytes(1 if k in _TOP_KINDS else 0 for k in range(256))
 
 
 def _c_scalar(t: Type) -> str:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from ..errors import BTFError
-from .types import Kind, Member, Struct, Type, Union_
+from ._decode import MemberRow
+from .types import Kind, Type
 
 log = logging.getLogger("pybpf.btf.c_dump")
 
@@ -37,7 +38,8 @@ POINTER_SIZE = 8
 class RecordPlan:
     """How to emit one struct/union so that clang lays it out as BTF says.
 
-    ``members`` are emitted in order; ``pads[i]`` (only where there is any) are the padding
+    ``members`` are ``(name, type_id, bit_offset, bitfield_size)`` rows (see
+    :meth:`pybpf.btf.BTF.record_rows`), emitted in order; ``pads[i]`` (only where there is any) are the padding
     bit-fields, as ``(start bit, width)`` pairs, to emit before ``members[i]``. ``tail`` is the
     padding after the last member; for a union it is the padding of an anonymous struct that
     makes the union as large as BTF says.
@@ -45,7 +47,7 @@ class RecordPlan:
 
     packed: bool
     align: int
-    members: tuple[Member, ...]
+    members: tuple[MemberRow, ...]
     pads: dict[int, tuple[tuple[int, int], ...]]
     tail: tuple[tuple[int, int], ...]
 
@@ -77,7 +79,7 @@ def _round_up(value: int, align: int) -> int:
 class Layout:
     """Sizes, alignments and record plans for the types of one BTF (ids index ``types``)."""
 
-    def __init__(self, types: Mapping[int, Type], skip_member: Callable[[Member], bool]) -> None:
+    def __init__(self, types: Mapping[int, Type], skip_member: Callable[[MemberRow], bool]) -> None:
         self._types = types
         self._skip = skip_member
         self._align: dict[int, int] = {}
@@ -144,7 +146,7 @@ class Layout:
                 )
             self._planning.add(tid)
             skip = self._skip
-            members = [m for m in t.members if m.name or not skip(m)]  # type: ignore[union-attr]
+            members = [m for m in t.members if m[0] or not skip(m)]  # type: ignore[union-attr]
             if t.kind is Kind.UNION:
                 plan = self._plan_union(t, members)  # type: ignore[arg-type]
             else:
@@ -155,20 +157,17 @@ class Layout:
             self._planning.discard(tid)
         return plan  # type: ignore[return-value]
 
-    def _plan_struct(self, t: Struct, members: list[Member], *, packed: bool) -> RecordPlan | None:
+    def _plan_struct(self, t: Type, members: list[MemberRow], *, packed: bool) -> RecordPlan | None:
         """Lay ``t`` out naturally (or packed); None when natural layout cannot match BTF."""
         cur = 0
         align = 8  # bits
         pads = {}
         bits = self._bits
-        for i, m in enumerate(members):
-            tid = m.type_id
+        for i, (mname, tid, offset, width) in enumerate(members):
             sa = bits.get(tid)
             if sa is None:
                 sa = bits[tid] = (self.size_of(tid) * 8, self.align_of(tid) * 8)
             msize, malign = sa
-            width = m.bitfield_size
-            offset = m.bit_offset
             if packed:
                 pos = cur if width else -(-cur // 8) * 8
             elif width:
@@ -192,16 +191,16 @@ class Layout:
                 return None
             else:
                 log.warning("struct %s: member %s at bit %d overlaps the previous one; its layout "
-                            "in the dumped C will differ from BTF", t.name or "(anon)", m.name, offset)
+                            "in the dumped C will differ from BTF", t.name or "(anon)", mname, offset)
                 cur = max(cur, pos + (width or msize))
                 continue
             cur = offset + (width or msize)
             if malign > align:
                 align = malign
-        size_bits = t.size * 8
+        size_bits = t.size * 8  # type: ignore[union-attr]
         if packed:
             if cur > size_bits:
-                log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)
+                log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)  # type: ignore[union-attr]
             return RecordPlan(True, 1, tuple(members), pads, tuple(pad_chunks(cur, size_bits)))
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
@@ -209,17 +208,17 @@ class Layout:
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
         return RecordPlan(False, align // 8, tuple(members), pads, tail)
 
-    def _plan_union(self, t: Union_, members: list[Member]) -> RecordPlan:
+    def _plan_union(self, t: Type, members: list[MemberRow]) -> RecordPlan:
         align = 1
         biggest = 0
-        for m in members:
-            if m.bit_offset:
+        for mname, tid, bit_offset, bitfield_size in members:
+            if bit_offset:
                 log.warning("union %s: member %s at bit offset %d; the dumped C puts it at 0",
-                            t.name or "(anon)", m.name, m.bit_offset)
-            biggest = max(biggest, m.bitfield_size or self.size_of(m.type_id) * 8)
-            align = max(align, self.align_of(m.type_id))
-        size_bits = t.size * 8
-        packed = _round_up(biggest, align * 8) > size_bits or t.size % align != 0
+                            t.name or "(anon)", mname, bit_offset)
+            biggest = max(biggest, bitfield_size or self.size_of(tid) * 8)
+            align = max(align, self.align_of(tid))
+        size_bits = t.size * 8  # type: ignore[union-attr]
+        packed = _round_up(biggest, align * 8) > size_bits or t.size % align != 0  # type: ignore[union-attr]
         if packed:
             align = 1
         natural = _round_up(biggest, align * 8)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import BTFError
 from . import _wire
-from ._decode import DECODER_BY_KIND
+from ._decode import DECODER_BY_KIND, MemberRow, member_rows
 from .types import MODIFIER_KINDS, Array, Kind, Type, Void
 
 log = logging.getLogger("pybpf.btf")
@@ -41,14 +41,17 @@ class BTF:
     """
 
     __slots__ = (
-        "base", "type_id_start", "header", "_words", "_offsets", "_strings", "_n", "_cache",
-        "_names", "_ptr_size", "_value_plans", "_value_writers", "__weakref__",
+        "base", "type_id_start", "header", "_words", "_offsets", "_kinds", "_all_kinds", "_strings", "_n",
+        "_cache", "_names", "_ptr_size", "_value_plans", "_value_writers", "_int_bitfields", "__weakref__",
     )
     base: BTF | None
     type_id_start: int
     header: _wire.Header
     _words: array[int]
     _offsets: array[int]
+    _kinds: array[int]  # raw kind of every own record, indexed like _offsets
+    _all_kinds: bytes | None  # kinds() (cached)
+    _int_bitfields: frozenset[int] | None  # own INT ids that describe a bit-field (see _decode)
     _strings: _wire.StringTable
     _n: int
     _cache: list[Any]
@@ -71,7 +74,9 @@ class BTF:
         )
         self.type_id_start = len(base) if base is not None else 1
         self._words = _wire.type_words(data, h)
-        self._offsets = self._index(self._words)
+        self._offsets, self._kinds = self._index(self._words)
+        self._all_kinds = None
+        self._int_bitfields = None
         self._n = self.type_id_start + len(self._offsets)
         self._cache = [None] * len(self._offsets)
         self._names = None
@@ -80,10 +85,12 @@ class BTF:
         self._value_writers = None
 
     @staticmethod
-    def _index(words: array[int]) -> array[int]:
-        """Word index of every record; BTFError on an unknown kind or a truncated record."""
+    def _index(words: array[int]) -> tuple[array[int], array[int]]:
+        """Word index and raw kind of every record; BTFError on an unknown kind or a truncated record."""
         offsets = array("I")
+        kinds = array("B")
         append = offsets.append
+        append_kind = kinds.append
         fixed = _wire.FIXED_BY_KIND
         per_vlen = _wire.VLEN_BY_KIND
         end = len(words)
@@ -98,12 +105,13 @@ class BTF:
                         f"unknown BTF kind {kind} in the record at byte {i * 4} of the type section"
                     )
                 append(i)
+                append_kind(kind)
                 i += size + per_vlen[kind] * (info & 0xFFFF)
         except IndexError:
             raise BTFError(f"truncated BTF type record at byte {i * 4} of the type section") from None
         if i != end:
             raise BTFError(f"truncated BTF type record at byte {offsets[-1] * 4} of the type section")
-        return offsets
+        return offsets, kinds
 
     # --- construction ----------------------------------------------------------------
 
@@ -193,7 +201,7 @@ class BTF:
         if idx >= 0:
             if idx >= len(self._offsets):
                 raise BTFError(f"type id {type_id} is out of range (this BTF has ids 0..{self._n - 1})")
-            kind: int = (self._words[self._offsets[idx] + 1] >> 24) & 0x1F
+            kind: int = self._kinds[idx]
             return kind
         if self.base is not None:
             return self.base._kind(type_id)
@@ -204,6 +212,67 @@ class BTF:
     def kind_of(self, type_id: int) -> Kind:
         """The :class:`Kind` of ``type_id`` (cheap: does not decode the type)."""
         return Kind(self._kind(type_id))
+
+    def kinds(self) -> bytes:
+        """The raw kind number of every type id at once: ``kinds()[type_id]``, id 0 (void) included.
+
+        Cheap (nothing is decoded; the index pass records kinds) and meant for scanning the
+        whole graph: ``[tid for tid, k in enumerate(btf.kinds()) if k == Kind.STRUCT]``.
+        For split BTF the base's ids come first, as with every other id.
+        """
+        kinds = self._all_kinds
+        if kinds is None:
+            head = self.base.kinds() if self.base is not None else bytes([Kind.UNKNOWN])
+            kinds = self._all_kinds = head + self._kinds.tobytes()
+        return kinds
+
+    def decode_many(self, type_ids: Iterable[int]) -> list[Type]:
+        """The types of ``type_ids``, in order (as ``[btf[i] for i in type_ids]``, but faster
+        when there are thousands: no per-id method calls, and the cyclic GC is paused)."""
+        cache = self._cache
+        start = self.type_id_start
+        n = len(cache)
+        getitem = self.__getitem__
+        decode = self._decode
+        out: list[Type] = []
+        append = out.append
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # see _decode_all
+        try:
+            for tid in type_ids:
+                idx = tid - start
+                if 0 <= idx < n:
+                    t = cache[idx]
+                    if t is None:
+                        t = cache[idx] = decode(idx)
+                    append(t)
+                else:
+                    append(getitem(tid))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return out
+
+    def record_rows(self, type_id: int) -> tuple[str, int, list[MemberRow]]:
+        """``(name, size, members)`` of struct/union ``type_id`` without building dataclasses:
+        each member is a ``(name, type_id, bit_offset, bitfield_size)`` tuple, exactly the fields
+        of its :class:`~pybpf.btf.types.Member`. For bulk readers (the C dumper) that walk
+        thousands of records once; BTFError if ``type_id`` is not a struct or union."""
+        idx = type_id - self.type_id_start
+        if idx < 0 and self.base is not None:
+            return self.base.record_rows(type_id)
+        kind = self._kind(type_id)
+        if kind != Kind.STRUCT and kind != Kind.UNION:
+            raise BTFError(f"type id {type_id} is a {Kind(kind).name}, not a struct or union")
+        cached = self._cache[idx]
+        if cached is not None:
+            rows = [(m.name, m.type_id, m.bit_offset, m.bitfield_size) for m in cached.members]
+            return cached.name, cached.size, rows
+        w = self._words
+        off = self._offsets[idx]
+        name = self._strings.get(w[off])
+        keyword = "struct" if kind == Kind.STRUCT else "union"
+        return name, w[off + 2], member_rows(self, w, off, w[off + 1], f"{keyword} {name or '(anon)'}")
 
     def name_of(self, type_id: int) -> str:
         """The name of ``type_id`` ("" for anonymous types and void)."""
