@@ -21,6 +21,9 @@ import contextlib
 import logging
 import os
 import signal
+import json
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -181,32 +184,50 @@ def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
 
 # ----------------------------------------------------------------------------- the command
 
-#: waits for the go byte on fd argv[1], then becomes the command (same pid); exits 125 if never told to go
+#: tells it is ready on fd argv[2], waits for the go byte on fd argv[1], then becomes the command
+#: (same pid) with one execv; exits 125 if never told to go
 _TRAMPOLINE = (
-    "import os, sys\n"
-    "fd = int(sys.argv[1])\n"
-    "go = os.read(fd, 1)\n"
-    "os.close(fd)\n"
-    "if not go: sys.exit(125)\n"
-    "os.execv('/bin/sh', ['/bin/sh', '-c', 'exec ' + sys.argv[2]])\n"
+    "import os, sys, json\n"
+    "go_fd, ready_fd = int(sys.argv[1]), int(sys.argv[2])\n"
+    "argv = json.loads(sys.argv[3])\n"
+    "os.write(ready_fd, b'r')\n"
+    "os.close(ready_fd)\n"
+    "go = os.read(go_fd, 1)\n"
+    "os.close(go_fd)\n"
+    "if not go: os._exit(125)\n"
+    "os.execv(argv[0], argv)\n"
 )
 
 
 class PausedCommand:
     """``-c CMD``: started at once but held before running ``CMD`` until :meth:`release`.
 
-    A small trampoline waits on a pipe, then execs ``/bin/sh -c 'exec CMD'`` in the same process,
-    so the pid known before release (``cpid``) is the command's.
+    A small trampoline waits on a pipe, then execs the command (split like a shell would split
+    it, but not run through a shell, as bpftrace does) in the same process, so the pid known
+    before release (``cpid``) is the command's.
     """
 
     def __init__(self, command: str) -> None:
-        """Start ``command`` (a shell command line) held before it runs."""
+        """Start ``command`` (``"ls -l /"``; quotes group words) held before it runs."""
+        argv = shlex.split(command)
+        if not argv:
+            raise TraceRuntimeError("-c needs a command to run")
+        path = shutil.which(argv[0])
+        if path is None:
+            raise TraceRuntimeError(f"-c {argv[0]}: command not found (give a path, or put it on PATH)")
         r, self._w = os.pipe()
+        ready_r, ready_w = os.pipe()
         try:
-            self.proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(r), command],  # noqa: S603
-                                         pass_fds=(r,))
+            self.proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-S", "-c", _TRAMPOLINE, str(r), str(ready_w), json.dumps([path, *argv[1:]])],
+                pass_fds=(r, ready_w))
         finally:
             os.close(r)
+            os.close(ready_w)
+        # wait until its own start-up (which opens files, maps libraries...) is over, so that
+        # probes attached from now on see only the command
+        with os.fdopen(ready_r, "rb") as ready:
+            ready.read(1)
         self.pid = self.proc.pid
         self.released = False
 
