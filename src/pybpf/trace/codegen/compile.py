@@ -55,6 +55,10 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
         M.MapDef(M.RINGBUF_NAME, MapType.RINGBUF, 0, 0, M.RINGBUF_SIZE),
         M.MapDef(M.VARS_NAME, MapType.ARRAY, 4, 8, 1),
     ]
+    if any(ap.provider is ProbeType.USDT for info in tp.probes for ap in info.attach_points):
+        from ...link._usdt_spec import SPEC_SIZE
+        from .probes import USDT_MAX_SPECS, USDT_SPECS_MAP
+        defs.append(M.MapDef(USDT_SPECS_MAP, MapType.ARRAY, 4, SPEC_SIZE, USDT_MAX_SPECS))
     globals_ = M.emit(module, defs)
     scratch = M.MapDef(M.SCRATCH_NAME, MapType.PERCPU_ARRAY, 4, 8, 1)
     globals_.update(M.emit(module, [scratch]))

@@ -279,6 +279,11 @@ def _field_in_memory(g: ProbeGen, info: FieldInfo, base: ir.Value) -> ir.Value:
         return out
     if isinstance(t, RecordType):
         return ptr if info.base is not FieldBase.CTX else ptr
+    if isinstance(t, PointerType) and info.base is FieldBase.CTX and g.ap.provider is A.ProbeType.ITER:
+        # iterator context members are trusted-or-null kernel pointers: read them as plain numbers
+        tmp = g.slot(8)
+        call(g.b, Helper.PROBE_READ_KERNEL, tmp, const(8), ptr)
+        return g.load_int(tmp, 8)
     if is_scalar(t):
         size = min(t.size, 8)
         if info.base is FieldBase.CTX and size not in (1, 2, 4, 8):

@@ -115,6 +115,9 @@ class ProbeGen:
         eb.cbranch(ok, self.body, fail)
         ir.IRBuilder(fail).ret(ir.Constant(I32, 0))
         self.scratch = base
+        if self.ap.provider is A.ProbeType.USDT:  # pybpf.link.usdt finds its spec map through the program
+            from .probes import USDT_SPECS_MAP
+            call(self.b, Helper.MAP_LOOKUP_ELEM, self.u.map_global(USDT_SPECS_MAP), key)
         p = self.info.probe
         if p.predicate is not None:
             cond = self.truth(self.expr(p.predicate))

@@ -84,7 +84,7 @@ def arg(g: ProbeGen, n: int) -> ir.Value:
     if g.ap.provider is P.RAWTRACEPOINT:
         return g.load_int(g.gep(g.ctx, 8 * n), 8)
     if g.ap.provider is P.USDT:
-        raise CodegenError("usdt arguments are not supported by this compiler yet")
+        return usdt_arg(g, n)
     if n >= len(ARG_REGS):
         from .helpers import Helper, call  # stack arguments: sp + 8 * (n - 5)
         from .exprs import read_scalar
@@ -102,3 +102,43 @@ def retval(g: ProbeGen) -> ir.Value:
 
 def ip(g: ProbeGen) -> ir.Value:
     return reg(g, "ip")
+
+
+USDT_SPECS_MAP = "__pybpf_usdt_specs"  # what pybpf.link.usdt looks for in the program's maps
+USDT_MAX_SPECS = 256
+
+
+def usdt_sites(ap: AttachPoint) -> list[object]:
+    """The sites of USDT probe ``ap`` (their argument specs come from ``.note.stapsdt``)."""
+    from ...link.usdt import probes
+
+    sites = probes(ap.target, ap.namespace or None, ap.func)
+    if not sites:
+        raise CodegenError(f"{ap.target} has no USDT probe {ap.namespace}:{ap.func}")
+    return list(sites)
+
+
+def usdt_arg(g: ProbeGen, n: int) -> ir.Value:
+    """``argN`` of a USDT probe, read as its (first) site's argument spec says."""
+    from ...link._usdt_spec import ArgKind
+    from ..types import AddrSpace, IntType
+    from .exprs import read_scalar
+
+    sites = usdt_sites(g.ap)
+    args = sites[0].args  # type: ignore[attr-defined]
+    if any(s.args != args for s in sites[1:]):  # type: ignore[attr-defined]
+        raise CodegenError(f"usdt {g.ap.func}: its sites pass arguments differently; not supported yet")
+    if n >= len(args):
+        raise CodegenError(f"usdt {g.ap.func} has {len(args)} arguments, arg{n} does not exist")
+    spec = args[n]
+    i64 = ir.IntType(64)
+    if spec.kind is ArgKind.CONST:
+        return ir.Constant(i64, spec.value & 0xFFFF_FFFF_FFFF_FFFF)
+    regval = g.load_int(g.gep(g.ctx, spec.reg_off), 8)
+    if spec.kind is ArgKind.REG_DEREF:
+        addr = g.b.add(regval, ir.Constant(i64, spec.value & 0xFFFF_FFFF_FFFF_FFFF))
+        return read_scalar(g, addr, IntType(8 * spec.size, spec.signed), AddrSpace.USER)
+    if spec.size == 8:
+        return regval
+    narrow = g.b.trunc(regval, ir.IntType(8 * spec.size))
+    return g.b.sext(narrow, i64) if spec.signed else g.b.zext(narrow, i64)
