@@ -1,0 +1,163 @@
+"""``pybpf trace`` against Debian's bpftrace 0.17, measured in the same run.
+
+Run (root): .venv/bin/python bench/bench_trace.py [--runs N]
+Goals (issue 6): launch-to-attached and launch-to-first-event at most 0.5x bpftrace; CPU time
+of the tracer while 100,000 events/s are traced and printed at most 1x bpftrace.
+
+Method.
+
+- *launch-to-attached*: from ``Popen`` of the tracer to its ``Attaching N probes...`` line (both
+  tools print it once the programs are compiled and loaded, right before attaching).
+- *launch-to-first-event*: a generator (bench/c/trace_gen.c, comm ``trgen``) makes getppid()
+  calls continuously; from ``Popen`` to the first line the traced program prints for it. This
+  is the figure a user waits for: compile + load + attach + first event out.
+- *CPU at 100k events/s*: the generator makes 100,000 getppid() calls per second for
+  ``SECONDS``; the tracer prints one line per call (``printf("%d %d\\n", pid, tid)``) into a
+  pipe that the benchmark drains. CPU time (user + system, from /proc/PID/stat) of the tracer
+  is counted from the start to the end of the generator's run only (not start-up or exit),
+  and the number of printed lines is checked against the number of calls (lost events are
+  reported).
+
+Each figure is the median of ``--runs`` runs; the ratio is pybpf / bpftrace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+PYBPF = [str(Path(sys.executable).with_name("pybpf")), "trace"]
+BPFTRACE = ["bpftrace"]
+RATE = 100_000
+SECONDS = 3.0
+PROGRAMS = {
+    "tracepoint printf": 'tracepoint:syscalls:sys_enter_getppid /comm == "trgen"/ { printf("%d %s\\n", pid, comm); }',
+    "tracepoint count by comm": 'tracepoint:syscalls:sys_enter_getppid /comm == "trgen"/ '
+                                '{ @[comm] = count(); printf("x\\n"); }',
+    "hist + printf": 'tracepoint:syscalls:sys_enter_getppid /comm == "trgen"/ { @h = hist(pid); '
+                     'printf("%s\\n", comm); }',
+}
+EVENT_PROGRAM = 'tracepoint:syscalls:sys_enter_getppid /comm == "trgen"/ { printf("%d %d\\n", pid, tid); }'
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def build_generator(tmp: Path) -> Path:
+    out = tmp / "trgen"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-O2", "-o", str(out), str(HERE / "c" / "trace_gen.c")],
+                   check=True)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _readline(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        raise TimeoutError("no output")
+    return proc.stdout.readline()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(2)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def launch(tool: list[str], program: str, gen: Path) -> tuple[float, float]:
+    """(launch-to-attached, launch-to-first-event) in seconds."""
+    feeder = subprocess.Popen([str(gen), "2000", "30"])
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([*tool, "-e", program], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = _readline(proc, 60)
+        attached = time.perf_counter() - t0
+        assert line.startswith(b"Attaching"), line
+        _readline(proc, 60)
+        first = time.perf_counter() - t0
+        _stop(proc)
+        return attached, first
+    finally:
+        feeder.kill()
+        feeder.wait()
+
+
+def cpu_at_rate(tool: list[str], gen: Path) -> tuple[float, int, int]:
+    """(tracer CPU seconds during the run, lines printed, calls made)."""
+    proc = subprocess.Popen([*tool, "-e", EVENT_PROGRAM], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _readline(proc, 60)
+    lines = [0]
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1(1 << 20):  # type: ignore[attr-defined]
+            lines[0] += chunk.count(b"\n")
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    before = cpu_seconds(proc.pid)
+    subprocess.run([str(gen), str(RATE), str(SECONDS)], check=True)
+    time.sleep(0.3)  # let the tracer print what is still in its buffer
+    used = cpu_seconds(proc.pid) - before
+    _stop(proc)
+    reader.join(5)
+    return used, lines[0], int(RATE * SECONDS)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench_trace needs root", file=sys.stderr)
+        return 1
+    if shutil.which("bpftrace") is None:
+        print("bench_trace compares with Debian's bpftrace: apt-get install bpftrace", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as d:
+        gen = build_generator(Path(d))
+        print(f"{'program':28} {'metric':24} {'pybpf':>9} {'bpftrace':>9} {'ratio':>6}  goal")
+        for name, program in PROGRAMS.items():
+            ours = [launch(PYBPF, program, gen) for _ in range(args.runs)]
+            theirs = [launch(BPFTRACE, program, gen) for _ in range(args.runs)]
+            for i, metric in enumerate(("launch-to-attached s", "launch-to-first-event s")):
+                a = statistics.median(r[i] for r in ours)
+                b = statistics.median(r[i] for r in theirs)
+                print(f"{name:28} {metric:24} {a:9.3f} {b:9.3f} {a / b:6.2f}  <= 0.5")
+        ours_cpu = [cpu_at_rate(PYBPF, gen) for _ in range(args.runs)]
+        theirs_cpu = [cpu_at_rate(BPFTRACE, gen) for _ in range(args.runs)]
+        a = statistics.median(r[0] for r in ours_cpu)
+        b = statistics.median(r[0] for r in theirs_cpu)
+        print(f"{'printf at 100k events/s':28} {'tracer CPU s (3 s run)':24} {a:9.3f} {b:9.3f} {a / b:6.2f}  <= 1.0")
+        per_line = [statistics.median(r[0] / max(r[1], 1) * 1e6 for r in runs) for runs in (ours_cpu, theirs_cpu)]
+        print(f"{'printf at 100k events/s':28} {'tracer CPU us per line':24} {per_line[0]:9.2f} {per_line[1]:9.2f} "
+              f"{per_line[0] / per_line[1]:6.2f}  <= 1.0")
+        for label, runs in (("pybpf", ours_cpu), ("bpftrace", theirs_cpu)):
+            printed = [r[1] for r in runs]
+            print(f"  {label}: lines printed per run {printed} of {runs[0][2]} calls "
+                  "(the rest were lost: the ring/perf buffer was full)")
+        print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
