@@ -30,7 +30,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Iterator
 
-from ..interpreter import CompiledProgram, compile_program
+from ..interpreter import BACK_EDGE_LIMIT, CompiledProgram, compile_program
 from .engine import available, unavailable_reason
 from .lower import JitUnsupported
 
@@ -114,7 +114,8 @@ def jit_compile(program: VMProgram, *, strict: bool = False) -> CompiledProgram 
 
     rt = program.runtime
     try:
-        native = native_program(program.name, program.instructions, rt.resolve_ld64)
+        native = native_program(program.name, program.instructions, rt.resolve_ld64,
+                                back_edge_limit=getattr(rt, "back_edge_limit", BACK_EDGE_LIMIT))
     except JitUnsupported as exc:
         log.log(logging.WARNING if strict else logging.INFO,
                 "program %r runs in the interpreter: the JIT does not support it (%s)", program.name, exc)

@@ -1,6 +1,7 @@
 """The contract between generated native code and its Python side.
 
-Each compiled BPF function is ``u64 f(Env *env, u64 r1, .., u64 r5, i64 depth)``. ``Env`` is an
+Each compiled BPF function is ``u64 f(Env *env, u64 r1, .., u64 r5, i64 depth)``; Python enters it
+through ``u64 thunk(Env *env)``, which takes r1..r5 and depth from ``env[ARGS..]``. ``Env`` is an
 array of u64 slots (:class:`EnvSlot`); the region table it points to has one
 ``{host pointer, readable length, writable length}`` triple of u64 per region id of the VM's
 :class:`~pybpf.vm.memory.Memory`. An access ``[off, off + size)`` of region ``id`` runs natively
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["EnvSlot", "SlowKind", "ENV_SLOTS", "ERR_PYTHON", "ERR_STATIC", "ENTRY_WORDS"]
+__all__ = ["EnvSlot", "SlowKind", "ENV_SLOTS", "ERR_PYTHON", "ERR_STATIC", "ENTRY_WORDS", "thunk_symbol"]
 
 
 class EnvSlot(IntEnum):
@@ -26,12 +27,15 @@ class EnvSlot(IntEnum):
     TABLE = 1        # address of the region table (u64[3 * capacity])
     CAPACITY = 2     # number of region ids the table covers
     FLAG = 3         # set by the Python side: a tail call happened / LD_ABS was out of the packet
-    HELPER_FN = 4    # u64 helper(u64 id, u64 r1..r5, i64 depth, i64 pc)
-    SLOW_FN = 5      # u64 slow(u64 kind, u64 addr, u64 size, u64 value, i64 pc)
-    ATOMIC_FN = 6    # u64 atomic(u64 addr, u64 size, u64 op, u64 src, u64 r0, u64 dst, i64 pc)
+    HELPER_FN = 4    # u64 helper(void); ARGS: id, r1..r5, depth, pc
+    SLOW_FN = 5      # u64 slow(void); ARGS: kind, addr, size, value, pc
+    ATOMIC_FN = 6    # u64 atomic(void); ARGS: addr, size, op, src, r0, dst, pc
+    ARGS = 8         # ARGS..ARGS+7: arguments of a call across the boundary (either way)
 
 
-ENV_SLOTS = 8
+#: arguments travel through Env memory, not as C arguments: ctypes converts each C argument
+#: of a callback or foreign call on every call (~0.35 us apiece), a memoryview store is ~30 ns
+ENV_SLOTS = 16
 #: u64 words per region-table entry: host pointer, readable bytes, writable bytes
 ENTRY_WORDS = 3
 ERR_PYTHON = 1
@@ -45,3 +49,8 @@ class SlowKind(IntEnum):
     LOAD_SIGNED = 1
     STORE = 2
     LD_ABS = 3
+
+
+def thunk_symbol(slot: int) -> str:
+    """The symbol of the Python entry thunk of the BPF function at ``slot``."""
+    return f"bpf_t{slot}"

@@ -12,10 +12,11 @@ code falls back to the slow path, which asks ``Memory`` again.
 from __future__ import annotations
 
 import ctypes
+import struct
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..interpreter import CALLBACK_HELPERS, TAIL_CALL_HELPER, CompiledProgram, _depth, _limit
+from ..interpreter import BACK_EDGE_LIMIT, CALLBACK_HELPERS, TAIL_CALL_HELPER, CompiledProgram, _depth, _limit
 from ..memory import MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
 from .abi import ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
@@ -29,11 +30,10 @@ __all__ = ["RegionTable", "bind_program"]
 
 M64 = (1 << 64) - 1
 U64 = ctypes.c_uint64
-_HELPER_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, U64, U64, ctypes.c_int64, ctypes.c_int64)
-_SLOW_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, ctypes.c_int64)
-_ATOMIC_CB = ctypes.CFUNCTYPE(U64, U64, U64, U64, U64, U64, U64, ctypes.c_int64)
-# native functions are called with the GIL held (PYFUNCTYPE): nothing else touches the VM meanwhile
-_NATIVE = ctypes.PYFUNCTYPE(U64, ctypes.c_void_p, U64, U64, U64, U64, U64, ctypes.c_int64)
+_CALLBACK = ctypes.CFUNCTYPE(U64)
+# native code is entered with the GIL held (PYFUNCTYPE): nothing else touches the VM meanwhile
+_THUNK = ctypes.PYFUNCTYPE(U64, ctypes.c_void_p)
+A = int(EnvSlot.ARGS)
 
 
 def _host_address(buf: bytearray) -> int:
@@ -57,11 +57,14 @@ class RegionTable:
         self.cached: dict[int, tuple[bytearray, int, int, int]] = {}
         for depth in range(MAX_CALL_FRAMES):
             self.fill(STACK_REGION + depth)
+        #: the stack frames, checked once per entry from Python; the rest after every helper too
+        self.stacks = dict(self.cached)
+        self.cached.clear()
 
     def fill(self, rid: int) -> None:
         """Cache region ``rid`` if it has a plain fast path."""
         mem = self.memory
-        if not 0 <= rid < self.capacity or rid in self.cached:
+        if not 0 <= rid < self.capacity or rid in self.cached or rid in getattr(self, "stacks", ()):
             return
         rlen, wlen = mem.rlen[rid], mem.wlen[rid]
         buf = mem.bufs[rid]
@@ -80,15 +83,22 @@ class RegionTable:
         self.cached.pop(rid, None)
 
     def validate(self) -> None:
-        """Clear every entry that no longer matches the Memory (then refill the stacks)."""
+        """Clear every cached entry that no longer matches the Memory."""
+        if not self.cached:
+            return
         mem = self.memory
         bufs, rlen, wlen = mem.bufs, mem.rlen, mem.wlen
         stale = [rid for rid, (buf, n, r, w) in self.cached.items()
                  if bufs[rid] is not buf or len(buf) != n or rlen[rid] != r or wlen[rid] != w]
         for rid in stale:
             self.drop(rid)
-            if STACK_REGION <= rid < STACK_REGION + MAX_CALL_FRAMES:
-                self.fill(rid)
+
+    def validate_stacks(self) -> None:
+        """The stack frames are never remapped by the VM; if one was, the run cannot go native."""
+        bufs = self.memory.bufs
+        for rid, (buf, n, _, _) in self.stacks.items():
+            if bufs[rid] is not buf or len(buf) != n:
+                raise VMError(f"stack region {rid} was replaced; the JIT needs the VM's own stack frames")
 
 
 _tables: weakref.WeakKeyDictionary[Memory, RegionTable] = weakref.WeakKeyDictionary()
@@ -113,22 +123,24 @@ class _Binding:
         self.pending: BaseException | None = None
         self.env = (U64 * ENV_SLOTS)()
         self.env_address = ctypes.addressof(self.env)
-        self._callbacks = (_HELPER_CB(self._helper), _SLOW_CB(self._slow), _ATOMIC_CB(self._atomic))
+        self.args = memoryview(self.env).cast("B").cast("Q")  # fast access to env[...]
+        self._callbacks = (_CALLBACK(self._helper), _CALLBACK(self._slow), _CALLBACK(self._atomic))
         env = self.env
         env[EnvSlot.TABLE] = self.table.address
         env[EnvSlot.CAPACITY] = self.table.capacity
         for slot, cb in zip((EnvSlot.HELPER_FN, EnvSlot.SLOW_FN, EnvSlot.ATOMIC_FN), self._callbacks):
             env[slot] = ctypes.cast(cb, ctypes.c_void_p).value or 0
-        self.functions = {slot: self._wrap(_NATIVE(addr)) for slot, addr in native.addresses.items()}
+        self.functions = {slot: self._wrap(_THUNK(addr)) for slot, addr in native.addresses.items()}
 
     # ---- trampolines (called from native code; never raise) ---------------------------------
 
     def _error(self, exc: BaseException) -> int:
         self.pending = exc
-        self.env[EnvSlot.ERR] = ERR_PYTHON
+        self.args[EnvSlot.ERR] = ERR_PYTHON
         return 0
 
-    def _helper(self, hid: int, r1: int, r2: int, r3: int, r4: int, r5: int, depth: int, pc: int) -> int:
+    def _helper(self) -> int:
+        hid, r1, r2, r3, r4, r5, depth, pc = self.args[A:A + 8]
         try:
             if hid == TAIL_CALL_HELPER:
                 target = self.rt.tail_call_target(r1, r2, r3, pc)
@@ -136,7 +148,7 @@ class _Binding:
                     return 0
                 result = target(r1, 0, 0, 0, 0, depth) & M64
                 self.table.validate()
-                self.env[EnvSlot.FLAG] = 1
+                self.args[EnvSlot.FLAG] = 1
                 return result
             fn = self.helpers[hid]
             if hid in CALLBACK_HELPERS:
@@ -148,13 +160,14 @@ class _Binding:
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller of the native code
             return self._error(exc)
 
-    def _slow(self, kind: int, addr: int, size: int, value: int, pc: int) -> int:
+    def _slow(self) -> int:
+        kind, addr, size, value, pc = self.args[A:A + 5]
         try:
             rt = self.rt
             if kind == SlowKind.LD_ABS:
                 v = rt.ld_abs(addr, size, pc)
                 if v is None:
-                    self.env[EnvSlot.FLAG] = 1
+                    self.args[EnvSlot.FLAG] = 1
                     return 0
                 return v
             self.table.fill(addr >> 32)
@@ -167,7 +180,8 @@ class _Binding:
         except BaseException as exc:  # noqa: BLE001
             return self._error(exc)
 
-    def _atomic(self, addr: int, size: int, op: int, src: int, r0: int, dst: int, pc: int) -> int:
+    def _atomic(self) -> int:
+        addr, size, op, src, r0, dst, pc = self.args[A:A + 7]
         try:
             self.table.fill(addr >> 32)
             return self.rt.atomic(addr, size, op, src, r0, dst, pc) & M64
@@ -177,9 +191,10 @@ class _Binding:
     # ---- Python view of the native functions -------------------------------------------------
 
     def _raise(self) -> None:
-        code = self.env[EnvSlot.ERR]
-        self.env[EnvSlot.ERR] = 0
-        self.env[EnvSlot.FLAG] = 0
+        args = self.args
+        code = args[EnvSlot.ERR]
+        args[EnvSlot.ERR] = 0
+        args[EnvSlot.FLAG] = 0
         if code == ERR_PYTHON:
             exc, self.pending = self.pending, None
             assert exc is not None
@@ -187,24 +202,36 @@ class _Binding:
         _raise_static(self.native.errors[code - ERR_STATIC])
 
     def _wrap(self, fn: Callable[..., int]) -> Callable[..., int]:
-        env = self.env_address
+        env = ctypes.c_void_p(self.env_address)
         table = self.table
-        state = self.env
+        args = self.args
 
         def run(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
             if not 0 <= d < MAX_CALL_FRAMES:
                 raise IndexError("list index out of range")  # what the interpreter's frame lookup raises
             table.validate()
-            r0 = fn(env, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, d)
-            if state[0]:
+            table.validate_stacks()
+            args[A:A + 6] = _pack(r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, d)
+            r0 = fn(env)
+            if args[0]:
                 self._raise()
             return r0
         return run
 
 
+def _pack(*values: int) -> memoryview:
+    return memoryview(_struct6.pack(*values)).cast("Q")
+
+
+_struct6 = struct.Struct("<6Q")
+
+
 def _raise_static(err: StaticError) -> None:
     if err.kind == "limit":
-        _limit(err.pc)
+        limit = int(err.message)
+        if limit == BACK_EDGE_LIMIT:
+            _limit(err.pc)
+        _limit(err.pc, limit)  # type: ignore[call-arg]  # the interpreter's message for a runtime's own limit
     if err.kind == "depth":
         _depth(err.pc)
     raise VMError(err.message, pc=err.pc)

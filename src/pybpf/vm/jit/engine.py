@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ...isa import Instruction
+from ..interpreter import BACK_EDGE_LIMIT
+from .abi import thunk_symbol
 from .lower import JitUnsupported, LoweredProgram, StaticError, lower_program
 
 log = logging.getLogger("pybpf.vm.jit")
@@ -36,7 +38,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 @dataclass
 class NativeProgram:
-    """One program's native code: function addresses by entry slot, and its static errors."""
+    """One program's native code: the addresses of its entry thunks by function slot, and its
+    static errors."""
 
     name: str
     addresses: dict[int, int]
@@ -71,7 +74,7 @@ class _Engine:
             return cls._tm
 
 
-_cache: OrderedDict[tuple[bytes, tuple[int, ...]], NativeProgram] = OrderedDict()
+_cache: OrderedDict[tuple[object, ...], NativeProgram] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -99,20 +102,22 @@ def _key(insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], in
     return code, tuple(consts)
 
 
-def native_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int]) -> NativeProgram:
+def native_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int], *,
+                   back_edge_limit: int = BACK_EDGE_LIMIT) -> NativeProgram:
     """Compile ``insns`` to native code (or take it from the cache).
 
     Raises :class:`~pybpf.vm.jit.lower.JitUnsupported` when the JIT cannot run the program."""
     if _llvm is None:
         raise JitUnsupported(_IMPORT_ERROR)
-    key = _key(insns, resolve_ld64)
+    key = _key(insns, resolve_ld64) + (back_edge_limit,)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
     tm = _Engine.target_machine()
-    lowered: LoweredProgram = lower_program(name, insns, resolve_ld64, _llvm.get_process_triple())
+    lowered: LoweredProgram = lower_program(name, insns, resolve_ld64, _llvm.get_process_triple(),
+                                            back_edge_limit=back_edge_limit)
     with _Engine._lock:  # LLVM's global context is not thread-safe
         native = _compile(name, lowered, tm)
     log.debug("jit compiled %s: %d instructions, %d functions", name, len(insns), len(native.addresses))
@@ -136,5 +141,5 @@ def _compile(name: str, lowered: LoweredProgram, tm: object) -> NativeProgram:
     pb.getModulePassManager().run(mod, pb)
     engine = _llvm.create_mcjit_compiler(mod, _Engine.new_target_machine())
     engine.finalize_object()
-    addresses = {e: engine.get_function_address(LoweredProgram.symbol(e)) for e in lowered.entries}
+    addresses = {e: engine.get_function_address(thunk_symbol(e)) for e in lowered.entries}
     return NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine)

@@ -28,7 +28,7 @@ from ...isa.opcodes import (
 )
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
 from ..memory import MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
-from .abi import ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind
+from .abi import ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 
 __all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError"]
 
@@ -38,9 +38,8 @@ I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType
 P8 = I8.as_pointer()
 P64 = I64.as_pointer()
 INT = {1: I8, 2: I16, 4: I32, 8: I64}
-HELPER_T = ir.FunctionType(I64, [I64] * 8)
-SLOW_T = ir.FunctionType(I64, [I64] * 5)
-ATOMIC_T = ir.FunctionType(I64, [I64] * 7)
+CALLBACK_T = ir.FunctionType(I64, [])
+THUNK_T = ir.FunctionType(I64, [P8])
 FUNC_T = ir.FunctionType(I64, [P8] + [I64] * 6)
 
 
@@ -141,9 +140,12 @@ class _Func:
         self.set_field(EnvSlot.ERR, _c(ERR_STATIC + code))
         self.b.ret(_c(0))
 
-    def callback(self, slot: EnvSlot, ty: ir.FunctionType, args: list[ir.Value]) -> ir.Value:
-        ptr = self.b.inttoptr(self.field(slot), ty.as_pointer())
-        return self.b.call(ptr, args)
+    def callback(self, slot: EnvSlot, args: list[ir.Value]) -> ir.Value:
+        """Call back into Python: the arguments go to ``env[ARGS..]``."""
+        for i, arg in enumerate(args):
+            self.b.store(arg, self.b.gep(self.env, [_c(EnvSlot.ARGS + i)]))
+        ptr = self.b.inttoptr(self.field(slot), CALLBACK_T.as_pointer())
+        return self.b.call(ptr, [])
 
     def goto(self, src: int, dst: int) -> None:
         """Jump to slot ``dst``, counting back edges as the interpreter does."""
@@ -153,9 +155,9 @@ class _Func:
             b.store(n, self.n)
             over = self.new_block("runaway")
             go = self.new_block("back")
-            b.cbranch(b.icmp_unsigned(">", n, _c(BACK_EDGE_LIMIT)), over, go)
+            b.cbranch(b.icmp_unsigned(">", n, _c(self.p.back_edge_limit)), over, go)
             b.position_at_end(over)
-            self.fail("limit", "", src)
+            self.fail("limit", str(self.p.back_edge_limit), src)
             b.position_at_end(go)
         self.b.branch(self.blocks[dst])
 
@@ -186,7 +188,7 @@ class _Func:
         b.branch(done)
         b.position_at_end(slow)
         kind = SlowKind.LOAD_SIGNED if signed else SlowKind.LOAD
-        v_slow = self.callback(EnvSlot.SLOW_FN, SLOW_T, [_c(kind), addr, _c(size), _c(0), _c(pc)])
+        v_slow = self.callback(EnvSlot.SLOW_FN, [_c(kind), addr, _c(size), _c(0), _c(pc)])
         self.check_err()
         slow_end = b.block
         b.branch(done)
@@ -205,7 +207,7 @@ class _Func:
         b.store(b.trunc(value, INT[size]) if size < 8 else value, ptr, align=1)
         b.branch(done)
         b.position_at_end(slow)
-        self.callback(EnvSlot.SLOW_FN, SLOW_T, [_c(SlowKind.STORE), addr, _c(size), value, _c(pc)])
+        self.callback(EnvSlot.SLOW_FN, [_c(SlowKind.STORE), addr, _c(size), value, _c(pc)])
         self.check_err()
         b.branch(done)
         b.position_at_end(done)
@@ -224,8 +226,9 @@ class _Lowerer:
     """Builds the module of one program."""
 
     def __init__(self, name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int],
-                 triple: str) -> None:
+                 triple: str, back_edge_limit: int) -> None:
         self.name = name
+        self.back_edge_limit = back_edge_limit
         self.by_slot: dict[int, Instruction] = {}
         slot = 0
         for insn in insns:
@@ -264,6 +267,12 @@ class _Lowerer:
             self.functions[e] = fn
         for start, stop in zip(entries, entries[1:] + [self.end]):
             self.function(start, stop)
+        for e in entries:  # Python's way in: u64 thunk(env), arguments in env[ARGS..]
+            thunk = ir.Function(self.module, THUNK_T, thunk_symbol(e))
+            b = ir.IRBuilder(thunk.append_basic_block("entry"))
+            envp = b.bitcast(thunk.args[0], P64)
+            args = [b.load(b.gep(envp, [_c(EnvSlot.ARGS + i)])) for i in range(6)]
+            b.ret(b.call(self.functions[e], [thunk.args[0], *args]))
         return LoweredProgram(self.module, entries, self.errors, self.helper_ids)
 
     def function(self, start: int, stop: int) -> None:
@@ -370,14 +379,20 @@ class _Lowerer:
         cls = insn.opcode & CLASS_MASK
         op = insn.opcode & CODE_MASK
         if op == JmpOp.EXIT:
+            if not insn.is_exit:
+                return self.bad(f, pc, insn, "an invalid exit")
             b.ret(f.reg(0))
             return False
         if op == JmpOp.CALL:
+            if not insn.is_call:
+                return self.bad(f, pc, insn, "an invalid call (callx and JMP32 calls are not supported)")
             return self.call(f, pc, insn)
         if op == JmpOp.JA:
             f.goto(pc, self.target(f, pc, insn))
             return False
         if op == JmpOp.JCOND:
+            if cls != InsnClass.JMP or insn.src or insn.opcode & SOURCE_MASK:
+                return self.bad(f, pc, insn, "an invalid may_goto")
             t = self.target(f, pc, insn)
             mg = b.sub(b.load(f.mg), _c(1))
             b.store(mg, f.mg)
@@ -429,7 +444,7 @@ class _Lowerer:
             raise JitUnsupported(f"kernel function call at slot {pc}")
         hid = insn.imm
         self.helper_ids.add(hid)
-        r0 = f.callback(EnvSlot.HELPER_FN, HELPER_T, [_c(hid), *args, f.depth, _c(pc)])
+        r0 = f.callback(EnvSlot.HELPER_FN, [_c(hid), *args, f.depth, _c(pc)])
         f.check_err()
         if hid == TAIL_CALL_HELPER:
             flag = f.field(EnvSlot.FLAG)
@@ -529,7 +544,7 @@ class _Lowerer:
         fast_end = b.block
         b.branch(done)
         b.position_at_end(slow)
-        v_slow = f.callback(EnvSlot.ATOMIC_FN, ATOMIC_T, [addr, _c(size), _c(int(op)), src, r0, dst, _c(pc)])
+        v_slow = f.callback(EnvSlot.ATOMIC_FN, [addr, _c(size), _c(int(op)), src, r0, dst, _c(pc)])
         f.check_err()
         slow_end = b.block
         b.branch(done)
@@ -559,7 +574,7 @@ class _Lowerer:
                 if insn.src > 10:
                     return self.bad(f, pc, insn, "a register above r10")
                 off = b.add(f.reg(insn.src), off)
-            v = f.callback(EnvSlot.SLOW_FN, SLOW_T, [_c(SlowKind.LD_ABS), off, _c(size), _c(0), _c(pc)])
+            v = f.callback(EnvSlot.SLOW_FN, [_c(SlowKind.LD_ABS), off, _c(size), _c(0), _c(pc)])
             f.check_err()
             outside, inside = f.new_block("ldabs_outside"), f.new_block("ldabs")
             b.cbranch(b.icmp_unsigned("!=", f.field(EnvSlot.FLAG), _c(0)), outside, inside)
@@ -623,8 +638,9 @@ _register_problem: Callable[[int, Instruction], str] = getattr(_Gen, "register_p
 
 
 def lower_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int],
-                  triple: str) -> LoweredProgram:
-    """Lower a relocated program to one LLVM module (raises :class:`JitUnsupported`)."""
+                  triple: str, *, back_edge_limit: int = BACK_EDGE_LIMIT) -> LoweredProgram:
+    """Lower a relocated program to one LLVM module (raises :class:`JitUnsupported`).
+    ``back_edge_limit``: back edges one function call may take (the runtime's, as the interpreter)."""
     if not insns:
         raise JitUnsupported("the program has no instructions")
-    return _Lowerer(name, insns, resolve_ld64, triple).lower()
+    return _Lowerer(name, insns, resolve_ld64, triple, back_edge_limit).lower()
