@@ -311,3 +311,77 @@ def test_command_mode_traces_until_the_command_exits(bins: dict[str, Path]) -> N
     go()
     assert done.is_set()
     assert "@[/etc/hostname]: 1" in result["r"].stdout.splitlines()
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def on_exit_of_trcat(body: str) -> str:
+    return f'tracepoint:syscalls:sys_enter_exit_group /comm == "trcat"/ {{ {body} }}'
+
+
+def test_time_strftime_ksym_kaddr_strerror(bins: dict[str, Path]) -> None:
+    import time as _time
+
+    run = trace(on_exit_of_trcat('time("%Y|"); printf("%s %s %s\\n", strftime("%Y", nsecs), '
+                                 'ksym(kaddr("vfs_read")), strerror(2));'), cat(bins, "/dev/null"))
+    year = _time.strftime("%Y")
+    assert run.lines[1] == f"{year}|{year} vfs_read No such file or directory"
+
+
+def test_btf_struct_access_sizeof_offsetof(bins: dict[str, Path]) -> None:
+    run = trace(on_exit_of_trcat('printf("%d %d %d\\n", curtask->pid == pid, sizeof(struct task_struct) > 1000, '
+                                 'offsetof(struct task_struct, pid) > 0);'), cat(bins, "/dev/null"))
+    assert run.lines[1] == "1 1 1"
+
+
+def test_cat_ntop_pton(bins: dict[str, Path]) -> None:
+    run = trace(on_exit_of_trcat('cat("/proc/sys/kernel/ostype"); '
+                                 'printf("%s %s\\n", ntop(pton("10.1.2.3")), ntop(pton("::1")));'),
+                cat(bins, "/dev/null"))
+    assert run.lines[1:3] == ["Linux", "10.1.2.3 ::1"]
+
+
+def test_tuples_in_variables_and_maps(bins: dict[str, Path]) -> None:
+    run = trace(on_exit_of_trcat('$t = (1, "two", comm); printf("%d %s %s\\n", $t.0, $t.1, $t.2); '
+                                 '@x[$t.0] = $t; print(@x[1]);'), cat(bins, "/dev/null"))
+    assert run.lines[1:3] == ["1 two trcat", "(1, two, trcat)"]
+    assert "@x[1]: (1, two, trcat)" in run.lines
+
+
+def test_compound_map_assignment_and_string_values(bins: dict[str, Path]) -> None:
+    run = trace(on_exit_of_trcat('@a = 5; @a += 3; @a <<= 1; @b[comm] = "s"; @b[comm] = "longer"; '
+                                 '@n = -5; @m = @n * 2; printf("%d %s %d\\n", @a, @b[comm], @m);'),
+                cat(bins, "/dev/null"))
+    assert run.lines[1] == "16 longer -10"
+    assert run.lines[-4:] == ["@a: 16", "@b[trcat]: longer", "@m: -10", "@n: -5"]
+
+
+def test_usdt_arguments(bins: dict[str, Path]) -> None:
+    from progs_uprobe import build_usdt, ensure_sdt_header
+
+    why = ensure_sdt_header()
+    if why:
+        pytest.skip(why)
+    target = build_usdt(bins["tmp"], "-O2")
+    prog = (f'usdt:{target}:pybpftest:args {{ printf("%d %d %s %d %d\\n", arg0, arg1, str(arg2), arg3, arg4); }} '
+            f'usdt:{target}:pybpftest:deref {{ printf("%d %d\\n", arg0, arg1); }}')
+    run = trace(prog, lambda: subprocess.run([str(target), "7"], input=b"\n", capture_output=True))
+    assert run.stderr == ""
+    # arg3 is -8@$-1234567890123 printed with %d: bpftrace 0.17 prints the same low 32 bits
+    assert run.lines[1:3] == ["7 -7 hello usdt -1912276171 5", "14 -21"]
+
+
+def test_iterator_program_loads() -> None:
+    import pybpf
+    from pybpf.trace.codegen import compile_script
+
+    cs = compile_script('iter:task /ctx->task->pid == 1/ { printf("%d\\n", ctx->task->pid); }')
+    with pybpf.load(cs.object_spec) as coll:  # the verifier accepts it
+        assert cs.probes[0].program_name in coll.programs
+
+
+def test_kprobe_is_refused_with_the_alternative() -> None:
+    run = trace("kprobe:vfs_read { @ = count(); }", interrupt=False)
+    assert run.returncode != 0
+    assert "kprobe" in run.stderr and "tracepoint" in run.stderr
