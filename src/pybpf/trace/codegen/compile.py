@@ -54,6 +54,7 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
     defs += [
         M.MapDef(M.RINGBUF_NAME, MapType.RINGBUF, 0, 0, M.RINGBUF_SIZE),
         M.MapDef(M.VARS_NAME, MapType.ARRAY, 4, 8, 1),
+        M.MapDef(M.LOST_NAME, MapType.PERCPU_ARRAY, 4, 8, 1),
     ]
     if any(ap.provider is ProbeType.USDT for info in tp.probes for ap in info.attach_points):
         from ...link._usdt_spec import SPEC_SIZE
@@ -82,7 +83,7 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
     spec = load_spec(elf)
     return CompiledScript(
         object_spec=spec, probes=unit.probes, maps=bindings, events=list(tp.events),
-        ringbuf_map=M.RINGBUF_NAME, typed=tp, ir=text, elf=elf, vars_map=M.VARS_NAME,
+        ringbuf_map=M.RINGBUF_NAME, typed=tp, ir=text, elf=elf, vars_map=M.VARS_NAME, lost_map=M.LOST_NAME,
         stack_maps={name: kernel for (kernel, _), name in unit.stack_maps.items()},
     )
 

@@ -45,7 +45,12 @@ def emit_event(g: ProbeGen, node: A.Call) -> None:
     layout = g.tp.events[eid]
     rb = g.u.map_global(M.RINGBUF_NAME)
     rec = call(g.b, Helper.RINGBUF_RESERVE, rb, const(layout.size), const(0))
-    _, join = g.if_then(g.truth(rec), "reserved")
+    reserved, lost, join = g.new_block("reserved"), g.new_block("lost"), g.new_block("reserved_end")
+    g.b.cbranch(g.truth(rec), reserved, lost)
+    g.b.position_at_end(lost)
+    count_lost(g)
+    g.b.branch(join)
+    g.b.position_at_end(reserved)
     g.store_int(const(layout.id), rec, 8)
     if layout.kind is EventKind.JOIN:
         _join(g, node, layout, rec)
@@ -56,6 +61,14 @@ def emit_event(g: ProbeGen, node: A.Call) -> None:
     g.close(join)
     if layout.kind is EventKind.EXIT:
         g.b.ret(ir.Constant(I32, 0))
+
+
+def count_lost(g: ProbeGen) -> None:
+    """Add one to this CPU's lost-event counter (the ring buffer was full)."""
+    p = call(g.b, Helper.MAP_LOOKUP_ELEM, g.u.map_global(M.LOST_NAME), g._zero_key)
+    _, join = g.if_then(g.truth(p), "lost_count")
+    g.store_int(g.b.add(g.load_int(p, 8), const(1)), p, 8)
+    g.close(join)
 
 
 def _join(g: ProbeGen, node: A.Call, layout: EventLayout, rec: ir.Value) -> None:

@@ -22,6 +22,7 @@ AGG_VALUE_SIZE = {
 RINGBUF_NAME = "ringbuf"
 SCRATCH_NAME = "scratch"
 VARS_NAME = "vars"
+LOST_NAME = "lost"
 RINGBUF_SIZE = 1 << 22
 DEFAULT_MAX_KEYS = 4096
 STACK_MAP_ENTRIES = 16384
@@ -107,7 +108,7 @@ def binding_for(info: MapInfo, bpf_name: str) -> MapBinding:
 
 def plan(tp: TypedProgram) -> tuple[dict[str, MapBinding], list[MapDef]]:
     """Bindings for every bpftrace map and the map definitions (user maps first)."""
-    taken = {RINGBUF_NAME, SCRATCH_NAME, VARS_NAME}
+    taken = {RINGBUF_NAME, SCRATCH_NAME, VARS_NAME, LOST_NAME}
     max_keys = int(tp.config.get("max_map_keys", DEFAULT_MAX_KEYS) or DEFAULT_MAX_KEYS)  # type: ignore[arg-type]
     bindings: dict[str, MapBinding] = {}
     defs: list[MapDef] = []

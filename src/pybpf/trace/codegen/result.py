@@ -102,6 +102,8 @@ class CompiledScript:
     ir: str
     elf: bytes
     vars_map: str = ""
+    #: per-CPU u64 count of events dropped because the ring buffer was full (key u32 0)
+    lost_map: str = ""
     stack_maps: dict[str, bool] = field(default_factory=dict)  # BPF map name -> kernel stacks?
 
     @property
@@ -127,6 +129,15 @@ class CompiledScript:
     def write_object(self, path: str | Path) -> None:
         """Write the ELF object (``--emit-obj``); :func:`pybpf.load` loads it later."""
         Path(path).write_bytes(self.elf)
+
+    def lost_events(self, collection: object) -> int:
+        """Events dropped so far because the ring buffer was full (summed over CPUs)."""
+        if not self.lost_map:
+            return 0
+        from ..runtime.maps import LiveMap
+
+        live = LiveMap(getattr(collection, "maps")[self.lost_map], percpu=True)
+        return sum(int.from_bytes(v[:8], "little") for _, values in live.raw_items() for v in values)
 
     def prepare(self, collection: object, *, start_ns: int | None = None) -> None:
         """Store the start time (CLOCK_MONOTONIC ns, default now) that ``elapsed`` counts from."""
