@@ -69,6 +69,17 @@ def test_batch_mode_and_wrapped_records(obj: pybpf.Collection) -> None:
     assert (batch["neg"] == -batch["seq"].astype(np.int64)).all()
 
 
+def test_callback_mode_over_wrapped_records(obj: pybpf.Collection) -> None:
+    seqs: list[int] = []
+    with PerfBuffer(obj.maps["pb"], lambda r: seqs.append(int(r["seq"])), record_type="event", btf=obj,
+                    page_count=1) as pb:
+        for _ in range(60):
+            _on_cpu(online_cpus()[0], lambda: obj.programs["pb_output"].test_run(PACKET, repeat=50))
+            assert pb.consume() == 50
+        assert pb.lost == 0
+    assert seqs == list(range(3000))
+
+
 def test_lost_samples_are_counted_and_reported(obj: pybpf.Collection) -> None:
     lost: list[tuple[int, int]] = []
     got: list[bytes] = []

@@ -6,7 +6,8 @@
   ``bpf_user_ringbuf_drain()``.
 - :class:`PerfBuffer` (BPF_MAP_TYPE_PERF_EVENT_ARRAY): one perf ring per CPU, lost-sample
   records counted and reported.
-- :class:`TracePipe`: ``bpf_printk`` output parsed into :class:`TraceEvent`.
+- :class:`TracePipe`: ``bpf_printk`` output parsed into :class:`TraceEvent`; :func:`trace_fields`
+  gives bcc's ``(task, pid, cpu, flags, ts, msg)`` tuple of a line.
 
 Every reader is a context manager owning its fds and mappings, and keeps a ``lost`` count.
 """
@@ -17,10 +18,10 @@ from .dtype import btf_dtype
 from .errors import EventsError, RecordTypeError, RingBufferFullError
 from .perfbuf import PerfBuffer
 from .ringbuf import Ring, RingBuffer
-from .trace_pipe import TraceEvent, TracePipe, parse_trace_line
+from .trace_pipe import TraceEvent, TracePipe, parse_trace_line, trace_fields
 from .user_ringbuf import UserRingBuffer
 
 __all__ = [
     "EventsError", "PerfBuffer", "RecordTypeError", "Ring", "RingBuffer", "RingBufferFullError", "TraceEvent",
-    "TracePipe", "UserRingBuffer", "btf_dtype", "parse_trace_line",
+    "TracePipe", "UserRingBuffer", "btf_dtype", "parse_trace_line", "trace_fields",
 ]

@@ -137,7 +137,7 @@ class EpollReader:
                     src.drain(pending.append, DEFAULT_LIMIT)
                 if not pending:
                     await ready.wait()
-                    self._epoll.poll(0)  # let epoll re-arm its ready list
+                    self._epoll.poll(0)  # drops stale entries from our epoll's ready list (else it stays readable)
                     continue
                 while pending:
                     yield pending.popleft()

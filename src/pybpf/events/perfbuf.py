@@ -241,6 +241,9 @@ class PerfBuffer(EpollReader):
     to 8-byte alignment minus 4) or, with ``record_type``, as a numpy record.
     ``lost_callback(cpu, count)`` hears of samples the kernel dropped because a ring was
     full; :attr:`lost` adds them up. ``page_count`` (a power of two) is the data pages per CPU.
+    ``wakeup_events`` > 1 makes the kernel wake the reader once per that many samples (much
+    cheaper for the producer at high rates); then call :meth:`consume` when :meth:`poll`
+    times out, to pick up the last few samples that did not wake it.
 
     >>> with PerfBuffer(obj.maps["events"], print, lost_callback=lambda cpu, n: ...) as pb:  # doctest: +SKIP
     ...     pb.poll(1.0)
