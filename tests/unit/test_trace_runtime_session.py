@@ -229,3 +229,12 @@ def test_paused_command_closed_unreleased_does_not_leak() -> None:
 
 def _unused(_: Sequence[int]) -> None:
     return None
+
+
+def test_records_after_exit_are_dropped_like_bpftrace() -> None:
+    run = Run(r'BEGIN { printf("before\n"); exit(); printf("after\n"); }')
+    first, second = (e for e in run.tp.events if e.kind is EventKind.PRINTF)
+    run.handler(record(first))
+    run.handler(record(run.event(EventKind.EXIT)))
+    run.handler(record(second))
+    assert run.out.getvalue() == "before\n"

@@ -90,6 +90,8 @@ class EventHandler:
         }
 
     def __call__(self, raw: bytes) -> None:
+        if self.exit_requested:
+            return  # like bpftrace: nothing after exit() is printed (END's output comes later)
         if len(raw) < 8:
             raise TraceRuntimeError(f"event record of {len(raw)} bytes has no id")
         event_id = int.from_bytes(raw[:8], "little")
@@ -389,6 +391,8 @@ class Session:
         finally:
             for ln in links:
                 ln.close()
+        self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
+        handler.exit_requested = False
         for probe in self.script.end:
             run_special(coll.programs[probe.program_name])
         self._drain(reader, lost)
