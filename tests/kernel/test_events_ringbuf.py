@@ -159,6 +159,26 @@ def test_asyncio_iteration_while_a_thread_produces() -> None:
     _check_records(seqs, range(2000))
 
 
+def test_asyncio_batches() -> None:
+    s = spec("events")
+    s.maps["rb"].max_entries = 1 << 20
+    with pybpf.load(s) as obj, RingBuffer(obj.maps["rb"], record_type="event", btf=obj) as rb:
+        async def main() -> list[int]:
+            loop = asyncio.get_running_loop()
+            producer = loop.run_in_executor(None, _produce_slowly, obj, "rb_output", 100, 20)
+            seqs: list[int] = []
+            async for batch in rb.batches():
+                assert batch.dtype.names is not None and "seq" in batch.dtype.names
+                seqs.extend(int(x) for x in batch["seq"])
+                if len(seqs) >= 2000:
+                    break
+            await producer
+            return seqs
+
+        seqs = asyncio.run(asyncio.wait_for(main(), 30))
+    _check_records(seqs, range(2000))
+
+
 def test_poll_wakes_up_for_a_producer_thread() -> None:
     s = spec("events")
     s.maps["rb"].max_entries = 1 << 20

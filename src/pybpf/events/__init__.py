@@ -1,7 +1,7 @@
 """``pybpf.events``: read what BPF programs report.
 
 - :class:`RingBuffer` (BPF_MAP_TYPE_RINGBUF): callbacks, numpy batches (:meth:`RingBuffer.read_batch`),
-  ``async for``, several maps on one epoll (:meth:`RingBuffer.add`).
+  ``async for`` records or :meth:`RingBuffer.batches`, several maps on one epoll (:meth:`RingBuffer.add`).
 - :class:`UserRingBuffer` (BPF_MAP_TYPE_USER_RINGBUF): write records a program drains with
   ``bpf_user_ringbuf_drain()``.
 - :class:`PerfBuffer` (BPF_MAP_TYPE_PERF_EVENT_ARRAY): one perf ring per CPU, lost-sample

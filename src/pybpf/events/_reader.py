@@ -124,23 +124,33 @@ class EpollReader:
         return self._records()
 
     async def _records(self) -> AsyncIterator[Any]:
+        pending: deque[Any] = deque()
+
+        def take() -> bool:
+            for src in self._sources:
+                src.drain(pending.append, DEFAULT_LIMIT)
+            return bool(pending)
+
+        async for _ in self._when_ready(take):
+            while pending:
+                yield pending.popleft()
+
+    async def _when_ready(self, take: Callable[[], bool]) -> AsyncIterator[None]:
+        """Yield each time ``take()`` (which reads what is there) found something; between
+        times, wait in the running asyncio loop for the epoll fd to become readable."""
         self._check_open()
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()
-        pending: deque[Any] = deque()
         fd = self._epoll.fileno()
         loop.add_reader(fd, ready.set)
         try:
             while True:
-                ready.clear()  # clear first: data arriving after the drain sets it again (level-triggered)
-                for src in self._sources:
-                    src.drain(pending.append, DEFAULT_LIMIT)
-                if not pending:
-                    await ready.wait()
-                    self._epoll.poll(0)  # drops stale entries from our epoll's ready list (else it stays readable)
+                ready.clear()  # clear first: data arriving after take() sets it again (level-triggered)
+                if take():
+                    yield None
                     continue
-                while pending:
-                    yield pending.popleft()
+                await ready.wait()
+                self._epoll.poll(0)  # drops stale entries from our epoll's ready list (else it stays readable)
         finally:
             if not loop.is_closed():
                 loop.remove_reader(fd)

@@ -34,7 +34,7 @@ and reads ``obj.maps["rb_lost"][0]``. :attr:`Ring.lost` is therefore always 0 an
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any
 
@@ -339,6 +339,21 @@ class RingBuffer(EpollReader):
         if not r.pending:
             self._epoll.poll(-1 if timeout is None else timeout)
         return r.read_batch()
+
+    async def batches(self, *, ring: int | Map | None = None) -> AsyncIterator[np.ndarray[Any, Any]]:
+        """``async for batch in rb.batches()``: numpy arrays of records as they arrive."""
+        r = self._ring(ring)
+        out: list[np.ndarray[Any, Any]] = []
+
+        def take() -> bool:
+            batch = r.read_batch()
+            if batch.size:
+                out.append(batch)
+            return bool(out)
+
+        async for _ in self._when_ready(take):
+            while out:
+                yield out.pop(0)
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
