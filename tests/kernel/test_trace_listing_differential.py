@@ -34,3 +34,17 @@ def test_same_output_as_bpftrace(command: str, program: str, fmt: str) -> None:
     theirs = run([BPFTRACE, "-f", fmt, "-c", command, "-e", program])
     ours = run([sys.executable, "-m", "pybpf.cli", "trace", "-f", fmt, "-c", command, "-e", program])
     assert ours == theirs
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_output_file_like_bpftrace(fmt: str, tmp_path: object) -> None:
+    """-o FILE: the output goes to the file, except the two empty lines before the maps."""
+    from pathlib import Path
+    assert BPFTRACE is not None
+    program = 'BEGIN { printf("x\\n"); @a[1] = 2; @h = hist(3); exit(); }'
+    base = Path(str(tmp_path))
+    theirs_out = run([BPFTRACE, "-f", fmt, "-o", str(base / "theirs"), "-e", program])
+    ours_out = run([sys.executable, "-m", "pybpf.cli", "trace", "-f", fmt, "-o", str(base / "ours"), "-e", program])
+    assert ours_out == theirs_out == "\n\n"
+    assert (base / "ours").read_text() == (base / "theirs").read_text()

@@ -129,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.emit_obj:
             script.write_object(args.emit_obj)
         with _output(args.output) as out:
-            printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr)
+            printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)
             return Session(script, printer, SessionOptions(pid=args.pid), child=child).run()
     finally:
         if child is not None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from . import json as J
-from .aggregations import MapData, exit_text, format_value, map_text
+from .aggregations import MapData, format_value, map_text, maps_text
 from .formatting import format_printf
 
 
@@ -41,10 +41,18 @@ def _join(parts: Sequence[bytes | str], sep: str) -> str:
 class TextPrinter:
     """bpftrace's default output. ``quiet`` (``-q``) drops the "Attaching N probes..." line."""
 
-    def __init__(self, out: TextIO, *, err: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, out: TextIO, *, err: TextIO | None = None, quiet: bool = False,
+                 terminal: TextIO | None = None) -> None:
         self.out = out
         self.err = err if err is not None else out
         self.quiet = quiet
+        #: where the two empty lines before the exit maps go: bpftrace writes them to stdout even
+        #: under ``-o FILE`` (everything else goes to the file)
+        self.terminal = terminal if terminal is not None else out
+
+    def _exit_prefix(self) -> None:
+        self.terminal.write("\n\n")
+        self.terminal.flush()
 
     def _write(self, s: str) -> None:
         self.out.write(s)
@@ -73,7 +81,8 @@ class TextPrinter:
         self._write(map_text(m, top=top, div=div))
 
     def exit_maps(self, maps: Sequence[MapData]) -> None:
-        self._write(exit_text(maps))
+        self._exit_prefix()
+        self._write(maps_text(maps))
 
     def lost(self, n: int) -> None:
         self.err.write(f"Lost {n} events\n")
@@ -110,13 +119,15 @@ class JsonPrinter(TextPrinter):
         self._write(J.map_record(m, top=top, div=div))
 
     def exit_maps(self, maps: Sequence[MapData]) -> None:
-        self._write(J.exit_records(list(maps)))
+        self._exit_prefix()
+        self._write("".join(J.map_record(m) for m in sorted(maps, key=lambda m: m.name)))
 
     def lost(self, n: int) -> None:
         self._write(J.lost_events(n))
 
 
-def make_printer(out: TextIO, *, fmt: str = "text", quiet: bool = False, err: TextIO | None = None) -> Printer:
-    """The printer for ``-f text|json``."""
+def make_printer(out: TextIO, *, fmt: str = "text", quiet: bool = False, err: TextIO | None = None,
+                 terminal: TextIO | None = None) -> Printer:
+    """The printer for ``-f text|json``; ``terminal`` is stdout when ``out`` is a ``-o`` file."""
     table: dict[str, type[TextPrinter]] = {"text": TextPrinter, "json": JsonPrinter}
-    return table[fmt](out, err=err, quiet=quiet)
+    return table[fmt](out, err=err, quiet=quiet, terminal=terminal)
