@@ -120,7 +120,7 @@ def jit_compile(program: VMProgram, *, strict: bool = False) -> CompiledProgram 
         log.log(logging.WARNING if strict else logging.INFO,
                 "program %r runs in the interpreter: the JIT does not support it (%s)", program.name, exc)
         return None
-    return bind_program(native, program.name, program.instructions, rt)
+    return bind_program(native, program.name, program.instructions, rt, program.type)
 
 
 def _tiering(program: VMProgram, interpreted: CompiledProgram) -> CompiledProgram:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["EnvSlot", "SlowKind", "ENV_SLOTS", "ERR_PYTHON", "ERR_STATIC", "ENTRY_WORDS", "thunk_symbol"]
+__all__ = ["EnvSlot", "SlowKind", "ENV_SLOTS", "ERR_PYTHON", "ERR_STATIC", "ENTRY_WORDS", "thunk_symbol",
+           "CTX_CACHE_ENTRIES"]
 
 
 class EnvSlot(IntEnum):
@@ -30,12 +31,19 @@ class EnvSlot(IntEnum):
     HELPER_FN = 4    # u64 helper(void); ARGS: id, r1..r5, depth, pc
     SLOW_FN = 5      # u64 slow(void); ARGS: kind, addr, size, value, pc
     ATOMIC_FN = 6    # u64 atomic(void); ARGS: addr, size, op, src, r0, dst, pc
+    GEN = 7          # generation of the context-load cache (bumped by Python, see CTX_CACHE)
     ARGS = 8         # ARGS..ARGS+7: arguments of a call across the boundary (either way)
+    CTX_CACHE = 16   # CTX_CACHE_ENTRIES pairs (tag, value): context loads served by a region hook
 
 
 #: arguments travel through Env memory, not as C arguments: ctypes converts each C argument
 #: of a callback or foreign call on every call (~0.35 us apiece), a memoryview store is ~30 ns
-ENV_SLOTS = 16
+ENV_SLOTS = 16 + 2 * 64
+#: Context fields computed by a Python hook (xdp_md's data/data_end pointers) are pure functions
+#: of VM state only Python code changes; a value read once stays valid until control next
+#: returns to Python. Entry ``off // 4`` holds ``(GEN << 4 | size, value)`` for a 4-byte-aligned
+#: offset below 256; Python bumps GEN on every entry and every callback except plain loads.
+CTX_CACHE_ENTRIES = 64
 #: u64 words per region-table entry: host pointer, readable bytes, writable bytes
 ENTRY_WORDS = 3
 ERR_PYTHON = 1

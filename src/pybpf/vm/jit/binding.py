@@ -17,8 +17,9 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..interpreter import BACK_EDGE_LIMIT, CALLBACK_HELPERS, TAIL_CALL_HELPER, CompiledProgram, _depth, _limit
-from ..memory import MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
-from .abi import ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
+from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
+from ...enums import ProgramType
+from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
 from .lower import StaticError
 
@@ -34,6 +35,7 @@ _CALLBACK = ctypes.CFUNCTYPE(U64)
 # native code is entered with the GIL held (PYFUNCTYPE): nothing else touches the VM meanwhile
 _THUNK = ctypes.PYFUNCTYPE(U64, ctypes.c_void_p)
 A = int(EnvSlot.ARGS)
+_CTX_BASE = CTX_REGION << 32
 
 
 def _host_address(buf: bytearray) -> int:
@@ -92,9 +94,12 @@ class RegionTable:
                  if bufs[rid] is not buf or len(buf) != n or rlen[rid] != r or wlen[rid] != w]
         for rid in stale:
             self.drop(rid)
+            self.fill(rid)  # remapped (a new packet, ...): cheaper now than through a slow path
 
     def validate_stacks(self) -> None:
-        """The stack frames are never remapped by the VM; if one was, the run cannot go native."""
+        """The stack frames are mapped once by Memory and never replaced or resized (helpers write
+        them in place); checked when a program is bound. Even a replaced frame could not make
+        native code touch freed memory: the table keeps the old buffer alive."""
         bufs = self.memory.bufs
         for rid, (buf, n, _, _) in self.stacks.items():
             if bufs[rid] is not buf or len(buf) != n:
@@ -115,10 +120,15 @@ def region_table(memory: Memory) -> RegionTable:
 class _Binding:
     """One program's native code bound to one Runtime: its Env, trampolines and helpers."""
 
-    def __init__(self, native: NativeProgram, runtime: Runtime, helpers: dict[int, Callable[..., int]]) -> None:
+    def __init__(self, native: NativeProgram, runtime: Runtime, helpers: dict[int, Callable[..., int]], *,
+                 cache_ctx: bool = False) -> None:
         self.native = native
+        #: serve repeated context loads from CTX_CACHE (only for contexts whose hooks are pure
+        #: functions of state Python code changes: xdp_md)
+        self.cache_ctx = cache_ctx
         self.rt = runtime
         self.table = region_table(runtime.memory)
+        self.table.validate_stacks()
         self.helpers = helpers
         self.pending: BaseException | None = None
         self.env = (U64 * ENV_SLOTS)()
@@ -141,6 +151,7 @@ class _Binding:
 
     def _helper(self) -> int:
         hid, r1, r2, r3, r4, r5, depth, pc = self.args[A:A + 8]
+        self.args[EnvSlot.GEN] += 1
         try:
             if hid == TAIL_CALL_HELPER:
                 target = self.rt.tail_call_target(r1, r2, r3, pc)
@@ -156,6 +167,7 @@ class _Binding:
             else:
                 result = fn(r1, r2, r3, r4, r5) & M64
             self.table.validate()
+            self.args[EnvSlot.GEN] += 1
             return result
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller of the native code
             return self._error(exc)
@@ -172,9 +184,16 @@ class _Binding:
                 return v
             self.table.fill(addr >> 32)
             if kind == SlowKind.LOAD:
-                return rt.slow_load(addr, size, pc)
+                v = rt.slow_load(addr, size, pc)
+                off = addr - _CTX_BASE
+                if self.cache_ctx and 0 <= off < 4 * CTX_CACHE_ENTRIES and not off & 3:
+                    at = EnvSlot.CTX_CACHE + (off >> 1)
+                    self.args[at] = self.args[EnvSlot.GEN] << 4 | size
+                    self.args[at + 1] = v
+                return v
             if kind == SlowKind.LOAD_SIGNED:
                 return rt.slow_load_signed(addr, size, pc)
+            self.args[EnvSlot.GEN] += 1
             rt.slow_store(addr, size, value, pc)
             return 0
         except BaseException as exc:  # noqa: BLE001
@@ -183,6 +202,7 @@ class _Binding:
     def _atomic(self) -> int:
         addr, size, op, src, r0, dst, pc = self.args[A:A + 7]
         try:
+            self.args[EnvSlot.GEN] += 1
             self.table.fill(addr >> 32)
             return self.rt.atomic(addr, size, op, src, r0, dst, pc) & M64
         except BaseException as exc:  # noqa: BLE001
@@ -203,15 +223,25 @@ class _Binding:
 
     def _wrap(self, fn: Callable[..., int]) -> Callable[..., int]:
         env = ctypes.c_void_p(self.env_address)
-        table = self.table
+        validate = self.table.validate
         args = self.args
+        zeros = memoryview(bytes(40)).cast("Q")
+        first, rest, gen = A, slice(A + 1, A + 6), EnvSlot.GEN
 
         def run(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
-            if not 0 <= d < MAX_CALL_FRAMES:
-                raise IndexError("list index out of range")  # what the interpreter's frame lookup raises
-            table.validate()
-            table.validate_stacks()
-            args[A:A + 6] = _pack(r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, d)
+            validate()
+            args[gen] += 1
+            try:
+                args[first] = r1
+                if r2 or r3 or r4 or r5 or d:
+                    if not 0 <= d < MAX_CALL_FRAMES:
+                        raise IndexError("list index out of range")  # as the interpreter's frame lookup
+                    args[rest] = _pack(r2, r3, r4, r5, d)
+                else:
+                    args[rest] = zeros
+            except (ValueError, OverflowError, struct.error):  # an argument outside u64: wrap it
+                args[first] = r1 & M64
+                args[rest] = _pack(r2 & M64, r3 & M64, r4 & M64, r5 & M64, d)
             r0 = fn(env)
             if args[0]:
                 self._raise()
@@ -220,10 +250,10 @@ class _Binding:
 
 
 def _pack(*values: int) -> memoryview:
-    return memoryview(_struct6.pack(*values)).cast("Q")
+    return memoryview(_struct5.pack(*values)).cast("Q")
 
 
-_struct6 = struct.Struct("<6Q")
+_struct5 = struct.Struct("<5Q")
 
 
 def _raise_static(err: StaticError) -> None:
@@ -237,11 +267,12 @@ def _raise_static(err: StaticError) -> None:
     raise VMError(err.message, pc=err.pc)
 
 
-def bind_program(native: NativeProgram, name: str, insns: list[Instruction], runtime: Runtime) -> CompiledProgram:
+def bind_program(native: NativeProgram, name: str, insns: list[Instruction], runtime: Runtime,
+                 prog_type: ProgramType | None = None) -> CompiledProgram:
     """The native code of a program as the interpreter's :class:`CompiledProgram` (same calling
     convention: ``entry(r1, r2, r3, r4, r5, depth) -> r0``)."""
     helpers = {hid: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
-    binding = _Binding(native, runtime, helpers)
+    binding = _Binding(native, runtime, helpers, cache_ctx=prog_type == ProgramType.XDP)
     slots: dict[int, Any] = {}
     slot = 0
     for insn in insns:

@@ -27,8 +27,8 @@ from ...isa.opcodes import (
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
-from ..memory import MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
-from .abi import ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
+from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
+from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 
 __all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError"]
 
@@ -187,15 +187,32 @@ class _Func:
         v_fast = (b.sext if signed else b.zext)(raw, I64) if size < 8 else raw
         b.branch(done)
         b.position_at_end(slow)
+        incoming = [(v_fast, fast)]
+        if not signed:  # a context field a hook computed earlier in this stretch of native code?
+            probe, call = self.new_block("ctx_probe"), self.new_block("ld_call")
+            off = b.and_(addr, _c(M32))
+            cacheable = b.and_(b.icmp_unsigned("==", b.lshr(addr, _c(32)), _c(CTX_REGION)),
+                               b.icmp_unsigned("==", b.and_(off, _c(~(4 * CTX_CACHE_ENTRIES - 4) & M64)), _c(0)))
+            b.cbranch(cacheable, probe, call)
+            b.position_at_end(probe)
+            at = b.add(_c(EnvSlot.CTX_CACHE), b.lshr(off, _c(1)))  # 2 words per 4-byte field
+            tag = b.load(b.gep(self.env, [at]))
+            want = b.or_(b.shl(self.field(EnvSlot.GEN), _c(4)), _c(size))
+            hit = self.new_block("ctx_hit")
+            b.cbranch(b.icmp_unsigned("==", tag, want), hit, call)
+            b.position_at_end(hit)
+            incoming.append((b.load(b.gep(self.env, [b.add(at, _c(1))])), hit))
+            b.branch(done)
+            b.position_at_end(call)
         kind = SlowKind.LOAD_SIGNED if signed else SlowKind.LOAD
         v_slow = self.callback(EnvSlot.SLOW_FN, [_c(kind), addr, _c(size), _c(0), _c(pc)])
         self.check_err()
-        slow_end = b.block
+        incoming.append((v_slow, b.block))
         b.branch(done)
         b.position_at_end(done)
         phi = b.phi(I64)
-        phi.add_incoming(v_fast, fast)
-        phi.add_incoming(v_slow, slow_end)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
         return phi
 
     def store(self, pc: int, addr: ir.Value, size: int, value: ir.Value) -> None:
