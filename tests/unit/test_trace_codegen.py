@@ -213,8 +213,24 @@ def test_aggregations_record_their_kind() -> None:
 
 
 def test_unsupported_constructs_say_what_to_do() -> None:
-    with pytest.raises(CodegenError, match="for .* loops are not supported"):
-        compile_("BEGIN { @m[1] = 2; for ($kv : @m) { printf(\"%d\\n\", $kv.0); } }")
+    with pytest.raises(CodegenError, match=r"len\(@map\) is not supported"):
+        compile_("BEGIN { @m[1] = 2; printf(\"%d\\n\", len(@m)); }")
+
+
+def test_for_map_body_is_a_static_callback_with_btf() -> None:
+    cs = compile_("BEGIN { @m[1] = 2; $n = 0; for ($kv : @m) { $n += $kv.1; if ($n > 5) { break; } } "
+                  "printf(\"%d\\n\", $n); }")
+    prog = cs.object_spec.programs[cs.probes[0].program_name]
+    assert "bpf_for_each_map_elem" in helpers_called(cs, prog.name)
+    assert len(prog.func_info) == 2  # the probe and its loop body (the kernel requires func info)
+    btf = cs.object_spec.btf
+    assert btf is not None
+
+
+def test_objects_carry_btf_function_info() -> None:
+    cs = compile_("interval:s:1 { @ = count(); }")
+    prog = cs.object_spec.programs[cs.probes[0].program_name]
+    assert len(prog.func_info) == 1
 
 
 def test_positional_parameters_are_compile_time_constants() -> None:

@@ -12,6 +12,7 @@ from ...enums import MapType
 from ..ast import ProbeType
 from ..semantic import Env, TypedProgram, analyse
 from . import maps as M
+from .debuginfo import add_debug_info
 from .helpers import I8, I32, PTR
 from .irgen import ProbeGen, Unit
 from .object import emit_object, load_spec
@@ -76,6 +77,7 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
             ProbeGen(unit, info, attach, fn).generate()
     scratch_g = globals_[M.SCRATCH_NAME]
     scratch_g.initializer = ir.Constant(scratch_g.value_type, [int(MapType.PERCPU_ARRAY), 4, unit.scratch_size, 1, 0])
+    add_debug_info(module)
     lic = ir.GlobalVariable(module, ir.ArrayType(I8, 4), "_license")
     lic.initializer = ir.Constant(ir.ArrayType(I8, 4), bytearray(b"GPL\0"))
     lic.section = "license"

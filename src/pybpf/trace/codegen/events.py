@@ -13,7 +13,7 @@ from ..semantic.model import EventKind, EventLayout
 from ..types import ArrayType, StringType
 from . import maps as M
 from .exprs import probe_read, space_of
-from .helpers import I32, Helper, call
+from .helpers import Helper, call
 from .irgen import CodegenError, const
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def emit_event(g: ProbeGen, node: A.Call) -> None:
     call(g.b, Helper.RINGBUF_SUBMIT, rec, const(0))
     g.close(join)
     if layout.kind is EventKind.EXIT:
-        g.b.ret(ir.Constant(I32, 0))
+        g.leave(1)
 
 
 def count_lost(g: ProbeGen) -> None:

@@ -39,6 +39,7 @@ class Helper(enum.IntEnum):
     RINGBUF_RESERVE = 131
     RINGBUF_SUBMIT = 132
     RINGBUF_DISCARD = 133
+    FOR_EACH_MAP_ELEM = 164
 
 
 #: helper -> (return type, argument types)
@@ -65,6 +66,7 @@ SIGNATURES: dict[Helper, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     Helper.RINGBUF_RESERVE: (PTR, (PTR, I64, I64)),
     Helper.RINGBUF_SUBMIT: (VOID, (PTR, I64)),
     Helper.RINGBUF_DISCARD: (VOID, (PTR, I64)),
+    Helper.FOR_EACH_MAP_ELEM: (I64, (PTR, PTR, PTR, I64)),
 }
 
 

@@ -57,6 +57,17 @@ def const(v: int) -> ir.Constant:
 
 
 @dataclass
+class FrameState:
+    """Scratch layout shared by a probe's function and its for-loop callbacks: the bump offset,
+    the slots of memory variables, and the slots integer variables are spilled to around a
+    callback call."""
+
+    offset: int = 0
+    mem_slots: dict[str, int] = field(default_factory=dict)
+    spill_slots: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class Unit:
     """Module-level state shared by the programs of one script."""
 
@@ -85,7 +96,11 @@ class Unit:
 class ProbeGen:
     """Generates the function of one attach point of one probe block."""
 
-    def __init__(self, unit: Unit, info: ProbeInfo, attach: ProbeAttach, fn: ir.Function) -> None:
+    #: what a function of this kind returns when it leaves early / at its end
+    RET_TYPE: ir.Type = I32
+
+    def __init__(self, unit: Unit, info: ProbeInfo, attach: ProbeAttach, fn: ir.Function,
+                 state: FrameState | None = None) -> None:
         self.u = unit
         self.tp = unit.tp
         self.info = info
@@ -97,7 +112,7 @@ class ProbeGen:
         self.body = fn.append_basic_block("body")
         self.b = ir.IRBuilder(self.body)
         self.scratch: ir.Value | None = None
-        self.offset = 0
+        self.state = state or FrameState()
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[tuple[ir.Block, ir.Block]] = []
         self._zero_key: ir.Value | None = None
@@ -113,7 +128,7 @@ class ProbeGen:
         ok = eb.icmp_unsigned("!=", base, ir.Constant(PTR, None))
         fail = self.fn.append_basic_block("no_scratch")
         eb.cbranch(ok, self.body, fail)
-        ir.IRBuilder(fail).ret(ir.Constant(I32, 0))
+        ir.IRBuilder(fail).ret(ir.Constant(self.RET_TYPE, 0))
         self.scratch = base
         if self.ap.provider is A.ProbeType.USDT:  # pybpf.link.usdt finds its spec map through the program
             from .probes import USDT_SPECS_MAP
@@ -128,8 +143,13 @@ class ProbeGen:
             self.b.position_at_end(go)
         self.block(p.block)
         if not self.b.block.is_terminated:
-            self.b.ret(ir.Constant(I32, 0))
-        self.u.scratch_size = max(self.u.scratch_size, self.offset)
+            self.leave()
+        self.u.scratch_size = max(self.u.scratch_size, self.state.offset)
+
+    def leave(self, code: int = 0) -> None:
+        """Return from the function: probes return 0; for-loop callbacks (which first store their
+        integer variables back) return ``code`` (1: stop iterating)."""
+        self.b.ret(ir.Constant(self.RET_TYPE, 0))
 
     # ----------------------------------------------------------------- blocks & memory
 
@@ -144,8 +164,12 @@ class ProbeGen:
 
     def slot(self, size: int) -> ir.Value:
         """A fresh scratch area of ``size`` bytes (8-aligned), as i8*."""
-        off = self.offset
-        self.offset = M.round_up(off + max(size, 1), 8)
+        off = self.state.offset
+        self.state.offset = M.round_up(off + max(size, 1), 8)
+        return self.scratch_at(off)
+
+    def scratch_at(self, off: int) -> ir.Value:
+        """The scratch buffer at byte ``off`` (an i8* computed in the entry block)."""
         if off == 0:
             return self.scratch
         eb = ir.IRBuilder(self.entry)  # in the entry block, so the pointer dominates every use
@@ -322,8 +346,13 @@ class ProbeGen:
             raise CodegenError(f"variable ${name} has no type")
         ref = self.vars.get(name)
         if ref is None:
-            ref = self.alloca(name) if is_scalar(t) else self.slot(t.size)
-            if not is_scalar(t):
+            if is_scalar(t):
+                ref = self.alloca(name)
+            elif name in self.state.mem_slots:
+                ref = self.scratch_at(self.state.mem_slots[name])
+            else:
+                ref = self.slot(t.size)
+                self.state.mem_slots[name] = self.state.offset - M.round_up(max(t.size, 1), 8)
                 self.zero(ref, t.size)
             self.vars[name] = ref
         return ref, t
@@ -428,16 +457,22 @@ class ProbeGen:
         self._loop(cond, lambda: self.block(node.body), step)
 
     def _for_map(self, node: A.ForMap) -> None:
-        raise CodegenError(f"line {node.span.line}: for ($kv : @map) loops are not supported by this compiler yet; "
-                           "print the map with print() instead")
+        from .loops import for_map
+        for_map(self, node)
 
     def _return(self, node: A.Return) -> None:
-        self.b.ret(ir.Constant(I32, 0))
+        self.leave()
 
     def _break(self, node: A.Break) -> None:
+        if not self.loops:  # the body of a for ($kv : @m) callback: stop iterating
+            self.leave(1)
+            return
         self.b.branch(self.loops[-1][1])
 
     def _continue(self, node: A.Continue) -> None:
+        if not self.loops:
+            self.leave(0)
+            return
         self.b.branch(self.loops[-1][0])
 
     # ----------------------------------------------------------------- maps
