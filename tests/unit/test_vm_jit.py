@@ -245,3 +245,30 @@ def test_errors_inside_callbacks_propagate_through_native_frames(jitted: list[st
         prog.test_run(bytes(14))
     assert info.value.pc == slots[-2]
     assert tier_of(prog) == Tier.JIT
+
+
+def test_context_pointers_are_read_again_after_a_helper(jitted: list[str]) -> None:
+    """xdp_md fields are served from the JIT's context cache only until control returns to
+    Python: after bpf_xdp_adjust_head the packet is 4 bytes shorter, in both tiers."""
+    text = """
+        r6 = r1
+        r7 = *(u32 *)(r6 + 4)
+        r7 = *(u32 *)(r6 + 4)
+        r8 = *(u32 *)(r6 + 0)
+        r7 -= r8
+        r1 = r6
+        r2 = 4
+        call bpf_xdp_adjust_head
+        r0 = *(u32 *)(r6 + 4)
+        r8 = *(u32 *)(r6 + 0)
+        r0 -= r8
+        r7 -= r0
+        r0 = r7
+        exit
+    """
+    for tier in (Tier.INTERPRETER, Tier.JIT):
+        rt = Runtime()
+        rt.tier = tier  # type: ignore[attr-defined]
+        prog = program_from_instructions(assemble(text), ProgramType.XDP, runtime=rt)
+        assert prog.test_run(bytes(64)).retval == 4, tier
+        assert tier_of(prog) == tier

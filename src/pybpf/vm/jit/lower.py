@@ -332,7 +332,6 @@ class _Lowerer:
         x = insn.opcode & SOURCE_MASK == Source.X
         if insn.dst > 10 or (x and insn.src > 10):
             return self.bad(f, pc, insn, "a register above r10")
-        bits = 64 if is64 else 32
         d = f.reg(insn.dst)
         s = f.reg(insn.src) if x else _c(insn.imm & (M64 if is64 else M32))
         if op == AluOp.MOV:
@@ -370,7 +369,6 @@ class _Lowerer:
         else:
             v = _BINOPS[op](b, b.trunc(d, I32), b.trunc(s, I32), 32)
             f.set_reg(insn.dst, b.zext(v, I64))
-        del bits
         return True
 
     @staticmethod
