@@ -136,7 +136,9 @@ def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> lis
     # to the kind_flag form so users (and CO-RE) see one representation.
     start = btf.type_id_start
     offsets = btf._offsets
-    kinds = btf._kinds
+    bitfield_ints = btf._int_bitfields
+    if bitfield_ints is None:
+        bitfield_ints = _bitfield_ints(btf)
     while pos < end:
         name_off, tid, bit_offset = w[pos], w[pos + 1], w[pos + 2]
         name = cache.get(name_off)
@@ -144,24 +146,41 @@ def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> lis
             name = strings.get(name_off)
         if tid >= n:
             raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
-        bitfield = 0
-        if tid >= start:
-            if kinds[tid - start] == _INT_KIND:
-                toff = offsets[tid - start]
-                data = w[toff + 3]
-                bits = data & 0xFF
-                if data & 0xFF0000 or bits != w[toff + 2] * 8:
-                    bit_offset += (data >> 16) & 0xFF
-                    bitfield = bits
-        elif tid and btf._kind(tid) == _INT_KIND:
+        if tid in bitfield_ints:
+            data = w[offsets[tid - start] + 3]
+            append((name, tid, bit_offset + ((data >> 16) & 0xFF), data & 0xFF))
+        elif tid < start and tid and btf._kind(tid) == _INT_KIND:
             target = btf[tid]
             assert isinstance(target, Int)
             if target.offset or target.bits != target.size * 8:
-                bit_offset += target.offset
-                bitfield = target.bits
-        append((name, tid, bit_offset, bitfield))
+                append((name, tid, bit_offset + target.offset, target.bits))
+            else:
+                append((name, tid, bit_offset, 0))
+        else:
+            append((name, tid, bit_offset, 0))
         pos += 3
     return out
+
+
+def _bitfield_ints(btf: BTF) -> frozenset[int]:
+    """This BTF's own INT ids whose encoding describes a bit-field (an offset, or fewer bits
+    than its size): a handful if any, found once per BTF from the kinds the index pass recorded."""
+    found = btf._int_bitfields
+    if found is None:
+        w = btf._words
+        offsets = btf._offsets
+        kinds = btf._kinds.tobytes()
+        marker = bytes([_INT_KIND])
+        ids = set()
+        idx = kinds.find(marker)
+        while idx >= 0:
+            toff = offsets[idx]
+            data = w[toff + 3]
+            if data & 0xFF0000 or data & 0xFF != w[toff + 2] * 8:
+                ids.add(idx + btf.type_id_start)
+            idx = kinds.find(marker, idx + 1)
+        found = btf._int_bitfields = frozenset(ids)
+    return found
 
 
 def _members(btf: BTF, w: array[int], off: int, info: int, owner: str) -> tuple[Member, ...]:

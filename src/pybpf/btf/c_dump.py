@@ -31,7 +31,8 @@ import gc
 import logging
 import sys
 from contextlib import contextmanager
-from itertools import compress
+from itertools import chain, compress
+from operator import itemgetter
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from ..errors import BTFError
@@ -137,7 +138,9 @@ class _Dumper:
         self.btf = btf
         self.n = len(btf)
         #: ids with a declaration of their own, in id order (the rest is decoded only if used)
-        self.top = list(compress(range(self.n), btf.kinds().translate(_TOP_MASK)))
+        #: raw kind number of every id (dispatch tables below are keyed by it too)
+        self.kinds = btf.kinds()
+        self.top = list(compress(range(self.n), self.kinds.translate(_TOP_MASK)))
         self.t = _LazyTypes(btf)
         self.t.prefill(self.top)
         self.names = Names((tid, self.t[tid]) for tid in self.top)
@@ -181,8 +184,9 @@ class _Dumper:
             Kind.STRUCT: self._top_record, Kind.UNION: self._top_record, Kind.ENUM: self._top_enum,
             Kind.ENUM64: self._top_enum, Kind.TYPEDEF: self._top_typedef, Kind.FWD: self._top_fwd,
         }
+        kinds = self.kinds
         for tid in self.top:
-            handler = top.get(types[tid].kind)
+            handler = top.get(kinds[tid])
             if handler is not None and tid not in inlinable:
                 handler(tid, True)
         # anonymous enums meant to be inlined by a type nothing emitted
@@ -212,17 +216,11 @@ class _Dumper:
         anon = {tid for tid in self.top if types[tid].kind in _ENUM_KINDS and not types[tid].name}
         if not anon:
             return anon
-        found = set()
-        for tid in self.top:
-            t = types[tid]
-            kind = t.kind
-            if kind is Kind.TYPEDEF:
-                if t.type_id in anon:  # type: ignore[union-attr]
-                    found.add(t.type_id)  # type: ignore[union-attr]
-            elif kind in _RECORD_KEYWORD:
-                for m in t.members:  # type: ignore[union-attr]
-                    if m[1] in anon:
-                        found.add(m[1])
+        kinds = self.kinds
+        typedefs = [types[tid] for tid in self.top if kinds[tid] == Kind.TYPEDEF]
+        records = [types[tid].members for tid in self.top if kinds[tid] in _RECORD_KIND_NUMS]  # type: ignore[union-attr]
+        found = anon.intersection(t.type_id for t in typedefs)  # type: ignore[union-attr]
+        found.update(anon.intersection(map(_TYPE_ID, chain.from_iterable(records))))
         return found
 
     # --- what a use of a type needs emitted first ---------------------------------------
@@ -232,7 +230,7 @@ class _Dumper:
         key = tid << 2 | (2 if complete else 0) | (1 if self.proto_depth else 0)
         if key in self.met:
             return
-        handler = self._need_by_kind.get(self.t[tid].kind)
+        handler = self._need_by_kind.get(self.kinds[tid])
         if handler is not None:
             handler(tid, complete)
         self.met.add(key)
@@ -404,8 +402,7 @@ class _Dumper:
         """The C declaration of ``name`` with type ``tid`` (``name`` may be empty)."""
         cached = self.parts.get(tid)
         if cached is None:
-            text, cacheable = self._declarator(tid, depth)
-            left, _, right = text.partition(_HOLE)
+            left, right, cacheable = self._declarator(tid, depth)
             if cacheable:
                 self.parts[tid] = (left, right)
         else:
@@ -414,8 +411,9 @@ class _Dumper:
             return f"{left}{name}{right}"
         return f"{left.rstrip()}{right}"
 
-    def _declarator(self, tid: int, depth: int) -> tuple[str, bool]:
-        """The declaration of a placeholder name; False when it inlines an anonymous type."""
+    def _declarator(self, tid: int, depth: int) -> tuple[str, str, bool]:
+        """The declaration of a placeholder name, split around it; False when it inlines an
+        anonymous type."""
         types = self.t
         decl = _HOLE
         quals: list[str] = []
@@ -452,7 +450,8 @@ class _Dumper:
                 base, cacheable = self._base(tid, t, depth)
                 if quals:
                     base = f"{' '.join(quals)} {base}"
-                return f"{base} {decl}", cacheable
+                left, _, right = decl.partition(_HOLE)
+                return f"{base} {left}", right, cacheable
         raise BTFError(f"type id {tid} is part of a cycle of pointers/modifiers with no named type")
 
     def _base(self, tid: int, t: Type, depth: int) -> tuple[str, bool]:
@@ -519,7 +518,7 @@ class _LazyTypes(dict):  # type: ignore[type-arg]
         kind = self._kinds[tid] if 0 <= tid < len(self._kinds) else None
         if kind in _RECORD_KIND_NUMS:
             name, size, rows = self._btf.record_rows(tid)
-            t: Type | _Record = _Record(_RECORD_KIND_NUMS[kind], name, size, tuple(rows))
+            t: Type | _Record = _new_record(_Record, (_RECORD_KIND_NUMS[kind], name, size, tuple(rows)))
         else:
             t = self._btf[tid]
         self[tid] = t
@@ -533,6 +532,8 @@ class _LazyTypes(dict):  # type: ignore[type-arg]
 
 
 _RECORD_KIND_NUMS = {int(Kind.STRUCT): Kind.STRUCT, int(Kind.UNION): Kind.UNION}
+_TYPE_ID = itemgetter(1)  # of a member row
+_new_record = tuple.__new__  # _Record(...) without the Python-level NamedTuple.__new__
 _ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
 #: bytes.translate table: kind number -> 1 for the kinds in _TOP_KINDS, else 0

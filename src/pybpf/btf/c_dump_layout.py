@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Callable, Mapping
 
 from ..errors import BTFError
-from ._decode import MemberRow
+from ._decode import MemberRow, fast_constructor
 from .types import Kind, Type
 
 log = logging.getLogger("pybpf.btf.c_dump")
@@ -146,7 +147,9 @@ class Layout:
                 )
             self._planning.add(tid)
             skip = self._skip
-            members = [m for m in t.members if m[0] or not skip(m)]  # type: ignore[union-attr]
+            members = list(t.members)  # type: ignore[union-attr]
+            if not all(map(_NAME, members)):  # unnamed members: padding or anonymous records
+                members = [m for m in members if m[0] or not skip(m)]
             if t.kind is Kind.UNION:
                 plan = self._plan_union(t, members)  # type: ignore[arg-type]
             else:
@@ -201,12 +204,12 @@ class Layout:
         if packed:
             if cur > size_bits:
                 log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)  # type: ignore[union-attr]
-            return RecordPlan(True, 1, tuple(members), pads, tuple(pad_chunks(cur, size_bits)))
+            return _make_plan(True, 1, tuple(members), pads, tuple(pad_chunks(cur, size_bits)))
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
             return None
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
-        return RecordPlan(False, align // 8, tuple(members), pads, tail)
+        return _make_plan(False, align // 8, tuple(members), pads, tail)
 
     def _plan_union(self, t: Type, members: list[MemberRow]) -> RecordPlan:
         align = 1
@@ -223,8 +226,11 @@ class Layout:
             align = 1
         natural = _round_up(biggest, align * 8)
         tail = tuple(pad_chunks(0, size_bits)) if natural < size_bits else ()
-        return RecordPlan(packed, align, tuple(members), {}, tail)
+        return _make_plan(packed, align, tuple(members), {}, tail)
 
+
+_make_plan = fast_constructor(RecordPlan)  # ~10^4 plans per dump; same objects, no frozen __init__
+_NAME = itemgetter(0)
 
 _SIZED_KINDS = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT})
 _TRANSPARENT_KINDS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})

@@ -32,6 +32,10 @@ def c_identifier(name: str) -> str:
     return f"_{fixed}" if fixed[0].isdigit() else fixed
 
 
+def _is_c_identifier(name: str) -> bool:
+    return name.isidentifier() and name.isascii()
+
+
 class Names:
     """Unique C names: ``tag[id]`` for records/enums/fwds, ``ident[id]`` for typedefs and
     ``enumerators[id]`` for the constants of an enum."""
@@ -52,7 +56,7 @@ class Names:
             elif kind in _ENUM_KINDS:
                 if t.name:
                     self.tag[tid] = self._new_tag(t.name, Kind.ENUM)
-                self.enumerators[tid] = tuple(self._new_ident(v.name) for v in t.values)  # type: ignore[union-attr]
+                self.enumerators[tid] = self._new_idents([v.name for v in t.values])  # type: ignore[union-attr]
             elif kind is Kind.TYPEDEF:
                 if t.name not in BUILTIN_TYPEDEFS:
                     self.ident[tid] = self._new_ident(t.name)
@@ -82,6 +86,14 @@ class Names:
             unique = self._next_free(name, self._idents)
         self._idents.add(unique)
         return unique
+
+    def _new_idents(self, names: list[str]) -> tuple[str, ...]:
+        """:meth:`_new_ident` of each of ``names`` (an enum's constants), in order."""
+        idents = self._idents
+        if all(map(_is_c_identifier, names)) and idents.isdisjoint(names) and len(set(names)) == len(names):
+            idents.update(names)  # the usual case: valid, and new
+            return tuple(names)
+        return tuple(self._new_ident(name) for name in names)
 
     def _next_free(self, name: str, taken: set[str] | dict[str, Kind]) -> str:
         """``name___N`` for the smallest N >= 2 not taken (remembering where the search ended)."""
