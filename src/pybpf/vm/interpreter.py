@@ -223,7 +223,7 @@ class _Gen:
                     raise VMError(f"jump from slot {s} leaves its function (to slot {t})", pc=s, program=self.name)
                 leaders.add(t)
                 has_jumps = True
-                if insn.opcode == InsnClass.JMP | JmpOp.JCOND:
+                if insn.opcode & CODE_MASK == JmpOp.JCOND:
                     uses_may_goto = True
         blocks: list[tuple[int, list[int]]] = []
         for s in slots:
@@ -277,16 +277,40 @@ class _Gen:
     def jump(self, src: int, dst: int) -> list[str]:
         """Statements that transfer control to slot ``dst`` (from a multi-block function)."""
         if dst <= src:  # a back edge: count it
-            return [f"n += 1", f"if n > {BACK_EDGE_LIMIT}: LIM({src})", f"pc = {dst}", "continue"]
+            limit = getattr(self.rt, "back_edge_limit", BACK_EDGE_LIMIT)
+            return ["n += 1", f"if n > {limit}: LIM({src}, {limit})", f"pc = {dst}", "continue"]
         return [f"pc = {dst}", "continue"]
 
     # ---- one instruction -------------------------------------------------------------
 
     def insn(self, pc: int, insn: Instruction, single: bool) -> list[str]:
         cls = insn.opcode & CLASS_MASK
+        problem = self.register_problem(cls, insn)
+        if problem:
+            return [self.bad(pc, insn, problem)]
         handler = _CLASS_HANDLERS.get(cls)
         assert handler is not None
         return handler(self, pc, insn)
+
+    @staticmethod
+    def register_problem(cls: int, insn: Instruction) -> str:
+        """Why the instruction's registers are invalid ("" if they are fine): registers above
+        r10, and writes to the read-only frame pointer r10."""
+        if insn.dst > 10:
+            return f"register r{insn.dst} does not exist"
+        uses_src = (cls in (InsnClass.LDX, InsnClass.STX)
+                    or (cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.JMP, InsnClass.JMP32)
+                        and insn.opcode & SOURCE_MASK and (insn.opcode & CODE_MASK) not in (JmpOp.CALL, JmpOp.EXIT))
+                    or (cls == InsnClass.LD and insn.opcode & MODE_MASK == Mode.IND))
+        if uses_src and insn.src > 10:
+            return f"register r{insn.src} does not exist"
+        writes_dst = cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX) or insn.is_ld_imm64
+        if writes_dst and insn.dst == 10:
+            return "r10 (the frame pointer) is read-only"
+        if (cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC and insn.src == 10
+                and insn.imm & 1):
+            return "an atomic fetch into r10 (the frame pointer is read-only)"
+        return ""
 
     def alu(self, pc: int, insn: Instruction) -> list[str]:
         is64 = (insn.opcode & CLASS_MASK) == InsnClass.ALU64
@@ -341,12 +365,18 @@ class _Gen:
         cls = insn.opcode & CLASS_MASK
         op = insn.opcode & CODE_MASK
         if op == JmpOp.EXIT:
+            if not insn.is_exit:
+                return [self.bad(pc, insn, "an invalid exit")]
             return ["return r0"]
         if op == JmpOp.CALL:
+            if not insn.is_call:
+                return [self.bad(pc, insn, "an invalid call (callx and JMP32 calls are not supported)")]
             return self.call(pc, insn)
         if op == JmpOp.JA:
             return self.jump(pc, self.target(pc, insn))
         if op == JmpOp.JCOND:
+            if cls != InsnClass.JMP or insn.src or insn.opcode & SOURCE_MASK:
+                return [self.bad(pc, insn, "an invalid may_goto")]
             return ["mg -= 1", "if mg < 0:"] + ["    " + c for c in self.jump(pc, self.target(pc, insn))]
         tmpl = _CMP.get(op)
         if tmpl is None:
@@ -497,8 +527,8 @@ _CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
 }
 
 
-def _limit(pc: int) -> None:
-    raise VMError(f"the program took more than {BACK_EDGE_LIMIT} back edges in one function call; "
+def _limit(pc: int, limit: int = BACK_EDGE_LIMIT) -> None:
+    raise VMError(f"the program took more than {limit} back edges in one function call; "
                   "it does not terminate (the kernel's verifier would reject it)", pc=pc)
 
 

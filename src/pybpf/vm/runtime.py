@@ -88,6 +88,9 @@ class Runtime:
         #: execution tier of this runtime's programs ("interpreter", "jit", "auto"); None: the
         #: process default (see pybpf.vm.jit). Set it before the programs first run.
         self.tier: str | None = None
+        #: backward jumps one function call may take before the VM stops the program as runaway
+        #: (the kernel's verifier proves termination; the VM checks it at run time instead)
+        self.back_edge_limit = 1 << 26
         self._python_helpers: dict[int, HelperFunc] = {}
         self._bound: dict[int, Callable[..., int]] = {}
 
