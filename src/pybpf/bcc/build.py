@@ -61,7 +61,11 @@ def read_spec(path: Path) -> ObjectSpec:
 
 @functools.lru_cache(maxsize=4)
 def vmlinux_dir(cache_root: Path) -> Path:
-    """The generated vmlinux.h directory for this kernel (hashing the kernel BTF once per process)."""
+    """The generated vmlinux.h directory for this kernel (hashing the kernel BTF once per process).
+
+    :func:`compile_text` no longer needs it (the rewritten source includes ``vmlinux.h`` by
+    name); passing it as an include directory still works (pybpf.cc knows it generated it).
+    """
     from ..cc.headers import vmlinux_include_dir
 
     return vmlinux_include_dir(cache_root)
@@ -71,14 +75,10 @@ def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (
                  attach: Sequence[AttachRequest] = (), name: str = "<bcc>") -> Built:
     """Rewrite and compile ``text`` (a cache hit skips the compiler).
 
-    The generated ``vmlinux.h`` directory is passed explicitly: the rewritten source reaches
-    it through ``bcc_helpers.h``, which :func:`pybpf.cc.compile` cannot see, so it would run
-    the compiler once without it on every compile before finding the cached object.
+    The rewritten source starts with ``#include "vmlinux.h"``, so :func:`pybpf.cc.compile`
+    generates (once per kernel) and precompiles the header itself.
     """
-    from ..cc import cache_dir
-
-    path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name,
-                               include_dirs=[vmlinux_dir(cache_dir())])
+    path, result = compile_bcc(text, list(cflags), usdt=list(usdt), attach=list(attach), name=name)
     return Built(path, read_spec(path), result)
 
 

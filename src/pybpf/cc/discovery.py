@@ -30,7 +30,7 @@ class CompilerKind(str, Enum):
     """Which driver runs clang."""
 
     CLANG = "clang"  # a clang binary on PATH
-    ZIG = "zig"  # clang inside the ziglang wheel, run as ``python -m ziglang cc``
+    ZIG = "zig"  # clang inside the ziglang wheel, run as ``<ziglang>/zig cc`` (no Python in between)
 
 
 #: the target triple each driver wants for little-endian eBPF
@@ -156,7 +156,7 @@ def discover_compiler() -> Compiler:
     """The compiler :func:`pybpf.cc.compile` uses.
 
     A ``clang`` on PATH that lists ``bpfel`` in ``clang -print-targets`` is preferred;
-    otherwise the clang inside the ``ziglang`` wheel (``python -m ziglang cc``). Results
+    otherwise the clang inside the ``ziglang`` wheel (its ``zig cc``). Results
     are cached per process (keyed by the binary's mtime and size).
 
     Raises:
@@ -171,7 +171,8 @@ def discover_compiler() -> Compiler:
     if zig is None:
         raise CompilerNotFoundError(INSTALL_HINT)
     version = _probe_zig(zig, _stamp(zig))
-    return Compiler(CompilerKind.ZIG, (sys.executable, "-m", "ziglang", "cc"), version)
+    # the wheel's binary itself: ``python -m ziglang cc`` only execs it, after a Python start-up
+    return Compiler(CompilerKind.ZIG, (zig, "cc"), version)
 
 
 def find_compiler() -> list[str]:

@@ -17,6 +17,7 @@ from .cache import ObjectCache, cache_dir, parse_depfile, sha256_text
 from .diagnostics import Diagnostic, Severity, parse_diagnostics, rename_in_text
 from .discovery import Compiler, CompilerKind, discover_compiler, target_arch
 from .headers import STATIC_INCLUDE_DIR, generated_include_dir, includes_vmlinux, vmlinux_include_dir
+from .pch import PchBuild, is_pch_failure, pch_path, starts_with_vmlinux
 
 log = logging.getLogger("pybpf.cc")
 
@@ -137,10 +138,11 @@ def compile(  # noqa: A001 - the verb users expect
         text = str(source_or_path)
         display = name
 
-    own_vmlinux = any(Path(d, "vmlinux.h").is_file() for d in include_dirs) or (
-        src_path is not None and (src_path.parent / "vmlinux.h").is_file()
+    own_vmlinux = any(_own_vmlinux(Path(d), root) for d in include_dirs) or (
+        src_path is not None and _own_vmlinux(src_path.parent, root)
     )
     want_vmlinux = includes_vmlinux(text) and not own_vmlinux
+    use_pch = want_vmlinux and starts_with_vmlinux(text)
     with tempfile.TemporaryDirectory(prefix="pybpf-cc-") as tmp:
         work = Path(tmp)
         if src_path is None:
@@ -151,8 +153,9 @@ def compile(  # noqa: A001 - the verb users expect
         rename = {str(src): display}
         while True:
             extra = [generated_include_dir(root)]
-            if want_vmlinux:
-                extra.insert(0, vmlinux_include_dir(root))
+            vdir = vmlinux_include_dir(root) if want_vmlinux else None
+            if vdir is not None:
+                extra.insert(0, vdir)
             flags = compiler_flags(
                 compiler, include_dirs=include_dirs, defines=defines, cflags=cflags, extra_include_dirs=extra
             )
@@ -172,11 +175,20 @@ def compile(  # noqa: A001 - the verb users expect
                     return _deliver(hit, output)
             obj = work / "out.o"
             dep = work / "out.d"
-            cmd = [*compiler.command, *flags, "-c", str(src), "-o", str(obj), "-MD", "-MF", str(dep)]
+            pch_flags, pch_build = (_vmlinux_pch(compiler, vdir, flags, may_build=not defines and not cflags)
+                                    if use_pch and vdir is not None else ([], None))
+            cmd = [*compiler.command, *flags, *pch_flags, "-c", str(src), "-o", str(obj), "-MD", "-MF", str(dep)]
             proc = _run_compiler(cmd)
+            if pch_build is not None:
+                pch_build.wait()
             stderr = rename_in_text(proc.stderr, rename)
             messages = parse_diagnostics(proc.stderr, rename=rename)
             if proc.returncode != 0:
+                if pch_flags and is_pch_failure(proc.stderr, Path(pch_flags[-1])):
+                    log.debug("the precompiled vmlinux.h was refused; compiling with the plain header: %s",
+                              proc.stderr.strip())
+                    use_pch = False
+                    continue
                 if not want_vmlinux and not own_vmlinux and any(_VMLINUX_MISSING in m.message for m in messages):
                     want_vmlinux = True  # included from a header: generate it and try again
                     continue
@@ -193,6 +205,31 @@ def compile(  # noqa: A001 - the verb users expect
         keep = Path(tempfile.mkdtemp(prefix="pybpf-cc-")) / (Path(display).stem + ".o")
         shutil.copyfile(obj, keep)
         return keep
+
+
+def _own_vmlinux(directory: Path, cache_root: Path) -> bool:
+    """True when ``directory`` has a ``vmlinux.h`` that pybpf did not generate."""
+    if not (directory / "vmlinux.h").is_file():
+        return False
+    generated = (cache_root / "vmlinux").absolute()
+    return directory.absolute().parent != generated
+
+
+def _vmlinux_pch(compiler: Compiler, vdir: Path, flags: list[str], *,
+                 may_build: bool) -> tuple[list[str], PchBuild | None]:
+    """(flags loading the PCH of ``vdir/vmlinux.h``, a PCH build started meanwhile).
+
+    A PCH that exists for exactly these flags is used. Otherwise, for pybpf's default flags
+    (``may_build``), it is built in the background while this program compiles the plain
+    way (the one-time cost per kernel and compiler); for other flags the plain header is used.
+    """
+    pch = pch_path(vdir, compiler, flags)
+    if pch.is_file():
+        return ["-include-pch", str(pch)], None
+    if not may_build:
+        log.debug("no precompiled vmlinux.h for these defines/cflags; using the plain header")
+        return [], None
+    return [], PchBuild(compiler, vdir / "vmlinux.h", flags, pch)
 
 
 def _deliver(obj: Path, output: str | os.PathLike[str] | None) -> Path:

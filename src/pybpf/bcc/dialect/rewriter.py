@@ -418,7 +418,8 @@ def rewrite(
         body = rw.run()
     except TokenizeError as exc:
         raise RewriteError(str(exc)) from None
-    pre = [f'#line 1 "{PREAMBLE_FILE}"', "#include <bcc_helpers.h>"]
+    # vmlinux.h first and by name, so pybpf.cc sees it (generated, precompiled) before bcc_helpers.h
+    pre = [f'#line 1 "{PREAMBLE_FILE}"', '#include "vmlinux.h"', "#include <bcc_helpers.h>"]
     if usdt:
         pre += ["#include <bpf/usdt.bpf.h>",
                 "#define bpf_usdt_readarg(n, ctx, addr) ({ long ___bcc_u = 0; "
@@ -473,14 +474,10 @@ def compile_bcc(
         obj, result = compile_bcc('BPF_HASH(counts, u32);\\n'
                                   'TRACEPOINT_PROBE(sched, sched_switch) { u32 k = 0; counts.increment(k); return 0; }')
     """
-    from ...cc import cache_dir
     from ...cc import compile as cc_compile
-    from ...cc.headers import vmlinux_include_dir
 
     result = rewrite(text, cflags=cflags, usdt=usdt, kernel=kernel, attach=attach, name=name)
-    # bcc_helpers.h includes vmlinux.h, which pybpf.cc.compile cannot see in the text: name its
-    # directory, or the compiler runs once without it before every cache lookup
-    dirs = [*include_dirs, BCC_INCLUDE_DIR, vmlinux_include_dir(cache_dir())]
+    dirs = [*include_dirs, BCC_INCLUDE_DIR]
     try:
         obj = cc_compile(result.c_source, include_dirs=dirs, cflags=list(cflags), name=name)
     except CompileError as exc:
