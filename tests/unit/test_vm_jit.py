@@ -272,3 +272,43 @@ def test_context_pointers_are_read_again_after_a_helper(jitted: list[str]) -> No
         prog = program_from_instructions(assemble(text), ProgramType.XDP, runtime=rt)
         assert prog.test_run(bytes(64)).retval == 4, tier
         assert tier_of(prog) == tier
+
+
+def test_native_repeat_loop_matches_test_run(jitted: list[str]) -> None:
+    """test_run_native runs the repeat loop in native code: the same result and side effects as
+    test_run (a map counter counts every run), and faults still raise VMError."""
+    from pybpf.vm.jit import JitUnsupported, test_run_native
+
+    def counter_program() -> tuple[Any, Runtime, int]:
+        rt = Runtime()
+        handle = rt.new_handle()
+        rt.maps[handle] = create_map(rt.memory, handle, MapType.ARRAY, 4, 8, 1)
+        text = f"""
+            r1 = 0
+            *(u32 *)(r10 - 4) = r1
+            r2 = r10
+            r2 += -4
+            ld_pseudo r1, 1, {handle}
+            call bpf_map_lookup_elem
+            if r0 == 0 goto out
+            r1 = 1
+            lock *(u64 *)(r0 + 0) += r1
+            r0 = *(u64 *)(r0 + 0)
+        out:
+            exit
+        """
+        return program_from_instructions(assemble(text), ProgramType.XDP, runtime=rt), rt, handle
+
+    prog, rt, handle = counter_program()
+    res = test_run_native(prog, bytes(20), repeat=50)
+    assert res.retval == 50 and rt.maps[handle][0] == 50
+    ref, rt2, handle2 = counter_program()
+    assert ref.test_run(bytes(20), repeat=50).retval == 50 and rt2.maps[handle2][0] == 50
+
+    faulty = program_from_instructions(assemble("r1 = 0\nr0 = *(u64 *)(r1 + 8)\nexit"), ProgramType.XDP)
+    with pytest.raises(VMError, match="instruction 1: read of 8 bytes at address 0x8"):
+        test_run_native(faulty, bytes(20), repeat=3)
+    with use_tier(Tier.INTERPRETER):
+        interpreted = program_from_instructions(assemble("r0 = 1\nexit"), ProgramType.XDP)
+        with pytest.raises(JitUnsupported, match="interpreter"):
+            test_run_native(interpreted, bytes(20))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Iterator
 from ..interpreter import BACK_EDGE_LIMIT, CompiledProgram, compile_program
 from .engine import available, unavailable_reason
 from .lower import JitUnsupported
+from .run import test_run_native
 
 if TYPE_CHECKING:
     from ..program import VMProgram
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.vm.jit")
 
 __all__ = ["Tier", "use_tier", "default_tier", "tier_of", "compile_for", "available", "unavailable_reason",
-           "JitUnsupported", "TIER_ENV", "HOT_RUNS", "jit_compile"]
+           "JitUnsupported", "TIER_ENV", "HOT_RUNS", "jit_compile", "test_run_native"]
 
 #: environment variable naming the default tier ("auto", "interpreter" or "jit")
 TIER_ENV = "PYBPF_VM_TIER"

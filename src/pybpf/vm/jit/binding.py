@@ -141,6 +141,7 @@ class _Binding:
         for slot, cb in zip((EnvSlot.HELPER_FN, EnvSlot.SLOW_FN, EnvSlot.ATOMIC_FN), self._callbacks):
             env[slot] = ctypes.cast(cb, ctypes.c_void_p).value or 0
         self.functions = {slot: self._wrap(_THUNK(addr)) for slot, addr in native.addresses.items()}
+        self._repeat = _THUNK(native.repeat_address)
 
     # ---- trampolines (called from native code; never raise) ---------------------------------
 
@@ -207,6 +208,18 @@ class _Binding:
             return self.rt.atomic(addr, size, op, src, r0, dst, pc) & M64
         except BaseException as exc:  # noqa: BLE001
             return self._error(exc)
+
+    def repeat(self, r1: int, times: int) -> int:
+        """Run the entry ``times`` times from a native loop (r2-r5 = 0, depth 0); r0 of the
+        last run. The Python side is not re-entered between runs: no per-run resets."""
+        self.table.validate()
+        args = self.args
+        args[EnvSlot.GEN] += 1
+        args[A:A + 7] = memoryview(struct.pack("<7Q", r1 & M64, 0, 0, 0, 0, 0, max(times, 0))).cast("Q")
+        r0 = self._repeat(ctypes.c_void_p(self.env_address))
+        if args[0]:
+            self._raise()
+        return int(r0)
 
     # ---- Python view of the native functions -------------------------------------------------
 

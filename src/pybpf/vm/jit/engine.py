@@ -17,7 +17,7 @@ from typing import Callable
 from ...isa import Instruction
 from ..interpreter import BACK_EDGE_LIMIT
 from .abi import thunk_symbol
-from .lower import JitUnsupported, LoweredProgram, StaticError, lower_program
+from .lower import REPEAT_SYMBOL, JitUnsupported, LoweredProgram, StaticError, lower_program
 
 log = logging.getLogger("pybpf.vm.jit")
 
@@ -47,6 +47,7 @@ class NativeProgram:
     helper_ids: set[int]
     ir: str
     engine: object  # keeps the machine code alive
+    repeat_address: int = 0  # u64 bpf_repeat(env): the entry run env[ARGS + 6] times
 
 
 class _Engine:
@@ -142,4 +143,5 @@ def _compile(name: str, lowered: LoweredProgram, tm: object) -> NativeProgram:
     engine = _llvm.create_mcjit_compiler(mod, _Engine.new_target_machine())
     engine.finalize_object()
     addresses = {e: engine.get_function_address(thunk_symbol(e)) for e in lowered.entries}
-    return NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine)
+    repeat = engine.get_function_address(REPEAT_SYMBOL)
+    return NativeProgram(name, addresses, lowered.errors, lowered.helper_ids, text, engine, repeat)

@@ -30,7 +30,10 @@ from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELP
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 
-__all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError"]
+__all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError", "REPEAT_SYMBOL"]
+
+#: the native repeat loop of every module (see _Lowerer.repeat_loop)
+REPEAT_SYMBOL = "bpf_repeat"
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -260,6 +263,31 @@ class _Lowerer:
         self.helper_ids: set[int] = set()
         self.functions: dict[int, ir.Function] = {}
 
+    def repeat_loop(self) -> None:
+        """``u64 bpf_repeat(env)``: run the entry ``env[ARGS + 6]`` times in native code (stops
+        at the first error), for ``test_run(repeat=N)`` without a Python round trip per run."""
+        fn = ir.Function(self.module, THUNK_T, REPEAT_SYMBOL)
+        entry, loop, body, done = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done"))
+        b = ir.IRBuilder(entry)
+        envp = b.bitcast(fn.args[0], P64)
+        args = [b.load(b.gep(envp, [_c(EnvSlot.ARGS + i)])) for i in range(7)]
+        b.branch(loop)
+        b.position_at_end(loop)
+        i = b.phi(I64)
+        r0 = b.phi(I64)
+        i.add_incoming(_c(0), entry)
+        r0.add_incoming(_c(0), entry)
+        err = b.load(b.gep(envp, [_c(EnvSlot.ERR)]))
+        more = b.and_(b.icmp_unsigned("<", i, args[6]), b.icmp_unsigned("==", err, _c(0)))
+        b.cbranch(more, body, done)
+        b.position_at_end(body)
+        value = b.call(self.functions[0], [fn.args[0], *args[:6]])
+        i.add_incoming(b.add(i, _c(1)), body)
+        r0.add_incoming(value, body)
+        b.branch(loop)
+        b.position_at_end(done)
+        b.ret(r0)
+
     def error(self, kind: str, message: str, pc: int) -> int:
         err = StaticError(kind, message, pc)
         self.errors.append(err)
@@ -290,6 +318,7 @@ class _Lowerer:
             envp = b.bitcast(thunk.args[0], P64)
             args = [b.load(b.gep(envp, [_c(EnvSlot.ARGS + i)])) for i in range(6)]
             b.ret(b.call(self.functions[e], [thunk.args[0], *args]))
+        self.repeat_loop()
         return LoweredProgram(self.module, entries, self.errors, self.helper_ids)
 
     def function(self, start: int, stop: int) -> None:
