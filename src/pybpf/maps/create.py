@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -68,6 +69,16 @@ def _reuse_pinned(cls: type[_M], path: str, spec: MapSpec, btf: BTF | None) -> _
     return m
 
 
+def with_kernel_defaults(spec: MapSpec) -> MapSpec:
+    """``spec`` with the sizes libbpf fills in when an object leaves them out.
+
+    A PERF_EVENT_ARRAY declared without ``max_entries`` gets one slot per possible CPU.
+    """
+    if spec.type == MapType.PERF_EVENT_ARRAY and spec.max_entries == 0:
+        return dataclasses.replace(spec, max_entries=_sys.possible_cpus())
+    return spec
+
+
 def map_from_spec(
     cls: type[_M],
     spec: MapSpec,
@@ -78,6 +89,7 @@ def map_from_spec(
     pin_path: str | os.PathLike[str] | None,
 ) -> _M:
     """See :meth:`pybpf.map.Map.from_spec`."""
+    spec = with_kernel_defaults(spec)
     path = None
     if spec.pinning == PinType.BY_NAME and pin_path is not None:
         path = os.path.join(os.fspath(pin_path), spec.name)
