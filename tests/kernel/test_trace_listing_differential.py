@@ -48,3 +48,32 @@ def test_output_file_like_bpftrace(fmt: str, tmp_path: object) -> None:
     ours_out = run([sys.executable, "-m", "pybpf.cli", "trace", "-f", fmt, "-o", str(base / "ours"), "-e", program])
     assert ours_out == theirs_out == "\n\n"
     assert (base / "ours").read_text() == (base / "theirs").read_text()
+
+
+def _interrupted(argv: list[str]) -> tuple[str, int]:
+    """Run until the program printed "go", send SIGINT (Ctrl-C), return what it printed and its status."""
+    import signal
+
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as p:
+        assert p.stdout is not None
+        try:
+            seen = ""
+            while "go\n" not in seen:
+                line = p.stdout.readline()
+                assert line, f"{argv[0]} ended before printing go: {seen!r}"
+                seen += line
+            p.send_signal(signal.SIGINT)
+            rest = p.stdout.read()
+            return seen + rest, p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
+def test_ctrl_c_like_bpftrace() -> None:
+    assert BPFTRACE is not None
+    program = 'BEGIN { printf("go\\n"); @a[1] = 5; @s = sum(3); } END { printf("end\\n"); }'
+    theirs = _interrupted([BPFTRACE, "-e", program])
+    ours = _interrupted([sys.executable, "-m", "pybpf.cli", "trace", "-e", program])
+    assert ours == theirs == ("Attaching 2 probes...\ngo\nend\n\n\n@a[1]: 5\n@s: 3\n", 0)

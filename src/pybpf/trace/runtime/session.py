@@ -366,37 +366,37 @@ class Session:
         lost = [0]
         attachers = _attachers()
         links = []
-        try:
-            self.printer.attached(len(self.script.probes))
-            for probe in self.script.probes:
-                if probe.kind in (P.BEGIN, P.END):
-                    continue
-                attach = attachers.get(probe.kind)
-                if attach is None:
-                    raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
-                links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
-            for probe in self.script.begin:
+        # Ctrl-C is taken from here on: BEGIN may already print what a user reacts to
+        with _sigint_flag() as interrupted:
+            try:
+                self.printer.attached(len(self.script.probes))
+                for probe in self.script.probes:
+                    if probe.kind in (P.BEGIN, P.END):
+                        continue
+                    attach = attachers.get(probe.kind)
+                    if attach is None:
+                        raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
+                    links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
+                for probe in self.script.begin:
+                    run_special(coll.programs[probe.program_name])
+                self._drain(reader, lost)
+                if not handler.exit_requested and self.child is not None:
+                    self.child.release()
+                while not (handler.exit_requested or interrupted.is_set() or self._stop()):
+                    if reader is not None:
+                        reader.poll(self.options.poll_interval)
+                    else:
+                        interrupted.wait(self.options.poll_interval)
+                    self._drain(reader, lost)
+            finally:
+                for ln in links:
+                    ln.close()
+            self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
+            handler.exit_requested = False
+            for probe in self.script.end:
                 run_special(coll.programs[probe.program_name])
             self._drain(reader, lost)
-            if not handler.exit_requested:
-                if self.child is not None:
-                    self.child.release()
-                with _sigint_flag() as interrupted:
-                    while not (handler.exit_requested or interrupted.is_set() or self._stop()):
-                        if reader is not None:
-                            reader.poll(self.options.poll_interval)
-                        else:
-                            interrupted.wait(self.options.poll_interval)
-                        self._drain(reader, lost)
-        finally:
-            for ln in links:
-                ln.close()
-        self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
-        handler.exit_requested = False
-        for probe in self.script.end:
-            run_special(coll.programs[probe.program_name])
-        self._drain(reader, lost)
-        self.printer.exit_maps([self.snapshot(n) for n in sorted(self.script.maps)])
+            self.printer.exit_maps([self.snapshot(n) for n in sorted(self.script.maps)])
         return 0
 
 
