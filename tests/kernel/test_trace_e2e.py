@@ -199,7 +199,7 @@ def test_begin_and_end() -> None:
 
 def test_begin_exit_prints_nothing_else() -> None:
     run = trace('BEGIN { printf("once\\n"); exit(); }', interrupt=False)
-    assert run.stdout == "Attaching 1 probe...\nonce\n"
+    assert run.stdout == "Attaching 1 probe...\nonce\n\n\n"  # what bpftrace 0.17 prints
 
 
 # --------------------------------------------------------------------------- builtins & language
@@ -370,6 +370,16 @@ def test_usdt_arguments(bins: dict[str, Path]) -> None:
     assert run.stderr == ""
     # arg3 is -8@$-1234567890123 printed with %d: bpftrace 0.17 prints the same low 32 bits
     assert run.lines[1:3] == ["7 -7 hello usdt -1912276171 5", "14 -21"]
+
+
+def test_for_loop_over_a_map(bins: dict[str, Path]) -> None:
+    run = trace(on_exit_of_trcat('@m[1] = 10; @m[2] = 20; @s["a"] = 1; $total = 5; '
+                                 'for ($kv : @m) { $total += $kv.1; } '
+                                 'for ($x : @s) { printf("%s %d\\n", $x.0, $total); } '
+                                 '$n = 0; for ($kv : @m) { $n++; break; } printf("total %d %d\\n", $total, $n);'),
+                cat(bins, "/dev/null"))
+    assert run.stderr == ""
+    assert run.lines[1:3] == ["a 35", "total 35 1"]
 
 
 def test_iterator_program_loads() -> None:

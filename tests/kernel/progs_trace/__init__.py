@@ -29,27 +29,34 @@ class Run:
         return self.stdout.splitlines()
 
 
-def _wait_attached(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The first stdout line ("Attaching N probes..."); raises with stderr when the tool died."""
+def _wait_attached(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The first stdout line ("Attaching N probes..."), read byte by byte so nothing after it is
+    left in a buffer; raises with stderr when the tool died."""
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"tracer printed nothing in {timeout}s; stderr: {err}")
-    line = proc.stdout.readline()
-    if not line:
-        out, err = proc.communicate()
-        raise AssertionError(f"tracer exited ({proc.returncode}) before attaching; stderr: {err}")
-    return line
+    fd = proc.stdout.fileno()
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"tracer printed no line in {timeout}s; stderr: {err.decode(errors='replace')}")
+        byte = os.read(fd, 1)
+        if not byte:
+            _, err = proc.communicate()
+            raise AssertionError(f"tracer exited ({proc.returncode}) before attaching; "
+                                 f"stderr: {err.decode(errors='replace')}")
+        line += byte
+    return line.decode()
 
 
 def trace(program: str, trigger: Callable[[], object] | None = None, *, tool: Sequence[str] | None = None,
-          args: Sequence[str] = (), settle: float = 0.4, linger: float = 0.3, timeout: float = 30.0,
+          args: Sequence[str] = (), settle: float = 0.4, linger: float = 0.3, timeout: float = 60.0,
           interrupt: bool = True) -> Run:
     """Run ``program`` under the tracer, call ``trigger`` once it is attached, then Ctrl-C it."""
     cmd = [*(tool or [*PYBPF, "trace"]), "-e", program, *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = _wait_attached(proc, timeout)
         time.sleep(settle)
@@ -58,11 +65,12 @@ def trace(program: str, trigger: Callable[[], object] | None = None, *, tool: Se
         time.sleep(linger)
         if interrupt and proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=timeout)
+        raw_out, raw_err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+    out, err = raw_out.decode(errors="replace"), raw_err.decode(errors="replace")
     err = "\n".join(line for line in err.splitlines() if "RLIMIT_MEMLOCK" not in line)
     return Run(first + out, err, proc.returncode)
 
