@@ -110,9 +110,9 @@ def test_unknown_event_id_is_an_error_that_says_why() -> None:
 
 
 def test_lost_events_text_and_json() -> None:
-    err = io.StringIO()
-    make_printer(io.StringIO(), err=err).lost(3)
-    assert err.getvalue() == "Lost 3 events\n"
+    text = io.StringIO()
+    make_printer(text, err=io.StringIO()).lost(3)
+    assert text.getvalue() == "Lost 3 events\n"
     out = io.StringIO()
     make_printer(out, fmt="json").lost(3)
     assert out.getvalue() == '{"type": "lost_events", "data": {"events": 3}}\n'

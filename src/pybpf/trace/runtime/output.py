@@ -85,8 +85,8 @@ class TextPrinter:
         self._write(maps_text(maps))
 
     def lost(self, n: int) -> None:
-        self.err.write(f"Lost {n} events\n")
-        self.err.flush()
+        # bpftrace's text output writes this line with the rest of the program's output
+        self._write(f"Lost {n} events\n")
 
     def warning(self, message: str) -> None:
         self.err.write(f"WARNING: {message}\n")

@@ -11,7 +11,7 @@ Order of a run (as bpftrace does it):
    is called, SIGINT (Ctrl-C) arrives, the ``-c`` command exits, or the ``-p`` process is gone.
 4. the END program runs, its events are printed, then every map (two empty lines first).
 
-Lost events are reported once per poll (``Lost N events`` on stderr, a ``lost_events`` record
+Lost events are reported once per poll (``Lost N events`` with the output, a ``lost_events`` record
 under ``-f json``).
 """
 
