@@ -36,18 +36,26 @@ XDP_TAILROOM = 4096 - XDP_HEADROOM - 320
 XDP_MD_SIZE = 24
 SK_BUFF_SIZE = 192
 #: XDP metadata must be at most this long and a multiple of 4
-XDP_META_MAX = 32
+XDP_META_MAX = 255
 
 
 class Packet:
-    """Packet bytes in the packet region: ``meta`` then ``data``."""
+    """Packet bytes in the packet region: ``meta`` then ``data``.
+
+    The region shows exactly ``[data_meta, data_end)``; the whole frame (headroom, packet,
+    tailroom) is kept too, so growing the head or the metadata exposes the bytes the frame
+    holds there, as in the kernel (nothing is zeroed except a grown tail).
+    """
 
     def __init__(self, memory: Memory, data: bytes, *, meta: bytes = b"", headroom: int = XDP_HEADROOM,
                  tailroom: int = XDP_TAILROOM, l2: bytes = b"") -> None:
         self.memory = memory
         self.meta_len = len(meta)
-        self.headroom = headroom
-        self.tailroom = tailroom
+        #: the frame: headroom (the metadata at its end), data, tailroom
+        self.frame = bytearray(headroom) + bytearray(data) + bytearray(max(tailroom, 0))
+        self.frame[headroom - len(meta):headroom] = meta
+        self.start = headroom - len(meta)  # offset of data_meta in the frame
+        self.end = headroom + len(data)  # offset of data_end in the frame
         #: bytes before skb->data that the program does not see (socket filters' Ethernet header)
         self.l2 = l2
         self.region: Region = memory.map_fixed(PACKET_REGION, bytearray(meta + data), "the packet")
@@ -77,44 +85,52 @@ class Packet:
     def skb_view(self) -> bytearray:
         return self.region.buf[self.meta_len:]
 
-    def _replace(self, buf: bytearray) -> None:
-        self.region.buf = buf
+    def _sync(self) -> None:
+        self.frame[self.start:self.end] = self.region.buf
+
+    def _show(self) -> None:
+        self.region.buf = bytearray(self.frame[self.start:self.end])
         self.memory.refresh(self.region)
 
     def adjust_head(self, delta: int) -> int:
-        """Move the start of data by ``delta`` (negative grows the packet); 0 or -EINVAL."""
-        data = self.data()
-        if delta < 0 and -delta > self.headroom - XDP_FRAME_SIZE - self.meta_len:
+        """Move the start of data by ``delta`` (negative grows the packet); 0 or -EINVAL.
+        The metadata moves along with data."""
+        data_off = self.start + self.meta_len
+        new_data = data_off + delta
+        if new_data - self.meta_len < XDP_FRAME_SIZE or new_data > self.end - ETH_HLEN:
             return -22
-        if len(data) - delta < ETH_HLEN:
-            return -22
-        if delta < 0:
-            new = bytes(-delta) + data
-        else:
-            new = data[delta:]
-        self.headroom += delta
-        self._replace(bytearray(self.meta() + new))
+        self._sync()
+        meta = bytes(self.frame[self.start:data_off])
+        self.start = new_data - self.meta_len
+        self.frame[self.start:new_data] = meta
+        self._show()
         return 0
 
     def adjust_tail(self, delta: int) -> int:
-        data = self.data()
-        if len(data) + delta < ETH_HLEN or delta > self.tailroom:
+        """Move data_end by ``delta`` (a grown tail is zeroed); 0 or -EINVAL."""
+        new_end = self.end + delta
+        if new_end < self.start + self.meta_len + ETH_HLEN or new_end > len(self.frame):
             return -22
-        self.tailroom -= delta
-        new = data + bytes(delta) if delta > 0 else data[:len(data) + delta]
-        self._replace(bytearray(self.meta() + new))
+        self._sync()
+        if delta > 0:
+            self.frame[self.end:new_end] = bytes(delta)
+        self.end = new_end
+        self._show()
         return 0
 
     def adjust_meta(self, delta: int) -> int:
-        new_len = self.meta_len - delta
-        if new_len < 0 or new_len > XDP_META_MAX or new_len % 4:
-            return -13 if new_len % 4 or new_len > XDP_META_MAX else -22
-        if -delta > self.headroom - XDP_FRAME_SIZE - self.meta_len:
+        """Move data_meta by ``delta``; -EINVAL outside [xdp_frame end, data], -EACCES for a
+        length that is not a multiple of 4 (the kernel's order of checks)."""
+        data_off = self.start + self.meta_len
+        new_start = self.start + delta
+        if new_start < XDP_FRAME_SIZE or new_start > data_off:
             return -22
-        meta = self.meta()
-        meta = bytes(-delta) + meta if delta < 0 else meta[delta:]
-        self.meta_len = new_len
-        self._replace(bytearray(meta + self.data()))
+        new_len = data_off - new_start
+        if new_len > XDP_META_MAX or new_len % 4:
+            return -13
+        self._sync()
+        self.start, self.meta_len = new_start, new_len
+        self._show()
         return 0
 
     def output(self) -> bytes:
@@ -169,6 +185,10 @@ def _xdp(memory: Memory, data: bytes | None, ctx: bytes | None) -> PreparedConte
     return PreparedContext(CTX_REGION << 32, packet, ctx_out, redirect_ret=4)
 
 
+#: bytes the kernel's sk_buff stores a __sk_buff field in (a narrow load at least this wide reads
+#: the whole field, whatever its offset inside the u32; narrower loads shift)
+_SKB_STORAGE = {4: 1, 12: 2, 16: 2, 20: 1, 24: 2, 28: 2, 44: 2, 72: 2, 88: 2, 164: 2, 176: 2}
+
 #: __sk_buff fields a program may write: offset -> size
 _SKB_WRITABLE = {8: 4, 12: 4, 32: 4, 44: 4, 48: 4, 52: 4, 56: 4, 60: 4, 64: 4, 72: 4, 152: 8}
 _SKB_DATA, _SKB_DATA_END, _SKB_DATA_META = 76, 80, 140
@@ -198,6 +218,8 @@ def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bo
     struct.pack_into("<I", skb, 4, pkt_type)
     struct.pack_into("<I", skb, 16, proto)
     struct.pack_into("<I", skb, 40, ifindex)
+    if ctx and not struct.unpack_from("<I", skb, 160)[0]:  # wire_len defaults to the length seen
+        struct.pack_into("<I", skb, 160, len(data) - (ETH_HLEN if l2_hidden else 0))
 
     def load(off: int, size: int) -> int | None:
         if size not in (1, 2, 4, 8) or off + size > SK_BUFF_SIZE or off % size:
@@ -206,11 +228,13 @@ def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bo
             return packet.data_addr
         if size == 4 and off == _SKB_DATA_END:
             return packet.end_addr
-        view = bytearray(skb[off & ~7:(off & ~7) + 8])
-        if off < 4:  # len (narrow loads of it too)
-            view[0:4] = len(packet.data()).to_bytes(4, "little")
-        start = off - (off & ~7)
-        return int.from_bytes(view[start:start + size], "little")
+        field = off & ~3 if off < 152 or off >= 160 else off & ~7
+        width = 8 if 152 <= off < 160 or 168 <= off < 176 or off >= 184 else 4
+        value = len(packet.data()) if field == 0 else int.from_bytes(skb[field:field + width], "little")
+        stored = _SKB_STORAGE.get(field, width)
+        if size >= stored:  # the kernel loads the whole (narrow) field whatever the offset
+            return value & ((1 << (size * 8)) - 1)
+        return (value >> ((off - field) * 8)) & ((1 << (size * 8)) - 1)
 
     def store(off: int, size: int, value: int) -> bool:
         field_size = _SKB_WRITABLE.get(off - off % 4 if off < 152 else 152)
