@@ -213,8 +213,15 @@ def test_aggregations_record_their_kind() -> None:
 
 
 def test_unsupported_constructs_say_what_to_do() -> None:
-    with pytest.raises(CodegenError, match=r"len\(@map\) is not supported"):
-        compile_("BEGIN { @m[1] = 2; printf(\"%d\\n\", len(@m)); }")
+    with pytest.raises(CodegenError, match=r"delete\(\) of one @h histogram entry is not supported; use clear"):
+        compile_("BEGIN { @h[1] = hist(1); delete(@h[1]); }")
+
+
+def test_map_length_counts_with_a_callback() -> None:
+    cs = compile_("BEGIN { @m[1] = 2; printf(\"%d\\n\", len(@m)); }")
+    prog = cs.object_spec.programs[cs.probes[0].program_name]
+    assert "bpf_for_each_map_elem" in helpers_called(cs, prog.name)
+    assert len(prog.func_info) == 2
 
 
 def test_for_map_body_is_a_static_callback_with_btf() -> None:

@@ -195,7 +195,10 @@ def _len(g: ProbeGen, node: A.Call) -> ir.Value:
     t = g.type_of(node.args[0])
     if isinstance(t, StackType):
         return g.load_int(g.expr(node.args[0]), 8)
-    raise CodegenError("len(@map) is not supported by this compiler yet (BPF cannot count a hash map cheaply)")
+    arg = node.args[0]
+    assert isinstance(arg, A.Map)
+    from .loops import map_length
+    return map_length(g, arg.name)
 
 
 def _stack_call(g: ProbeGen, node: A.Call) -> ir.Value:

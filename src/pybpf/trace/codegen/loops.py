@@ -106,3 +106,30 @@ def for_map(g: ProbeGen, node: A.ForMap) -> None:
         if t is not None and is_scalar(t):
             ref, _ = g.var_ref(name)
             g.b.store(g.load_int(g.scratch_at(off), 8), ref, align=8)
+
+
+def map_length(g: ProbeGen, name: str) -> ir.Value:
+    """``len(@m)``: the number of entries, counted by a ``bpf_for_each_map_elem`` callback into a
+    scratch slot (a histogram map counts its bucket entries)."""
+    binding = g.u.bindings[name]
+    off = g.state.offset
+    g.state.offset += 8
+    g.store_int(const(0), g.scratch_at(off), 8)
+    fnty = ir.FunctionType(I64, [PTR, PTR, PTR, PTR])
+    cb = ir.Function(g.u.module, fnty, f"{g.fn.name}_len{next(_ids)}")
+    cb.linkage = "internal"
+    b = ir.IRBuilder(cb.append_basic_block("entry"))
+    key = b.alloca(ir.IntType(32))
+    b.store(ir.Constant(ir.IntType(32), 0), key, align=4)
+    base = call(b, Helper.MAP_LOOKUP_ELEM, g.u.map_global(M.SCRATCH_NAME), key)
+    have, done = cb.append_basic_block("have"), cb.append_basic_block("done")
+    b.cbranch(b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), have, done)
+    b.position_at_end(have)
+    slot = b.bitcast(b.gep(base, [const(off)]), I64.as_pointer())
+    b.store(b.add(b.load(slot, align=8), const(1)), slot, align=8)
+    b.branch(done)
+    b.position_at_end(done)
+    b.ret(const(0))
+    call(g.b, Helper.FOR_EACH_MAP_ELEM, g.u.map_global(binding.bpf_name), g.b.bitcast(cb, PTR),
+         ir.Constant(PTR, None), const(0))
+    return g.load_int(g.scratch_at(off), 8)
