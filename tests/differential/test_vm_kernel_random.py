@@ -4,7 +4,7 @@ Each generated program is an XDP program that reads r0-r9 and eight stack slots 
 packet, runs a random body (64- and 32-bit ALU including div/mod/sdiv/smod, shifts, byte
 swaps, movsx, stack loads/stores of every size incl. sign-extending loads, atomics incl.
 fetch/xchg/cmpxchg, forward jumps and jmp32, bpf_csum_diff, hash-map lookup/update/delete,
-BPF-to-BPF calls) and writes
+bounded loops, BPF-to-BPF calls) and writes
 every register and stack slot back to the packet. One kernel load runs several inputs
 (BPF_PROG_TEST_RUN with different packets), and the VM must give the same data_out and retval,
 and the same hash-map contents afterwards. 20,000 programs (80,000 runs) take about two minutes;
@@ -234,7 +234,14 @@ def generate(seed: int) -> list[Instruction]:
             ] + _reinit(rnd, range(1, 6))
         elif extra < 0.45:  # a map operation on the hash map (key = a register & 7)
             body += map_op(rnd, gen)
-        elif extra < 0.65:  # a BPF-to-BPF call
+        elif extra < 0.55:  # a bounded loop (counter in a stack slot the body does not use)
+            inner = gen.body(rnd.randint(1, 6))
+            tail = [ldx(Size.DW, 1, 10, -104), alu(InsnClass.ALU64, AluOp.SUB, 1, None, 1),
+                    stx(Size.DW, 10, 1, -104)]
+            back = -(sum(i.slots for i in inner + tail) + 1)
+            body += [alu(InsnClass.ALU64, AluOp.MOV, 1, None, rnd.randint(1, 4)), stx(Size.DW, 10, 1, -104)]
+            body += inner + tail + [I(InsnClass.JMP | JmpOp.JNE | Source.K, 1, 0, back, 0)]
+        elif extra < 0.7:  # a BPF-to-BPF call
             calls.append((len(body), len(subprogs)))
             body.append(I(InsnClass.JMP | JmpOp.CALL, 0, 1, 0, 0))  # imm patched below
             body += _reinit(rnd, range(1, 6))

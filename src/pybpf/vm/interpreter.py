@@ -157,6 +157,7 @@ class _Gen:
         self.end = slot
         self.env: dict[str, object] = {}
         self.helpers_used: set[int] = set()
+        self.loop_start: int | None = None
 
     # ---- analysis --------------------------------------------------------------------
 
@@ -257,6 +258,14 @@ class _Gen:
                 + [f"{pad}else:"] + self.tree(blocks, mid, hi, indent + 4))
 
     def block(self, slots: list[int], *, single: bool) -> tuple[list[str], bool]:
+        """A block's code. A block that jumps back to its own start (a loop) runs inside its
+        own ``while`` loop: the back edge is a ``continue`` of it, every other exit a ``break``
+        to the dispatcher (with ``pc`` set)."""
+        self.loop_start = None
+        if not single and any(
+            self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset == slots[0] for s in slots
+        ):
+            self.loop_start = slots[0]
         code: list[str] = []
         for s in slots:
             insn = self.by_slot[s]
@@ -272,14 +281,22 @@ class _Gen:
                 self.env["VMError"] = VMError
             else:
                 code.append(f"pc = {nxt}")
+                if self.loop_start is not None:
+                    code.append("break")
+        if self.loop_start is not None:
+            code = ["while True:"] + ["    " + c for c in code]
+            self.loop_start = None
         return code, ends
 
     def jump(self, src: int, dst: int) -> list[str]:
         """Statements that transfer control to slot ``dst`` (from a multi-block function)."""
+        exit_stmt = "continue" if self.loop_start is None else "break"
         if dst <= src:  # a back edge: count it
             limit = getattr(self.rt, "back_edge_limit", BACK_EDGE_LIMIT)
-            return ["n += 1", f"if n > {limit}: LIM({src}, {limit})", f"pc = {dst}", "continue"]
-        return [f"pc = {dst}", "continue"]
+            if dst == self.loop_start:  # to the start of this loop block: stay in its loop
+                return ["n += 1", f"if n > {limit}: LIM({src}, {limit})", "continue"]
+            return ["n += 1", f"if n > {limit}: LIM({src}, {limit})", f"pc = {dst}", exit_stmt]
+        return [f"pc = {dst}", exit_stmt]
 
     # ---- one instruction -------------------------------------------------------------
 
@@ -450,7 +467,7 @@ class _Gen:
         slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
         return [
             f"a = {addr}",
-            f"if 0 <= a < TOP and (a & 0xFFFFFFFF) + {size} <= L[a >> 32]: {dst} = {unpack}(M[a >> 32], a & 0xFFFFFFFF)[0]{tail}",
+            f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: {dst} = {unpack}(M[i], o)[0]{tail}",
             f"else: {dst} = {slow}",
         ]
 
@@ -463,7 +480,7 @@ class _Gen:
         addr = f"{base} + {off}" if off else base
         return [
             f"a = {addr}",
-            f"if 0 <= a < TOP and (a & 0xFFFFFFFF) + {size} <= W[a >> 32]: P{size}(M[a >> 32], a & 0xFFFFFFFF, {value})",
+            f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= W[(i := a >> 32)]: P{size}(M[i], o, {value})",
             f"else: SS(a & 0xFFFFFFFFFFFFFFFF, {size}, {value}, {pc})",
         ]
 
@@ -560,8 +577,8 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
     mem = runtime.memory
     stack_tops = [((STACK_REGION + depth) << 32) + STACK_SIZE for depth in range(MAX_CALL_FRAMES)]
     functions = namespace["_factory"](  # type: ignore[operator]
-        mem.bufs, mem.rlen, mem.wlen, mem.top, runtime.slow_load, runtime.slow_load_signed,
-        runtime.slow_store, runtime.atomic, runtime.ld_abs, runtime.tail_call_target, stack_tops,
+        mem.bufs, mem.rlen, mem.wlen, mem.top, mem.slow_load, runtime.slow_load_signed,
+        mem.slow_store, runtime.atomic, runtime.ld_abs, runtime.tail_call_target, stack_tops,
         _limit, _depth, gen.env,
     )
     log.debug("compiled %s: %d instructions, %d functions", name, len(insns), len(functions))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import time
 import types
 from dataclasses import dataclass, field
@@ -187,6 +188,14 @@ class Runtime:
         addr &= M64
         mem = self.memory
         mask = (1 << (size * 8)) - 1
+        rid, off = addr >> 32, addr & OFFSET_MASK
+        if addr < mem.top and off + size <= mem.wlen[rid] and op in _ATOMIC_OPS_FAST:
+            # plain writable memory: read-modify-write in place
+            unpack, pack = _ATOMIC_STRUCT[size]
+            buf = mem.bufs[rid]
+            old = unpack(buf, off)[0]
+            pack(buf, off, _ATOMIC_OPS_FAST[op](old, src, r0) & mask)
+            return old if op & 1 else src
         if op == AtomicOp.LOAD_ACQUIRE:
             return mem.slow_load(addr, size, pc)
         if op == AtomicOp.STORE_RELEASE:
@@ -238,6 +247,18 @@ _ATOMIC_OPS: dict[int, Callable[[int, int], int]] = {
     AtomicOp.AND: lambda a, b: a & b,
     AtomicOp.XOR: lambda a, b: a ^ b,
 }
+
+
+#: op -> new value from (old, src, r0), for the in-place fast path
+_ATOMIC_OPS_FAST: dict[int, Callable[[int, int, int], int]] = {
+    AtomicOp.ADD: lambda a, b, r0: a + b, AtomicOp.FETCH_ADD: lambda a, b, r0: a + b,
+    AtomicOp.OR: lambda a, b, r0: a | b, AtomicOp.FETCH_OR: lambda a, b, r0: a | b,
+    AtomicOp.AND: lambda a, b, r0: a & b, AtomicOp.FETCH_AND: lambda a, b, r0: a & b,
+    AtomicOp.XOR: lambda a, b, r0: a ^ b, AtomicOp.FETCH_XOR: lambda a, b, r0: a ^ b,
+    AtomicOp.XCHG: lambda a, b, r0: b,
+}
+_ATOMIC_STRUCT = {4: (struct.Struct("<I").unpack_from, struct.Struct("<I").pack_into),
+                  8: (struct.Struct("<Q").unpack_from, struct.Struct("<Q").pack_into)}
 
 
 def helper_id(id_or_name: int | str) -> int:
