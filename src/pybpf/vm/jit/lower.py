@@ -582,8 +582,7 @@ class _Lowerer:
             pair = b.cmpxchg(ptr, expected, narrow, "seq_cst", "seq_cst")
             old = b.extract_value(pair, 0)
         else:
-            old = b.atomic_rmw(_RMW[op & ~AtomicOp.FETCH_ADD if op != AtomicOp.XCHG else op], ptr, narrow,
-                               "seq_cst")
+            old = b.atomic_rmw(_RMW[op], ptr, narrow, "seq_cst")
         v_fast = b.zext(old, I64) if size < 8 else old
         fast_end = b.block
         b.branch(done)
@@ -658,7 +657,9 @@ _CMP: dict[int, str] = {
 }
 _SIGNED = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
 _RMW: dict[int, str] = {
-    AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor", AtomicOp.XCHG: "xchg",
+    AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor",
+    AtomicOp.FETCH_ADD: "add", AtomicOp.FETCH_OR: "or", AtomicOp.FETCH_AND: "and", AtomicOp.FETCH_XOR: "xor",
+    AtomicOp.XCHG: "xchg",
 }
 _CLASS_HANDLERS: dict[int, Callable[[_Lowerer, _Func, int, Instruction], bool]] = {
     InsnClass.ALU: _Lowerer.alu,
