@@ -31,7 +31,7 @@ import gc
 import logging
 import sys
 from contextlib import contextmanager
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
@@ -385,6 +385,15 @@ class _Dumper:
         mask = (1 << bits) - 1
         lines = ["{\n"]
         lo = hi = 0
+        values = [v.value for v in t.values]  # type: ignore[union-attr]
+        if not is64 and values:
+            lo = min(values)
+            hi = max(values)
+            if (_INT32_MIN <= lo and hi < (1 << 31)) if t.signed else (0 <= lo and hi < (1 << 32)):  # type: ignore[union-attr]
+                # the usual case: every value is already what C sees, written as a plain decimal
+                lines.extend(map(_ENUMERATOR_LINE, repeat(ind), self.names.enumerators[tid], values))
+                return self._enum_close(t, lines, min(lo, 0), max(hi, 0), depth)
+            lo = hi = 0
         for name, v in zip(self.names.enumerators[tid], t.values):  # type: ignore[union-attr]
             value = v.value & mask
             if t.signed and value >> (bits - 1):  # type: ignore[union-attr]
@@ -392,6 +401,12 @@ class _Dumper:
             lo = min(lo, value)
             hi = max(hi, value)
             lines.append(f"{ind}{name} = {_enum_literal(value, is64)},\n")
+        return self._enum_close(t, lines, lo, hi, depth)
+
+    @staticmethod
+    def _enum_close(t: Type, lines: list[str], lo: int, hi: int, depth: int) -> str:
+        """Close an enum body whose values span ``[lo, hi]`` (0 included), with the mode
+        attribute when clang would give the enum another size than BTF's."""
         natural = 4 if (lo >= _INT32_MIN and hi < (1 << 31)) or (lo >= 0 and hi < (1 << 32)) else 8
         lines.append("\t" * depth + "}")
         if t.size != natural and t.size in _ENUM_MODE:  # type: ignore[union-attr]
@@ -533,6 +548,7 @@ class _LazyTypes(dict):  # type: ignore[type-arg]
 
 _RECORD_KIND_NUMS = {int(Kind.STRUCT): Kind.STRUCT, int(Kind.UNION): Kind.UNION}
 _TYPE_ID = itemgetter(1)  # of a member row
+_ENUMERATOR_LINE = "{}{} = {},\n".format  # indent, name, value
 _new_record = tuple.__new__  # _Record(...) without the Python-level NamedTuple.__new__
 _ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
