@@ -3,8 +3,16 @@ BPF ELF object -> :class:`CompiledScript` for the runtime.
 
 Modules: :mod:`.compile` (entry point), :mod:`.irgen` (per-probe functions, statements, maps),
 :mod:`.exprs`, :mod:`.builtins`, :mod:`.calls`, :mod:`.strings`, :mod:`.aggregations`,
-:mod:`.events`, :mod:`.maps` (map layout), :mod:`.probes` (sections and contexts),
-:mod:`.object` (LLVM -> ELF -> ObjectSpec), :mod:`.result` (what the runtime consumes).
+:mod:`.events`, :mod:`.loops` (``for ($kv : @m)`` and ``len(@m)`` callbacks), :mod:`.maps` (map
+layout), :mod:`.probes` (sections, contexts, usdt arguments), :mod:`.debuginfo` (what makes LLVM
+emit BTF), :mod:`.object` (LLVM -> ELF -> ObjectSpec), :mod:`.result` (what the runtime consumes).
+
+Example (needs tracefs for the tracepoint's format)::
+
+    >>> from pybpf.trace.codegen import compile_script                       # doctest: +SKIP
+    >>> cs = compile_script('tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }')  # doctest: +SKIP
+    >>> cs.probes[0].name, cs.maps["@"].percpu                                # doctest: +SKIP
+    ('tracepoint:syscalls:sys_enter_openat', True)
 """
 
 from __future__ import annotations

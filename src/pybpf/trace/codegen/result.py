@@ -52,8 +52,9 @@ class MapBinding:
 
     Keys: ``key_size`` bytes. A scalar map (``info.key is None``) has the single key u64 0;
     otherwise the key is ``info.key`` laid out as :mod:`pybpf.trace.types` describes, except that
-    a ``StackType`` key element is stored as a u64 stack id into ``stack_map`` (the runtime reads
-    the addresses there; for ``ustack`` the id's upper 32 bits are... not used: ``pid`` is not kept).
+    a ``StackType`` key element is stored as a u64 stack id (``bpf_get_stackid``'s result, negative
+    on failure) into the STACK_TRACE map ``stack_map``, where the runtime reads the addresses; a
+    user stack key does not keep the pid (its frames are symbolised without a process).
     hist/lhist (``bucket_key``): the key is ``(user key bytes, padded to 8) + u64 bucket index``
     and the value one u64 count per CPU; a scalar hist map has only the u64 bucket as its key.
 
