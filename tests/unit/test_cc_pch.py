@@ -168,13 +168,18 @@ def test_source_with_a_define_first_uses_the_plain_header(cache: Path, commands:
 
 
 @needs_btf
-def test_refused_pch_falls_back_to_the_plain_header(cache: Path, commands: list[list[str]], tmp_path: Path) -> None:
+def test_refused_pch_falls_back_to_the_plain_header_and_is_rebuilt(cache: Path, commands: list[list[str]], tmp_path: Path) -> None:
     pybpf.cc.compile(PROG, cache=False)
     (built,) = _pchs(cache)
     built.write_bytes(b"CPCH but not really a precompiled header")
     obj = pybpf.cc.compile(PROG, output=tmp_path / "fallback.o", cache=False)
     assert "-include-pch" in commands[-2] and "-include-pch" not in commands[-1]
     assert ObjectSpec.from_file(obj).programs["tp"].instructions
+    assert not built.exists()  # dropped: the next compile builds it again, then uses it
+    pybpf.cc.compile(PROG, cache=False)
+    assert built.read_bytes()[:4] == b"CPCH" and built.stat().st_size > 1 << 20
+    pybpf.cc.compile(PROG, cache=False)
+    assert "-include-pch" in commands[-1]
 
 
 def test_users_own_vmlinux_gets_no_pch(cache: Path, commands: list[list[str]], tmp_path: Path) -> None:

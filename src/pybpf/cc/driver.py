@@ -185,8 +185,10 @@ def compile(  # noqa: A001 - the verb users expect
             messages = parse_diagnostics(proc.stderr, rename=rename)
             if proc.returncode != 0:
                 if pch_flags and is_pch_failure(proc.stderr, Path(pch_flags[-1])):
+                    # stale (vmlinux.h rewritten since) or damaged: drop it, the next compile rebuilds it
                     log.debug("the precompiled vmlinux.h was refused; compiling with the plain header: %s",
                               proc.stderr.strip())
+                    Path(pch_flags[-1]).unlink(missing_ok=True)
                     use_pch = False
                     continue
                 if not want_vmlinux and not own_vmlinux and any(_VMLINUX_MISSING in m.message for m in messages):
