@@ -457,3 +457,25 @@ def test_profile_user_stacks(bins: dict[str, Path]) -> None:
                 lambda: run_quiet(str(bins["dd"]), "if=/dev/zero", "of=/dev/null", "bs=1M", "count=3000"))
     assert run.stderr == ""
     assert re.search(r"^@\[\n(    \S+\n){1,2}\]: \d+$", run.stdout, re.M), run.stdout
+
+
+def test_unsafe_system_and_signal(bins: dict[str, Path]) -> None:
+    sleep = copy_binary("sleep", bins["tmp"], "trsleep")
+    result: dict[str, int] = {}
+
+    def go() -> None:
+        result["rc"] = subprocess.run([str(sleep), "5"], check=False).returncode
+
+    run = trace('tracepoint:syscalls:sys_enter_clock_nanosleep /comm == "trsleep"/ '
+                '{ system("echo system %d", 7); signal("SIGKILL"); }', go, args=["--unsafe"])
+    assert result["rc"] == -9  # killed by the probe, not after 5 s
+    assert "system 7" in run.lines
+
+
+def test_unsafe_functions_need_the_flag() -> None:
+    from progs_trace import PYBPF
+
+    done = subprocess.run([*PYBPF, "trace", "-e", 'BEGIN { system("true"); }'], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "system() is an unsafe function being used in safe mode" in done.stderr
