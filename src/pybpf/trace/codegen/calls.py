@@ -20,7 +20,7 @@ from . import builtins as BI
 from . import probes as PR
 from .exprs import probe_read, space_of
 from .helpers import I64, Helper, call
-from .irgen import CodegenError, const, is_scalar
+from .irgen import CodegenError, const
 
 if TYPE_CHECKING:
     from .irgen import ProbeGen
@@ -272,4 +272,4 @@ INTO_CALLS: dict[str, Callable[[ProbeGen, Any, ir.Value, int], bool]] = {
     "str": _str_into, "kstack": _stack_into, "ustack": _stack_into,
 }
 
-__all__ = ["CALLS", "INTO_CALLS", "resolve_type", "is_scalar"]
+__all__ = ["CALLS", "INTO_CALLS", "resolve_type"]

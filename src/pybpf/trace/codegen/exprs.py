@@ -12,7 +12,7 @@ from ..ast import BinaryOp as B, UnaryOp as U
 from ..semantic.model import FieldBase, FieldInfo
 from ..types import AddrSpace, ArrayType, IntType, PointerType, RecordType, StringType, TupleType, Type
 from . import maps as M
-from .helpers import I64, PTR, Helper, call
+from .helpers import I64, Helper, call
 from .irgen import CodegenError, const, is_scalar
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def _address_of(g: ProbeGen, node: A.Expr) -> ir.Value:
     return g.int_expr(node)
 
 
-def _record_base(g: ProbeGen, node: A.FieldAccess) -> ir.Value:
+def _record_base(g: ProbeGen, node: A.FieldAccess) -> ir.Value:  # noqa: D401
     """The address (i64) or pointer (ctx/memory, i8*) that the field offset is relative to."""
     return g.expr(node.expr)
 
@@ -278,7 +278,7 @@ def _field_in_memory(g: ProbeGen, info: FieldInfo, base: ir.Value) -> ir.Value:
         call(g.b, Helper.PROBE_READ_KERNEL_STR, out, const(t.size), g.b.gep(base, [off]))
         return out
     if isinstance(t, RecordType):
-        return ptr if info.base is not FieldBase.CTX else ptr
+        return ptr
     if isinstance(t, PointerType) and info.base is FieldBase.CTX and g.ap.provider is A.ProbeType.ITER:
         # iterator context members are trusted-or-null kernel pointers: read them as plain numbers
         tmp = g.slot(8)
@@ -321,7 +321,6 @@ def _array(g: ProbeGen, node: A.ArrayAccess) -> ir.Value:
 
 def _cast(g: ProbeGen, node: A.Cast) -> ir.Value:
     t = g.type_of(node)
-    st = g.type_of(node.expr)
     if isinstance(t, ArrayType):
         out = g.slot(t.size)
         g.store_int(g.int_expr(node.expr), out, t.size)
@@ -330,7 +329,6 @@ def _cast(g: ProbeGen, node: A.Cast) -> ir.Value:
     if isinstance(t, IntType) and t.bits < 64:
         v = g.b.trunc(v, ir.IntType(t.bits))
         return g.b.sext(v, I64) if t.signed else g.b.zext(v, I64)
-    del st
     return v
 
 
@@ -463,4 +461,4 @@ INTO: dict[type, Callable[[ProbeGen, Any, ir.Value, int], bool]] = {
     A.Call: _into_call, A.Builtin: _into_builtin, A.String: _into_string,
 }
 
-__all__ = ["EXPR", "INTO", "int_binop", "probe_read", "read_value", "string_literal", "PTR"]
+__all__ = ["EXPR", "INTO", "int_binop", "probe_read", "read_value", "read_scalar", "space_of", "string_literal"]

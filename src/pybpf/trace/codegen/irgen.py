@@ -21,10 +21,10 @@ from ...errors import BPFError
 from .. import ast as A
 from ..semantic.model import ProbeInfo, TypedProgram
 from ..types import (
-    AggType, IntType, KsymType, PointerType, RecordType, SpecialU64Type, StackType, StringType, TupleType, Type,
+    AggType, IntType, KsymType, PointerType, RecordType, SpecialU64Type, StackType, TupleType, Type,
 )
 from . import maps as M
-from .helpers import I8, I32, I64, PTR, Helper, call
+from .helpers import I32, I64, PTR, Helper, call
 from .result import MapBinding, ProbeAttach
 
 log = logging.getLogger("pybpf.trace.codegen")
@@ -565,4 +565,4 @@ STMT: dict[type, Callable[[ProbeGen, Any], None]] = {
     A.Continue: ProbeGen._continue, A.Block: ProbeGen.block,
 }
 
-__all__ = ["ProbeGen", "Unit", "CodegenError", "is_scalar", "const", "I8", "StringType"]
+__all__ = ["ProbeGen", "Unit", "FrameState", "CodegenError", "is_scalar", "const"]

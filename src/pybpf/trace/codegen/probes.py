@@ -85,13 +85,11 @@ def arg(g: ProbeGen, n: int) -> ir.Value:
         return g.load_int(g.gep(g.ctx, 8 * n), 8)
     if g.ap.provider is P.USDT:
         return usdt_arg(g, n)
-    if n >= len(ARG_REGS):
-        from .helpers import Helper, call  # stack arguments: sp + 8 * (n - 5)
-        from .exprs import read_scalar
+    if n >= len(ARG_REGS):  # on the stack, above the return address
         from ..types import UINT64, AddrSpace
+        from .exprs import read_scalar
         sp = reg(g, "sp")
         addr = g.b.add(sp, ir.Constant(ir.IntType(64), 8 * (n - len(ARG_REGS) + 1)))
-        del Helper, call
         return read_scalar(g, addr, UINT64, AddrSpace.USER if user_context(g) else AddrSpace.KERNEL)
     return reg(g, ARG_REGS[n])
 
