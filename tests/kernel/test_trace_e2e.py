@@ -479,3 +479,11 @@ def test_unsafe_functions_need_the_flag() -> None:
                           timeout=60)
     assert done.returncode != 0
     assert "system() is an unsafe function being used in safe mode" in done.stderr
+
+
+def test_context_switch_char_arrays_and_task_chains(bins: dict[str, Path]) -> None:
+    run = trace('tracepoint:sched:sched_switch /args->prev_comm == "trcat"/ '
+                '{ printf("%s -> %s %d\\n", args->prev_comm, str(args->next_comm), curtask->real_parent->pid > 0); '
+                "exit(); }", cat(bins, str(bins["data"])), interrupt=False)
+    assert run.stderr == ""
+    assert re.fullmatch(r"trcat -> \S.* 1", run.lines[1]), run.lines
