@@ -116,6 +116,9 @@ def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> lis
     """
     strings = btf._strings
     cache = strings._cache
+    whole = strings.ascii_text()  # a new name is sliced from it inline (no call per name)
+    first = strings.start
+    size = len(strings.data) if whole else 0
     n = btf._n
     out: list[MemberRow] = []
     append = out.append
@@ -126,7 +129,11 @@ def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> lis
             name_off, tid, raw = w[pos], w[pos + 1], w[pos + 2]
             name = cache.get(name_off)
             if name is None:
-                name = strings.get(name_off)
+                rel = name_off - first
+                if 0 <= rel < size:
+                    name = cache[name_off] = whole[rel:whole.index("\0", rel)]
+                else:
+                    name = strings.get(name_off)
             if tid >= n:
                 raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
             append((name, tid, raw & 0xFFFFFF, raw >> 24))
@@ -143,7 +150,11 @@ def member_rows(btf: BTF, w: array[int], off: int, info: int, owner: str) -> lis
         name_off, tid, bit_offset = w[pos], w[pos + 1], w[pos + 2]
         name = cache.get(name_off)
         if name is None:
-            name = strings.get(name_off)
+            rel = name_off - first
+            if 0 <= rel < size:
+                name = cache[name_off] = whole[rel:whole.index("\0", rel)]
+            else:
+                name = strings.get(name_off)
         if tid >= n:
             raise _bad_ref(btf, tid, f"member {name!r} of {owner}")
         if tid in bitfield_ints:

@@ -153,9 +153,7 @@ class StringTable:
                 f"string offset {offset} is out of bounds of the string section "
                 f"[{self.start}, {self.end})"
             )
-        whole = self._text
-        if whole is None:  # one decode of the table; then each string is a str slice
-            whole = self._text = self.data.decode("ascii") if self.data.isascii() else ""
+        whole = self.ascii_text()
         if whole:
             text = whole[rel:whole.index("\0", rel)]
         else:
@@ -163,6 +161,14 @@ class StringTable:
             text = self.data[rel:end].decode("utf-8", "surrogateescape")
         self._cache[offset] = text
         return text
+
+    def ascii_text(self) -> str:
+        """This table (without the base) as one str, or "" when it is not ASCII; a string at
+        offset ``o`` is then ``text[o - start:text.index("\\0", o - start)]`` (decoded once)."""
+        whole = self._text
+        if whole is None:
+            whole = self._text = self.data.decode("ascii") if self.data.isascii() else ""
+        return whole
 
     def load_all(self) -> None:
         """Decode every string at once (faster than one by one when most will be needed)."""
