@@ -8,8 +8,9 @@ wall clock; the best run is the least disturbed by other load, the median shows 
 - parse + dump:   BTF.from_file + dump_c in a fresh BTF object (the types the dump needs are
                   decoded inside it) — the figure comparable to bpftool, which also parses the file
 - dump only:      dump_c on a BTF whose types are all decoded already
-- decode needed:  BTF.from_file + decoding (in pybpf.btf) just the types the dump uses — the
-                  part of "parse + dump" spent outside the dumper
+- decode needed:  BTF.from_file + decoding just the types the dump uses into their dataclasses
+                  (an upper bound of the decoding inside "parse + dump": the dumper reads
+                  structs/unions as plain rows, BTF.record_rows, which is cheaper)
 - whole process:  `python -c` doing "parse + dump" to /dev/null, interpreter start and import included
 bpftool is timed as a whole process writing its header to /dev/null (its CPU time from rusage).
 """
