@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pybpf
-import pybpf.cc
-from pybpf.spec import ObjectSpec
+from _fixture_progs import FixturePrograms
 
 HERE = Path(__file__).parent
+_PROGS = FixturePrograms(HERE)
+compiled = _PROGS.compiled
+spec = _PROGS.spec
+load = _PROGS.load
 
-
-def compiled(name: str) -> Path:
-    """The object of ``<name>.bpf.c`` (compiled once; pybpf.cc caches by content)."""
-    return pybpf.cc.compile(HERE / f"{name}.bpf.c")
-
-
-def spec(name: str, **rodata: object) -> ObjectSpec:
-    """The spec of ``<name>.bpf.c`` with ``target_tgid`` set to this process (when it has one)."""
-    s = ObjectSpec.from_file(compiled(name))
-    if "target_tgid" in s.variables:
-        s.rodata["target_tgid"] = os.getpid()
-    for key, value in rodata.items():
-        s.rodata[key] = value
-    return s
-
-
-def load(name: str, **rodata: object) -> pybpf.Collection:
-    """Load ``<name>.bpf.c`` with ``target_tgid`` = this process."""
-    return pybpf.load(spec(name, **rodata))
+__all__ = ["HERE", "compiled", "load", "spec"]
