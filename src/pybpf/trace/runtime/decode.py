@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ class Symbolizer:
         return f"{s.name}+{s.offset}" if offset else s.name
 
 
+_INT_CODES = {(8, True): "b", (8, False): "B", (16, True): "h", (16, False): "H", (32, True): "i",
+              (32, False): "I", (64, True): "q", (64, False): "Q"}
+
+
 def _int(raw: bytes, off: int, size: int, signed: bool) -> int:
     if off + size > len(raw):
         raise DecodeError(f"record of {len(raw)} bytes is too short for a {size}-byte value at offset {off}; "
@@ -96,6 +101,26 @@ class Decoder:
     def fields(self, types: Sequence[tuple[Type, int]], raw: bytes) -> list[Any]:
         """Each ``(type, offset)`` of an event layout, decoded."""
         return [self.value(t, raw, off) for t, off in types]
+
+    def compile(self, types: Sequence[tuple[Type, int]], size: int) -> Callable[[bytes], list[Any]]:
+        """:meth:`fields` specialised for one layout (the per-event hot path)."""
+        getters = [self._getter(t, off) for t, off in types]
+
+        def decode(raw: bytes) -> list[Any]:
+            if len(raw) < size:
+                raise DecodeError(f"record of {len(raw)} bytes is shorter than its layout ({size} bytes); "
+                                  "the program and the runtime disagree on the event layout")
+            return [g(raw) for g in getters]
+        return decode
+
+    def _getter(self, t: Type, off: int) -> Callable[[bytes], Any]:
+        if isinstance(t, IntType):
+            unpack = struct.Struct("<" + _INT_CODES[(t.bits, t.signed)]).unpack_from
+            return lambda raw: unpack(raw, off)[0]
+        if isinstance(t, StringType):
+            end = off + t.size
+            return lambda raw: raw[off:end].split(b"\0", 1)[0]
+        return lambda raw: self.value(t, raw, off)
 
     # -- handlers ------------------------------------------------------------------------
 

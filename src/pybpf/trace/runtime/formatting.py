@@ -16,6 +16,7 @@ The format string reaches this module already unescaped (the lexer turns ``\\n``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -133,30 +134,81 @@ _CONVERSIONS: dict[str, Callable[[re.Match[str], Any], str]] = {
 }
 
 
+def _fast(m: re.Match[str]) -> Callable[[Any], str] | None:
+    """A specialised converter for the common plain conversions (no flags, no precision)."""
+    if m["flags"] or m["prec"] is not None or m["conv"] not in "diuxXs":
+        return None
+    width = _width(m)
+    conv = m["conv"]
+    if conv == "s":
+        def text(v: Any) -> str:
+            if isinstance(v, bytes):
+                return v.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            return _string(m, v)
+        base: Callable[[Any], str] = text
+    else:
+        bits = _LENGTH_BITS[m["len"]]
+        mask = (1 << bits) - 1
+        if conv in "di":
+            lo, hi = -(1 << (bits - 1)), 1 << (bits - 1)
+
+            def signed(v: Any) -> str:
+                if type(v) is int and lo <= v < hi:
+                    return str(v)
+                return str(_at_width(_int(v), bits, True))
+            base = signed
+        else:
+            spec = {"u": "d", "x": "x", "X": "X"}[conv]
+
+            def unsigned(v: Any) -> str:
+                return format((v if type(v) is int else _int(v)) & mask, spec)
+            base = unsigned
+    if width is None:
+        return base
+    return lambda v: base(v).rjust(width)
+
+
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_format(fmt: str) -> Callable[[Sequence[Any]], str]:
+    """``fmt`` parsed once: a function of the arguments (what :func:`format_printf` runs)."""
+    literals: list[str] = []
+    pieces: list[Callable[[Any], str]] = []
+    pos = 0
+    text: list[str] = []
+    i = fmt.find("%")
+    while i >= 0:
+        text.append(fmt[pos:i])
+        m = _SPEC.match(fmt, i)
+        if m is None:
+            raise PrintfError(f"invalid conversion {fmt[i:i + 2]!r} in format string {fmt!r}")
+        if m["conv"] == "%":
+            text.append("%")
+        else:
+            literals.append("".join(text))
+            text = []
+            pieces.append(_fast(m) or functools.partial(_CONVERSIONS[m["conv"]], m))
+        pos = m.end()
+        i = fmt.find("%", pos)
+    text.append(fmt[pos:])
+    tail = "".join(text)
+    n = len(pieces)
+
+    def render(args: Sequence[Any]) -> str:
+        if len(args) < n:
+            raise PrintfError(f"not enough arguments for format string {fmt!r}")
+        out = [x for lit, piece, arg in zip(literals, pieces, args) for x in (lit, piece(arg))]
+        out.append(tail)
+        return "".join(out)
+
+    return render
+
+
 def format_printf(fmt: str, args: Sequence[Any]) -> str:
     """``fmt`` with each conversion replaced by the next argument, as bpftrace's printf prints it.
 
     Integers are Python ints (any width; negative for negative signed values); strings are
     ``bytes`` (NUL-terminated or not) or ``str``; buffers are ``bytes``.
     """
-    out: list[str] = []
-    pos = 0
-    it = iter(args)
-    i = fmt.find("%")
-    while i >= 0:
-        out.append(fmt[pos:i])
-        m = _SPEC.match(fmt, i)
-        if m is None:
-            raise PrintfError(f"invalid conversion {fmt[i:i + 2]!r} in format string {fmt!r}")
-        if m["conv"] == "%":
-            out.append("%")
-        else:
-            try:
-                arg = next(it)
-            except StopIteration:
-                raise PrintfError(f"not enough arguments for format string {fmt!r}") from None
-            out.append(_CONVERSIONS[m["conv"]](m, arg))
-        pos = m.end()
-        i = fmt.find("%", pos)
-    out.append(fmt[pos:])
-    return "".join(out)
+    return compile_format(fmt)(args)

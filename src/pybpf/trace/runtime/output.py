@@ -28,6 +28,7 @@ class Printer(Protocol):
     def exit_maps(self, maps: Sequence[MapData]) -> None: ...
     def lost(self, n: int) -> None: ...
     def warning(self, message: str) -> None: ...
+    def flush(self) -> None: ...
 
 
 def _now(fmt: str) -> str:
@@ -51,12 +52,18 @@ class TextPrinter:
         self.terminal = terminal if terminal is not None else out
 
     def _exit_prefix(self) -> None:
+        self.flush()
         self.terminal.write("\n\n")
         self.terminal.flush()
 
     def _write(self, s: str) -> None:
         self.out.write(s)
+
+    def flush(self) -> None:
+        """Push what was written so far (the session calls this after each batch of events)."""
         self.out.flush()
+        if self.err is not self.out:
+            self.err.flush()
 
     def attached(self, probes: int) -> None:
         if not self.quiet:

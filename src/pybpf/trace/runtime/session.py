@@ -76,7 +76,8 @@ class EventHandler:
     _table: dict[EventKind, Callable[[EventLayout, list[Any]], None]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_id = {ev.id: ev for ev in self.events}
+        self._by_id = {ev.id: (ev, self.decoder.compile([(f.type, f.offset) for f in ev.fields], ev.size))
+                       for ev in self.events}
         self._table = {
             EventKind.PRINTF: lambda ev, args: self.printer.printf(ev.fmt, args),
             EventKind.PRINT: self._print,
@@ -95,12 +96,12 @@ class EventHandler:
         if len(raw) < 8:
             raise TraceRuntimeError(f"event record of {len(raw)} bytes has no id")
         event_id = int.from_bytes(raw[:8], "little")
-        ev = self._by_id.get(event_id)
-        if ev is None:
+        known = self._by_id.get(event_id)
+        if known is None:
             raise TraceRuntimeError(f"event id {event_id} is not one the compiled script defines "
                                     f"(known: {sorted(self._by_id)}); the object and the runtime disagree")
-        args = self.decoder.fields([(f.type, f.offset) for f in ev.fields], raw)
-        self._table[ev.kind](ev, args)
+        ev, decode = known
+        self._table[ev.kind](ev, decode(raw))
 
     def _print(self, ev: EventLayout, args: list[Any]) -> None:
         if ev.map:
@@ -349,13 +350,13 @@ class Session:
                     reader.close()
 
     def _drain(self, reader: Any, seen_lost: list[int]) -> None:
-        if reader is None:
-            return
-        reader.consume()
-        lost = reader.lost
-        if lost > seen_lost[0]:
-            self.printer.lost(lost - seen_lost[0])
-            seen_lost[0] = lost
+        if reader is not None:
+            reader.consume()
+            lost = reader.lost
+            if lost > seen_lost[0]:
+                self.printer.lost(lost - seen_lost[0])
+                seen_lost[0] = lost
+        self.printer.flush()
 
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
@@ -384,7 +385,7 @@ class Session:
                     self.child.release()
                 while not (handler.exit_requested or interrupted.is_set() or self._stop()):
                     if reader is not None:
-                        reader.poll(self.options.poll_interval)
+                        reader.poll(self.options.poll_interval)  # hands the records to the handler
                     else:
                         interrupted.wait(self.options.poll_interval)
                     self._drain(reader, lost)
@@ -397,6 +398,7 @@ class Session:
                 run_special(coll.programs[probe.program_name])
             self._drain(reader, lost)
             self.printer.exit_maps([self.snapshot(n) for n in sorted(self.script.maps)])
+            self.printer.flush()
         return 0
 
 
