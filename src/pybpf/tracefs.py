@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._sys.mounts import mount_points
 from .errors import BPFError, NotSupportedError
 
 log = logging.getLogger("pybpf.tracefs")
@@ -37,14 +38,9 @@ class TracefsError(BPFError):
 def mounted_dir() -> Path | None:
     """Where tracefs is mounted (tracefs itself, or ``tracing/`` in a mounted debugfs), or None."""
     try:
-        lines = Path("/proc/mounts").read_text().splitlines()
+        by_fs = mount_points()
     except OSError:
         return None
-    by_fs: dict[str, Path] = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) >= 3:
-            by_fs.setdefault(parts[2], Path(parts[1].replace("\\040", " ")))
     if "tracefs" in by_fs:
         return by_fs["tracefs"]
     debug = by_fs.get("debugfs")

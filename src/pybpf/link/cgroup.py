@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import _sys, features
 from .._sys import AttachFlags, HasFileno
+from .._sys.mounts import PROC_MOUNTS, mount_points
 from ..elf.sections import parse_section_name
 from ..enums import AttachType, ProgramType
 from ..errors import BPFError, SyscallError
@@ -62,13 +63,11 @@ _DEFAULT_BY_TYPE: dict[ProgramType, AttachType] = {
 }
 
 
-def cgroup2_mount(mounts: str = "/proc/mounts") -> Path:
+def cgroup2_mount(mounts: str = PROC_MOUNTS) -> Path:
     """Where the cgroup v2 hierarchy is mounted (from ``/proc/mounts``; the first cgroup2 entry)."""
-    with open(mounts, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 3 and fields[2] == "cgroup2":
-                return Path(fields[1].replace("\\040", " "))
+    found = mount_points(mounts).get("cgroup2")
+    if found is not None:
+        return found
     raise BPFError("no cgroup v2 hierarchy is mounted; mount one: `mount -t cgroup2 none /sys/fs/cgroup/unified`")
 
 
