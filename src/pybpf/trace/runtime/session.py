@@ -297,6 +297,7 @@ class Session:
         self._loader = loader
         self._live: dict[str, LiveMap] = {}
         self._stacks: dict[str, Any] = {}
+        self._lost_map: LiveMap | None = None
 
     # -- maps ---------------------------------------------------------------------------
 
@@ -340,6 +341,9 @@ class Session:
                 self._live[name] = LiveMap(coll.maps[b.bpf_name], percpu=b.percpu)
             for name in getattr(self.script, "stack_maps", {}):
                 self._stacks[name] = StackTraceMap(coll.maps[name])
+            lost_map = getattr(self.script, "lost_map", "")  # per-CPU u64: ring buffer reserve failures
+            if lost_map:
+                self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
             handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
                                    self._clear, self._zero)
             reader = RingBuffer(coll.maps[self.script.ringbuf_map], handler) if self.script.ringbuf_map else None
@@ -349,13 +353,20 @@ class Session:
                 if reader is not None:
                     reader.close()
 
+    def _lost(self, reader: Any) -> int:
+        """Records dropped so far: the reader's count plus the script's per-CPU lost counter."""
+        n = reader.lost if reader is not None else 0
+        if self._lost_map is not None:
+            n += sum(int.from_bytes(v[:8], "little") for _, cpus in self._lost_map.raw_items() for v in cpus)
+        return n
+
     def _drain(self, reader: Any, seen_lost: list[int]) -> None:
         if reader is not None:
             reader.consume()
-            lost = reader.lost
-            if lost > seen_lost[0]:
-                self.printer.lost(lost - seen_lost[0])
-                seen_lost[0] = lost
+        lost = self._lost(reader)
+        if lost > seen_lost[0]:
+            self.printer.lost(lost - seen_lost[0])
+            seen_lost[0] = lost
         self.printer.flush()
 
     def _stop(self) -> bool:
