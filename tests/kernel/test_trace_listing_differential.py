@@ -22,6 +22,14 @@ CASES = [
 ]
 
 
+TIMED = [
+    'interval:ms:100 { @n++; if (@n >= 3) { exit(); } } END { printf("end\\n"); }',
+    'profile:hz:99 { @n++; if (@n >= 3) { exit(); } } END { printf("end %d\\n", @n > 2); }',
+    'software:cs:100 { @n++; if (@n >= 3) { exit(); } } END { printf("n=%d\\n", @n >= 3); }',
+    'interval:s:1 { printf("tick\\n"); exit(); }',
+]
+
+
 def run(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
 
@@ -77,3 +85,15 @@ def test_ctrl_c_like_bpftrace() -> None:
     theirs = _interrupted([BPFTRACE, "-e", program])
     ours = _interrupted([sys.executable, "-m", "pybpf.cli", "trace", "-e", program])
     assert ours == theirs == ("Attaching 2 probes...\ngo\nend\n\n\n@a[1]: 5\n@s: 3\n", 0)
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
+@pytest.mark.parametrize("program", TIMED)
+def test_timed_probes_like_bpftrace(program: str) -> None:
+    """interval/profile/software probes: attached as perf events, exit() and END as bpftrace."""
+    assert BPFTRACE is not None
+    theirs = run([BPFTRACE, "-e", program])
+    ours = run([sys.executable, "-m", "pybpf.cli", "trace", "-e", program])
+    # a perf event may fire once more between exit() and detaching: compare without map values
+    strip = [ln for ln in ours.splitlines() if not ln.startswith("@n:")]
+    assert strip == [ln for ln in theirs.splitlines() if not ln.startswith("@n:")]

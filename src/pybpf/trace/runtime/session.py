@@ -146,21 +146,49 @@ def run_special(prog: Any) -> None:
     prog.test_run(ctx=SPECIAL_CTX, repeat=0, ctx_out_size=0)
 
 
-def _perf_event(prog: Any, point: A.AttachPoint) -> Any:
+#: software/hardware event names (with bpftrace's aliases) -> (perf config name, default count)
+_SOFTWARE_EVENTS: dict[str, tuple[str, int]] = {
+    "cpu-clock": ("CPU_CLOCK", 1_000_000), "cpu": ("CPU_CLOCK", 1_000_000), "task-clock": ("TASK_CLOCK", 1_000_000),
+    "page-faults": ("PAGE_FAULTS", 100), "faults": ("PAGE_FAULTS", 100),
+    "context-switches": ("CONTEXT_SWITCHES", 1000), "cs": ("CONTEXT_SWITCHES", 1000),
+    "cpu-migrations": ("CPU_MIGRATIONS", 1), "migrations": ("CPU_MIGRATIONS", 1),
+    "minor-faults": ("PAGE_FAULTS_MIN", 100), "major-faults": ("PAGE_FAULTS_MAJ", 1),
+    "alignment-faults": ("ALIGNMENT_FAULTS", 1), "emulation-faults": ("EMULATION_FAULTS", 1),
+    "dummy": ("DUMMY", 1), "bpf-output": ("BPF_OUTPUT", 1),
+}
+_HARDWARE_EVENTS: dict[str, tuple[str, int]] = {
+    "cpu-cycles": ("CPU_CYCLES", 1_000_000), "cycles": ("CPU_CYCLES", 1_000_000),
+    "instructions": ("INSTRUCTIONS", 1_000_000), "cache-references": ("CACHE_REFERENCES", 1_000_000),
+    "cache-misses": ("CACHE_MISSES", 1_000_000), "branch-instructions": ("BRANCH_INSTRUCTIONS", 100_000),
+    "branches": ("BRANCH_INSTRUCTIONS", 100_000), "branch-misses": ("BRANCH_MISSES", 100_000),
+    "bus-cycles": ("BUS_CYCLES", 100_000), "frontend-stalls": ("STALLED_CYCLES_FRONTEND", 1_000_000),
+    "backend-stalls": ("STALLED_CYCLES_BACKEND", 1_000_000), "ref-cycles": ("REF_CPU_CYCLES", 1_000_000),
+}
+#: nanoseconds per interval/profile unit (``hz`` is a frequency instead)
+_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
+
+
+def _timer(prog: Any, point: A.AttachPoint) -> Any:
+    """profile (every CPU) and interval (one CPU): a cpu-clock perf event."""
+    from ...link import perf_event
+    cpu = 0 if point.provider is P.INTERVAL else None
+    if point.unit == "hz":
+        return perf_event(prog, frequency=point.freq, cpu=cpu)
+    return perf_event(prog, period=point.freq * _UNIT_NS[point.unit], cpu=cpu)
+
+
+def _counter(prog: Any, point: A.AttachPoint) -> Any:
+    """software:EVENT:COUNT / hardware:EVENT:COUNT, on every CPU."""
     from ...link import perf_event
     from ...link.perf_event import PerfHwConfig, PerfSwConfig
-    kinds = {P.PROFILE: None, P.INTERVAL: None, P.SOFTWARE: PerfSwConfig, P.HARDWARE: PerfHwConfig}
-    enum = kinds[point.provider]
-    if enum is None:
-        per_sec = {"hz": point.freq, "s": 1 / max(point.freq, 1), "ms": 1000 / max(point.freq, 1),
-                   "us": 1_000_000 / max(point.freq, 1)}[point.unit]
-        period_ns = int(1e9 / per_sec) if per_sec else 0
-        cpu = 0 if point.provider is P.INTERVAL else None
-        if point.unit == "hz":
-            return perf_event(prog, frequency=point.freq, cpu=cpu)
-        return perf_event(prog, period=period_ns, cpu=cpu)
-    event = enum[point.func.upper().replace("-", "_")]
-    return perf_event(prog, period=point.freq or 1, event=event)
+    table, enum = ((_SOFTWARE_EVENTS, PerfSwConfig) if point.provider is P.SOFTWARE
+                   else (_HARDWARE_EVENTS, PerfHwConfig))
+    try:
+        config, default = table[point.func]
+    except KeyError:
+        raise TraceRuntimeError(f"unknown {point.provider} event {point.func!r}; use one of: "
+                                + ", ".join(sorted(table))) from None
+    return perf_event(prog, period=point.freq or default, event=enum[config])
 
 
 def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
@@ -177,10 +205,10 @@ def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
         P.URETPROBE: lambda prog, ap, pid: link.uretprobe(prog, ap.target,
                                                           ap.address if ap.address is not None else ap.func, pid=pid),
         P.USDT: lambda prog, ap, pid: link.usdt(prog, ap.target, ap.namespace, ap.func, pid=pid),
-        P.PROFILE: lambda prog, ap, pid: _perf_event(prog, ap),
-        P.INTERVAL: lambda prog, ap, pid: _perf_event(prog, ap),
-        P.SOFTWARE: lambda prog, ap, pid: _perf_event(prog, ap),
-        P.HARDWARE: lambda prog, ap, pid: _perf_event(prog, ap),
+        P.PROFILE: lambda prog, ap, pid: _timer(prog, ap),
+        P.INTERVAL: lambda prog, ap, pid: _timer(prog, ap),
+        P.SOFTWARE: lambda prog, ap, pid: _counter(prog, ap),
+        P.HARDWARE: lambda prog, ap, pid: _counter(prog, ap),
         P.ITER: lambda prog, ap, pid: link.iter(prog),
     }
 
