@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..elf.sections import SECTION_DEFS, SectionDef, parse_section_name
+from ..elf.sections import SECTION_DEFS, SectionDef
 from ..enums import ProgramType
 from ..errors import BPFError, NotSupportedError
+from ._attach_common import program_section
 from .base import Link
 
 if TYPE_CHECKING:
@@ -215,14 +216,9 @@ BY_TYPE: dict[ProgramType, Callable[[Program, tuple[Any, ...], dict[str, Any]], 
 }
 
 
-def _section(prog: Program) -> SectionDef | None:
-    spec = getattr(prog, "spec", None)
-    return parse_section_name(spec.section) if spec is not None else None
-
-
 def fully_named(prog: Program) -> bool:
     """Does the program's section alone say where it attaches (so ``attach_all`` takes it)?"""
-    sec = _section(prog)
+    sec = program_section(prog)
     if sec is None:
         return False
     handler = HANDLERS.get(sec.prefix.rstrip("+")) or HANDLERS.get(sec.name)
@@ -233,7 +229,7 @@ def fully_named(prog: Program) -> bool:
 
 def attach(prog: Program, *args: Any, **kwargs: Any) -> Link:
     """Attach ``prog`` where its section says; ``args``/``kwargs`` complete or override the target."""
-    sec = _section(prog)
+    sec = program_section(prog)
     if sec is None:
         by_type = BY_TYPE.get(prog.type)
         if by_type is None:

@@ -11,7 +11,6 @@ belongs to the cgroup and stays after the process exits, until it is detached
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,15 +18,13 @@ from typing import TYPE_CHECKING
 from .. import _sys, features
 from .._sys import AttachFlags, HasFileno
 from .._sys.mounts import PROC_MOUNTS, mount_points
-from ..elf.sections import parse_section_name
 from ..enums import AttachType, ProgramType
 from ..errors import BPFError, SyscallError
+from ._attach_common import choose_attach_type, prog_detach_quietly
 from .base import Link
 
 if TYPE_CHECKING:
     from ..program import Program
-
-log = logging.getLogger("pybpf.link")
 
 #: every cgroup attach type -> the program type that attaches there
 CGROUP_ATTACH_TYPES: dict[AttachType, ProgramType] = {
@@ -77,21 +74,6 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     return p if p.is_absolute() else cgroup2_mount() / p
 
 
-def _attach_type(prog: Program, attach_type: AttachType | None) -> AttachType:
-    if attach_type is not None:
-        return AttachType(attach_type)
-    spec = getattr(prog, "spec", None)
-    if spec is not None:
-        sec = parse_section_name(spec.section)
-        if sec is not None and sec.attach_type in CGROUP_ATTACH_TYPES:
-            return sec.attach_type
-    default = _DEFAULT_BY_TYPE.get(prog.type)
-    if default is None:
-        raise BPFError(f"program {prog.name} ({prog.type.name}): say which cgroup hook, e.g. "
-                       f"link.cgroup(prog, path, AttachType.CGROUP_INET4_CONNECT)")
-    return default
-
-
 def _open(cgroup: str | os.PathLike[str] | HasFileno | int) -> tuple[int, bool, str]:
     """``(fd, owned, description)`` of a cgroup given by path or fd."""
     if isinstance(cgroup, (str, os.PathLike)):
@@ -135,18 +117,6 @@ def _explain(exc: SyscallError, fd: int, at: AttachType, where: str) -> SyscallE
     )
 
 
-def _prog_detach(cg_fd: _sys.FD, attach_type: AttachType, prog_fd: _sys.FD) -> None:
-    try:
-        _sys.prog_detach(cg_fd, attach_type, prog_fd=prog_fd)
-    except SyscallError as exc:
-        if exc.errno != errno.ENOENT:  # replaced or detached by someone else already
-            raise
-        log.debug("cgroup program already detached: %s", exc)
-    finally:
-        prog_fd.close()
-        cg_fd.close()
-
-
 def cgroup(
     prog: Program,
     cgroup_path: str | os.PathLike[str] | HasFileno | int,
@@ -170,7 +140,8 @@ def cgroup(
         ...     with link.cgroup(obj.programs["count_egress"], "/sys/fs/cgroup/unified/test"):
         ...         ...
     """
-    at = _attach_type(prog, attach_type)
+    at = choose_attach_type(prog, attach_type, CGROUP_ATTACH_TYPES, _DEFAULT_BY_TYPE, hook="cgroup",
+                            example="link.cgroup(prog, path, AttachType.CGROUP_INET4_CONNECT)")
     fd, owned, where = _open(cgroup_path)
     description = f"cgroup {at.name.lower().removeprefix('cgroup_')} {where}"
     try:
@@ -197,7 +168,7 @@ def cgroup(
             return lk
 
         return Link(fd=None, program=prog, description=description + " (prog_attach)",
-                    cleanups=[lambda: _prog_detach(cg, at, own_prog)], reattach=reattach)
+                    cleanups=[lambda: prog_detach_quietly(cg, at, own_prog, what="cgroup")], reattach=reattach)
     finally:
         if owned:
             os.close(fd)

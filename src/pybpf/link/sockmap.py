@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from .. import _sys
 from .._sys import HasFileno
-from ..elf.sections import parse_section_name
 from ..enums import AttachType, ProgramType
-from ..errors import BPFError, SyscallError
+from ..errors import SyscallError
+from ._attach_common import choose_attach_type, prog_detach_quietly
 from .base import Link
 
 if TYPE_CHECKING:
@@ -41,33 +41,6 @@ _DEFAULT_BY_TYPE = {ProgramType.SK_MSG: AttachType.SK_MSG_VERDICT}
 _NO_LINKS = (errno.EINVAL, errno.EOPNOTSUPP, 524)
 
 
-def _attach_type(prog: Program, attach_type: AttachType | None) -> AttachType:
-    if attach_type is not None:
-        return AttachType(attach_type)
-    spec = getattr(prog, "spec", None)
-    if spec is not None:
-        sec = parse_section_name(spec.section)
-        if sec is not None and sec.attach_type in SOCKMAP_ATTACH_TYPES:
-            return sec.attach_type
-    default = _DEFAULT_BY_TYPE.get(prog.type)
-    if default is None:
-        raise BPFError(f"program {prog.name} ({prog.type.name}): say which sockmap hook, e.g. "
-                       "link.sockmap(prog, map, AttachType.SK_SKB_STREAM_VERDICT)")
-    return default
-
-
-def _prog_detach(map_fd: _sys.FD, attach_type: AttachType, prog_fd: _sys.FD) -> None:
-    try:
-        _sys.prog_detach(map_fd, attach_type, prog_fd=prog_fd)
-    except SyscallError as exc:
-        if exc.errno not in (errno.ENOENT, errno.EINVAL):
-            raise
-        log.debug("sockmap program already detached: %s", exc)
-    finally:
-        prog_fd.close()
-        map_fd.close()
-
-
 def sockmap(prog: Program, sock_map: HasFileno, attach_type: AttachType | None = None, *,
             use_link: bool | None = None) -> Link:
     """Attach ``prog`` (SK_MSG or SK_SKB) to ``sock_map`` (a SOCKMAP or SOCKHASH :class:`~pybpf.Map`).
@@ -81,7 +54,8 @@ def sockmap(prog: Program, sock_map: HasFileno, attach_type: AttachType | None =
         ...     with link.sockmap(obj.programs["msg_verdict"], obj.maps["socks"]):
         ...         obj.maps["socks"][0] = sock.fileno()
     """
-    at = _attach_type(prog, attach_type)
+    at = choose_attach_type(prog, attach_type, SOCKMAP_ATTACH_TYPES, _DEFAULT_BY_TYPE, hook="sockmap",
+                            example="link.sockmap(prog, map, AttachType.SK_SKB_STREAM_VERDICT)")
     description = f"{at.name.lower()} on map fd {sock_map.fileno()}"
     if use_link is not False:
         try:
@@ -94,7 +68,8 @@ def sockmap(prog: Program, sock_map: HasFileno, attach_type: AttachType | None =
     map_fd = _sys.FD(_sys.current().dup(sock_map.fileno()), kind="map")
     own_prog = prog.fd.dup()
     return Link(fd=None, program=prog, description=description + " (prog_attach)",
-                cleanups=[lambda: _prog_detach(map_fd, at, own_prog)])
+                cleanups=[lambda: prog_detach_quietly(map_fd, at, own_prog, gone=(errno.ENOENT, errno.EINVAL),
+                                                     what="sockmap")])
 
 
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 from .. import _sys, features
 from .._sys import AttachFlags
-from ..elf.sections import parse_section_name
 from ..enums import AttachType
 from ..errors import BPFError
 from . import _netlink
+from ._attach_common import program_section
 from ._netlink import TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS, interface_index, interface_name
 from .base import Link
 
@@ -57,11 +57,9 @@ def _direction(prog: Program, direction: TCDirection | str | None) -> TCDirectio
     """The given direction, else the one the program's section names (``SEC("tcx/egress")``), else INGRESS."""
     if direction is not None:
         return TCDirection(direction)
-    spec = getattr(prog, "spec", None)
-    if spec is not None:
-        sec = parse_section_name(spec.section)
-        if sec is not None and sec.attach_type in _BY_ATTACH_TYPE:
-            return _BY_ATTACH_TYPE[sec.attach_type]
+    sec = program_section(prog)
+    if sec is not None and sec.attach_type in _BY_ATTACH_TYPE:
+        return _BY_ATTACH_TYPE[sec.attach_type]
     return TCDirection.INGRESS
 
 
