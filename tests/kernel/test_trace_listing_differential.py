@@ -30,6 +30,12 @@ TIMED = [
 ]
 
 
+UNSAFE = [
+    'BEGIN { cat("/etc/hostname"); system("echo hi %d", 5); exit(); }',
+    'uprobe:/bin/bash:main { printf("main %d\\n", pid == cpid); exit(); }',
+]
+
+
 def run(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
 
@@ -97,3 +103,14 @@ def test_timed_probes_like_bpftrace(program: str) -> None:
     # a perf event may fire once more between exit() and detaching: compare without map values
     strip = [ln for ln in ours.splitlines() if not ln.startswith("@n:")]
     assert strip == [ln for ln in theirs.splitlines() if not ln.startswith("@n:")]
+
+
+@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
+@pytest.mark.parametrize("program", UNSAFE)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_cat_system_uprobe_like_bpftrace(program: str, fmt: str) -> None:
+    assert BPFTRACE is not None
+    flags = ["--unsafe", "-f", fmt, "-c", "/bin/bash -c true"]
+    theirs = run([BPFTRACE, *flags, "-e", program])
+    ours = run([sys.executable, "-m", "pybpf.cli", "trace", *flags, "-e", program])
+    assert ours == theirs

@@ -11,6 +11,7 @@ Record shapes (bpftrace 0.17)::
     {"type": "stats", "data": {"@a": 3}}                     avg maps
     {"type": "stats", "data": {"@s": {"count": 1, "average": 4, "total": 4}}}
     {"type": "hist", "data": {"@h": [{"min": 4, "max": 7, "count": 1}]}}
+    {"type": "cat", "data": "vm\\n"}                         cat(); system() is "syscall"
     {"type": "lost_events", "data": {"events": 3}}
 
 Objects use ``", "`` and ``": "`` separators, tuples ``[1,"a"]`` none; keys of several elements

@@ -129,7 +129,7 @@ class EventHandler:
     def _system(self, ev: EventLayout, args: list[Any]) -> None:
         command = format_printf(ev.fmt, args)
         done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
-        self.printer.text("system", done.stdout)
+        self.printer.text("syscall", done.stdout)  # the record type bpftrace uses for system()
 
 
 # ----------------------------------------------------------------------------- attaching
