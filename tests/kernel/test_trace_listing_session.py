@@ -81,3 +81,36 @@ def test_session_stops_at_exit_and_prints_json() -> None:
     assert got[0] == f'{{"type": "printf", "data": "getppid from {cmd.pid}\\n"}}'
     tail = out.getvalue().split('{"type": "printf", "data": "end\\n"}\n', 1)[1]
     assert tail.startswith("\n\n{\"type\": \"map\", \"data\": {\"@c\": ")
+
+
+def test_ctrl_c_runs_end_and_prints_maps() -> None:
+    import os
+    import signal
+    import threading
+
+    out = io.StringIO()
+    done = threading.Event()
+
+    def poke() -> None:
+        # the session takes SIGINT from before BEGIN runs: wait for BEGIN's output
+        while "begin 42\n" not in out.getvalue():
+            if done.wait(0.01):
+                return
+        for _ in range(3):
+            os.getppid()
+        done.wait(0.3)
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    poker = threading.Thread(target=poke)
+    poker.start()
+    try:
+        assert Session(script(os.getpid(), 0), make_printer(out, quiet=True)).run() == 0
+    finally:
+        done.set()
+        poker.join()
+    text = out.getvalue()
+    n = text.count(f"getppid from {os.getpid()}\n")
+    assert n >= 3
+    assert text.endswith(f"end\n\n\n@c: {n}\n") and text.startswith("begin 42\n")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
