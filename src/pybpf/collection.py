@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from . import _sys
+from ._lifetime import Finalized
 from .spec import ObjectSpec, VariableSpec
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .btf import BTF
     from .link import Link
     from .map import Map
@@ -89,7 +88,7 @@ class Globals(MutableMapping[str, object]):
         return len(self._spec.variables)
 
 
-class Collection:
+class Collection(Finalized):
     """The live programs and maps of one object; closing it closes each of them once.
 
     ``programs`` and ``maps`` are dicts by name (the C function and variable names).
@@ -118,21 +117,6 @@ class Collection:
         from .link.auto import attach_all
 
         return attach_all(self.programs.values(), skip_unsupported=skip_unsupported)
-
-    def close(self) -> None:
-        """Close every program and map fd (the kernel frees what nothing else holds)."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def __enter__(self) -> Collection:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

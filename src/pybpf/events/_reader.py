@@ -15,12 +15,10 @@ import select
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol
 
+from .._lifetime import Finalized
 from .errors import EventsError
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 log = logging.getLogger("pybpf.events")
 
@@ -52,7 +50,7 @@ def _close_all(epoll: select.epoll, sources: list[Source]) -> None:
 DEFAULT_LIMIT = 1 << 30
 
 
-class EpollReader:
+class EpollReader(Finalized):
     """Base of :class:`~pybpf.events.RingBuffer` and :class:`~pybpf.events.PerfBuffer`."""
 
     def __init__(self) -> None:
@@ -157,17 +155,3 @@ class EpollReader:
 
     # ---- lifetime ------------------------------------------------------------------------
 
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        """Unmap every ring and close the fds this reader owns; later calls do nothing."""
-        self._finalizer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -31,13 +31,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
-
 from .. import tracefs
+from .._lifetime import Finalized
 from .errors import EventsError
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 log = logging.getLogger("pybpf.events")
 
@@ -88,7 +84,7 @@ def _close_fd(fd: int) -> None:
     os.close(fd)
 
 
-class TracePipe:
+class TracePipe(Finalized):
     """Reads ``trace_pipe``. Iterate for events as they come (blocking), :meth:`poll` for what
     is there now, ``async for`` in asyncio. Owns its fd (context manager, closes once).
 
@@ -201,20 +197,6 @@ class TracePipe:
             if not loop.is_closed():
                 loop.remove_reader(fd)
 
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        """Close the fd (once)."""
-        self._finalizer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 __all__ = ["TraceEvent", "TracePipe", "parse_trace_line", "trace_fields"]

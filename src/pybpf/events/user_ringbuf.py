@@ -21,16 +21,15 @@ kernel's drain there, so records are seen in reservation order.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
+from .._lifetime import Finalized
 from ..enums import MapType
 from ._mmap import PAGE_SIZE, close_mapping, map_shared
 from .errors import EventsError, RingBufferFullError
 from .ringbuf import HEADER_SIZE, RecordFlags, record_span
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ..map import Map
 
 _BUSY = int(RecordFlags.BUSY)
@@ -73,7 +72,7 @@ class _Mapping:
         self.fd.close()
 
 
-class UserRingBuffer:
+class UserRingBuffer(Finalized):
     """Writes records for a BPF program to drain (kernel >= 6.1). One writer at a time.
 
     :meth:`reserve` returns a writable ``memoryview`` of the record; :meth:`submit` or
@@ -151,20 +150,6 @@ class UserRingBuffer:
         sample[:] = raw
         self.submit(sample)
 
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        """Unmap and close (once); pending reserved views are released."""
-        self._finalizer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<UserRingBuffer {self.name!r}{' closed' if self.closed else ''}>"
