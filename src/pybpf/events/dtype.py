@@ -157,4 +157,22 @@ def resolve_record_type(record_type: RecordType | None, btf: BTF | None) -> np.d
     return btf_dtype(btf, type_id)
 
 
-__all__ = ["RecordType", "btf_dtype", "btf_of", "resolve_record_type", "struct_id"]
+def record_decoder(dtype: np.dtype[Any] | None, what: str = "record") -> Callable[[bytes], Any] | None:
+    """A function from one raw ``what`` (a ring record, a perf sample) to its numpy record,
+    or None when there is no record type (records stay bytes).
+
+    A raw record shorter than the record type raises :class:`RecordTypeError`.
+    """
+    if dtype is None:
+        return None
+    itemsize = dtype.itemsize
+
+    def decode(raw: bytes) -> Any:
+        if len(raw) < itemsize:
+            raise RecordTypeError(f"a {len(raw)}-byte {what} is shorter than its record type ({itemsize} bytes)")
+        return np.frombuffer(raw, dtype, count=1)[0]
+
+    return decode
+
+
+__all__ = ["RecordType", "btf_dtype", "btf_of", "record_decoder", "resolve_record_type", "struct_id"]

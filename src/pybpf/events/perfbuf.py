@@ -31,7 +31,7 @@ from ..enums import MapType
 from ..errors import SyscallError
 from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
-from .dtype import RecordType, btf_of, resolve_record_type
+from .dtype import RecordType, btf_of, record_decoder, resolve_record_type
 from .errors import EventsError, RecordTypeError
 
 if TYPE_CHECKING:
@@ -293,17 +293,7 @@ class PerfBuffer(EpollReader):
             self.lost_callback(cpu, count)
 
     def _decoder(self) -> Callable[[bytes], Any] | None:
-        dtype = self.dtype
-        if dtype is None:
-            return None
-        itemsize = dtype.itemsize
-
-        def decode(raw: bytes) -> Any:
-            if len(raw) < itemsize:
-                raise RecordTypeError(f"a {len(raw)}-byte sample is shorter than its record type ({itemsize} bytes)")
-            return np.frombuffer(raw, dtype, count=1)[0]
-
-        return decode
+        return record_decoder(self.dtype, "sample")
 
     def _sink_of(self, src: Any) -> Sink | None:
         return self.callback

@@ -43,7 +43,7 @@ import numpy as np
 from ..enums import MapType
 from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
-from .dtype import RecordType, btf_of, resolve_record_type
+from .dtype import RecordType, btf_of, record_decoder, resolve_record_type
 from .errors import EventsError, RecordTypeError
 
 if TYPE_CHECKING:
@@ -129,17 +129,7 @@ class Ring:
         return int(self._prod[0] - self._cons[0])
 
     def _decoder(self) -> Callable[[bytes], Any] | None:
-        dtype = self.dtype
-        if dtype is None:
-            return None
-        itemsize = dtype.itemsize
-
-        def decode(raw: bytes) -> Any:
-            if len(raw) < itemsize:
-                raise RecordTypeError(f"a {len(raw)}-byte record is shorter than its record type ({itemsize} bytes)")
-            return np.frombuffer(raw, dtype, count=1)[0]
-
-        return decode
+        return record_decoder(self.dtype, "record")
 
     def drain(self, sink: Sink | None, limit: int = DEFAULT_LIMIT) -> int:
         """Hand up to ``limit`` available records to ``sink``; returns how many.
