@@ -17,10 +17,12 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..interpreter import BACK_EDGE_LIMIT, CALLBACK_HELPERS, TAIL_CALL_HELPER, CompiledProgram, _depth, _limit
+from ..maps.base import MAP_TAG
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
 from ...enums import ProgramType
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
+from .fastmaps import LOOKUP_HELPER
 from .lower import StaticError
 
 if TYPE_CHECKING:
@@ -141,7 +143,35 @@ class _Binding:
         for slot, cb in zip((EnvSlot.HELPER_FN, EnvSlot.SLOW_FN, EnvSlot.ATOMIC_FN), self._callbacks):
             env[slot] = ctypes.cast(cb, ctypes.c_void_p).value or 0
         self.functions = {slot: self._wrap(_THUNK(addr)) for slot, addr in native.addresses.items()}
+        self.map_table: ctypes.Array[ctypes.c_uint64] | None = None
+        self.refresh_maps()
         self._repeat = _THUNK(native.repeat_address)
+
+    def refresh_maps(self) -> None:
+        """Point ``env[MAPS]`` at the native indexes of the runtime's maps (native lookups are
+        off while the runtime has its own Python bpf_map_lookup_elem)."""
+        rt = self.rt
+        maps = getattr(rt, "maps", {})
+        if LOOKUP_HELPER in getattr(rt, "_python_helpers", {}) or not maps:
+            self.env[EnvSlot.NMAPS] = 0
+            return
+        table = (U64 * (max(maps) + 1))()
+        for handle, m in maps.items():
+            index = getattr(m, "native_index", None)
+            if index is not None and handle >= 0:
+                table[handle] = index.address
+        self.map_table = table  # the old table stays alive until the Env points at the new one
+        self.env[EnvSlot.MAPS] = ctypes.addressof(table)
+        self.env[EnvSlot.NMAPS] = len(table)
+
+    def _indexed_but_unlisted(self, ptr: int) -> bool:
+        """A map pointer whose map has a native index the Env's map table does not list yet."""
+        handle = ptr & 0xFFFFFFFF
+        m = getattr(self.rt, "maps", {}).get(handle) if ptr >> 60 == MAP_TAG >> 60 else None
+        if getattr(m, "native_index", None) is None:
+            return False
+        table = self.map_table
+        return table is None or handle >= self.env[EnvSlot.NMAPS] or not table[handle]
 
     # ---- trampolines (called from native code; never raise) ---------------------------------
 
@@ -163,6 +193,8 @@ class _Binding:
                 self.args[EnvSlot.FLAG] = 1
                 return result
             fn = self.helpers[hid]
+            if hid == LOOKUP_HELPER and self._indexed_but_unlisted(r1):
+                self.refresh_maps()  # a map created after the program was bound
             if hid in CALLBACK_HELPERS:
                 result = fn(r1, r2, r3, r4, r5, depth) & M64
             else:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...enums import MapFlags, MapType
 from .base import MAP_TAG, UpdateFlag, VMMap
+from .native_index import MAX_ARRAY_INDEX, IndexKind, NativeIndex
 
 if TYPE_CHECKING:
     from ..memory import Region
@@ -48,6 +49,10 @@ class HashMap(_PerCPUSlots, VMMap):
         super().__init__(*args, **kwargs)
         self._entries: OrderedDict[bytes, list[Region]] = OrderedDict()
         self._lru = self.type in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
+        #: what JIT-compiled lookups read natively (plain HASH only: LRU lookups reorder, per-CPU
+        #: lookups depend on the CPU)
+        self.native_index: NativeIndex | None = (
+            NativeIndex(IndexKind.HASH, self.key_size) if self.type == MapType.HASH and self.key_size > 0 else None)
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         regions = self._entries.get(key)
@@ -75,7 +80,9 @@ class HashMap(_PerCPUSlots, VMMap):
             old_key, old = self._entries.popitem(last=False)
             for region in old:
                 self.memory.unmap(region, deferred=True)
-        self._entries[key] = [self._new_region(v, self.value_size, "") for v in values]
+        regions = self._entries[key] = [self._new_region(v, self.value_size, "") for v in values]
+        if self.native_index is not None:
+            self.native_index.insert(key, regions[0].base)
         return 0
 
     def bpf_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
@@ -93,6 +100,8 @@ class HashMap(_PerCPUSlots, VMMap):
         regions = self._entries.pop(key, None)
         if regions is None:
             return -errno.ENOENT
+        if self.native_index is not None:
+            self.native_index.remove(key)
         for region in regions:
             self.memory.unmap(region, deferred=True)
         return 0
@@ -124,6 +133,11 @@ class ArrayMap(_PerCPUSlots, VMMap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots: dict[int, list[Region]] = {}
+        #: what JIT-compiled lookups read natively (plain ARRAY with u32 keys)
+        self.native_index: NativeIndex | None = (
+            NativeIndex(IndexKind.ARRAY, self.key_size, self.max_entries)
+            if self.type == MapType.ARRAY and self.key_size == 4 and 0 < self.max_entries <= MAX_ARRAY_INDEX
+            else None)
 
     def _regions(self, index: int) -> list[Region]:
         regions = self._slots.get(index)
@@ -132,6 +146,8 @@ class ArrayMap(_PerCPUSlots, VMMap):
             n = self.ncpus if self.kind.percpu else 1
             regions = [self._new_region(None, self.value_size, f"[{index}]", writable=writable) for _ in range(n)]
             self._slots[index] = regions
+            if self.native_index is not None and index < self.max_entries:
+                self.native_index.set_element(index, regions[0].base)
         return regions
 
     @staticmethod

@@ -1,0 +1,153 @@
+"""Native fast paths of map helpers: ``bpf_map_lookup_elem`` on maps with a
+:class:`~pybpf.vm.maps.native_index.NativeIndex` (plain HASH and ARRAY) without calling Python.
+
+``u64 bpf_map_lookup_fast(env, r1, r2)`` returns the value address (or 0 for a miss) exactly as
+the Python helper would, or :data:`FALLBACK` when it cannot tell (not a map pointer, a map
+without an index, a key not in a fast region, an array element not created yet, a runtime that
+replaced the helper with its own); the caller then calls the Python helper as before. The Env
+slots ``MAPS``/``NMAPS`` hold the address and length of a ``u64[handle] -> index header``
+table the binding fills (0 = no index).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..maps.base import MAP_TAG
+from ..maps.native_index import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, IndexKind
+from .abi import ENTRY_WORDS, EnvSlot
+
+__all__ = ["FALLBACK", "LOOKUP_SYMBOL", "LOOKUP_HELPER", "emit_lookup"]
+
+#: bpf_map_lookup_elem
+LOOKUP_HELPER = 1
+#: "ask Python": never a VM address (region ids are far below 2**32 - 1)
+FALLBACK = (1 << 64) - 1
+LOOKUP_SYMBOL = "bpf_map_lookup_fast"
+I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+P8, P64 = I8.as_pointer(), I64.as_pointer()
+
+
+def _c(v: int) -> ir.Constant:
+    return ir.Constant(I64, v & ((1 << 64) - 1))
+
+
+def emit_lookup(module: ir.Module) -> ir.Function:
+    """Add ``bpf_map_lookup_fast`` to ``module`` (see the module docstring)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [P8, I64, I64]), LOOKUP_SYMBOL)
+    fn.linkage = "internal"
+    env_arg, r1, r2 = fn.args
+    blk = {n: fn.append_basic_block(n) for n in (
+        "entry", "fallback", "has_map", "has_index", "key_ok", "array", "array_in", "hash", "hloop", "hbody",
+        "hdone", "probe", "check", "cmp", "cmpbody", "cmpnext", "found", "next", "miss", "zero")}
+    b = ir.IRBuilder(blk["entry"])
+    env = b.bitcast(env_arg, P64)
+
+    def field(slot: EnvSlot) -> ir.Value:
+        return b.load(b.gep(env, [_c(int(slot))]))
+
+    handle = b.and_(r1, _c(0xFFFFFFFF))
+    is_map = b.icmp_unsigned("==", b.lshr(r1, _c(60)), _c(MAP_TAG >> 60))
+    in_range = b.icmp_unsigned("<", handle, field(EnvSlot.NMAPS))
+    b.cbranch(b.and_(is_map, in_range), blk["has_map"], blk["fallback"])
+
+    b.position_at_end(blk["fallback"])
+    b.ret(_c(FALLBACK))
+    b.position_at_end(blk["zero"])
+    b.ret(_c(0))
+
+    b.position_at_end(blk["has_map"])
+    maps = b.inttoptr(field(EnvSlot.MAPS), P64)
+    hdr_addr = b.load(b.gep(maps, [handle]))
+    b.cbranch(b.icmp_unsigned("==", hdr_addr, _c(0)), blk["fallback"], blk["has_index"])
+
+    b.position_at_end(blk["has_index"])
+    hdr = b.inttoptr(hdr_addr, P64)
+    kind, bound, key_size = (b.load(b.gep(hdr, [_c(i)])) for i in range(3))
+    slot_words = b.load(b.gep(hdr, [_c(3)]))
+    slots = b.inttoptr(b.load(b.gep(hdr, [_c(4)])), P64)
+    # the key: key_size readable bytes of a region the table caches, else Python reads it
+    table = b.inttoptr(field(EnvSlot.TABLE), P64)
+    rid = b.lshr(r2, _c(32))
+    rid_ok = b.icmp_unsigned("<", rid, field(EnvSlot.CAPACITY))
+    base = b.mul(b.select(rid_ok, rid, _c(0)), _c(ENTRY_WORDS))
+    length = b.load(b.gep(table, [b.add(base, _c(1))]))
+    off = b.and_(r2, _c(0xFFFFFFFF))
+    fits = b.and_(rid_ok, b.icmp_unsigned("<=", b.add(off, key_size), length))
+    b.cbranch(fits, blk["key_ok"], blk["fallback"])
+
+    b.position_at_end(blk["key_ok"])
+    key = b.gep(b.inttoptr(b.load(b.gep(table, [base])), P8), [off])
+    b.cbranch(b.icmp_unsigned("==", kind, _c(IndexKind.ARRAY)), blk["array"], blk["hash"])
+
+    # ARRAY: slot i = address of element i (EMPTY until Python creates it)
+    b.position_at_end(blk["array"])
+    index = b.zext(b.load(b.bitcast(key, I32.as_pointer()), align=1), I64)
+    b.cbranch(b.icmp_unsigned("<", index, bound), blk["array_in"], blk["zero"])
+    b.position_at_end(blk["array_in"])
+    addr = b.load(b.gep(slots, [index]))
+    b.cbranch(b.icmp_unsigned("==", addr, _c(EMPTY)), blk["fallback"], blk["found"])
+    found_array = b.block
+
+    # HASH: FNV-1a over the key, then linear probing from hash & mask (bound)
+    b.position_at_end(blk["hash"])
+    b.branch(blk["hloop"])
+    b.position_at_end(blk["hloop"])
+    i = b.phi(I64)
+    h = b.phi(I64)
+    i.add_incoming(_c(0), blk["hash"])
+    h.add_incoming(_c(FNV_OFFSET), blk["hash"])
+    b.cbranch(b.icmp_unsigned("<", i, key_size), blk["hbody"], blk["hdone"])
+    b.position_at_end(blk["hbody"])
+    byte = b.zext(b.load(b.gep(key, [i])), I64)
+    i.add_incoming(b.add(i, _c(1)), blk["hbody"])
+    h.add_incoming(b.mul(b.xor(h, byte), _c(FNV_PRIME)), blk["hbody"])
+    b.branch(blk["hloop"])
+
+    b.position_at_end(blk["hdone"])
+    start = b.and_(h, bound)
+    b.branch(blk["probe"])
+    b.position_at_end(blk["probe"])
+    pos = b.phi(I64)
+    tries = b.phi(I64)
+    pos.add_incoming(start, blk["hdone"])
+    tries.add_incoming(_c(0), blk["hdone"])
+    # at most half the slots are taken, so an EMPTY slot ends every probe; the bound is a guard
+    b.cbranch(b.icmp_unsigned("<=", tries, bound), blk["check"], blk["fallback"])
+    b.position_at_end(blk["check"])
+    slot = b.gep(slots, [b.mul(pos, slot_words)])
+    held = b.load(slot)
+    is_empty = b.icmp_unsigned("==", held, _c(EMPTY))
+    is_tomb = b.icmp_unsigned("==", held, _c(TOMBSTONE))
+    check_key = fn.append_basic_block("check_key")
+    b.cbranch(is_empty, blk["miss"], check_key)
+    b.position_at_end(check_key)
+    stored = b.bitcast(b.gep(slot, [_c(1)]), P8)
+    b.cbranch(is_tomb, blk["next"], blk["cmp"])
+
+    b.position_at_end(blk["cmp"])
+    j = b.phi(I64)
+    j.add_incoming(_c(0), check_key)
+    b.cbranch(b.icmp_unsigned("<", j, key_size), blk["cmpbody"], blk["found"])
+    found_hash = b.block
+    b.position_at_end(blk["cmpbody"])
+    same = b.icmp_unsigned("==", b.load(b.gep(key, [j])), b.load(b.gep(stored, [j])))
+    b.cbranch(same, blk["cmpnext"], blk["next"])
+    b.position_at_end(blk["cmpnext"])
+    j.add_incoming(b.add(j, _c(1)), blk["cmpnext"])
+    b.branch(blk["cmp"])
+
+    b.position_at_end(blk["next"])
+    pos.add_incoming(b.and_(b.add(pos, _c(1)), bound), blk["next"])
+    tries.add_incoming(b.add(tries, _c(1)), blk["next"])
+    b.branch(blk["probe"])
+
+    b.position_at_end(blk["miss"])
+    b.ret(_c(0))
+
+    b.position_at_end(blk["found"])
+    result = b.phi(I64)
+    result.add_incoming(addr, found_array)
+    result.add_incoming(held, found_hash)
+    b.ret(result)
+    return fn
