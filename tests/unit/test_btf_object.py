@@ -218,6 +218,20 @@ def test_record_rows_match_the_member_dataclasses(raw: bytes, btf: BTF) -> None:
         fresh.record_rows(fresh.find_one("color", Kind.ENUM))
 
 
+def test_record_rows_many_equals_one_by_one(raw: bytes, btf: BTF) -> None:
+    records = [tid for tid, t in btf.types() if isinstance(t, (Struct, Union_))]
+    expected = [btf.record_rows(tid) for tid in records]
+    fresh = BTF.from_bytes(raw)
+    fresh[records[0]]  # one decoded already: its rows come from the dataclass, the same
+    assert fresh.record_rows_many(reversed(records)) == expected[::-1]
+    split = BTF.from_types([Struct("mod_s", 4, (Member("x", records[0], 0),))], base=BTF.from_bytes(raw))
+    assert split.record_rows_many([records[0], len(btf)]) == [expected[0], ("mod_s", 4, [("x", records[0], 0, 0)])]
+    with pytest.raises(BTFError, match="not a struct or union"):
+        fresh.record_rows_many([records[0], fresh.find_one("color", Kind.ENUM)])
+    with pytest.raises(BTFError, match="out of range"):
+        fresh.record_rows_many([len(btf)])
+
+
 def test_decode_many_equals_one_by_one(raw: bytes, btf: BTF) -> None:
     ids = [0, *range(len(btf) - 1, 0, -1)]
     assert BTF.from_bytes(raw).decode_many(ids) == [btf[i] for i in ids]

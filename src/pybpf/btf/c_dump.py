@@ -540,10 +540,14 @@ class _LazyTypes(dict):  # type: ignore[type-arg]
         return t
 
     def prefill(self, ids: list[int]) -> None:
-        """Decode ``ids`` now, in bulk (records one by one as :class:`_Record`)."""
+        """Decode ``ids`` now, in bulk (records as :class:`_Record` rows)."""
         kinds = self._kinds
         plain = [tid for tid in ids if kinds[tid] not in _RECORD_KIND_NUMS]
         self.update(zip(plain, self._btf.decode_many(plain)))
+        records = [tid for tid in ids if kinds[tid] in _RECORD_KIND_NUMS]
+        new = _new_record
+        self.update(zip(records, [new(_Record, (_RECORD_KIND_NUMS[kinds[tid]], name, size, tuple(rows)))
+                                  for tid, (name, size, rows) in zip(records, self._btf.record_rows_many(records))]))
 
 
 _RECORD_KIND_NUMS = {int(Kind.STRUCT): Kind.STRUCT, int(Kind.UNION): Kind.UNION}
