@@ -147,9 +147,9 @@ class Layout:
                 )
             self._planning.add(tid)
             skip = self._skip
-            members = list(t.members)  # type: ignore[union-attr]
+            members = t.members  # type: ignore[union-attr]
             if not all(map(_NAME, members)):  # unnamed members: padding or anonymous records
-                members = [m for m in members if m[0] or not skip(m)]
+                members = tuple([m for m in members if m[0] or not skip(m)])
             if t.kind is Kind.UNION:
                 plan = self._plan_union(t, members)  # type: ignore[arg-type]
             else:
@@ -160,7 +160,7 @@ class Layout:
             self._planning.discard(tid)
         return plan  # type: ignore[return-value]
 
-    def _plan_struct(self, t: Type, members: list[MemberRow], *, packed: bool) -> RecordPlan | None:
+    def _plan_struct(self, t: Type, members: tuple[MemberRow, ...], *, packed: bool) -> RecordPlan | None:
         """Lay ``t`` out naturally (or packed); None when natural layout cannot match BTF."""
         cur = 0
         align = 8  # bits
@@ -204,14 +204,14 @@ class Layout:
         if packed:
             if cur > size_bits:
                 log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)  # type: ignore[union-attr]
-            return _make_plan(True, 1, tuple(members), pads, tuple(pad_chunks(cur, size_bits)))
+            return _make_plan(True, 1, members, pads, tuple(pad_chunks(cur, size_bits)))
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
             return None
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
-        return _make_plan(False, align // 8, tuple(members), pads, tail)
+        return _make_plan(False, align // 8, members, pads, tail)
 
-    def _plan_union(self, t: Type, members: list[MemberRow]) -> RecordPlan:
+    def _plan_union(self, t: Type, members: tuple[MemberRow, ...]) -> RecordPlan:
         align = 1
         biggest = 0
         for mname, tid, bit_offset, bitfield_size in members:
@@ -226,7 +226,7 @@ class Layout:
             align = 1
         natural = _round_up(biggest, align * 8)
         tail = tuple(pad_chunks(0, size_bits)) if natural < size_bits else ()
-        return _make_plan(packed, align, tuple(members), {}, tail)
+        return _make_plan(packed, align, members, {}, tail)
 
 
 _make_plan = fast_constructor(RecordPlan)  # ~10^4 plans per dump; same objects, no frozen __init__
