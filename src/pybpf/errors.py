@@ -95,7 +95,7 @@ class SyscallError(BPFError, OSError):
         self.args = (text,)
 
     def __str__(self) -> str:
-        return self.args[0]
+        return str(self.args[0])
 
 
 class MissingPrivilegeError(SyscallError):

@@ -489,7 +489,9 @@ class Map(MutableMapping[Any, Any]):
 
     # ---- bulk writes -------------------------------------------------------------------
 
-    def update(self, other: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /, **kwargs: Any) -> None:
+    def update(  # type: ignore[override]  # one signature for MutableMapping.update's five overloads
+        self, other: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /, **kwargs: Any
+    ) -> None:
         """Write many entries: BPF_MAP_UPDATE_BATCH (``batch_size`` at a time) when supported."""
         self._require(Access.KEYED)
         pairs = list(other.items() if isinstance(other, Mapping) else other) + list(kwargs.items())
@@ -530,15 +532,15 @@ class Map(MutableMapping[Any, Any]):
                     for i in part:
                         self.set(i, zero)
             return
-        keys = list(self._raw_keys())
+        raw_keys = list(self._raw_keys())
         n = self.key_size
-        for start in range(0, len(keys), self.batch_size):
-            part = keys[start:start + self.batch_size]
-            if self._batch_ok() and batch.delete_batch(self.fd, self.type, b"".join(part), len(part)):
+        for start in range(0, len(raw_keys), self.batch_size):
+            chunk = raw_keys[start:start + self.batch_size]
+            if self._batch_ok() and batch.delete_batch(self.fd, self.type, b"".join(chunk), len(chunk)):
                 continue
-            for raw in part:
+            for raw in chunk:
                 _sys.map_delete_elem(self.fd, raw)
-        log.debug("cleared %d entries (%d-byte keys) from %r", len(keys), n, self)
+        log.debug("cleared %d entries (%d-byte keys) from %r", len(raw_keys), n, self)
 
     # ---- queue / stack / bloom ---------------------------------------------------------
 

@@ -355,7 +355,8 @@ class BPF:
         """Run ``fn_name`` on each sample of perf event (``ev_type``, ``ev_config``)."""
         from .._sys.abi import PerfHwConfig, PerfSwConfig
 
-        kinds = {self.PERF_TYPE_HARDWARE: PerfHwConfig, self.PERF_TYPE_SOFTWARE: PerfSwConfig}
+        kinds: dict[int, type[PerfHwConfig] | type[PerfSwConfig]] = {
+            self.PERF_TYPE_HARDWARE: PerfHwConfig, self.PERF_TYPE_SOFTWARE: PerfSwConfig}
         if ev_type not in kinds:
             raise BPFError(f"attach_perf_event: ev_type {ev_type} is not PERF_TYPE_HARDWARE (0) or SOFTWARE (1)")
         fn = _s(fn_name)

@@ -22,7 +22,7 @@ from ..collection import Collection, load
 from ..enums import PinType, ProgramType
 from ..errors import BPFError
 from ..map import Map
-from ..spec import ObjectSpec
+from ..spec import ObjectSpec, ProgramSpec
 from .dialect import AttachRequest, RewriteResult, compile_bcc
 
 log = logging.getLogger("pybpf.bcc")
@@ -85,11 +85,15 @@ def compile_text(text: str, cflags: Sequence[str], *, usdt: Sequence[object] = (
 def split_deferred(spec: ObjectSpec, types: dict[str, ProgramType]) -> tuple[ObjectSpec, dict[str, object]]:
     """The spec to load now (programs with a known type; ``types`` sets some) and the
     programs left for later (``.bcc.fn/`` sections: the type comes with ``load_func``)."""
-    now, later = {}, {}
+    now: dict[str, ProgramSpec] = {}
+    later: dict[str, object] = {}
     for name, prog in spec.programs.items():
         if name in types:
             prog = dataclasses.replace(prog, type=types[name])
-        (now if prog.type != ProgramType.UNSPEC else later)[name] = prog
+        if prog.type != ProgramType.UNSPEC:
+            now[name] = prog
+        else:
+            later[name] = prog
     return dataclasses.replace(spec, programs=now), later
 
 

@@ -57,7 +57,7 @@ def resolve_ifunc(binary: str, name: str) -> int | None:
             return None
     except (OSError, AttributeError):
         return None
-    address = impl - info.dli_fbase
+    address = impl - int(info.dli_fbase)
     impl_name = info.dli_sname.decode() if info.dli_sname else f"{address:#x}"
     log.info("%s: %s is an IFUNC: probing the implementation it resolves to here, %s at %#x",
              path, name, impl_name, address)

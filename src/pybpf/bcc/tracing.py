@@ -57,7 +57,7 @@ class TraceReader:
         line, _, self._buf = self._buf.partition(b"\n")
         return line
 
-    def fields(self, *, nonblocking: bool = False) -> Any:
+    def fields(self, *, nonblocking: bool = False) -> tuple[bytes, int, int, bytes, float, bytes] | tuple[None, ...]:
         while True:
             line = self.readline(nonblocking=nonblocking)
             if not line:

@@ -94,16 +94,16 @@ def print_summary(spec: ObjectSpec, *, out: TextIO) -> None:
     if spec.variables:
         out.write(f"\nglobals ({len(spec.variables)}):\n")
         rows = [("NAME", "MAP", "OFFSET", "SIZE", "TYPE", "VALUE")]
-        for v in spec.variables.values():
-            m = spec.maps.get(v.map_name)
+        for var in spec.variables.values():
+            m = spec.maps.get(var.map_name)
             tname = "-"
             value = "-"
-            if spec.btf is not None and v.type_id:
-                tname = _type_name(spec, v.type_id)
+            if spec.btf is not None and var.type_id:
+                tname = _type_name(spec, var.type_id)
             if m is not None and m.data is not None:
-                raw = bytes(m.data[v.offset:v.offset + v.size])
-                value = _value(spec, v.type_id, raw)
-            rows.append((v.name, v.map_name, str(v.offset), str(v.size), tname, value))
+                raw = bytes(m.data[var.offset:var.offset + var.size])
+                value = _value(spec, var.type_id, raw)
+            rows.append((var.name, var.map_name, str(var.offset), str(var.size), tname, value))
         _table(rows, out)
 
     if spec.externs:

@@ -128,8 +128,8 @@ def _section_variables(obj: ElfObject, btf: BTF | None, sec: ElfSection, map_nam
     datasec = _datasec(btf, sec.name)
     out: list[VariableSpec] = []
     if datasec is None or btf is None:
-        for sym in symbols.values():
-            out.append(_checked(obj, sec, VariableSpec(sym.name, map_name, sym.value, sym.size, 0)))
+        for each in symbols.values():
+            out.append(_checked(obj, sec, VariableSpec(each.name, map_name, each.value, each.size, 0)))
         return out
     for info in datasec.vars:
         var = btf[info.type_id]

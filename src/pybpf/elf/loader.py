@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..btf import BTF, Datasec, Var
@@ -134,7 +135,7 @@ def _add_maps(obj: ElfObject, maps: dict[str, MapSpec], found: dict[str, MapSpec
         maps[name] = spec
 
 
-def _check_contents(obj: ElfObject, maps: dict[str, MapSpec], programs: dict[str, object]) -> None:
+def _check_contents(obj: ElfObject, maps: dict[str, MapSpec], programs: Mapping[str, object]) -> None:
     """Initial slots of map-in-map and program arrays, and struct_ops members, must name things
     the object defines."""
     for spec in maps.values():

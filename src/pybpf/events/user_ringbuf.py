@@ -57,8 +57,8 @@ class _Mapping:
         self.samples: dict[int, tuple[int, int, memoryview]] = {}
 
     def close(self) -> None:
-        for _hdr, _size, view in self.samples.values():
-            view.release()
+        for _hdr, _size, sample in self.samples.values():
+            sample.release()
         self.samples.clear()
         for name in ("cons", "prod", "words", "data"):
             view = getattr(self, name, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import mmap
+from typing import Any
 
 from .. import _sys
 from ..enums import MapFlags, MapType, ProgramFlags, ProgramType
@@ -15,7 +16,7 @@ from .hooks import Verdict
 from .progs import btf_id_of, helper, load, program_type
 
 
-def _loads(pt: ProgramType, text: str, what: str, **kwargs: object) -> Verdict:
+def _loads(pt: ProgramType, text: str, what: str, **kwargs: Any) -> Verdict:
     base = program_type(pt)
     if not base.supported:
         return False, f"{pt.name.lower()} programs cannot be loaded: {base.reason}"

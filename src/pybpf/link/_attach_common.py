@@ -33,7 +33,7 @@ def choose_attach_type(prog: Program, attach_type: AttachType | None, hooks: Map
     if attach_type is not None:
         return AttachType(attach_type)
     sec = program_section(prog)
-    if sec is not None and sec.attach_type in hooks:
+    if sec is not None and sec.attach_type is not None and sec.attach_type in hooks:
         return sec.attach_type
     default = defaults.get(prog.type)
     if default is None:

@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 _ORDER = sys.byteorder
 #: struct-module codes for unsigned and signed ints by size (for memoryview.cast)
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _unpack_ints(raw: bytes, count: int, size: int, code: str) -> list[Any]:
+    """``count`` integers of ``size`` bytes each, in the ``struct`` format ``code``, from ``raw``."""
+    view: Any = memoryview(raw)[: count * size]  # typeshed's cast() wants a literal format code
+    ints: list[Any] = view.cast(code).tolist()
+    return ints
 _SIGNED = {1: "b", 2: "h", 4: "i", 8: "q"}
 
 
@@ -91,7 +98,7 @@ class _Base:
 
     def _exact(self, raw: bytes) -> bytes:
         if len(raw) != self.size:
-            raise _wrong_size(self.what, self, len(raw))  # type: ignore[arg-type]
+            raise _wrong_size(self.what, self, len(raw))
         return raw
 
     def decode_many(self, raw: bytes, count: int) -> list[Any]:
@@ -132,7 +139,7 @@ class RawCodec(_Base):
 
     def decode_many(self, raw: bytes, count: int) -> list[Any]:
         if self.as_int:
-            return memoryview(raw)[: count * self.size].cast(_UNSIGNED[self.size]).tolist()
+            return _unpack_ints(raw, count, self.size, _UNSIGNED[self.size])
         return super().decode_many(raw, count)
 
     def encode_many(self, values: Sequence[object]) -> bytes:
@@ -186,7 +193,7 @@ class BTFCodec(_Base):
 
     def decode_many(self, raw: bytes, count: int) -> list[Any]:
         if self._int_code is not None:
-            return memoryview(raw)[: count * self.size].cast(self._int_code).tolist()
+            return _unpack_ints(raw, count, self.size, self._int_code)
         return super().decode_many(raw, count)
 
     def format(self, raw: bytes) -> str:

@@ -198,6 +198,7 @@ def _table_adapter(func: FunctionInfo, kind: ProbeKind, function: str, entry: Ta
         raise NotSupportedError(f"kretprobe on {function}", reason="kretprobes are not available on this kernel",
                                 alternative=f"{entry.category}:{entry.event} stands in for the entry only; "
                                             "attach_kprobe and keep the state you need in a map")
+    formats: tuple[tuple[str, str], ...]
     if entry.hook is ProbeKind.RAW_TRACEPOINT:
         section, ctx_decl, real_ctx, formats = (f"raw_tracepoint/{event}", "struct bpf_raw_tracepoint_args *ctx",
                                                 "ctx", ())

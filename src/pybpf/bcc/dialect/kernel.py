@@ -105,7 +105,7 @@ def _member(btf: BTF, type_id: int, name: str) -> int | None:
     t = btf[btf.resolve(type_id)]
     for m in getattr(t, "members", ()):
         if m.name == name:
-            return m.type_id
+            return int(m.type_id)
         if not m.name:
             inner = _member(btf, m.type_id, name)
             if inner is not None:

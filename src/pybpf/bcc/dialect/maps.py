@@ -148,7 +148,8 @@ def map_decl(macro: str, args: list[str], *, line: int, ncpus: int) -> BccMapDec
                            line=line)
     key = values.get("key")
     leaf = values.get("leaf")
-    kind = _KIND_OVERRIDE.get(bcc_kind, lambda _k: TABLE_KINDS[bcc_kind])(key or "")
+    override = _KIND_OVERRIDE.get(bcc_kind)
+    kind = override(key or "") if override is not None else TABLE_KINDS[bcc_kind]
     if bcc_kind in ("queue", "stack"):
         key = None
     flags = _int(values.get("flags", "0"), f"{macro}'s flags", line)

@@ -78,7 +78,7 @@ class CtypesBuilder:
     def _record(self, tid: int, t: Struct | Union_) -> CType:
         base = ct.Union if t.kind == Kind.UNION else ct.Structure
         name = t.name or f"anon_{next(_counter)}"
-        cls = type(name, (base,), {"_pack_": 1})
+        cls: Any = type(name, (base,), {"_pack_": 1})
         self._done[tid] = cls  # recursive references (through pointers only) see the class
         fields: list[tuple[Any, ...]] = []
         anonymous: list[str] = []

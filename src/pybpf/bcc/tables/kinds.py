@@ -53,7 +53,7 @@ class _PerCpu(TableBase):
         size = ct.sizeof(self.Leaf)
         return [self.Leaf.from_buffer_copy(as_bytes(r, size)[:size]) for r in raw]
 
-    def _leaf_bytes(self, leaf: Any, size: int | None = None) -> Any:  # type: ignore[override]
+    def _leaf_bytes(self, leaf: Any, size: int | None = None) -> Any:
         if isinstance(leaf, (list, tuple)):
             return [bytes(self.Leaf(v)) if isinstance(v, int) else bytes(v) for v in leaf]
         return super()._leaf_bytes(leaf)
@@ -129,7 +129,7 @@ class QueueStack(TableBase):
     def push(self, leaf: Any, flags: int = 0) -> None:
         self.map.push(self._leaf_bytes(leaf), overwrite=bool(flags))
 
-    def pop(self) -> Any:  # type: ignore[override]
+    def pop(self) -> Any:
         try:
             return self._leaf(self.map.pop())
         except (IndexError, KeyError):
