@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from .helpers import HELPER_NAMES
-from .instruction import Instruction
+from .instruction import Instruction, slot_offsets
 from .opcodes import (
     CLASS_MASK,
     CODE_MASK,
@@ -451,7 +451,7 @@ def disassemble(
     """
     program = list(insns)
     syn = Syntax(hex_imm=hex_imm, helper_names=helper_names)
-    positions = _positions(program)
+    positions = slot_offsets(program)
     symbols = {pos: name for pos in positions if symbolizer is not None and (name := symbolizer(pos)) is not None}
     names = _label_names(program, positions, symbols, label_prefix) if labels else {}
     lines: list[str] = []
@@ -465,15 +465,6 @@ def disassemble(
     if end in names:
         lines.append(f"{names[end]}:")
     return "\n".join(lines)
-
-
-def _positions(program: Sequence[Instruction]) -> list[int]:
-    out = []
-    pos = 0
-    for insn in program:
-        out.append(pos)
-        pos += insn.slots
-    return out
 
 
 def _branch_target(insn: Instruction, pos: int) -> int | None:
