@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _fds import open_fds
 
 from pybpf import _sys
 from pybpf.btf import BTF, Array, Int, IntEncoding, Member, Struct
@@ -21,17 +22,8 @@ from pybpf.spec import MapSpec
 BPFFS = Path("/sys/fs/bpf")
 
 
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leak():
-    before = open_fds()
-    yield
-    gc.collect()
-    leaked = open_fds() - before
-    assert not leaked, f"fds left open: {sorted(leaked)}"
+#: every test closes every fd it opened
+pytestmark = pytest.mark.usefixtures("no_fd_leak_after_gc")
 
 
 @pytest.fixture

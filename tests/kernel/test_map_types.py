@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 
 import pytest
 
@@ -17,17 +16,8 @@ from pybpf.map import LPMKey, Map, PerCPUValues
 NCPUS = _sys.possible_cpus()
 
 
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leak():
-    """Every test closes every fd it opened."""
-    before = open_fds()
-    yield
-    leaked = open_fds() - before
-    assert not leaked, f"fds left open: {sorted(leaked)}"
+#: every test closes every fd it opened
+pytestmark = pytest.mark.usefixtures("no_fd_leak")
 
 
 def test_hash_behaves_like_a_dict() -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _fds import open_fds
 
 from pybpf import _sys
 from pybpf._sys import FileFlags, ObjectKind, UpdateFlags
@@ -19,17 +20,8 @@ from pybpf.errors import MissingPrivilegeError, SyscallError
 BPFFS = Path("/sys/fs/bpf")
 
 
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leak():
-    """Every test closes every fd it opened."""
-    before = open_fds()
-    yield
-    leaked = open_fds() - before
-    assert not leaked, f"fds left open: {sorted(leaked)}"
+#: every test closes every fd it opened
+pytestmark = pytest.mark.usefixtures("no_fd_leak")
 
 
 @pytest.fixture

@@ -23,16 +23,8 @@ NO_R0 = bytes.fromhex("9500000000000000")  # exit with r0 unset: the verifier re
 CGROUP_V2 = Path("/sys/fs/cgroup/unified") if Path("/sys/fs/cgroup/unified/cgroup.procs").exists() else Path("/sys/fs/cgroup")
 
 
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_fd_leak():
-    before = open_fds()
-    yield
-    leaked = open_fds() - before
-    assert not leaked, f"fds left open: {sorted(leaked)}"
+#: every test closes every fd it opened
+pytestmark = pytest.mark.usefixtures("no_fd_leak")
 
 
 def test_load_and_test_run_socket_filter() -> None:
