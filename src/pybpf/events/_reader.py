@@ -9,7 +9,6 @@ feeding ``async for``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import select
 import weakref
@@ -136,6 +135,8 @@ class EpollReader(Finalized):
     async def _when_ready(self, take: Callable[[], bool]) -> AsyncIterator[None]:
         """Yield each time ``take()`` (which reads what is there) found something; between
         times, wait in the running asyncio loop for the epoll fd to become readable."""
+        import asyncio  # already imported by whoever runs the loop
+
         self._check_open()
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
-import numpy as np
-
 from ..btf import Array, Enum, Enum64, Float, Int, IntEncoding, Kind, Pointer, Struct, Union_
 from .errors import RecordTypeError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..btf import BTF
 
 #: what a caller may give as a record type
@@ -30,6 +30,8 @@ RecordType = Union[str, int, "np.dtype[Any]", type]
 
 
 def _int(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Int)
     if t.encoding & IntEncoding.BOOL:
         return np.dtype("?") if t.size == 1 else np.dtype(f"<u{t.size}")
@@ -39,16 +41,22 @@ def _int(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
 
 
 def _enum(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, (Enum, Enum64))
     return np.dtype(f"<{'i' if t.signed else 'u'}{t.size}")
 
 
 def _float(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Float)
     return np.dtype(f"<f{t.size}") if t.size in (2, 4, 8) else np.dtype(f"V{t.size}")
 
 
 def _pointer(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Pointer)
     return np.dtype(f"<u{btf.pointer_size}")
 
@@ -60,6 +68,8 @@ def _is_char(btf: BTF, type_id: int) -> bool:
 
 
 def _array(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Array)
     if _is_char(btf, t.elem_type_id):
         return np.dtype(f"S{t.nelems}")  # char[N]: a bytes field (trailing NULs stripped by numpy)
@@ -68,11 +78,15 @@ def _array(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
 
 
 def _union(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Union_)
     return np.dtype(f"V{t.size}")
 
 
 def _struct(btf: BTF, t: Any, type_id: int) -> np.dtype[Any]:
+    import numpy as np
+
     assert isinstance(t, Struct)
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
@@ -144,6 +158,8 @@ def resolve_record_type(record_type: RecordType | None, btf: BTF | None) -> np.d
         record_type = record_type.removeprefix("struct ").strip()
     if record_type is None:
         return None
+    import numpy as np  # imported when a record type is used (batches, numpy records), not before
+
     if isinstance(record_type, np.dtype):
         return record_type
     if isinstance(record_type, type):
@@ -165,6 +181,8 @@ def record_decoder(dtype: np.dtype[Any] | None, what: str = "record") -> Callabl
     """
     if dtype is None:
         return None
+    import numpy as np
+
     itemsize = dtype.itemsize
 
     def decode(raw: bytes) -> Any:

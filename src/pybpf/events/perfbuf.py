@@ -23,8 +23,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import _sys
 from .._sys.cpus import parse_cpu_list
 from ..enums import MapType
@@ -168,6 +166,8 @@ class CpuRing:
 
     def read_batch(self, want: int) -> list[np.ndarray[Any, Any]]:
         """Samples (all of the reader's record type) as numpy arrays, consumed."""
+        import numpy as np
+
         meta, mm, slot, dtype = self._meta, self._mm, self._slot, self._dtype
         assert meta is not None and mm is not None and slot is not None and dtype is not None
         stride = slot.itemsize
@@ -277,6 +277,8 @@ class PerfBuffer(EpollReader):
                 ring._lost_cb = self._lost
                 ring._decode = self._decoder()
                 if self.dtype is not None:
+                    import numpy as np  # batches only: the callback path does not need numpy
+
                     ring._dtype = self.dtype
                     ring._slot = np.dtype({
                         "names": ["type", "size", "rec"], "formats": ["<u4", "<u2", self.dtype],
@@ -300,6 +302,8 @@ class PerfBuffer(EpollReader):
 
     def read_batch(self, max_records: int | None = None) -> np.ndarray[Any, Any]:
         """Available samples of every CPU as one numpy structured array (CPU by CPU, each in order)."""
+        import numpy as np
+
         self._check_open()
         if self.dtype is None:
             raise RecordTypeError("this PerfBuffer has no record type; create it with record_type=... to read batches")

@@ -38,8 +38,6 @@ from collections.abc import AsyncIterator, Callable
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..enums import MapType
 from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
@@ -47,6 +45,8 @@ from .dtype import RecordType, btf_of, record_decoder, resolve_record_type
 from .errors import EventsError, RecordTypeError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..btf import BTF
     from ..map import Map
 
@@ -67,7 +67,7 @@ class RecordFlags(IntFlag):
 LENGTH_MASK = ~(RecordFlags.BUSY | RecordFlags.DISCARD) & 0xFFFFFFFF
 _BUSY = int(RecordFlags.BUSY)
 _DISCARD = int(RecordFlags.DISCARD)
-_NOT_DISCARD = np.uint32(~_DISCARD & 0xFFFFFFFF)
+_NOT_DISCARD = ~_DISCARD & 0xFFFFFFFF
 
 
 def record_span(size: int) -> int:
@@ -111,6 +111,8 @@ class Ring:
         self._hdr = memoryview(self._prod_mm).cast("I")
         self._slot: np.dtype[Any] | None = None
         if dtype is not None:
+            import numpy as np  # batches only: the callback path does not need numpy
+
             self._slot = np.dtype({"names": ["len", "rec"], "formats": ["<u4", dtype], "offsets": [0, HEADER_SIZE],
                                    "itemsize": record_span(dtype.itemsize)})
 
@@ -183,6 +185,8 @@ class Ring:
         """Every available record (up to ``max_records``) as one numpy structured array of the
         ring's dtype, consumed. Records must all be of that type: one of another size raises
         :class:`RecordTypeError` (after consuming the records before it)."""
+        import numpy as np
+
         slot = self._slot
         cons_v, prod_v, mm = self._cons, self._prod, self._prod_mm
         if slot is None or self.dtype is None:
@@ -235,9 +239,11 @@ class Ring:
         """Vector step: of the ``k`` record slots at ``cons``, the leading run of committed
         records of the ring's size -> (slots taken, copies of the kept records). The views of
         the mapping made here die with this frame."""
+        import numpy as np
+
         arr = np.frombuffer(self._prod_mm, self._slot, count=k, offset=PAGE_SIZE + (cons & self._mask))  # type: ignore[arg-type]
         lens = arr["len"]
-        bad = np.flatnonzero((lens & _NOT_DISCARD) != size)  # BUSY or another size: stop there
+        bad = np.flatnonzero((lens & np.uint32(_NOT_DISCARD)) != size)  # BUSY or another size: stop there
         good = int(bad[0]) if bad.size else k
         lens = lens[:good]
         dropped = (lens & _DISCARD) != 0

@@ -20,7 +20,6 @@ message="hello 42", event="bpf_trace_printk")``. The kernel reports its own loss
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import os
@@ -180,6 +179,8 @@ class TracePipe(Finalized):
         return self._events()
 
     async def _events(self) -> AsyncIterator[TraceEvent]:
+        import asyncio  # already imported by whoever runs the loop
+
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()
         fd = self.fileno()

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
@@ -181,6 +180,8 @@ def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
     The tables are decoded with numpy (pyelftools' per-symbol parsing takes ~1 s for libc's
     debug symbols); pyelftools only locates the sections.
     """
+    import numpy as np  # here, not at import: loading a program with a stack map does not read ELF symbols
+
     order = "<" if elf.little_endian else ">"
     fields = _SYM64 if elf.elfclass == 64 else _SYM32
     dtype = np.dtype([(name, order + code) for name, code in fields])
