@@ -164,3 +164,33 @@ def test_index_remove_and_rebuild_keep_the_live_keys() -> None:
         index.insert(k.to_bytes(4, "little"), (k + 10) << 32)
     live = {key: index._slots[i * index.slot_words] for key, i in index._pos.items()}
     assert live == {k.to_bytes(4, "little"): (k + 10) << 32 for k in list(range(1, 100, 2)) + list(range(100, 150))}
+
+
+def test_context_pointers_follow_new_packets_across_entries() -> None:
+    """xdp_md data/data_end served from the native cache stay right when the packet changes
+    between runs (a new test_run, a head moved by a helper in an earlier run)."""
+    src = """
+r6 = r1
+r2 = *(u32 *)(r6 + 4)
+r3 = *(u32 *)(r6 + 0)
+r2 -= r3
+if r2 > 100 goto shrink
+r0 = r2
+exit
+shrink:
+r1 = r6
+r2 = 16
+call 44
+r0 = 1000
+exit
+"""
+    results = []
+    for tier in (Tier.INTERPRETER, Tier.JIT):
+        with use_tier(tier):
+            prog = program_from_instructions(assemble(src), ProgramType.XDP)
+            seen = [prog.test_run(bytes(n), repeat=repeat).retval
+                    for n in (60, 64, 200, 90, 200) for repeat in (1, 3)]
+            assert tier_of(prog) == tier
+            results.append(seen)
+    assert results[0] == results[1]
+    assert results[1][:4] == [60, 60, 64, 64]

@@ -120,6 +120,9 @@ class Memory:
         self._free: list[int] = []
         self._pending_free: list[int] = []
         self._next = FIRST_DYNAMIC
+        #: bumped whenever a region is mapped, refreshed or dropped (the JIT keeps values that
+        #: context hooks computed from the regions while it stays the same)
+        self.epoch = 0
         for depth in range(MAX_CALL_FRAMES):
             self.map_fixed(STACK_REGION + depth, bytearray(STACK_SIZE), f"stack frame {depth}")
 
@@ -156,6 +159,7 @@ class Memory:
     def refresh(self, region: Region) -> None:
         """Re-read a region's length and access rights (after its buffer was replaced or resized)."""
         rid = region.rid
+        self.epoch += 1
         self.bufs[rid] = region.buf
         plain_read = region.readable and region.load is None
         self.rlen[rid] = len(region.buf) if plain_read else 0
@@ -173,6 +177,7 @@ class Memory:
         if self.regions[rid] is None:
             return
         self.regions[rid] = None
+        self.epoch += 1
         self.bufs[rid] = _EMPTY
         self.rlen[rid] = self.wlen[rid] = 0
         if rid >= FIRST_DYNAMIC:

@@ -44,7 +44,9 @@ ENV_SLOTS = 16 + 2 * 64 + 2
 #: Context fields computed by a Python hook (xdp_md's data/data_end pointers) are pure functions
 #: of VM state only Python code changes; a value read once stays valid until control next
 #: returns to Python. Entry ``off // 4`` holds ``(GEN << 4 | size, value)`` for a 4-byte-aligned
-#: offset below 256; Python bumps GEN on every entry and every callback except plain loads.
+#: offset below 256; Python bumps GEN on every callback except plain loads, and on an entry
+#: when the Memory's ``epoch`` moved since the previous one (a region was mapped, replaced,
+#: resized or dropped: a new packet, an adjusted head, ...); xdp_md's hook reads nothing else.
 CTX_CACHE_ENTRIES = 64
 #: u64 words per region-table entry: host pointer, readable bytes, writable bytes
 ENTRY_WORDS = 3
