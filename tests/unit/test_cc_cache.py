@@ -20,24 +20,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("PYBPF_CACHE_DIR", str(root))
-    return root
+def cache(cc_cache_dir: Path) -> Path:
+    return cc_cache_dir
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+def calls(compiler_commands: list[list[str]]) -> list[list[str]]:
     """Every compiler command compile() runs."""
-    seen: list[list[str]] = []
-    real = driver._run_compiler
-
-    def counting(cmd: list[str]):  # type: ignore[no-untyped-def]
-        seen.append(cmd)
-        return real(cmd)
-
-    monkeypatch.setattr(driver, "_run_compiler", counting)
-    return seen
+    return compiler_commands
 
 
 def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

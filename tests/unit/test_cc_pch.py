@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import pybpf.cc
 from pybpf.bcc.dialect import StaticKernel, rewrite
 from pybpf.btf import c_dump
-from pybpf.cc import discover_compiler, driver, headers, pch
+from pybpf.cc import discover_compiler, headers, pch
 from pybpf.spec import ObjectSpec
 
 PROG = """// a CO-RE tracing program
@@ -39,24 +38,14 @@ needs_btf = pytest.mark.skipif(headers.kernel_btf_digest() is None,
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("PYBPF_CACHE_DIR", str(root))
-    return root
+def cache(cc_cache_dir: Path) -> Path:
+    return cc_cache_dir
 
 
 @pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+def commands(compiler_commands: list[list[str]]) -> list[list[str]]:
     """Every compiler command pybpf.cc.compile runs (PCH builds are not in it)."""
-    seen: list[list[str]] = []
-    real = driver._run_compiler
-
-    def spy(cmd: list[str]) -> Any:
-        seen.append(cmd)
-        return real(cmd)
-
-    monkeypatch.setattr(driver, "_run_compiler", spy)
-    return seen
+    return compiler_commands
 
 
 def _pchs(cache: Path) -> list[Path]:
