@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from progs_net import NetNS, compiled, load, veth_between, wait_for
+from progs_net import NetNS, compiled, drain, load, veth_between, wait_for
 
 from pybpf.enums import LinkType
 from pybpf.link.xdp import XDPBusyError, XDPMode, attached_program_id, xdp
@@ -40,16 +40,6 @@ def _send(n: int, port: int) -> None:
             s.sendto(b"x%d" % i, ("192.0.2.2", port))
 
 
-def _drain(r: socket.socket) -> int:
-    got = 0
-    try:
-        while True:
-            r.recv(64)
-            got += 1
-    except (TimeoutError, socket.timeout):
-        return got
-
-
 #: what `ip link show` calls each mode on a veth (which has native XDP)
 SHOWN = {XDPMode.AUTO: " xdp ", XDPMode.SKB: " xdpgeneric ", XDPMode.DRIVER: " xdp "}
 
@@ -71,11 +61,11 @@ def test_xdp_link_counts_and_drops_udp(pair: tuple[NetNS, NetNS, str, str], mode
             a.call(_send, N, PORT)
             assert wait_for(lambda: obj.globals["udp_packets"] >= N)
             assert obj.globals["udp_packets"] == N
-            assert _drain(receiver) == 0
+            assert drain(receiver) == 0
         # detached: packets arrive again and are no longer counted
         assert "prog/xdp" not in b.ip("link", "show", vb)
         a.call(_send, 3, PORT)
-        assert _drain(receiver) == 3
+        assert drain(receiver) == 3
         assert obj.globals["udp_packets"] == N
 
 
@@ -88,12 +78,12 @@ def test_xdp_pass_lets_packets_through_and_update_swaps(pair: tuple[NetNS, NetNS
             link_id = lk.id
             a.call(_send, 5, PORT)
             assert wait_for(lambda: counting.globals["udp_packets"] == 5)
-            assert _drain(receiver) == 5
+            assert drain(receiver) == 5
             lk.update(dropping.programs["xdp_udp"])  # BPF_LINK_UPDATE: same link, new program
             assert lk.id == link_id and lk.info().prog_id == dropping.programs["xdp_udp"].id
             a.call(_send, 4, PORT)
             assert wait_for(lambda: dropping.globals["udp_packets"] == 4)
-            assert _drain(receiver) == 0
+            assert drain(receiver) == 0
             assert counting.globals["udp_packets"] == 5
 
 
@@ -115,7 +105,7 @@ def test_xdp_netlink_fallback_attaches_replaces_and_detaches(pair: tuple[NetNS, 
         assert b.call(attached_program_id, vb) == prog.id
         a.call(_send, 6, PORT)
         assert wait_for(lambda: obj.globals["udp_packets"] == 6)
-        assert _drain(receiver) == 0
+        assert drain(receiver) == 0
         with pytest.raises(XDPBusyError):
             b.call(xdp, obj.programs["xdp_pass"], vb, mode=XDPMode.SKB, use_link=False)
         b.call(lk.update, obj.programs["xdp_pass"])

@@ -11,6 +11,7 @@ import ctypes
 import itertools
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -134,6 +135,17 @@ def child_cgroup() -> Iterator[Path]:
                 time.sleep(0.05)
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def drain(receiver: socket.socket) -> int:
+    """Read datagrams until ``receiver`` times out (set its timeout first); how many came."""
+    got = 0
+    try:
+        while True:
+            receiver.recv(64)
+            got += 1
+    except (TimeoutError, socket.timeout):
+        return got
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
