@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +26,17 @@ def _prog_type_names() -> list[str]:
     return [pt.name.lower() for pt in PROGRAM_TYPES]
 
 
+class _ProgTypeNames:
+    """``--prog-type`` choices, listed on first use: building the parser (which every ``pybpf``
+    command does) must not import :mod:`pybpf.features`."""
+
+    def __contains__(self, name: object) -> bool:
+        return name in _prog_type_names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_prog_type_names())
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "features", help="what this kernel supports, and why not",
@@ -38,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run_all)
     sub = parser.add_subparsers(dest="what", metavar="WHAT")
     helpers = sub.add_parser("helpers", help="the helpers one program type may call")
-    helpers.add_argument("--prog-type", required=True, choices=_prog_type_names(), metavar="TYPE",
+    helpers.add_argument("--prog-type", required=True, choices=_ProgTypeNames(), metavar="TYPE",
                          help="program type, e.g. xdp, tracepoint, sched_cls")
     helpers.add_argument("--supported-only", action="store_true", help="list only the helpers it may call")
     helpers.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")

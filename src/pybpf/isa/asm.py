@@ -16,6 +16,7 @@ are read too, for the instructions whose text is not elided there.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -433,43 +434,47 @@ def _h_raw(m: re.Match[str]) -> _Built:
     return _fixed(Instruction(opcode, dst=dst, src=src, off=off, imm=imm))
 
 
-_PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
-    (re.compile(p), h)
-    for p, h in [
-        (r"exit", _h_exit),
-        (r"callx\s+r(\d+)", _h_callx),
-        (r"gotox\s+r(\d+)", _h_gotox),
-        (r"call\s+(.+)", _h_call),
-        (rf"(goto|gotol|may_goto)\s+{_TARGET}", _h_goto),
-        (rf"if\s+{_REG}\s*({_alt(_JMP_OPS)})\s*{_OPERAND}\s+goto\s+{_TARGET}", _h_if),
-        (rf"lock\s+{_SIZE}\s*{_MEM}\s*({_alt(_LOCK_OPS)})\s*{_REG}", _h_lock),
-        (rf"{_REG}\s*=\s*atomic_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_fetch),
-        (rf"{_REG}\s*=\s*(xchg_64|xchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*\)", _h_xchg),
-        (rf"{_REG}\s*=\s*atomic(64)?_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_fetch),
-        (rf"{_REG}\s*=\s*atomic(64)?_xchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_xchg),
-        (
-            rf"{_REG}\s*=\s*atomic(64)?_cmpxchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
-            _h_v_cmpxchg,
-        ),
-        (
-            rf"{_REG}\s*=\s*(cmpxchg_64|cmpxchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
-            _h_cmpxchg,
-        ),
-        (rf"{_REG}\s*=\s*load_acquire\s*\(\s*\(\s*u(8|16|32|64)\s*\*\s*\)\s*{_MEM}\s*\)", _h_load_acquire),
-        (rf"store_release\s*\(\s*\(\s*u(8|16|32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_store_release),
-        (rf"{_SIZE}\s*{_MEM}\s*=\s*{_OPERAND}", _h_store),
-        (rf"r0\s*=\s*\*\s*\(\s*u(8|16|32)\s*\*\s*\)\s*skb\s*\[\s*(?:r(\d+)|({_NUM}))\s*\]", _h_ld_abs),
-        (rf"{_REG}\s*=\s*{_SIZE}\s*{_MEM}", _h_load),
-        (rf"r(\d+)\s*=\s*({_NUM})\s+ll", _h_ld_imm64),
-        (rf"ld_pseudo\s+r(\d+)\s*,\s*({_NUM})\s*,\s*({_NUM})(?:\s*,\s*({_NUM}))?", _h_ld_pseudo),
-        (rf"{_REG}\s*=\s*-\s*{_REG}", _h_neg),
-        (rf"{_REG}\s*=\s*\(\s*s(8|16|32)\s*\)\s*{_REG}", _h_movsx),
-        (rf"r(\d+)\s*=\s*(le|be|bswap)(16|32|64)\s+r(\d+)", _h_endian),
-        (rf"{_REG}\s*=\s*{_OPERAND}", _h_mov),
-        (rf"{_REG}\s*({_alt(_ALU_OPS)})\s*{_OPERAND}", _h_alu),
-        (rf"\.insn\s+({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})", _h_raw),
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], Handler]]:
+    """The statement patterns, in matching order (compiled on first use: ~10 ms that programs
+    built without text assembly, e.g. ``pybpf trace``, do not pay)."""
+    return [
+        (re.compile(p), h)
+        for p, h in [
+            (r"exit", _h_exit),
+            (r"callx\s+r(\d+)", _h_callx),
+            (r"gotox\s+r(\d+)", _h_gotox),
+            (r"call\s+(.+)", _h_call),
+            (rf"(goto|gotol|may_goto)\s+{_TARGET}", _h_goto),
+            (rf"if\s+{_REG}\s*({_alt(_JMP_OPS)})\s*{_OPERAND}\s+goto\s+{_TARGET}", _h_if),
+            (rf"lock\s+{_SIZE}\s*{_MEM}\s*({_alt(_LOCK_OPS)})\s*{_REG}", _h_lock),
+            (rf"{_REG}\s*=\s*atomic_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_fetch),
+            (rf"{_REG}\s*=\s*(xchg_64|xchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*\)", _h_xchg),
+            (rf"{_REG}\s*=\s*atomic(64)?_fetch_(add|or|and|xor)\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_fetch),
+            (rf"{_REG}\s*=\s*atomic(64)?_xchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_v_xchg),
+            (
+                rf"{_REG}\s*=\s*atomic(64)?_cmpxchg\s*\(\s*\(\s*u(32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
+                _h_v_cmpxchg,
+            ),
+            (
+                rf"{_REG}\s*=\s*(cmpxchg_64|cmpxchg32_32)\s*\(\s*r(\d+)\s*([+-])\s*({_UNUM})\s*,\s*{_REG}\s*,\s*{_REG}\s*\)",
+                _h_cmpxchg,
+            ),
+            (rf"{_REG}\s*=\s*load_acquire\s*\(\s*\(\s*u(8|16|32|64)\s*\*\s*\)\s*{_MEM}\s*\)", _h_load_acquire),
+            (rf"store_release\s*\(\s*\(\s*u(8|16|32|64)\s*\*\s*\)\s*{_MEM}\s*,\s*{_REG}\s*\)", _h_store_release),
+            (rf"{_SIZE}\s*{_MEM}\s*=\s*{_OPERAND}", _h_store),
+            (rf"r0\s*=\s*\*\s*\(\s*u(8|16|32)\s*\*\s*\)\s*skb\s*\[\s*(?:r(\d+)|({_NUM}))\s*\]", _h_ld_abs),
+            (rf"{_REG}\s*=\s*{_SIZE}\s*{_MEM}", _h_load),
+            (rf"r(\d+)\s*=\s*({_NUM})\s+ll", _h_ld_imm64),
+            (rf"ld_pseudo\s+r(\d+)\s*,\s*({_NUM})\s*,\s*({_NUM})(?:\s*,\s*({_NUM}))?", _h_ld_pseudo),
+            (rf"{_REG}\s*=\s*-\s*{_REG}", _h_neg),
+            (rf"{_REG}\s*=\s*\(\s*s(8|16|32)\s*\)\s*{_REG}", _h_movsx),
+            (rf"r(\d+)\s*=\s*(le|be|bswap)(16|32|64)\s+r(\d+)", _h_endian),
+            (rf"{_REG}\s*=\s*{_OPERAND}", _h_mov),
+            (rf"{_REG}\s*({_alt(_ALU_OPS)})\s*{_OPERAND}", _h_alu),
+            (rf"\.insn\s+({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})", _h_raw),
+        ]
     ]
-]
 
 _COMMENT = re.compile(r"(#|;|//).*$")
 #: ``  12: (b7) `` in front of each line of a verifier log or ``bpftool prog dump xlated``
@@ -479,7 +484,7 @@ _LABEL = re.compile(rf"\s*({_IDENT})\s*:(?!=)")
 
 
 def _parse_statement(text: str) -> _Built:
-    for pattern, handler in _PATTERNS:
+    for pattern, handler in _patterns():
         m = pattern.fullmatch(text)
         if m:
             return handler(m)
