@@ -194,3 +194,36 @@ exit
             results.append(seen)
     assert results[0] == results[1]
     assert results[1][:4] == [60, 60, 64, 64]
+
+
+_ATOMICS = [("+=", ""), ("|=", ""), ("&=", ""), ("^=", ""),
+            ("", "atomic_fetch_add"), ("", "atomic_fetch_or"), ("", "atomic_fetch_and"), ("", "atomic_fetch_xor")]
+
+
+@pytest.mark.parametrize("size", ["u32", "u64"])
+@pytest.mark.parametrize("op,fetch", _ATOMICS)
+def test_inline_atomics_match_between_tiers(op: str, fetch: str, size: str) -> None:
+    """The interpreter's in-place atomics (generated inline) and the JIT's, on the stack and on
+    the read-only context (where both must fault the same way)."""
+    stmt = (f"lock *({size} *)(r10 - 8) {op} r2" if op
+            else f"r2 = {fetch}(({size} *)(r10 - 8), r2)")
+    src = f"""
+r3 = 0x0f0f0f0f0f0f0f0f ll
+*(u64 *)(r10 - 8) = r3
+r2 = 0x3c3c3c3c12345678 ll
+{stmt}
+r0 = *(u64 *)(r10 - 8)
+r0 ^= r2
+exit
+"""
+    bad = src.replace("(r10 - 8) ", "(r1 + 0) ").replace("(r10 - 8),", "(r1 + 0),")
+    results = []
+    for tier in (Tier.INTERPRETER, Tier.JIT):
+        with use_tier(tier):
+            prog = program_from_instructions(assemble(src), ProgramType.SOCKET_FILTER)
+            bad_prog = program_from_instructions(assemble(bad), ProgramType.XDP)
+            with pytest.raises(VMError) as info:
+                bad_prog.test_run(bytes(64))
+            results.append((prog.run(), str(info.value)))
+    assert results[0] == results[1]
+    assert "r1" in bad and results[0][0] != 0x0F0F0F0F0F0F0F0F ^ 0x3C3C3C3C12345678

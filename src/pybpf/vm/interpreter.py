@@ -511,6 +511,18 @@ class _Gen:
             return [self.bad(pc, insn, f"an unknown atomic operation {insn.imm:#x}")]
         addr = f"r{insn.dst} + {insn.off}" if op != AtomicOp.LOAD_ACQUIRE else f"r{insn.src} + {insn.off}"
         call = f"AT({addr}, {size}, {int(op)}, r{insn.src}, r0, r{insn.dst}, {pc})"
+        inline = _INLINE_ATOMIC.get(op & ~1)
+        if inline is not None and insn.src != 10:
+            # plain writable memory: read-modify-write in place (Runtime.atomic's own fast path)
+            src, mask = f"r{insn.src}", (1 << (size * 8)) - 1
+            update = f"P{size}(M[i], o, (t {inline} {src}) & {mask})"
+            done = f"{update}; {src} = t" if op.fetch else update
+            return [
+                f"a = r{insn.dst} + {insn.off}" if insn.off else f"a = r{insn.dst}",
+                f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= W[(i := a >> 32)]: "
+                f"t = U{size}(M[i], o)[0]; {done}",
+                f"else: {src + ' = ' if op.fetch else ''}{call}",
+            ]
         if op == AtomicOp.CMPXCHG:
             return [f"r0 = {call}"]
         if op == AtomicOp.LOAD_ACQUIRE:
@@ -542,6 +554,10 @@ _CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
     InsnClass.STX: _Gen.stx,
     InsnClass.LD: _Gen.ld,
 }
+
+
+#: atomic operations the generated code does in place on plain memory (and their fetch forms)
+_INLINE_ATOMIC = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}
 
 
 def _limit(pc: int, limit: int = BACK_EDGE_LIMIT) -> None:

@@ -13,9 +13,18 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 M64 = (1 << 64) - 1
+_MAP_NIBBLE = MAP_TAG >> 60
 
 
 def map_lookup_elem(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    # fast path: a map pointer and a key in plain readable memory (what Memory.read checks:
+    # rlen is the buffer's length for a readable region without a load hook, else 0)
+    m = rt.maps.get(r1 & 0xFFFFFFFF) if r1 >> 60 == _MAP_NIBBLE else None
+    if m is not None:
+        mem = rt.memory
+        size = m.key_size
+        if size > 0 and 0 <= r2 < mem.top and (off := r2 & 0xFFFFFFFF) + size <= mem.rlen[r2 >> 32]:
+            return m.bpf_lookup(bytes(mem.bufs[r2 >> 32][off:off + size]), rt.cpu)
     m = rt.map_of(r1)
     return m.bpf_lookup(rt.memory.read(r2, m.key_size), rt.cpu)
 
