@@ -28,6 +28,7 @@ from progs_uprobe import (
     release,
     run,
     start,
+    stop,
 )
 
 from pybpf import features
@@ -114,10 +115,7 @@ def test_libc_malloc_by_library_name_with_pid_filter(obj, targets: Targets) -> N
             release(chosen)
             release(other)
     finally:
-        for p in (chosen, other):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        stop(chosen, other)
     assert obj.maps["seen"][EV_MALLOC_SIZE] == 12345 + 100
 
 
@@ -127,9 +125,7 @@ def test_versioned_libc_symbol(obj, targets: Targets) -> None:
         with uprobe(obj.programs["on_malloc"], "libc.so.6", "malloc@@GLIBC_2.2.5", pid=proc.pid):
             release(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert obj.maps["seen"][EV_MALLOC_SIZE] == 12345 + 300
 
 
@@ -156,9 +152,7 @@ def test_uprobe_multi_with_glob_and_cookies(obj, targets: Targets) -> None:
             release(proc)
             run(targets.pie, "2")  # another process: filtered out
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert info.type.name == "UPROBE_MULTI"
     assert info.details["count"] == 2 and info.details["pid"] == proc.pid
     seen = obj.maps["seen"]
@@ -173,9 +167,7 @@ def test_uprobe_multi_on_libc_glob(obj, targets: Targets) -> None:
         with uprobe_multi(obj.programs["on_multi"], "c", "malloc*", pid=proc.pid):
             release(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert obj.maps["seen"][EV_MULTI_CALLS] >= 1
 
 

@@ -23,8 +23,9 @@ from progs_uprobe import (
     ensure_sdt_header,
     load,
     run,
-    start,
     release,
+    start,
+    stop,
 )
 
 from pybpf.errors import BPFError
@@ -102,10 +103,7 @@ def test_usdt_pid_filter(binary: Path) -> None:
                 release(chosen)
                 release(other)
         finally:
-            for p in (chosen, other):
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+            stop(chosen, other)
         assert obj.maps["seen"][U_N] == 100
 
 

@@ -99,3 +99,11 @@ def release(proc: subprocess.Popen[bytes]) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
     return out.decode()
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    """Kill (and reap) each target still running: the cleanup after a failed test."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
