@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from progs_net import child_cgroup, compiled, load, wait_for
+from progs_net import child_cgroup, compiled, load, stop, wait_for
 
 from pybpf._sys import AttachFlags
 from pybpf.enums import AttachType, LinkType
@@ -169,8 +169,4 @@ def test_sigkilled_owner_leaves_only_prog_attach_behind(cg: Path, how: str) -> N
         else:  # documented: a PROG_ATTACH attachment belongs to the cgroup and stays
             assert len(attached(cg, AttachType.CGROUP_INET_EGRESS).prog_ids) == 1
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+        stop(child)

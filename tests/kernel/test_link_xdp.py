@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from progs_net import NetNS, compiled, drain, load, veth_between, wait_for
+from progs_net import NetNS, compiled, drain, load, stop, veth_between, wait_for
 
 from pybpf.enums import LinkType
 from pybpf.link.xdp import XDPBusyError, XDPMode, attached_program_id, xdp
@@ -138,8 +138,4 @@ def test_sigkilled_owner_leaves_no_xdp_program(pair: tuple[NetNS, NetNS, str, st
         child.wait(timeout=10)
         assert wait_for(lambda: "xdp" not in b.ip("link", "show", vb))
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+        stop(child)

@@ -155,3 +155,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    """Kill (and reap) ``child`` if it still runs, and close its stdout pipe."""
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
