@@ -59,6 +59,9 @@ class RegionTable:
         self.address = ctypes.addressof(self.words)
         #: rid -> (buffer, its length, rlen, wlen) as cached
         self.cached: dict[int, tuple[bytearray, int, int, int]] = {}
+        #: the Memory epoch and the cached (buffer, length) pairs of the last full validate()
+        self._epoch = -1
+        self._lengths: list[tuple[bytearray, int]] = []
         for depth in range(MAX_CALL_FRAMES):
             self.fill(STACK_REGION + depth)
         #: the stack frames, checked once per entry from Python; the rest after every helper too
@@ -79,17 +82,33 @@ class RegionTable:
         self.words[base + 1] = rlen
         self.words[base + 2] = wlen
         self.cached[rid] = (buf, len(buf), rlen, wlen)
+        self._epoch = -1  # the next validate() checks the new entry in full
 
     def drop(self, rid: int) -> None:
         base = rid * ENTRY_WORDS
         self.words[base + 1] = self.words[base + 2] = 0
         self.words[base] = 0
         self.cached.pop(rid, None)
+        self._epoch = -1
 
     def validate(self) -> None:
-        """Clear every cached entry that no longer matches the Memory."""
+        """Clear every cached entry that no longer matches the Memory. While the Memory's epoch
+        is unchanged (nothing mapped, refreshed or dropped) only the buffers' lengths can have
+        changed (a bytearray resized in place), so only they are checked."""
         if not self.cached:
             return
+        mem = self.memory
+        if mem.epoch == self._epoch:
+            for buf, n in self._lengths:
+                if len(buf) != n:
+                    break
+            else:
+                return
+        self._validate()
+        self._epoch = mem.epoch
+        self._lengths = [(buf, n) for buf, n, _, _ in self.cached.values()]
+
+    def _validate(self) -> None:
         mem = self.memory
         bufs, rlen, wlen = mem.bufs, mem.rlen, mem.wlen
         stale = [rid for rid, (buf, n, r, w) in self.cached.items()
