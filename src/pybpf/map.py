@@ -27,6 +27,7 @@ from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
 from . import _sys
+from ._lifetime import Finalized
 from ._sys import FD, FdLike, ObjectKind, UpdateFlags
 from ._sys.map_probe import map_lookup_value
 from .enums import MapFlags, MapType
@@ -42,8 +43,6 @@ from .maps.info import MapInfo, kernel_btf_of
 from .maps.kinds import Access, MapKind, kind_of
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .btf import BTF
     from .spec import MapSpec
 
@@ -54,7 +53,7 @@ __all__ = ["LPMKey", "Map", "MapInfo", "PerCPUValues"]
 _MISSING: Any = object()
 
 
-class Map(MutableMapping[Any, Any]):
+class Map(Finalized, MutableMapping[Any, Any]):
     """A map in the kernel, owning its fd; a ``MutableMapping`` for keyed map types.
 
     Make one with :meth:`create`, :meth:`from_spec`, :meth:`from_pin`, :meth:`from_id` or
@@ -251,17 +250,6 @@ class Map(MutableMapping[Any, Any]):
     @property
     def closed(self) -> bool:
         return self.fd.closed
-
-    def close(self) -> None:
-        """Release the fd (once; later calls do nothing)."""
-        self._finalizer()
-
-    def __enter__(self) -> Map:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self.fd.fileno()}"

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import _sys
+from ._lifetime import Finalized
 from .enums import ProgramType
 from .errors import BPFError
 from .isa import Instruction, decode
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._sys import TestRunResult
     from .link import Link
     from .spec import ProgramSpec
@@ -98,7 +97,7 @@ def _bpf_fd_kind(fd: int) -> str:
     return next((kind for key, kind in _FDINFO_KINDS.items() if key in keys), "bpf object")
 
 
-class Program:
+class Program(Finalized):
     """A loaded program. Close it (or its :class:`~pybpf.Collection`) to release it.
 
     ``log`` holds the verifier log when the program was loaded with ``log_level > 0``.
@@ -190,17 +189,6 @@ class Program:
     def from_id(cls, prog_id: int) -> Program:
         """Open the loaded program with id ``prog_id`` (see :func:`pybpf.programs`)."""
         return cls.from_fd(_sys.get_fd_by_id(_sys.ObjectKind.PROG, prog_id))
-
-    def close(self) -> None:
-        """Release the program fd (the kernel unloads it when nothing else holds it)."""
-        self._finalizer()
-
-    def __enter__(self) -> Program:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self._fd.fileno()}"
