@@ -67,6 +67,7 @@ def test_output_file_like_bpftrace(fmt: str, tmp_path: object) -> None:
 def _interrupted(argv: list[str]) -> tuple[str, int]:
     """Run until the program printed "go", send SIGINT (Ctrl-C), return what it printed and its status."""
     import signal
+    import threading
 
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as p:
         assert p.stdout is not None
@@ -76,9 +77,11 @@ def _interrupted(argv: list[str]) -> tuple[str, int]:
                 line = p.stdout.readline()
                 assert line, f"{argv[0]} ended before printing go: {seen!r}"
                 seen += line
+            # bpftrace takes SIGINT only once its event loop runs (after BEGIN's output): give it time
+            threading.Event().wait(1.0)
             p.send_signal(signal.SIGINT)
-            rest = p.stdout.read()
-            return seen + rest, p.wait(timeout=60)
+            p.wait(timeout=30)
+            return seen + p.stdout.read(), p.returncode
         finally:
             if p.poll() is None:
                 p.kill()
