@@ -13,7 +13,6 @@ When it is not mounted, :func:`root` mounts it at ``/sys/kernel/tracing`` (needs
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import functools
 import logging
@@ -50,6 +49,8 @@ def mounted_dir() -> Path | None:
 
 
 def _mount_tracefs(where: Path) -> None:
+    import ctypes.util  # here only: it imports subprocess and tempfile
+
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.mount(b"nodev", os.fsencode(where), b"tracefs", 0, None) != 0:
         err = ctypes.get_errno()

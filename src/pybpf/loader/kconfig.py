@@ -12,7 +12,6 @@ Values are encoded by the extern's BTF type: ``bool``/``char`` for tristates (``
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import re
@@ -61,6 +60,8 @@ def system_config() -> dict[str, str]:
         except OSError:
             continue
         if path.suffix == ".gz":
+            import gzip
+
             raw = gzip.decompress(raw)
         return parse_config(raw.decode(errors="replace"))
     log.debug("no kernel configuration found in %s", ", ".join(CONFIG_PATHS))
