@@ -22,7 +22,7 @@ from .errors import EventsError
 log = logging.getLogger("pybpf.events")
 
 #: a sink takes one record (bytes, or a numpy record when a record type is set)
-Sink = Callable[[Any], None]
+Sink = Callable[[Any], object]
 
 
 class Source(Protocol):

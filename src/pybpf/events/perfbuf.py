@@ -33,6 +33,8 @@ from .dtype import RecordType, btf_of, record_decoder, resolve_record_type
 from .errors import EventsError, RecordTypeError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..btf import BTF
     from ..map import Map
 
@@ -182,7 +184,7 @@ class CpuRing:
                 k = min((head - tail) // stride, (end - off) // stride, want - got)
                 good = 0
                 if k:
-                    arr = np.frombuffer(mm, slot, count=k, offset=base + off)
+                    arr: np.ndarray[Any, Any] = np.frombuffer(mm, slot, count=k, offset=base + off)
                     bad = np.flatnonzero((arr["type"] != _SAMPLE) | (arr["size"] != stride))
                     good = int(bad[0]) if bad.size else k
                     if good:
@@ -203,7 +205,8 @@ class CpuRing:
                             f"perf sample of {size - _SAMPLE_HEAD} raw bytes on CPU {self.cpu} does not match "
                             f"the record type ({dtype.itemsize} bytes); read mixed samples with a callback"
                         )
-                    chunks.append(np.frombuffer(body, slot, count=1)["rec"].copy())
+                    one: np.ndarray[Any, Any] = np.frombuffer(body, slot, count=1)
+                    chunks.append(one["rec"].copy())
                     got += 1
                 elif kind == _LOST:
                     self._on_lost(body)

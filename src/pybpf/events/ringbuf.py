@@ -241,7 +241,8 @@ class Ring:
         the mapping made here die with this frame."""
         import numpy as np
 
-        arr = np.frombuffer(self._prod_mm, self._slot, count=k, offset=PAGE_SIZE + (cons & self._mask))  # type: ignore[arg-type]
+        arr: np.ndarray[Any, Any] = np.frombuffer(
+            self._prod_mm, self._slot, count=k, offset=PAGE_SIZE + (cons & self._mask))  # type: ignore[arg-type]
         lens = arr["len"]
         bad = np.flatnonzero((lens & np.uint32(_NOT_DISCARD)) != size)  # BUSY or another size: stop there
         good = int(bad[0]) if bad.size else k
