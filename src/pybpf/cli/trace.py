@@ -81,7 +81,7 @@ def compile_program(text: str, filename: str, params: tuple[str, ...], *, unsafe
 
     typed = analyse(parse(text, filename=filename), env=Env(unsafe=unsafe, params=params))
     try:
-        from ..trace.codegen import compile_script  # type: ignore[attr-defined]
+        from ..trace.codegen import compile_script
     except ImportError:
         raise CodegenUnavailableError(
             "the program parses and type-checks, but code generation (pybpf.trace.codegen.compile_script) "

@@ -159,8 +159,10 @@ class Decoder:
 
     def stack_text(self, t: StackType, addrs: Sequence[int], *, pid: int) -> str:
         """A stack as bpftrace prints it in ``t.mode`` (frames indented by ``stack_indent``)."""
-        name = ((lambda a: self.symbolizer.ksym(a, offset=True)) if t.kernel
-                else (lambda a: self.symbolizer.usym(a, pid, offset=True)))
+        def name(a: int) -> str:
+            if t.kernel:
+                return self.symbolizer.ksym(a, offset=True)
+            return self.symbolizer.usym(a, pid, offset=True)
         if t.mode is StackMode.PERF:
             return "\n" + "".join(f"\t{a:x} {name(a)}\n" for a in addrs)
         if t.mode is StackMode.RAW:

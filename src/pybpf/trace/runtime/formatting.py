@@ -81,12 +81,14 @@ def _pad(text: str, flags: str, width: int | None, zero_ok: bool = False) -> str
     return text.rjust(width)
 
 
+_DIGITS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}
+
+
 def _integer(m: re.Match[str], v: Any) -> str:
     conv, flags, prec = m["conv"], m["flags"], m["prec"]
     signed = conv in "di"
     n = _at_width(_int(v), _LENGTH_BITS[m["len"]], signed)
-    digits = {"d": str, "i": str, "u": str, "x": lambda x: format(x, "x"), "X": lambda x: format(x, "X"),
-              "o": lambda x: format(x, "o")}[conv](abs(n))
+    digits = format(abs(n), _DIGITS[conv])
     if prec is not None:
         digits = digits.rjust(int(prec), "0") if not (int(prec) == 0 and n == 0) else ""
     if "#" in flags and n:
@@ -121,10 +123,20 @@ def escape_buffer(data: bytes) -> str:
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in data)
 
 
+def _hex_escaped(data: bytes) -> str:
+    return "".join(f"\\x{b:02x}" for b in data)
+
+
+def _hex_pairs(data: bytes) -> str:
+    return " ".join(f"{b:02x}" for b in data)
+
+
+_BUFFER_STYLES: dict[str, Callable[[bytes], str]] = {"r": escape_buffer, "rx": _hex_escaped, "rh": _hex_pairs}
+
+
 def _buffer(m: re.Match[str], v: Any) -> str:
     data = _to_bytes(v)
-    text = {"r": escape_buffer, "rx": lambda d: "".join(f"\\x{b:02x}" for b in d),
-            "rh": lambda d: " ".join(f"{b:02x}" for b in d)}[m["conv"]](data)
+    text = _BUFFER_STYLES[m["conv"]](data)
     return _pad(text, m["flags"], _width(m))
 
 

@@ -25,6 +25,7 @@ computes them in 32-bit ``int`` (``{"min": -2147483648, "max": 0}`` for ``[2G, 4
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import hist as H
@@ -90,12 +91,13 @@ _KIND = {Agg.AVG: "stats", Agg.STATS: "stats", Agg.HIST: "hist", Agg.LHIST: "his
 
 def map_record(m: MapData, *, top: int = 0, div: int = 1) -> str:
     """The record of one map (``print(@m)`` and at exit); ``""`` for a map without entries."""
-    encode = {
+    encoders: dict[Agg, Callable[[Any], str]] = {
         Agg.AVG: lambda v: str(v.average),
         Agg.STATS: _stats,
         Agg.HIST: lambda v: _hist(m, v),
         Agg.LHIST: lambda v: _hist(m, v),
-    }.get(m.agg, value)
+    }
+    encode = encoders.get(m.agg, value)
     items = select(m, top, div)
     if not items:
         return ""

@@ -180,7 +180,7 @@ def _timer(prog: Any, point: A.AttachPoint) -> Any:
 def _counter(prog: Any, point: A.AttachPoint) -> Any:
     """software:EVENT:COUNT / hardware:EVENT:COUNT, on every CPU."""
     from ...link import perf_event
-    from ...link.perf_event import PerfHwConfig, PerfSwConfig
+    from ..._sys.abi import PerfHwConfig, PerfSwConfig
     table, enum = ((_SOFTWARE_EVENTS, PerfSwConfig) if point.provider is P.SOFTWARE
                    else (_HARDWARE_EVENTS, PerfHwConfig))
     try:
