@@ -13,6 +13,7 @@ import ast
 import json
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -54,9 +55,9 @@ class Replay:
             return
         agg = Agg(call["fn"])
         args = _literals(call["args"])
-        m = self._map(name, agg, bool(key), tuple(args[1:4]) if agg is Agg.LHIST else (0, 0, 0))  # type: ignore[arg-type]
+        m = self._map(name, agg, bool(key), (args[1], args[2], args[3]) if agg is Agg.LHIST else (0, 0, 0))
         old = m.entries.get(key)
-        update = {
+        update: dict[Agg, Callable[[], Any]] = {
             Agg.COUNT: lambda: (old or 0) + 1,
             Agg.SUM: lambda: (old or 0) + args[0],
             Agg.MIN: lambda: args[0] if old is None else min(old, args[0]),

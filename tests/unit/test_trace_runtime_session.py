@@ -59,7 +59,8 @@ class Run:
                                     self.cleared.append, self.zeroed.append)
 
     def event(self, kind: EventKind, nth: int = 0) -> EventLayout:
-        return [e for e in self.tp.events if e.kind is kind][nth]
+        found: list[EventLayout] = [e for e in self.tp.events if e.kind is kind]
+        return found[nth]
 
 
 def test_printf_record_decoded_with_the_analysers_layout() -> None:

@@ -26,14 +26,13 @@ class Binding(Protocol):
     """The parts of ``codegen.result.MapBinding`` the reader uses."""
 
     @property
-    def name(self) -> str: ...
-    info: Any
-    bpf_name: str
-    key_size: int
-    value_size: int
-    percpu: bool
-    bucket_key: bool
-    stack_map: str
+    def info(self) -> Any: ...
+    @property
+    def key_size(self) -> int: ...
+    @property
+    def bucket_key(self) -> bool: ...
+    @property
+    def stack_map(self) -> str: ...
 
 
 class RawMap(Protocol):
