@@ -22,7 +22,7 @@ from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
 from ...enums import ProgramType
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
-from .fastmaps import LOOKUP_HELPER
+from .fastmaps import LOOKUP_HELPER, UPDATE_HELPER
 from .lower import StaticError
 
 if TYPE_CHECKING:
@@ -172,10 +172,11 @@ class _Binding:
 
     def refresh_maps(self) -> None:
         """Point ``env[MAPS]`` at the native indexes of the runtime's maps (native lookups are
-        off while the runtime has its own Python bpf_map_lookup_elem)."""
+        off while the runtime has its own Python bpf_map_lookup_elem or bpf_map_update_elem)."""
         rt = self.rt
         maps = getattr(rt, "maps", {})
-        if LOOKUP_HELPER in getattr(rt, "_python_helpers", {}) or not maps:
+        own = getattr(rt, "_python_helpers", {})
+        if LOOKUP_HELPER in own or UPDATE_HELPER in own or not maps:
             self.env[EnvSlot.NMAPS] = 0
             return
         table = (U64 * (max(maps) + 1))()
@@ -195,6 +196,15 @@ class _Binding:
             return False
         table = self.map_table
         return table is None or handle >= self.env[EnvSlot.NMAPS] or not table[handle]
+
+    def _fill_element(self, ptr: int, key_addr: int) -> None:
+        """After Python updated an element of an indexed map: cache the element's region, so
+        the next update of it runs natively (HASH and ARRAY lookups have no side effects)."""
+        m = self.rt.maps.get(ptr & 0xFFFFFFFF) if ptr >> 60 == MAP_TAG >> 60 else None
+        if m is not None and getattr(m, "native_index", None) is not None:
+            address = m.bpf_lookup(self.memory.read(key_addr, m.key_size), 0)
+            if address:
+                self.table.fill(address >> 32)
 
     # ---- trampolines (called from native code; never raise) ---------------------------------
 
@@ -216,12 +226,16 @@ class _Binding:
                 self.args[EnvSlot.FLAG] = 1
                 return result
             fn = self.helpers[hid]
-            if hid == LOOKUP_HELPER and self._indexed_but_unlisted(r1):
+            if hid in (LOOKUP_HELPER, UPDATE_HELPER) and self._indexed_but_unlisted(r1):
                 self.refresh_maps()  # a map created after the program was bound
             if hid in CALLBACK_HELPERS:
                 result = fn(r1, r2, r3, r4, r5, depth) & M64
             else:
                 result = fn(r1, r2, r3, r4, r5) & M64
+                if hid == LOOKUP_HELPER and result:
+                    self.table.fill(result >> 32)  # the value's region, for native accesses and updates
+                elif hid == UPDATE_HELPER and not result:
+                    self._fill_element(r1, r2)
             self.table.validate()
             self.args[EnvSlot.GEN] += 1
             return result

@@ -1,5 +1,7 @@
-"""Native fast paths of map helpers: ``bpf_map_lookup_elem`` on maps with a
-:class:`~pybpf.vm.maps.native_index.NativeIndex` (plain HASH and ARRAY) without calling Python.
+"""Native fast paths of map helpers on maps with a
+:class:`~pybpf.vm.maps.native_index.NativeIndex` (plain HASH and ARRAY), without calling Python:
+``bpf_map_lookup_elem``, and ``bpf_map_update_elem`` of an element that exists (flags ANY or
+EXIST; a new key, NOEXIST and read-only values are left to Python).
 
 ``u64 bpf_map_lookup_fast(env, r1, r2)`` returns the value address (or 0 for a miss) exactly as
 the Python helper would, or :data:`FALLBACK` when it cannot tell (not a map pointer, a map
@@ -17,10 +19,13 @@ from ..maps.base import MAP_TAG
 from ..maps.native_index import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, IndexKind
 from .abi import ENTRY_WORDS, EnvSlot
 
-__all__ = ["FALLBACK", "LOOKUP_SYMBOL", "LOOKUP_HELPER", "emit_lookup"]
+__all__ = ["FALLBACK", "LOOKUP_SYMBOL", "UPDATE_SYMBOL", "LOOKUP_HELPER", "UPDATE_HELPER", "emit_lookup",
+           "emit_update"]
 
-#: bpf_map_lookup_elem
+#: bpf_map_lookup_elem, bpf_map_update_elem
 LOOKUP_HELPER = 1
+UPDATE_HELPER = 2
+UPDATE_SYMBOL = "bpf_map_update_fast"
 #: "ask Python": never a VM address (region ids are far below 2**32 - 1)
 FALLBACK = (1 << 64) - 1
 LOOKUP_SYMBOL = "bpf_map_lookup_fast"
@@ -150,4 +155,51 @@ def emit_lookup(module: ir.Module) -> ir.Function:
     result.add_incoming(addr, found_array)
     result.add_incoming(held, found_hash)
     b.ret(result)
+    return fn
+
+
+def _plain(b: ir.IRBuilder, env: ir.Value, addr: ir.Value, size: ir.Value, length_word: int) -> tuple[ir.Value, ir.Value]:
+    """(``size`` bytes at VM ``addr`` are in a cached region with that many readable (1) or
+    writable (2) bytes, their host pointer)."""
+    table = b.inttoptr(b.load(b.gep(env, [_c(int(EnvSlot.TABLE))])), P64)
+    rid = b.lshr(addr, _c(32))
+    rid_ok = b.icmp_unsigned("<", rid, b.load(b.gep(env, [_c(int(EnvSlot.CAPACITY))])))
+    base = b.mul(b.select(rid_ok, rid, _c(0)), _c(ENTRY_WORDS))
+    length = b.load(b.gep(table, [b.add(base, _c(length_word))]))
+    off = b.and_(addr, _c(0xFFFFFFFF))
+    fits = b.and_(rid_ok, b.icmp_unsigned("<=", b.add(off, size), length))
+    return fits, b.gep(b.inttoptr(b.load(b.gep(table, [base])), P8), [off])
+
+
+def emit_update(module: ir.Module, lookup: ir.Function) -> ir.Function:
+    """Add ``u64 bpf_map_update_fast(env, r1, r2, r3, r4)``: 0 after copying the value over an
+    existing element, else FALLBACK (Python decides: new keys, other flags, read-only values)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [P8, I64, I64, I64, I64]), UPDATE_SYMBOL)
+    fn.linkage = "internal"
+    env_arg, r1, r2, r3, r4 = fn.args
+    blk = {n: fn.append_basic_block(n) for n in ("entry", "find", "found", "src_ok", "fallback")}
+    b = ir.IRBuilder(blk["entry"])
+    b.cbranch(b.or_(b.icmp_unsigned("==", r4, _c(0)), b.icmp_unsigned("==", r4, _c(2))),  # ANY, EXIST
+              blk["find"], blk["fallback"])
+    b.position_at_end(blk["fallback"])
+    b.ret(_c(FALLBACK))
+
+    b.position_at_end(blk["find"])
+    addr = b.call(lookup, [env_arg, r1, r2])
+    absent = b.or_(b.icmp_unsigned("==", addr, _c(FALLBACK)), b.icmp_unsigned("==", addr, _c(0)))
+    b.cbranch(absent, blk["fallback"], blk["found"])
+
+    b.position_at_end(blk["found"])
+    env = b.bitcast(env_arg, P64)
+    maps = b.inttoptr(b.load(b.gep(env, [_c(int(EnvSlot.MAPS))])), P64)
+    hdr = b.inttoptr(b.load(b.gep(maps, [b.and_(r1, _c(0xFFFFFFFF))])), P64)
+    value_size = b.load(b.gep(hdr, [_c(5)]))
+    src_fits, src = _plain(b, env, r3, value_size, 1)
+    dst_fits, dst = _plain(b, env, addr, value_size, 2)
+    b.cbranch(b.and_(src_fits, dst_fits), blk["src_ok"], blk["fallback"])
+
+    b.position_at_end(blk["src_ok"])
+    memmove = module.declare_intrinsic("llvm.memmove", [P8, P8, I64])
+    b.call(memmove, [dst, src, value_size, ir.Constant(ir.IntType(1), 0)])
+    b.ret(_c(0))
     return fn

@@ -29,7 +29,7 @@ from ...isa.opcodes import (
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
-from .fastmaps import FALLBACK, LOOKUP_HELPER, emit_lookup
+from .fastmaps import FALLBACK, LOOKUP_HELPER, UPDATE_HELPER, emit_lookup, emit_update
 
 __all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError", "REPEAT_SYMBOL"]
 
@@ -263,9 +263,10 @@ class _Lowerer:
         self.errors: list[StaticError] = []
         self.helper_ids: set[int] = set()
         self.functions: dict[int, ir.Function] = {}
-        #: helpers with a native fast path (bpf_map_lookup_elem)
-        self.fast_helpers = {LOOKUP_HELPER}
+        #: helpers with a native fast path (bpf_map_lookup_elem, bpf_map_update_elem)
+        self.fast_helpers = {LOOKUP_HELPER, UPDATE_HELPER}
         self.lookup_fn: ir.Function | None = None
+        self.update_fn: ir.Function | None = None
 
     def repeat_loop(self) -> None:
         """``u64 bpf_repeat(env)``: run the entry ``env[ARGS + 6]`` times in native code (stops
@@ -514,7 +515,12 @@ class _Lowerer:
         b = f.b
         if self.lookup_fn is None:
             self.lookup_fn = emit_lookup(self.module)
-        fast = b.call(self.lookup_fn, [f.fn.args[0], args[0], args[1]])
+        if hid == UPDATE_HELPER:
+            if self.update_fn is None:
+                self.update_fn = emit_update(self.module, self.lookup_fn)
+            fast = b.call(self.update_fn, [f.fn.args[0], *args[:4]])
+        else:
+            fast = b.call(self.lookup_fn, [f.fn.args[0], args[0], args[1]])
         fast_end = b.block
         slow, done = f.new_block("helper_slow"), f.new_block("helper_done")
         b.cbranch(b.icmp_unsigned("==", fast, _c(FALLBACK)), slow, done)

@@ -52,7 +52,8 @@ class HashMap(_PerCPUSlots, VMMap):
         #: what JIT-compiled lookups read natively (plain HASH only: LRU lookups reorder, per-CPU
         #: lookups depend on the CPU)
         self.native_index: NativeIndex | None = (
-            NativeIndex(IndexKind.HASH, self.key_size) if self.type == MapType.HASH and self.key_size > 0 else None)
+            NativeIndex(IndexKind.HASH, self.key_size, value_size=self.value_size)
+            if self.type == MapType.HASH and self.key_size > 0 else None)
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         regions = self._entries.get(key)
@@ -135,7 +136,7 @@ class ArrayMap(_PerCPUSlots, VMMap):
         self._slots: dict[int, list[Region]] = {}
         #: what JIT-compiled lookups read natively (plain ARRAY with u32 keys)
         self.native_index: NativeIndex | None = (
-            NativeIndex(IndexKind.ARRAY, self.key_size, self.max_entries)
+            NativeIndex(IndexKind.ARRAY, self.key_size, self.max_entries, value_size=self.value_size)
             if self.type == MapType.ARRAY and self.key_size == 4 and 0 < self.max_entries <= MAX_ARRAY_INDEX
             else None)
 

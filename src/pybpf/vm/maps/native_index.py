@@ -7,7 +7,7 @@ a value region is unmapped, so the index never names a region that is gone.
 
 Layout (u64 words), at a fixed address for the map's lifetime:
 
-* header ``[kind, bound, key_size, slot_words, slots_address]``
+* header ``[kind, bound, key_size, slot_words, slots_address, value_size]``
 * ``IndexKind.HASH``: ``bound`` is the slot mask (capacity - 1, capacity a power of two); each
   slot is ``slot_words`` words: the value address (:data:`EMPTY`, :data:`TOMBSTONE` or an
   address), then the key bytes, zero-padded. The slot of a key is ``fnv1a(key) & mask``, probed
@@ -31,7 +31,7 @@ FNV_PRIME = 0x100000001B3
 M64 = (1 << 64) - 1
 EMPTY = 0
 TOMBSTONE = 1
-HEADER_WORDS = 5
+HEADER_WORDS = 6
 #: arrays with more elements than this get no index (8 bytes per element up front)
 MAX_ARRAY_INDEX = 1 << 20
 _MIN_CAPACITY = 16
@@ -56,7 +56,7 @@ def fnv1a(data: bytes) -> int:
 class NativeIndex:
     """The index of one map (see the module docstring)."""
 
-    def __init__(self, kind: IndexKind, key_size: int, bound: int = 0) -> None:
+    def __init__(self, kind: IndexKind, key_size: int, bound: int = 0, *, value_size: int = 0) -> None:
         self.kind = kind
         self.key_size = key_size
         self.header = (ctypes.c_uint64 * HEADER_WORDS)()
@@ -73,6 +73,7 @@ class NativeIndex:
         self.header[0] = int(kind)
         self.header[2] = key_size
         self.header[3] = self.slot_words
+        self.header[5] = value_size
 
     def _allocate(self, slots: int) -> None:
         self._slots = (ctypes.c_uint64 * max(slots * self.slot_words, 1))()
