@@ -557,7 +557,7 @@ _CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
 
 
 #: atomic operations the generated code does in place on plain memory (and their fetch forms)
-_INLINE_ATOMIC = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}
+_INLINE_ATOMIC: dict[int, str] = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}
 
 
 def _limit(pc: int, limit: int = BACK_EDGE_LIMIT) -> None:

@@ -13,19 +13,23 @@ table the binding fills (0 = no index).
 
 from __future__ import annotations
 
+from typing import Any
+
 from llvmlite import ir
 
 from ..maps.base import MAP_TAG
 from ..maps.native_index import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, IndexKind
 from .abi import ENTRY_WORDS, EnvSlot
 
-__all__ = ["FALLBACK", "LOOKUP_SYMBOL", "UPDATE_SYMBOL", "LOOKUP_HELPER", "UPDATE_HELPER", "emit_lookup",
-           "emit_update"]
+__all__ = ["FALLBACK", "LOOKUP_SYMBOL", "UPDATE_SYMBOL", "LOOKUP_HELPER", "UPDATE_HELPER", "FAST_HELPERS",
+           "FastHelpers", "emit_lookup", "emit_update"]
 
 #: bpf_map_lookup_elem, bpf_map_update_elem
 LOOKUP_HELPER = 1
 UPDATE_HELPER = 2
 UPDATE_SYMBOL = "bpf_map_update_fast"
+#: the helper ids with a native fast path
+FAST_HELPERS = frozenset({LOOKUP_HELPER, UPDATE_HELPER})
 #: "ask Python": never a VM address (region ids are far below 2**32 - 1)
 FALLBACK = (1 << 64) - 1
 LOOKUP_SYMBOL = "bpf_map_lookup_fast"
@@ -158,7 +162,8 @@ def emit_lookup(module: ir.Module) -> ir.Function:
     return fn
 
 
-def _plain(b: ir.IRBuilder, env: ir.Value, addr: ir.Value, size: ir.Value, length_word: int) -> tuple[ir.Value, ir.Value]:
+def _plain(b: ir.IRBuilder, env: ir.Value, addr: ir.Value, size: ir.Value,
+           length_word: int) -> tuple[ir.Value, ir.Value]:
     """(``size`` bytes at VM ``addr`` are in a cached region with that many readable (1) or
     writable (2) bytes, their host pointer)."""
     table = b.inttoptr(b.load(b.gep(env, [_c(int(EnvSlot.TABLE))])), P64)
@@ -203,3 +208,38 @@ def emit_update(module: ir.Module, lookup: ir.Function) -> ir.Function:
     b.call(memmove, [dst, src, value_size, ir.Constant(ir.IntType(1), 0)])
     b.ret(_c(0))
     return fn
+
+
+class FastHelpers:
+    """The fast paths of one module, emitted on first use, and the calls to them."""
+
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        self.lookup: ir.Function | None = None
+        self.update: ir.Function | None = None
+
+    def call(self, f: Any, pc: int, hid: int, args: list[ir.Value]) -> ir.Value:
+        """Helper ``hid`` (in :data:`FAST_HELPERS`) at slot ``pc`` of the function being lowered
+        (a ``lower._Func``): the fast path, and the Python helper only when it says FALLBACK."""
+        b = f.b
+        if self.lookup is None:
+            self.lookup = emit_lookup(self.module)
+        if hid == UPDATE_HELPER:
+            if self.update is None:
+                self.update = emit_update(self.module, self.lookup)
+            fast = b.call(self.update, [f.fn.args[0], *args[:4]])
+        else:
+            fast = b.call(self.lookup, [f.fn.args[0], args[0], args[1]])
+        fast_end = b.block
+        slow, done = f.new_block("helper_slow"), f.new_block("helper_done")
+        b.cbranch(b.icmp_unsigned("==", fast, _c(FALLBACK)), slow, done)
+        b.position_at_end(slow)
+        r0 = f.callback(EnvSlot.HELPER_FN, [_c(hid), *args, f.depth, _c(pc)])
+        f.check_err()
+        slow_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(I64)
+        phi.add_incoming(fast, fast_end)
+        phi.add_incoming(r0, slow_end)
+        return phi

@@ -29,7 +29,7 @@ from ...isa.opcodes import (
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
-from .fastmaps import FALLBACK, LOOKUP_HELPER, UPDATE_HELPER, emit_lookup, emit_update
+from .fastmaps import FAST_HELPERS, FastHelpers
 
 __all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError", "REPEAT_SYMBOL"]
 
@@ -264,9 +264,7 @@ class _Lowerer:
         self.helper_ids: set[int] = set()
         self.functions: dict[int, ir.Function] = {}
         #: helpers with a native fast path (bpf_map_lookup_elem, bpf_map_update_elem)
-        self.fast_helpers = {LOOKUP_HELPER, UPDATE_HELPER}
-        self.lookup_fn: ir.Function | None = None
-        self.update_fn: ir.Function | None = None
+        self.fast = FastHelpers(self.module)
 
     def repeat_loop(self) -> None:
         """``u64 bpf_repeat(env)``: run the entry ``env[ARGS + 6]`` times in native code (stops
@@ -493,8 +491,8 @@ class _Lowerer:
             raise JitUnsupported(f"kernel function call at slot {pc}")
         hid = insn.imm
         self.helper_ids.add(hid)
-        if hid in self.fast_helpers:
-            f.set_reg(0, self.fast_call(f, pc, hid, args))
+        if hid in FAST_HELPERS:
+            f.set_reg(0, self.fast.call(f, pc, hid, args))
             return True
         r0 = f.callback(EnvSlot.HELPER_FN, [_c(hid), *args, f.depth, _c(pc)])
         f.check_err()
@@ -509,31 +507,6 @@ class _Lowerer:
             return True
         f.set_reg(0, r0)
         return True
-
-    def fast_call(self, f: _Func, pc: int, hid: int, args: list[ir.Value]) -> ir.Value:
-        """A helper with a native fast path (:mod:`.fastmaps`): Python only when it says FALLBACK."""
-        b = f.b
-        if self.lookup_fn is None:
-            self.lookup_fn = emit_lookup(self.module)
-        if hid == UPDATE_HELPER:
-            if self.update_fn is None:
-                self.update_fn = emit_update(self.module, self.lookup_fn)
-            fast = b.call(self.update_fn, [f.fn.args[0], *args[:4]])
-        else:
-            fast = b.call(self.lookup_fn, [f.fn.args[0], args[0], args[1]])
-        fast_end = b.block
-        slow, done = f.new_block("helper_slow"), f.new_block("helper_done")
-        b.cbranch(b.icmp_unsigned("==", fast, _c(FALLBACK)), slow, done)
-        b.position_at_end(slow)
-        r0 = f.callback(EnvSlot.HELPER_FN, [_c(hid), *args, f.depth, _c(pc)])
-        f.check_err()
-        slow_end = b.block
-        b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(I64)
-        phi.add_incoming(fast, fast_end)
-        phi.add_incoming(r0, slow_end)
-        return phi
 
     # ---- memory instructions -------------------------------------------------------------
 
