@@ -62,7 +62,8 @@ def test_trace_start_up_imports() -> None:
         import pybpf.loader, pybpf.collection
     """)
     assert "pybpf.trace.codegen" in mods
-    unneeded = {"numpy", "asyncio", "pybpf.bcc", "pybpf.cc", "pybpf.vm", "pybpf.btf.c_dump", *_OTHER_HOOKS}
+    unneeded = {"numpy", "asyncio", "gzip", "ctypes.util", "pybpf.bcc", "pybpf.cc", "pybpf.vm", "pybpf.btf.c_dump",
+                "pybpf.features", *_OTHER_HOOKS}
     assert not unneeded & mods, sorted(unneeded & mods)
 
 
