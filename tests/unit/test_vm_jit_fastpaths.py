@@ -328,3 +328,34 @@ exit
             assert prog.run(value) == 0
     assert dict(m.items()) == {3: 0x303, 4: 0x204}
     assert len(calls) == 2  # the two inserts
+
+
+def test_percpu_array_and_cpu_id_follow_the_runtime_cpu() -> None:
+    """PERCPU_ARRAY lookups/updates and bpf_get_smp_processor_id answer for ``runtime.cpu``,
+    changed between runs, in both tiers alike."""
+    results = []
+    for tier in (Tier.INTERPRETER, Tier.JIT):
+        with use_tier(tier):
+            rt = Runtime(ncpus=4)
+            handle = rt.new_handle()
+            m = rt.maps[handle] = create_map(rt.memory, handle, MapType.PERCPU_ARRAY, 4, 8, 4, ncpus=4)
+            src = _counter_source(m.address, 6).replace("r0 = 0\nexit", "call 8\nexit")
+            prog = program_from_instructions(assemble(src), ProgramType.XDP, runtime=rt)
+            seen = []
+            for cpu in (0, 2, 2, 3, 1, 2, 0):
+                rt.cpu = cpu
+                seen.append(prog.run())
+            assert tier_of(prog) == tier
+            results.append((seen, [list(v) for v in m.values()]))
+    assert results[0] == results[1]
+    assert results[1][0] == [0, 2, 2, 3, 1, 2, 0]
+    assert results[1][1][0][2] == 3  # cpu 2 ran three times
+
+
+def test_a_registered_cpu_helper_still_runs() -> None:
+    with use_tier(Tier.JIT):
+        rt = Runtime()
+        rt.register_helper(8, lambda runtime, *args: 77)
+        prog = program_from_instructions(assemble("call 8\nexit"), ProgramType.XDP, runtime=rt)
+        assert prog.run() == 77
+        assert tier_of(prog) == Tier.JIT

@@ -22,7 +22,7 @@ from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
 from ...enums import ProgramType
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
-from .fastmaps import LOOKUP_HELPER, UPDATE_HELPER
+from .fastmaps import LOOKUP_HELPER, SMP_PROCESSOR_ID_HELPER, UPDATE_HELPER
 from .lower import StaticError
 
 if TYPE_CHECKING:
@@ -168,6 +168,9 @@ class _Binding:
         self.functions = {slot: self._wrap(_THUNK(addr)) for slot, addr in native.addresses.items()}
         self.map_table: ctypes.Array[ctypes.c_uint64] | None = None
         self.refresh_maps()
+        #: native code answers bpf_get_smp_processor_id and per-CPU lookups from env[CPU]
+        self.native_cpu = SMP_PROCESSOR_ID_HELPER not in getattr(runtime, "_python_helpers", {})
+        self.env[EnvSlot.CPU] = self.cpu_word()
         self._repeat = _THUNK(native.repeat_address)
 
     def refresh_maps(self) -> None:
@@ -188,6 +191,12 @@ class _Binding:
         self.env[EnvSlot.MAPS] = ctypes.addressof(table)
         self.env[EnvSlot.NMAPS] = len(table)
 
+    def cpu_word(self) -> int:
+        """What ``env[CPU]`` holds: the runtime's cpu, or FALLBACK when native code must not
+        answer for it (the runtime has its own bpf_get_smp_processor_id, an odd cpu value)."""
+        cpu = self.rt.cpu
+        return cpu if self.native_cpu and cpu.__class__ is int and 0 <= cpu < 1 << 16 else M64
+
     def _indexed_but_unlisted(self, ptr: int) -> bool:
         """A map pointer whose map has a native index the Env's map table does not list yet."""
         handle = ptr & 0xFFFFFFFF
@@ -202,7 +211,7 @@ class _Binding:
         the next update of it runs natively (HASH and ARRAY lookups have no side effects)."""
         m = self.rt.maps.get(ptr & 0xFFFFFFFF) if ptr >> 60 == MAP_TAG >> 60 else None
         if m is not None and getattr(m, "native_index", None) is not None:
-            address = m.bpf_lookup(self.memory.read(key_addr, m.key_size), 0)
+            address = m.bpf_lookup(self.memory.read(key_addr, m.key_size), self.rt.cpu)
             if address:
                 self.table.fill(address >> 32)
 
@@ -236,6 +245,7 @@ class _Binding:
                     self.table.fill(result >> 32)  # the value's region, for native accesses and updates
                 elif hid == UPDATE_HELPER and not result:
                     self._fill_element(r1, r2)
+            self.args[EnvSlot.CPU] = self.cpu_word()  # a Python helper may have moved the cpu
             self.table.validate()
             self.args[EnvSlot.GEN] += 1
             return result
@@ -286,6 +296,7 @@ class _Binding:
         args = self.args
         args[EnvSlot.GEN] += 1
         args[A:A + 7] = memoryview(struct.pack("<7Q", r1 & M64, 0, 0, 0, 0, 0, max(times, 0))).cast("Q")
+        args[EnvSlot.CPU] = self.cpu_word()
         if self.ctx_hot:
             self.prefill_ctx()
         r0 = self._repeat(ctypes.c_void_p(self.env_address))
@@ -335,8 +346,14 @@ class _Binding:
         memory = self.memory
         seen = [-1]  # the Memory epoch of the last entry
 
+        cpu_slot, cpu_word, rt = EnvSlot.CPU, self.cpu_word, self.rt
+        last_cpu = [args[cpu_slot], rt.cpu]  # (word, rt.cpu it was made from)
+
         def run(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
             validate()
+            if rt.cpu is not last_cpu[1]:
+                last_cpu[1] = rt.cpu
+                args[cpu_slot] = cpu_word()
             epoch = memory.epoch
             fresh = epoch != seen[0]
             if fresh:  # regions changed since the last entry: hook values may have too

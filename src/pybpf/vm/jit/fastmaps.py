@@ -1,7 +1,9 @@
 """Native fast paths of map helpers on maps with a
 :class:`~pybpf.vm.maps.native_index.NativeIndex` (plain HASH and ARRAY), without calling Python:
-``bpf_map_lookup_elem``, and ``bpf_map_update_elem`` of an element that exists (flags ANY or
-EXIST; a new key, NOEXIST and read-only values are left to Python).
+``bpf_map_lookup_elem`` (also PERCPU_ARRAY, for ``env[CPU]``), ``bpf_map_update_elem`` of an
+element that exists (flags ANY or EXIST; a new key, NOEXIST and read-only values are left to
+Python), and ``bpf_get_smp_processor_id`` (``env[CPU]``, which Python keeps equal to the
+runtime's ``cpu``).
 
 ``u64 bpf_map_lookup_fast(env, r1, r2)`` returns the value address (or 0 for a miss) exactly as
 the Python helper would, or :data:`FALLBACK` when it cannot tell (not a map pointer, a map
@@ -22,14 +24,17 @@ from ..maps.native_index import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, IndexKi
 from .abi import ENTRY_WORDS, EnvSlot
 
 __all__ = ["FALLBACK", "LOOKUP_SYMBOL", "UPDATE_SYMBOL", "LOOKUP_HELPER", "UPDATE_HELPER", "FAST_HELPERS",
+           "SMP_PROCESSOR_ID_HELPER",
            "FastHelpers", "emit_lookup", "emit_update"]
 
 #: bpf_map_lookup_elem, bpf_map_update_elem
 LOOKUP_HELPER = 1
 UPDATE_HELPER = 2
+#: bpf_get_smp_processor_id: env[CPU] unless that is FALLBACK
+SMP_PROCESSOR_ID_HELPER = 8
 UPDATE_SYMBOL = "bpf_map_update_fast"
 #: the helper ids with a native fast path
-FAST_HELPERS = frozenset({LOOKUP_HELPER, UPDATE_HELPER})
+FAST_HELPERS = frozenset({LOOKUP_HELPER, UPDATE_HELPER, SMP_PROCESSOR_ID_HELPER})
 #: "ask Python": never a VM address (region ids are far below 2**32 - 1)
 FALLBACK = (1 << 64) - 1
 LOOKUP_SYMBOL = "bpf_map_lookup_fast"
@@ -87,14 +92,21 @@ def emit_lookup(module: ir.Module) -> ir.Function:
 
     b.position_at_end(blk["key_ok"])
     key = b.gep(b.inttoptr(b.load(b.gep(table, [base])), P8), [off])
-    b.cbranch(b.icmp_unsigned("==", kind, _c(IndexKind.ARRAY)), blk["array"], blk["hash"])
+    b.cbranch(b.icmp_unsigned("==", kind, _c(IndexKind.HASH)), blk["hash"], blk["array"])
 
-    # ARRAY: slot i = address of element i (EMPTY until Python creates it)
+    # ARRAY: slot i = address of element i (EMPTY until Python creates it); PERCPU_ARRAY: slot
+    # i * ncpus + cpu (ARRAY: ncpus = 1, cpu ignored)
     b.position_at_end(blk["array"])
     index = b.zext(b.load(b.bitcast(key, I32.as_pointer()), align=1), I64)
     b.cbranch(b.icmp_unsigned("<", index, bound), blk["array_in"], blk["zero"])
     b.position_at_end(blk["array_in"])
-    addr = b.load(b.gep(slots, [index]))
+    ncpus = b.load(b.gep(hdr, [_c(6)]))
+    percpu = b.icmp_unsigned("==", kind, _c(IndexKind.PERCPU_ARRAY))
+    cpu = b.select(percpu, field(EnvSlot.CPU), _c(0))
+    cpu_ok = fn.append_basic_block("cpu_ok")
+    b.cbranch(b.icmp_unsigned("<", cpu, ncpus), cpu_ok, blk["fallback"])
+    b.position_at_end(cpu_ok)
+    addr = b.load(b.gep(slots, [b.add(b.mul(index, ncpus), cpu)]))
     b.cbranch(b.icmp_unsigned("==", addr, _c(EMPTY)), blk["fallback"], blk["found"])
     found_array = b.block
 
@@ -224,7 +236,9 @@ class FastHelpers:
         b = f.b
         if self.lookup is None:
             self.lookup = emit_lookup(self.module)
-        if hid == UPDATE_HELPER:
+        if hid == SMP_PROCESSOR_ID_HELPER:
+            fast = f.field(EnvSlot.CPU)
+        elif hid == UPDATE_HELPER:
             if self.update is None:
                 self.update = emit_update(self.module, self.lookup)
             fast = b.call(self.update, [f.fn.args[0], *args[:4]])

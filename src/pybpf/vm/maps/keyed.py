@@ -135,10 +135,11 @@ class ArrayMap(_PerCPUSlots, VMMap):
         super().__init__(*args, **kwargs)
         self._slots: dict[int, list[Region]] = {}
         #: what JIT-compiled lookups read natively (plain ARRAY with u32 keys)
+        kind = {MapType.ARRAY: IndexKind.ARRAY, MapType.PERCPU_ARRAY: IndexKind.PERCPU_ARRAY}.get(self.type)
+        n = self.ncpus if kind == IndexKind.PERCPU_ARRAY else 1
         self.native_index: NativeIndex | None = (
-            NativeIndex(IndexKind.ARRAY, self.key_size, self.max_entries, value_size=self.value_size)
-            if self.type == MapType.ARRAY and self.key_size == 4 and 0 < self.max_entries <= MAX_ARRAY_INDEX
-            else None)
+            NativeIndex(kind, self.key_size, self.max_entries, value_size=self.value_size, ncpus=n)
+            if kind is not None and self.key_size == 4 and 0 < self.max_entries * n <= MAX_ARRAY_INDEX else None)
 
     def _regions(self, index: int) -> list[Region]:
         regions = self._slots.get(index)
@@ -148,7 +149,8 @@ class ArrayMap(_PerCPUSlots, VMMap):
             regions = [self._new_region(None, self.value_size, f"[{index}]", writable=writable) for _ in range(n)]
             self._slots[index] = regions
             if self.native_index is not None and index < self.max_entries:
-                self.native_index.set_element(index, regions[0].base)
+                for cpu, region in enumerate(regions):
+                    self.native_index.set_element(index, region.base, cpu, len(regions))
         return regions
 
     @staticmethod

@@ -7,13 +7,14 @@ a value region is unmapped, so the index never names a region that is gone.
 
 Layout (u64 words), at a fixed address for the map's lifetime:
 
-* header ``[kind, bound, key_size, slot_words, slots_address, value_size]``
+* header ``[kind, bound, key_size, slot_words, slots_address, value_size, ncpus]``
 * ``IndexKind.HASH``: ``bound`` is the slot mask (capacity - 1, capacity a power of two); each
   slot is ``slot_words`` words: the value address (:data:`EMPTY`, :data:`TOMBSTONE` or an
   address), then the key bytes, zero-padded. The slot of a key is ``fnv1a(key) & mask``, probed
   linearly; at most half the slots are used or tombstones, so a probe always meets an empty slot.
 * ``IndexKind.ARRAY``: ``bound`` is max_entries; slot ``i`` is the address of element ``i``, or
   :data:`EMPTY` while its region does not exist yet (native code then asks Python).
+* ``IndexKind.PERCPU_ARRAY``: as ARRAY with ``ncpus`` slots per element, slot ``i * ncpus + cpu``.
 
 A lookup the index cannot answer (an array element not created yet) is left to the Python
 helper; a miss in a hash index is a real miss (the index holds every key).
@@ -31,7 +32,7 @@ FNV_PRIME = 0x100000001B3
 M64 = (1 << 64) - 1
 EMPTY = 0
 TOMBSTONE = 1
-HEADER_WORDS = 6
+HEADER_WORDS = 7
 #: arrays with more elements than this get no index (8 bytes per element up front)
 MAX_ARRAY_INDEX = 1 << 20
 _MIN_CAPACITY = 16
@@ -43,6 +44,7 @@ class IndexKind(enum.IntEnum):
     NONE = 0
     HASH = 1
     ARRAY = 2
+    PERCPU_ARRAY = 3
 
 
 def fnv1a(data: bytes) -> int:
@@ -56,7 +58,8 @@ def fnv1a(data: bytes) -> int:
 class NativeIndex:
     """The index of one map (see the module docstring)."""
 
-    def __init__(self, kind: IndexKind, key_size: int, bound: int = 0, *, value_size: int = 0) -> None:
+    def __init__(self, kind: IndexKind, key_size: int, bound: int = 0, *, value_size: int = 0,
+                 ncpus: int = 1) -> None:
         self.kind = kind
         self.key_size = key_size
         self.header = (ctypes.c_uint64 * HEADER_WORDS)()
@@ -68,12 +71,16 @@ class NativeIndex:
         if kind == IndexKind.ARRAY:
             self._allocate(bound)
             self.header[1] = bound
+        elif kind == IndexKind.PERCPU_ARRAY:
+            self._allocate(bound * ncpus)
+            self.header[1] = bound
         else:
             self._allocate(_MIN_CAPACITY)
         self.header[0] = int(kind)
         self.header[2] = key_size
         self.header[3] = self.slot_words
         self.header[5] = value_size
+        self.header[6] = ncpus
 
     def _allocate(self, slots: int) -> None:
         self._slots = (ctypes.c_uint64 * max(slots * self.slot_words, 1))()
@@ -84,9 +91,9 @@ class NativeIndex:
 
     # ---- arrays ----------------------------------------------------------------------------
 
-    def set_element(self, index: int, address: int) -> None:
-        """ARRAY: element ``index`` lives at VM ``address``."""
-        self._slots[index] = address
+    def set_element(self, index: int, address: int, cpu: int = 0, ncpus: int = 1) -> None:
+        """ARRAY: element ``index`` lives at VM ``address`` (PERCPU_ARRAY: CPU ``cpu``'s slot)."""
+        self._slots[index * ncpus + cpu] = address
 
     # ---- hashes ----------------------------------------------------------------------------
 
