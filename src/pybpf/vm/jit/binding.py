@@ -391,7 +391,7 @@ def _raise_static(err: StaticError) -> None:
         limit = int(err.message)
         if limit == BACK_EDGE_LIMIT:
             _limit(err.pc)
-        _limit(err.pc, limit)  # type: ignore[call-arg]  # the interpreter's message for a runtime's own limit
+        _limit(err.pc, limit)  # the interpreter's message for a runtime's own limit
     if err.kind == "depth":
         _depth(err.pc)
     raise VMError(err.message, pc=err.pc)
