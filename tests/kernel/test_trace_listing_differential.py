@@ -64,36 +64,54 @@ def test_output_file_like_bpftrace(fmt: str, tmp_path: object) -> None:
     assert (base / "ours").read_text() == (base / "theirs").read_text()
 
 
-def _interrupted(argv: list[str]) -> tuple[str, int]:
-    """Run until the program printed "go", send SIGINT (Ctrl-C), return what it printed and its status."""
+def _interrupted(argv: list[str], *, deadline: float = 60.0) -> tuple[str, int]:
+    """Run until the program printed "go", send SIGINT (Ctrl-C), return what it printed and its status.
+
+    Every wait is bounded: a tracer that never prints "go" or ignores SIGINT fails the test
+    instead of hanging the suite.
+    """
     import signal
     import threading
 
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as p:
         assert p.stdout is not None
+        lines: list[str] = []
+        saw_go = threading.Event()
+
+        def read() -> None:
+            assert p.stdout is not None
+            for line in p.stdout:
+                lines.append(line)
+                if line == "go\n":
+                    saw_go.set()
+            saw_go.set()  # ended: wake the waiter
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
-            seen = ""
-            while "go\n" not in seen:
-                line = p.stdout.readline()
-                assert line, f"{argv[0]} ended before printing go: {seen!r}"
-                seen += line
-            # bpftrace takes SIGINT only once its event loop runs (after BEGIN's output): give it time
+            assert saw_go.wait(deadline), f"{argv[0]} printed no 'go' within {deadline:g}s: {lines!r}"
+            assert "go\n" in lines, f"{argv[0]} ended before printing go: {lines!r}"
+            # a tracer takes SIGINT only once its event loop runs (after BEGIN's output): give it time
             threading.Event().wait(1.0)
             p.send_signal(signal.SIGINT)
             p.wait(timeout=30)
-            return seen + p.stdout.read(), p.returncode
+            reader.join(timeout=10)
+            return "".join(lines), p.returncode
         finally:
             if p.poll() is None:
                 p.kill()
 
 
-@pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
+#: what bpftrace 0.17 prints for CTRL_C_PROGRAM when interrupted, captured on this machine.
+#: bpftrace itself is not rerun here: 0.17 intermittently ignores SIGINT or holds BEGIN's output
+#: in its pipe buffer, which hung the suite.
+CTRL_C_PROGRAM = 'BEGIN { printf("go\\n"); @a[1] = 5; @s = sum(3); } END { printf("end\\n"); }'
+CTRL_C_BPFTRACE_OUTPUT = ("Attaching 2 probes...\ngo\nend\n\n\n@a[1]: 5\n@s: 3\n", 0)
+
+
 def test_ctrl_c_like_bpftrace() -> None:
-    assert BPFTRACE is not None
-    program = 'BEGIN { printf("go\\n"); @a[1] = 5; @s = sum(3); } END { printf("end\\n"); }'
-    theirs = _interrupted([BPFTRACE, "-e", program])
-    ours = _interrupted([sys.executable, "-m", "pybpf.cli", "trace", "-e", program])
-    assert ours == theirs == ("Attaching 2 probes...\ngo\nend\n\n\n@a[1]: 5\n@s: 3\n", 0)
+    ours = _interrupted([sys.executable, "-m", "pybpf.cli", "trace", "-e", CTRL_C_PROGRAM])
+    assert ours == CTRL_C_BPFTRACE_OUTPUT
 
 
 @pytest.mark.skipif(BPFTRACE is None, reason="bpftrace is not installed (apt install bpftrace)")
