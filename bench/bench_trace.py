@@ -66,6 +66,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+#: pybpf runs with bytecode caches, as an installed package would (this machine sets
+#: PYTHONDONTWRITEBYTECODE, which would make every run recompile all of pybpf's sources)
+TOOL_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+TOOL_ENV["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "pybpf-bench-pycache")
+
+
 def _readline(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
@@ -89,7 +95,7 @@ def launch(tool: list[str], program: str, gen: Path) -> tuple[float, float, floa
     feeder = subprocess.Popen([str(gen), "2000", "30"])
     try:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([*tool, "-e", program], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([*tool, "-e", program], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=TOOL_ENV)
         line = _readline(proc, 60)
         attached = time.perf_counter() - t0
         assert line.startswith(b"Attaching"), line
@@ -105,7 +111,7 @@ def launch(tool: list[str], program: str, gen: Path) -> tuple[float, float, floa
 
 def cpu_at_rate(tool: list[str], gen: Path) -> tuple[float, int, int]:
     """(tracer CPU seconds during the run, lines printed, calls made)."""
-    proc = subprocess.Popen([*tool, "-e", EVENT_PROGRAM], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*tool, "-e", EVENT_PROGRAM], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=TOOL_ENV)
     _readline(proc, 60)
     lines = [0]
 
