@@ -85,7 +85,7 @@ def check_program(seed: int) -> None:
     COUNTS["programs"] += 1
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(st.integers(min_value=0, max_value=2**48))
 def test_generated_programs_match_in_all_three(seed: int) -> None:
     for i in range(BATCH):

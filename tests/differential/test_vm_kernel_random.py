@@ -368,7 +368,7 @@ def _diff(got: bytes, want: bytes) -> str:
     return "\n".join(lines)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(st.integers(min_value=0, max_value=2**48))
 def test_generated_programs_match_kernel(seed: int) -> None:
     for i in range(BATCH):
@@ -379,3 +379,11 @@ def test_report_count() -> None:
     """Run last in this module: the number of programs compared (shown with -s / -rA)."""
     print(f"VM vs kernel: {COUNTS['programs']} programs, {COUNTS['runs']} runs compared; "
           f"{COUNTS['verifier_pruned']} left out because the kernel's verifier removed live code")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "seed 7129002: r0 is 0 in the VM and 0x8000000000000000 in the kernel after a chain of 64- and "
+    "32-bit cmpxchg on stack slots; a minimal 32-bit cmpxchg zero-extends in both, so the cause is "
+    "not found yet (the VM follows RFC 9669). Kept visible until explained."))
+def test_known_discrepancy_seed_7129002() -> None:
+    check_program(7129002)
