@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Union
 
 from . import _sys
 from ._lifetime import Finalized
-from .spec import ObjectSpec, VariableSpec
+from .spec import ObjectSpec, VariableSpec, decode_variable, encode_variable
 
 if TYPE_CHECKING:
     from .btf import BTF
@@ -59,21 +59,11 @@ class Globals(MutableMapping[str, object]):
 
     def __getitem__(self, name: str) -> object:
         var, m = self._where(name)
-        raw = self._raw(m)[var.offset:var.offset + var.size]
-        btf = self._spec.btf
-        return btf.decode_value(var.type_id, raw) if btf is not None and var.type_id else raw
+        return decode_variable(self._spec.btf, var, self._raw(m)[var.offset:var.offset + var.size])
 
     def __setitem__(self, name: str, value: object) -> None:
         var, m = self._where(name)
-        btf = self._spec.btf
-        if isinstance(value, (bytes, bytearray)):
-            raw = bytes(value)
-        elif btf is not None and var.type_id:
-            raw = btf.encode_value(var.type_id, value)
-        else:
-            raise TypeError(f"{name!r} has no BTF type; assign bytes")
-        if len(raw) != var.size:
-            raise ValueError(f"{name!r} is {var.size} bytes, got {len(raw)}")
+        raw = encode_variable(self._spec.btf, var, value)
         data = bytearray(self._raw(m))
         data[var.offset:var.offset + var.size] = raw
         _sys.map_update_elem(m.fd, bytes(4), bytes(data))

@@ -41,6 +41,10 @@ class AssemblerError(BPFError, ValueError):
         super().__init__(f"{where}{message}{shown}")
 
 
+class VariableEncodingError(BPFError, TypeError):
+    """A global variable cannot be encoded: it has no BTF type, so only bytes can be assigned."""
+
+
 class CORError(BPFError):
     """A required CO-RE relocation cannot be satisfied against the target BTF."""
 

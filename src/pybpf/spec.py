@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, MutableMapping
 
 from .enums import AttachType, MapFlags, MapType, PinType, ProgramType
-from .errors import BPFError
+from .errors import VariableEncodingError
 
 if TYPE_CHECKING:
     from .btf import BTF
@@ -118,6 +118,24 @@ class VariableSpec:
     type_id: int
 
 
+def decode_variable(btf: BTF | None, var: VariableSpec, raw: bytes) -> object:
+    """The value of global ``var`` from its bytes: through its BTF type when it has one, else the bytes."""
+    return btf.decode_value(var.type_id, raw) if btf is not None and var.type_id else raw
+
+
+def encode_variable(btf: BTF | None, var: VariableSpec, value: object) -> bytes:
+    """The bytes of global ``var`` holding ``value`` (bytes are taken as they are)."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    elif btf is not None and var.type_id:
+        raw = btf.encode_value(var.type_id, value)
+    else:
+        raise VariableEncodingError(f"{var.name!r} has no BTF type (the object was built without -g); assign bytes")
+    if len(raw) != var.size:
+        raise ValueError(f"{var.name!r} is {var.size} bytes, got {len(raw)}")
+    return raw
+
+
 class ExternKind(Enum):
     KCONFIG = "kconfig"
     KSYM = "ksym"
@@ -160,26 +178,13 @@ class DataView(MutableMapping[str, object]):
         var = self._var(name)
         data = self._spec.maps[self._map_name].data
         assert data is not None
-        btf = self._spec.btf
-        raw = bytes(data[var.offset : var.offset + var.size])
-        if btf is None:
-            return raw
-        return btf.decode_value(var.type_id, raw)
+        return decode_variable(self._spec.btf, var, bytes(data[var.offset : var.offset + var.size]))
 
     def __setitem__(self, name: str, value: object) -> None:
         var = self._var(name)
         data = self._spec.maps[self._map_name].data
         assert data is not None
-        btf = self._spec.btf
-        if isinstance(value, (bytes, bytearray)):
-            raw = bytes(value)
-        elif btf is not None:
-            raw = btf.encode_value(var.type_id, value)
-        else:
-            raise BPFError(f"cannot encode {name!r}: the object has no BTF; pass bytes")
-        if len(raw) != var.size:
-            raise ValueError(f"{name!r} is {var.size} bytes, got {len(raw)}")
-        data[var.offset : var.offset + var.size] = raw
+        data[var.offset : var.offset + var.size] = encode_variable(self._spec.btf, var, value)
 
     def __delitem__(self, name: str) -> None:
         raise TypeError("variables of an object cannot be deleted")

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from ..spec import ObjectSpec, VariableSpec
+from ..spec import ObjectSpec, VariableSpec, decode_variable, encode_variable
 from .loader import create_maps, load_programs
 from .memory import DEFAULT_CAPACITY, Memory
 from .runtime import HelperFunc, Runtime, TaskContext
@@ -42,22 +42,11 @@ class VMGlobals(MutableMapping[str, object]):
 
     def __getitem__(self, name: str) -> object:
         var, buf = self._where(name)
-        raw = bytes(buf[var.offset:var.offset + var.size])
-        btf = self._spec.btf
-        return btf.decode_value(var.type_id, raw) if btf is not None and var.type_id else raw
+        return decode_variable(self._spec.btf, var, bytes(buf[var.offset:var.offset + var.size]))
 
     def __setitem__(self, name: str, value: object) -> None:
         var, buf = self._where(name)
-        btf = self._spec.btf
-        if isinstance(value, (bytes, bytearray)):
-            raw = bytes(value)
-        elif btf is not None and var.type_id:
-            raw = btf.encode_value(var.type_id, value)
-        else:
-            raise TypeError(f"{name!r} has no BTF type; assign bytes")
-        if len(raw) != var.size:
-            raise ValueError(f"{name!r} is {var.size} bytes, got {len(raw)}")
-        buf[var.offset:var.offset + var.size] = raw
+        buf[var.offset:var.offset + var.size] = encode_variable(self._spec.btf, var, value)
 
     def __delitem__(self, name: str) -> None:
         raise TypeError("global variables cannot be deleted")
