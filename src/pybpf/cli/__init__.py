@@ -18,16 +18,25 @@ from ..errors import BPFError
 _SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm", "bcc", "trace")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``pybpf`` parser; ``only`` registers that one subcommand (its module alone is imported:
+    start-up of ``pybpf trace`` does not pay for the imports of ``pybpf disasm`` or ``pybpf btf``)."""
     parser = argparse.ArgumentParser(prog="pybpf", description="eBPF for Python")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _SUBCOMMANDS:
+    for name in (only,) if only in _SUBCOMMANDS else _SUBCOMMANDS:
         importlib.import_module(f"pybpf.cli.{name}").register(sub)
     return parser
 
 
+def _subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word: ``pybpf`` has no options of its own but ``-h``)."""
+    return argv[0] if argv and argv[0] in _SUBCOMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(_subcommand(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
