@@ -11,6 +11,7 @@ from llvmlite import ir
 from ...enums import MapType
 from ..ast import ProbeType
 from ..semantic import Env, TypedProgram, analyse
+from . import btfmaps as B
 from . import maps as M
 from .debuginfo import add_debug_info
 from .helpers import I8, I32, PTR
@@ -54,17 +55,17 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
     bindings, defs = M.plan(tp)
     defs += [
         M.MapDef(M.RINGBUF_NAME, MapType.RINGBUF, 0, 0, M.RINGBUF_SIZE),
-        M.MapDef(M.VARS_NAME, MapType.ARRAY, 4, 8, 1),
-        M.MapDef(M.LOST_NAME, MapType.PERCPU_ARRAY, 4, 8, 1),
+        M.MapDef(M.VARS_NAME, MapType.ARRAY, 4, 8, 1, B.U32, B.U64),
+        M.MapDef(M.LOST_NAME, MapType.PERCPU_ARRAY, 4, 8, 1, B.U32, B.U64),
     ]
     if any(ap.provider is ProbeType.USDT for info in tp.probes for ap in info.attach_points):
         from ...link._usdt_spec import SPEC_SIZE
         from .probes import USDT_MAX_SPECS, USDT_SPECS_MAP
-        defs.append(M.MapDef(USDT_SPECS_MAP, MapType.ARRAY, 4, SPEC_SIZE, USDT_MAX_SPECS))
+        defs.append(M.MapDef(USDT_SPECS_MAP, MapType.ARRAY, 4, SPEC_SIZE, USDT_MAX_SPECS, B.U32))
+    scratch = M.MapDef(M.SCRATCH_NAME, MapType.PERCPU_ARRAY, 4, 8, 1, B.U32)
+    defs.append(scratch)
     globals_ = M.emit(module, defs)
-    scratch = M.MapDef(M.SCRATCH_NAME, MapType.PERCPU_ARRAY, 4, 8, 1)
-    globals_.update(M.emit(module, [scratch]))
-    unit = Unit(module, tp, bindings, globals_, cpid=cpid, ncpus=os.cpu_count() or 1)
+    unit = Unit(module, tp, bindings, globals_, cpid=cpid, ncpus=os.cpu_count() or 1, map_defs=defs)
     fnty = ir.FunctionType(I32, [PTR])
     for info in tp.probes:
         for ap in info.attach_points:
@@ -75,9 +76,8 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
             fn = ir.Function(module, fnty, name)
             fn.section = section(ap)
             ProbeGen(unit, info, attach, fn).generate()
-    scratch_g = globals_[M.SCRATCH_NAME]
-    scratch_g.initializer = ir.Constant(scratch_g.value_type, [int(MapType.PERCPU_ARRAY), 4, unit.scratch_size, 1, 0])
-    add_debug_info(module)
+    scratch.value_size = unit.scratch_size
+    add_debug_info(module, maps=defs)
     lic = ir.GlobalVariable(module, ir.ArrayType(I8, 4), "_license")
     lic.initializer = ir.Constant(ir.ArrayType(I8, 4), bytearray(b"GPL\0"))
     lic.section = "license"

@@ -4,13 +4,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from llvmlite import ir
+
+if TYPE_CHECKING:
+    from .maps import MapDef
 
 _I32 = ir.IntType(32)
 
 
-def add_debug_info(module: ir.Module, filename: str = "bpftrace.bt") -> None:
-    """Describe every defined function of ``module`` (int/long return, pointer arguments)."""
+def add_debug_info(module: ir.Module, filename: str = "bpftrace.bt", *, maps: Sequence[MapDef] = ()) -> None:
+    """Describe every defined function of ``module`` (int/long return, pointer arguments) and the
+    map definitions ``maps`` (BTF-defined maps, see :mod:`.btfmaps`)."""
+    from . import btfmaps
+    from .maps import describe
+
     difile = module.add_debug_info("DIFile", {"filename": filename, "directory": "/"})
     cu = module.add_debug_info("DICompileUnit", {
         "language": ir.DIToken("DW_LANG_C99"), "file": difile, "producer": "pybpf trace",
@@ -38,6 +48,9 @@ def add_debug_info(module: ir.Module, filename: str = "bpftrace.bt") -> None:
         }, is_distinct=True)
         fn.set_metadata("dbg", sp)
         _name_params(module, fn, sp, difile, ptr)
+    gves = describe(btfmaps.Describer(module, difile, cu), list(maps))
+    if gves:  # last: the globals list makes a cycle through the unit, which llvmlite cannot hash
+        cu.operands = (*cu.operands, ("globals", module.add_metadata(gves)))
 
 
 _PARAM_NAMES = {1: ("ctx",), 4: ("map", "key", "value", "ctx")}

@@ -81,15 +81,17 @@ class Unit:
     ncpus: int = 1
     stack_maps: dict[tuple[bool, int], str] = field(default_factory=dict)
     needs_vars: bool = False
+    map_defs: list[M.MapDef] = field(default_factory=list)  # every map emitted, described at the end
 
     def map_global(self, name: str) -> ir.GlobalVariable:
-        """The ``maps`` global of BPF map ``name`` (stack maps are created on first use)."""
+        """The ``.maps`` global of BPF map ``name`` (stack maps are created on first use)."""
         g = self.globals.get(name)
         if g is None and name.startswith("stack_"):
             from ...enums import MapType
             limit = int(name[7:])
             d = M.MapDef(name, MapType.STACK_TRACE, 4, 8 * limit, M.STACK_MAP_ENTRIES)
             g = self.globals[name] = M.emit(self.module, [d])[name]
+            self.map_defs.append(d)
         return self.globals[name]
 
 

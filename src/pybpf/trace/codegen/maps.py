@@ -1,5 +1,6 @@
 """BPF maps of a compiled script: one per bpftrace map, plus the ring buffer, the per-CPU
-scratch buffer, stack maps and the variables map; emitted as legacy ``maps`` definitions."""
+scratch buffer, stack maps and the variables map; emitted as BTF-defined maps in ``.maps``
+(:mod:`.btfmaps`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from llvmlite import ir
 from ...enums import MapType
 from ..semantic.model import MapInfo, TypedProgram
 from ..types import AggKind, AggType, StackType, TupleType, Type
-from .helpers import I32
+from . import btfmaps as B
 from .result import MapBinding
 
 #: per-CPU value size of each aggregation kind
@@ -83,14 +84,29 @@ def bpf_map_name(name: str, taken: set[str]) -> str:
 
 @dataclass
 class MapDef:
-    """One map to emit: its legacy ``struct bpf_map_def`` fields."""
+    """One map to emit. ``key``/``value`` describe the key and value in BTF (bytes of the
+    size when None); ``value_size`` may still grow after :func:`emit` (the scratch buffer's)."""
 
     name: str
     type: MapType
     key_size: int
     value_size: int
     max_entries: int
+    key: B.Shape | None = None
+    value: B.Shape | None = None
     global_var: ir.GlobalVariable | None = None
+
+    def members(self) -> list[tuple[str, int | B.Shape]]:
+        """The members of its ``.maps`` definition struct, in libbpf's order."""
+        out: list[tuple[str, int | B.Shape]] = [("type", int(self.type))]
+        if self.type is MapType.RINGBUF:
+            pass
+        elif self.type in B.SIZED_ONLY:
+            out += [("key_size", self.key_size), ("value_size", self.value_size)]
+        else:
+            out += [("key", self.key or B.Bytes(self.key_size)), ("value", self.value or B.Bytes(self.value_size))]
+        out.append(("max_entries", self.max_entries))
+        return out
 
 
 def binding_for(info: MapInfo, bpf_name: str) -> MapBinding:
@@ -116,20 +132,40 @@ def plan(tp: TypedProgram) -> tuple[dict[str, MapBinding], list[MapDef]]:
         b = binding_for(tp.maps[name], bpf_map_name(name, taken))
         bindings[name] = b
         mtype = MapType.PERCPU_HASH if b.percpu else MapType.HASH
-        defs.append(MapDef(b.bpf_name, mtype, b.key_size, b.value_size, max_keys))
+        key, value = shapes(b)
+        defs.append(MapDef(b.bpf_name, mtype, b.key_size, b.value_size, max_keys, key, value))
     return bindings, defs
 
 
+def shapes(b: MapBinding) -> tuple[B.Shape, B.Shape]:
+    """How the key and value of bpftrace map ``b`` are described in BTF."""
+    info = b.info
+    if b.bucket_key:
+        key = B.bucket_key_shape(info.key, b.key_size)
+    elif info.key is None:
+        key = B.U64
+    else:
+        key = B.shape_of(info.key, b.key_size)
+    if isinstance(info.value, AggType):
+        return key, B.AGG_VALUE_SHAPES[info.value.kind]
+    return key, B.shape_of(info.value, b.value_size)
+
+
 def emit(module: ir.Module, defs: list[MapDef]) -> dict[str, ir.GlobalVariable]:
-    """Emit each map as a ``struct bpf_map_def`` global in section ``maps``."""
+    """Emit each map as a zero global in section ``.maps``; :func:`describe` gives it its type."""
     out: dict[str, ir.GlobalVariable] = {}
-    arr = ir.ArrayType(I32, 5)
     for d in defs:
-        g = ir.GlobalVariable(module, arr, d.name)
-        g.initializer = ir.Constant(arr, [int(d.type), d.key_size, d.value_size, d.max_entries, 0])
-        g.section = "maps"
-        g.align = 4
+        ty = B.map_def_type(len(d.members()))
+        g = ir.GlobalVariable(module, ty, d.name)
+        g.initializer = ir.Constant(ty, None)
+        g.section = ".maps"
+        g.align = 8
         g.linkage = ""
         d.global_var = g
         out[d.name] = g
     return out
+
+
+def describe(describer: B.Describer, defs: list[MapDef]) -> list[ir.DIValue]:
+    """The debug types of every emitted map definition (after code generation, when sizes are final)."""
+    return [describer.describe(d.global_var, d.members()) for d in defs if d.global_var is not None]
