@@ -20,17 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .._cache_dir import cache_dir
+
 log = logging.getLogger("pybpf.cc")
 
-
-def cache_dir() -> Path:
-    """The root of pybpf's cache (not created here)."""
-    explicit = os.environ.get("PYBPF_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "pybpf"
+__all__ = ["ObjectCache", "cache_dir", "parse_depfile", "sha256_file", "sha256_text", "write_atomic"]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
