@@ -17,8 +17,26 @@ Example (needs tracefs for the tracepoint's format)::
 
 from __future__ import annotations
 
-from .compile import compile_script, compile_typed
-from .irgen import CodegenError
+from typing import TYPE_CHECKING, Any
+
 from .result import CompiledScript, MapBinding, ProbeAttach
 
+if TYPE_CHECKING:
+    from .compile import compile_script, compile_typed
+    from .irgen import CodegenError
+
 __all__ = ["compile_script", "compile_typed", "CompiledScript", "MapBinding", "ProbeAttach", "CodegenError"]
+
+#: imported on first use: a cached script (pybpf.trace.cache) needs .result, not llvmlite
+_LAZY = {"compile_script": ".compile", "compile_typed": ".compile", "CodegenError": ".irgen"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -99,7 +99,7 @@ class CompiledScript:
     maps: dict[str, MapBinding]
     events: list[EventLayout]
     ringbuf_map: str
-    typed: TypedProgram
+    typed: TypedProgram | None  # None (and ``ir`` empty) for a script read from pybpf.trace.cache
     ir: str
     elf: bytes
     vars_map: str = ""

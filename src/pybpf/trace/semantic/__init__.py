@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import ast as A
-from .analyser import Analyser
 from .model import (
     EVENT_HEADER_SIZE, ContextKind, Env, EventField, EventKind, EventLayout, FieldBase, FieldInfo, MapInfo,
     ProbeInfo, TypedProgram,
@@ -23,4 +22,6 @@ def analyse(program: A.Program, *, env: Env | None = None) -> TypedProgram:
     >>> str(tp.maps["@n"].value), len(tp.events)
     ('count', 1)
     """
+    from .analyser import Analyser  # here: the runtime imports .model, and must not pay for the analyser
+
     return Analyser(program, env or Env()).run()
