@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pybpf.vm.interpreter")
 
-__all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK_EDGE_LIMIT"]
+__all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK_EDGE_LIMIT", "CALLX",
+           "callx_register"]
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -137,6 +138,19 @@ _SIGNED_JMP = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
 #: helper ids whose Python implementation also takes the frame depth (they call back into BPF)
 CALLBACK_HELPERS = {164, 181, 180, 197, 209}  # for_each_map_elem, loop, find_vma, user_ringbuf_drain, ...
 TAIL_CALL_HELPER = 12
+#: ``callx``: BPF_JMP | BPF_CALL | BPF_X
+CALLX = InsnClass.JMP | JmpOp.CALL | Source.X
+
+
+def callx_register(insn: Instruction) -> int | None:
+    """The register a ``callx`` calls through, or None when the encoding is invalid: LLVM >= 19
+    and GCC put it in ``dst``; LLVM < 19 put it in ``imm``."""
+    if insn.src or insn.off:
+        return None
+    if insn.imm and insn.dst:
+        return None
+    reg = insn.imm or insn.dst
+    return reg if 0 <= reg <= 10 else None
 
 
 class _Gen:
@@ -198,7 +212,8 @@ class _Gen:
         for name in sorted(self.env):  # constants discovered while generating (helpers)
             out.append(f"    {name} = ENV[{name!r}]")
         out.extend(body)
-        out.append("    return {" + ", ".join(f"{e}: f_{e}" for e in entries) + "}")
+        out.append("    FUNCS = {" + ", ".join(f"{e}: f_{e}" for e in entries) + "}")
+        out.append("    return FUNCS")
         return "\n".join(out) + "\n"
 
     def env_names(self) -> set[str]:
@@ -386,8 +401,10 @@ class _Gen:
                 return [self.bad(pc, insn, "an invalid exit")]
             return ["return r0"]
         if op == JmpOp.CALL:
+            if insn.opcode == CALLX:
+                return self.callx(pc, insn)
             if not insn.is_call:
-                return [self.bad(pc, insn, "an invalid call (callx and JMP32 calls are not supported)")]
+                return [self.bad(pc, insn, "an invalid call (JMP32 calls do not exist)")]
             return self.call(pc, insn)
         if op == JmpOp.JA:
             return self.jump(pc, self.target(pc, insn))
@@ -439,6 +456,19 @@ class _Gen:
         if hid in CALLBACK_HELPERS:
             return [f"r0 = {name}(r1, r2, r3, r4, r5, d) & 0xFFFFFFFFFFFFFFFF"]
         return [f"r0 = {name}(r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF"]
+
+    def callx(self, pc: int, insn: Instruction) -> list[str]:
+        """``callx rN``: a BPF-to-BPF call through a function pointer (``ld_imm64 src=FUNC``).
+        The kernel's verifier rejects it; compilers emit it for indirect calls."""
+        reg = callx_register(insn)
+        if reg is None:
+            return [self.bad(pc, insn, "an invalid callx (the register goes in dst, or in imm for LLVM < 19)")]
+        self.env["VMError"] = VMError
+        return [f"if d >= {MAX_CALL_FRAMES - 1}: DEPTH({pc})",
+                f"g = FUNCS.get(r{reg} ^ {FUNC_TAG:#x})",
+                f"if g is None: raise VMError(f'callx r{reg}: {{r{reg}:#x}} is not the address of a function of "
+                f"this program', pc={pc})",
+                "r0 = g(r1, r2, r3, r4, r5, d + 1)"]
 
     def bad(self, pc: int, insn: Instruction, what: str) -> str:
         self.env["VMError"] = VMError
