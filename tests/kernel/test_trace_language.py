@@ -7,11 +7,13 @@ Each test triggers the real event and asserts what the user sees.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from progs_trace import copy_binary, run_quiet, trace
+from progs_trace import HERE, PYBPF, copy_binary, run_quiet, trace
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +54,44 @@ def test_maps_carry_their_key_and_value_types_into_the_kernel(tmp: Path) -> None
     assert isinstance(lo, list)
     per_cpu = lo[0]["formatted"]["values"]
     assert {"value": 3, "set": 1} in [v["value"] for v in per_cpu], lo
+
+
+# --------------------------------------------------------------------------- uprobe args from DWARF
+
+
+@pytest.fixture(scope="module")
+def args_bin(tmp: Path) -> Path:
+    out = tmp / "trargs"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-O1", "-g", "-fno-inline", "-o", str(out),
+                    str(HERE / "args.c")], check=True, timeout=300)
+    return out
+
+
+def _run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PYBPF, "trace", "-e", program, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("arrow", [".", "->"])
+def test_uprobe_args_print_exactly_what_was_passed(args_bin: Path, arrow: str) -> None:
+    a = f"args{arrow}"
+    r = _run(f'uprobe:{args_bin}:show {{ printf("%d %s %u %d\\n", {a}n, str({a}s), {a}flag, *{a}where); }}',
+             "-c", f"{args_bin} -17 passed-string")
+    assert r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Attaching 1 probe..."
+    assert "-17 passed-string 7 0" in lines  # the binary prints its own line too ("-17 passed-string 0.5 7 0x...")
+
+
+def test_uprobe_args_refuses_a_float_with_the_reason(args_bin: Path) -> None:
+    r = _run(f"uprobe:{args_bin}:show {{ print(args.ratio); }}")
+    assert r.returncode != 0
+    assert "argument 'ratio' of show (double) is not readable" in r.stderr
+
+
+def test_uprobe_args_of_a_binary_without_dwarf_says_so(tmp: Path) -> None:
+    stripped = tmp / "trargs_stripped"
+    shutil.copy(shutil.which("true") or "/bin/true", stripped)
+    r = _run(f"uprobe:{stripped}:main {{ print(args.argc); }}")
+    assert r.returncode != 0
+    assert f"{stripped} has no DWARF debug information" in r.stderr
+    assert "rebuild it with -g" in r.stderr

@@ -483,6 +483,9 @@ class Analyser:
                 space = AddrSpace.USER if base is FieldBase.USER else AddrSpace.KERNEL
                 t = btftypes.to_type(btf, tid, space)  # type: ignore[arg-type]
                 return FieldInfo(off, t, base, False, bits, bit_off)
+        why = self.ctx.unreadable_args.get((record.name, name))
+        if why:
+            self.fail(f"argument '{name}' of {why}", span)
         self.fail(f"Struct/union of type '{record.name}' does not contain a field named '{name}'", span)
 
     def _array(self, node: A.ArrayAccess) -> Type | None:

@@ -46,7 +46,7 @@ BUILTIN_RULES: dict[str, tuple[frozenset[P], str]] = {
               "The {name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes"),
     "retval": (RETURN_PROBES,
                "The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes{hint}"),
-    "args": (frozenset({P.TRACEPOINT, P.FENTRY, P.FEXIT}),
+    "args": (frozenset({P.TRACEPOINT, P.FENTRY, P.FEXIT, P.UPROBE}),
              "The args builtin can only be used with tracepoint/kfunc/uprobe probes ({probe} used here)"),
     "func": (KERNEL_FUNC_PROBES | USER_PROBES,
              "The func builtin can not be used with '{provider}' probes"),
@@ -145,6 +145,8 @@ class ContextBuilder:
         self.filename = filename
         self._btf: BTF | None = None
         self._btf_tried = False
+        #: (args record name, parameter) -> why ``args.<parameter>`` of a uprobe cannot be read
+        self.unreadable_args: dict[tuple[str, str], str] = {}
 
     def error(self, message: str, span: A.Span) -> TraceSemanticError:
         return TraceSemanticError(message, span, source=self.source, filename=self.filename)
@@ -209,11 +211,12 @@ class ContextBuilder:
 
     def args_type(self, probe: A.Probe, aps: tuple[A.AttachPoint, ...]) -> Type | None:
         """The type of ``args`` (a record) for these attach points, None when untyped."""
-        builders = {P.TRACEPOINT: self._tp_args, P.FENTRY: self._btf_args, P.FEXIT: self._btf_args}
+        builders = {P.TRACEPOINT: self._tp_args, P.FENTRY: self._btf_args, P.FEXIT: self._btf_args,
+                    P.UPROBE: self._uprobe_args}
         records: list[RecordType] = []
         for ap in aps:
             build = builders.get(ap.provider)
-            if build is None or ap.wildcard:
+            if build is None or ap.wildcard or (ap.provider is P.UPROBE and not _uses_args(probe, ("args",))):
                 return None
             records.append(build(ap))
         if not records:
@@ -243,6 +246,31 @@ class ContextBuilder:
         return RecordType(f"struct _fentry_{ap.func}", 8 * len(fields), tuple(fields))
 
 
+    def _uprobe_args(self, ap: A.AttachPoint) -> RecordType:
+        """``args`` of a uprobe: a record laid over ``struct pt_regs`` whose fields are the argument
+        registers, typed from the binary's DWARF."""
+        from ..codegen.probes import PT_REGS
+
+        try:
+            fa = self.env.function_args(_resolve_binary(ap.target), ap.func)
+        except _errors.ELFError as e:
+            raise self.error(str(e), ap.span) from None
+        except OSError as e:
+            raise self.error(f"cannot read {ap.target}: {e}", ap.span) from None
+        record = f"struct {ap.func}_args"
+        for p in fa.skipped:
+            self.unreadable_args[(record, p.name)] = (
+                f"{ap.func} ({p.c_type}) is not readable: pybpf reads the integer and pointer arguments passed "
+                "in registers, before any struct passed by value; read it through a pointer or a register "
+                "(reg(\"...\")) instead")
+        fields = tuple(Field(p.name, p.type, PT_REGS[p.register]) for p in fa.readable if p.type is not None)
+        return RecordType(record, PT_REGS_SIZE, fields)
+
+
+#: ``sizeof(struct pt_regs)`` on x86-64
+PT_REGS_SIZE = 168
+
+
 def _resolve_binary(target: str) -> str:
     """A binary named without a path (``bash``) is looked up on PATH, as bpftrace does."""
     import shutil
@@ -257,5 +285,5 @@ def _common_fields(a: RecordType, b: RecordType) -> tuple[Field, ...]:
     return tuple(f for f in a.fields or () if theirs.get(f.name) == f)
 
 
-def _uses_args(probe: A.Probe) -> bool:
-    return any(isinstance(n, A.Builtin) and n.name in ("args", "retval") for n in A.walk(probe))
+def _uses_args(probe: A.Probe, names: tuple[str, ...] = ("args", "retval")) -> bool:
+    return any(isinstance(n, A.Builtin) and n.name in names for n in A.walk(probe))

@@ -13,6 +13,7 @@ from ..types import Type
 if TYPE_CHECKING:
     from ...btf import BTF
     from ...tracefs import TracepointFormat
+    from ..dwarfargs import FunctionArgs
 
 
 def _default_btf() -> BTF:
@@ -31,6 +32,12 @@ def _default_elf_symbols(path: str) -> list[str]:
     from ..probes import elf_function_symbols
 
     return elf_function_symbols(path)
+
+
+def _default_function_args(binary: str, function: str) -> FunctionArgs:
+    from ..dwarfargs import function_args
+
+    return function_args(binary, function)
 
 
 def _default_tracepoints() -> list[tuple[str, str]]:
@@ -56,6 +63,8 @@ class Env:
     tracepoints: Callable[[], list[tuple[str, str]]] = _default_tracepoints
     #: function symbols of a binary, for uprobe wildcard expansion
     elf_symbols: Callable[[str], list[str]] | None = _default_elf_symbols
+    #: parameters of a user function from its binary's DWARF, for ``args`` in uprobes
+    function_args: Callable[[str, str], FunctionArgs] = _default_function_args
     #: whether wildcards are expanded now (False: leave them to the attach stage)
     expand_wildcards: bool = True
     #: default string size (bpftrace's BPFTRACE_MAX_STRLEN)

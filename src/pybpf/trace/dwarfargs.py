@@ -1,0 +1,207 @@
+"""The parameters of a user-space function, from the DWARF of its binary, for ``args`` in
+uprobes (``uprobe:/bin/x:func { args.name }``, as bpftrace >= 0.18 has it).
+
+A parameter of integer or pointer type is read from the register the System V x86-64 calling
+convention passes it in (the first six such parameters: rdi, rsi, rdx, rcx, r8, r9), at function
+entry. Floating-point parameters travel in SSE registers and are left out without taking an
+integer register; a parameter passed by value as a struct makes the registers of the ones after
+it unknown, so those are left out too. What is left out is listed in :attr:`FunctionArgs.skipped`
+so an error can say why ``args.x`` is missing.
+
+Pure: reads the file, no syscalls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ELFError
+from .types import AddrSpace, IntType, PointerType, Type, VoidType
+
+#: integer argument registers in order (System V x86-64)
+ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+
+_QUALIFIERS = frozenset({"DW_TAG_typedef", "DW_TAG_const_type", "DW_TAG_volatile_type", "DW_TAG_restrict_type",
+                         "DW_TAG_atomic_type"})
+_SIGNED = frozenset({"DW_ATE_signed", "DW_ATE_signed_char"})
+_INTEGRAL = _SIGNED | {"DW_ATE_unsigned", "DW_ATE_unsigned_char", "DW_ATE_boolean", "DW_ATE_UTF"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its name, C spelling of its type, and (when readable) type and register."""
+
+    name: str
+    c_type: str
+    type: Type | None = None
+    register: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    """The parameters of ``function`` in ``binary`` (source order)."""
+
+    binary: str
+    function: str
+    params: tuple[Param, ...]
+
+    @property
+    def readable(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.register)
+
+    @property
+    def skipped(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if not p.register)
+
+
+def _name(die: Any) -> str:
+    attr = die.attributes.get("DW_AT_name")
+    return attr.value.decode(errors="replace") if attr is not None else ""
+
+
+def _target(die: Any) -> Any | None:
+    return die.get_DIE_from_attribute("DW_AT_type") if "DW_AT_type" in die.attributes else None
+
+
+def _strip(die: Any | None) -> Any | None:
+    while die is not None and die.tag in _QUALIFIERS:
+        die = _target(die)
+    return die
+
+
+def c_spelling(die: Any | None) -> str:
+    """``const char *``, ``unsigned long``, ``struct point``... for listings."""
+    if die is None:
+        return "void"
+    tag = die.tag
+    if tag == "DW_TAG_pointer_type":
+        return f"{c_spelling(_target(die))} *".replace("* *", "**")
+    if tag == "DW_TAG_const_type":
+        return f"const {c_spelling(_target(die))}"
+    if tag == "DW_TAG_volatile_type":
+        return f"volatile {c_spelling(_target(die))}"
+    if tag in ("DW_TAG_restrict_type", "DW_TAG_atomic_type"):
+        return c_spelling(_target(die))
+    prefix = {"DW_TAG_structure_type": "struct ", "DW_TAG_union_type": "union ",
+              "DW_TAG_enumeration_type": "enum "}.get(tag, "")
+    return prefix + (_name(die) or "(anon)")
+
+
+def _byte_size(die: Any) -> int:
+    attr = die.attributes.get("DW_AT_byte_size")
+    return int(attr.value) if attr is not None else 0
+
+
+def _int_type(die: Any) -> IntType | None:
+    size = _byte_size(die)
+    if size not in (1, 2, 4, 8):
+        return None
+    if die.tag == "DW_TAG_enumeration_type":
+        return IntType(size * 8, True)
+    enc = die.attributes.get("DW_AT_encoding")
+    if enc is None:
+        return None
+    from elftools.dwarf.enums import ENUM_DW_ATE
+
+    names = {v: k for k, v in ENUM_DW_ATE.items()}
+    name = names.get(enc.value, "")
+    if name not in _INTEGRAL:
+        return None
+    return IntType(size * 8, name in _SIGNED)
+
+
+def trace_type(die: Any | None) -> Type | None:
+    """The script type of a parameter's DWARF type; None when it is not passed in an integer
+    register (floats, structs by value)."""
+    die = _strip(die)
+    if die is None:
+        return None
+    if die.tag == "DW_TAG_pointer_type":
+        pointee = _strip(_target(die))
+        target: Type = VoidType()
+        if pointee is not None and pointee.tag in ("DW_TAG_base_type", "DW_TAG_enumeration_type"):
+            target = _int_type(pointee) or VoidType()
+        return PointerType(target, AddrSpace.USER)
+    if die.tag in ("DW_TAG_base_type", "DW_TAG_enumeration_type"):
+        return _int_type(die)
+    return None
+
+
+def _is_float(die: Any | None) -> bool:
+    die = _strip(die)
+    if die is None or die.tag != "DW_TAG_base_type":
+        return False
+    from elftools.dwarf.enums import ENUM_DW_ATE
+
+    enc = die.attributes.get("DW_AT_encoding")
+    return enc is not None and enc.value in (ENUM_DW_ATE["DW_ATE_float"], ENUM_DW_ATE["DW_ATE_complex_float"])
+
+
+def _params(sub: Any) -> tuple[Param, ...]:
+    out: list[Param] = []
+    regs = iter(ARG_REGS)
+    known = True
+    for child in sub.iter_children():
+        if child.tag != "DW_TAG_formal_parameter":
+            continue
+        tdie = _target(child)
+        name, spelled = _name(child) or f"arg{len(out)}", c_spelling(tdie)
+        t = trace_type(tdie)
+        if t is not None and known:
+            reg = next(regs, "")
+            out.append(Param(name, spelled, t if reg else None, reg))
+            continue
+        if not _is_float(tdie):
+            known = False  # a struct by value: where the next ones travel depends on its layout
+        out.append(Param(name, spelled))
+    return tuple(out)
+
+
+def _has_debug_info(elf: Any) -> bool:
+    return bool(elf.has_dwarf_info()) and elf.get_section_by_name(".debug_info") is not None
+
+
+def function_args(binary: str, function: str) -> FunctionArgs:
+    """The parameters of ``function`` from ``binary``'s DWARF.
+
+    Raises :class:`~pybpf.errors.ELFError` when the binary has no DWARF (build it with ``-g``,
+    or install its debug symbols) or DWARF does not describe ``function``.
+    """
+    from elftools.common.exceptions import ELFError as PyElfError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(binary, "rb") as f:
+            elf = ELFFile(f)
+            if not _has_debug_info(elf):
+                raise ELFError(f"{binary} has no DWARF debug information, so the arguments of {function} are "
+                               "unknown: rebuild it with -g (or install its debug symbols), or use arg0, arg1...")
+            dwarf = elf.get_dwarf_info()
+            for cu in dwarf.iter_CUs():
+                for die in cu.iter_DIEs():
+                    if die.tag == "DW_TAG_subprogram" and _name(die) == function \
+                            and "DW_AT_declaration" not in die.attributes:
+                        return FunctionArgs(binary, function, _params(die))
+    except PyElfError as e:
+        raise ELFError(f"cannot read the DWARF of {binary}: {e}") from None
+    raise ELFError(f"the DWARF of {binary} does not describe a function {function}: use arg0, arg1...")
+
+
+def list_functions(binary: str) -> dict[str, FunctionArgs]:
+    """Every function the DWARF of ``binary`` defines, with its parameters (for ``-lv``);
+    empty when the binary has no DWARF."""
+    from elftools.elf.elffile import ELFFile
+
+    out: dict[str, FunctionArgs] = {}
+    with open(binary, "rb") as f:
+        elf = ELFFile(f)
+        if not _has_debug_info(elf):
+            return out
+        for cu in elf.get_dwarf_info().iter_CUs():
+            for die in cu.iter_DIEs():
+                if die.tag == "DW_TAG_subprogram" and "DW_AT_declaration" not in die.attributes:
+                    name = _name(die)
+                    if name and name not in out:
+                        out[name] = FunctionArgs(binary, name, _params(die))
+    return out
