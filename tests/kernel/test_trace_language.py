@@ -95,3 +95,10 @@ def test_uprobe_args_of_a_binary_without_dwarf_says_so(tmp: Path) -> None:
     assert r.returncode != 0
     assert f"{stripped} has no DWARF debug information" in r.stderr
     assert "rebuild it with -g" in r.stderr
+
+
+def test_verbose_uprobe_listing_shows_the_parameters(args_bin: Path) -> None:
+    r = subprocess.run([*PYBPF, "trace", "-lv", f"uprobe:{args_bin}:show"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout.splitlines() == [f"uprobe:{args_bin}:show", "    int n", "    const char * s", "    double ratio",
+                                     "    unsigned char flag", "    long * where"]

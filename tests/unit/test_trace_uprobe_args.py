@@ -48,3 +48,13 @@ def test_no_dwarf_is_a_semantic_error_at_the_probe() -> None:
 def test_args_in_a_uretprobe_is_refused_as_bpftrace_does() -> None:
     with pytest.raises(TraceSemanticError, match="uretprobe used here"):
         compile_script("uretprobe:/bin/x:show { print(args.n); }", env=env(function_args=_args))
+
+
+def test_verbose_listing_shows_parameters_of_uprobe_functions() -> None:
+    from pybpf.trace.runtime.listing import ListingSources, probe_listing
+
+    src = ListingSources(binary_functions=lambda path: ["show", "stripped"],
+                         function_params=lambda path: {"show": ["int n", "const char * s"]})
+    assert probe_listing("uprobe:/bin/x:*", verbose=True, sources=src).lines == [
+        "uprobe:/bin/x:show", "    int n", "    const char * s", "uprobe:/bin/x:stripped"]
+    assert probe_listing("uprobe:/bin/x:*", sources=src).lines == ["uprobe:/bin/x:show", "uprobe:/bin/x:stripped"]

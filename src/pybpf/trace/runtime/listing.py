@@ -65,6 +65,12 @@ def _binary_functions(path: str) -> list[str]:
     return [s.name for s in BinaryImage.open(find_library(path)).symbols]
 
 
+def _function_params(path: str) -> dict[str, list[str]]:
+    from ..dwarfargs import list_functions
+    from ...link._uprobe_resolve import find_library
+    return {name: [f"{p.c_type} {p.name}" for p in fa.params] for name, fa in list_functions(find_library(path)).items()}
+
+
 def _usdt_probes(path: str) -> list[tuple[str, str]]:
     from ...link.usdt import probes
     return [(p.provider, p.name) for p in probes(path)]
@@ -100,6 +106,8 @@ class ListingSources:
     tracepoints: Callable[[], list[tuple[str, str]]] = _all_tracepoints
     tracepoint_fields: Callable[[str, str], list[str]] = _tracepoint_fields
     binary_functions: Callable[[str], list[str]] = _binary_functions
+    #: function -> its parameters (``const char * s``) from the binary's DWARF (``-lv``)
+    function_params: Callable[[str], dict[str, list[str]]] = _function_params
     usdt_probes: Callable[[str], list[tuple[str, str]]] = _usdt_probes
     kernel_functions: Callable[[], list[str]] = _kernel_functions
     fentry_refusal: Callable[[], str | None] = _fentry_refusal
@@ -197,7 +205,9 @@ class _Lister:
     def uprobe(self, rest: str, provider: P = P.UPROBE) -> Iterator[Listed]:
         target, func = _target_and_func(rest, provider)
         match = _matcher(func)
-        return (Listed(f"{provider}:{target}:{f}") for f in sorted(set(self.src.binary_functions(target))) if match(f))
+        params = self.src.function_params(target) if self.verbose and provider is P.UPROBE else {}
+        return (Listed(f"{provider}:{target}:{f}", details=tuple(params.get(f, ())))
+                for f in sorted(set(self.src.binary_functions(target))) if match(f))
 
     def usdt(self, rest: str) -> Iterator[Listed]:
         target, _, probe = rest.partition(":")
