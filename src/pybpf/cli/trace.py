@@ -6,6 +6,10 @@
     pybpf trace -c 'ls /' -e '...'           # trace until the command exits (cpid is its pid)
     pybpf trace -f json -e '...'             # bpftrace's NDJSON records
     pybpf trace --dry-run -e '...'           # the LLVM IR and the eBPF instructions, nothing loaded
+
+A compiled program is kept in pybpf's cache (``~/.cache/pybpf/trace``, see pybpf.trace.cache):
+the next run of the same program on the same kernel starts without compiling. ``--no-cache``
+(or PYBPF_TRACE_CACHE=0) compiles every time and leaves the cache alone.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--unsafe", action="store_true", help="allow system() and signal()")
     p.add_argument("--dry-run", action="store_true", help="print the LLVM IR and the eBPF instructions, then stop")
     p.add_argument("--emit-obj", metavar="FILE", help="write the compiled ELF object to FILE (pybpf.load reads it)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile even if this program is in the cache, and do not store it (also: PYBPF_TRACE_CACHE=0)")
     p.add_argument("args", nargs="*", metavar="ARG",
                    help="script file (without -e) and positional parameters $1, $2 ...; with -l: the pattern")
     p.set_defaults(func=run)
@@ -89,6 +95,23 @@ def compile_program(text: str, filename: str, params: tuple[str, ...], *, unsafe
     return compile_script(typed, cpid=cpid)
 
 
+def cached_program(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int = 0,
+                   use_cache: bool = True) -> Any:
+    """The compiled script from the cache when this program was compiled before for this kernel
+    (nothing of the compiler is imported then), else :func:`compile_program`'s, then stored."""
+    if not use_cache:
+        return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
+    from ..trace.cache import TraceCache, cache_key
+
+    cache = TraceCache()
+    key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
+    script = cache.lookup(key)
+    if script is None:
+        script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
+        cache.store(key, script)
+    return script
+
+
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
     if path is None:
@@ -125,7 +148,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     child = PausedCommand(args.command) if args.command else None
     try:
-        script = compile_program(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0)
+        from ..trace.cache import enabled
+
+        script = cached_program(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
+                                use_cache=enabled(args.no_cache))
         if args.emit_obj:
             script.write_object(args.emit_obj)
         with _output(args.output) as out:

@@ -1,0 +1,355 @@
+"""The on-disk cache of compiled ``pybpf trace`` programs, under ``pybpf._cache_dir.cache_dir() / "trace"``.
+
+Parsing, type-checking and compiling a one-liner with LLVM costs several times what loading it
+does. A later run of the same program on the same kernel reads the compiled script (the
+:class:`~pybpf.spec.ObjectSpec`, its probes, maps and event layouts) from here instead, without
+importing the parser, the analyser, code generation, llvmlite or the ELF reader.
+
+The *key* hashes what the compiled object depends on and is known before compiling: the program
+text and file name, the positional parameters, ``--unsafe``, the ``-c`` command's pid when the
+program reads ``cpid``, the number of CPUs, the running kernel (release, build, the size and
+mtime of its BTF, the modules that have BTF: tracepoint formats and BTF types come from there),
+pybpf's compiler sources (size and mtime of every module: a changed compiler is a new key), llvmlite
+and the Python version. The *entry* also lists the binaries the program probes (uprobe,
+uretprobe and usdt targets, whose symbols and USDT notes are read while compiling) with their
+size and mtime; a changed binary makes the entry stale. What only the run needs (``-p PID``,
+the output format, uprobe addresses, which the attach step resolves) is not part of either.
+
+Entries are :mod:`marshal` data of builtins only, never pickles: dataclasses and enums are
+written as (class name, fields) and read back only for classes of :data:`_MODULES`. A missing,
+truncated, corrupt, stale or foreign entry is a miss; reading the cache never raises. Bypass it
+with ``pybpf trace --no-cache`` or ``PYBPF_TRACE_CACHE=0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._cache_dir import cache_dir
+
+if TYPE_CHECKING:
+    from .codegen.result import CompiledScript
+
+log = logging.getLogger("pybpf.trace.cache")
+
+#: bumped when the entry layout changes (old entries become misses)
+FORMAT = 1
+#: the first bytes of every entry file
+MAGIC = b"pybpf-trace-cache\n"
+#: modules whose dataclasses and enums an entry may name; nothing else is ever instantiated
+_MODULES = frozenset({
+    "pybpf.enums", "pybpf.spec", "pybpf.btf.types", "pybpf.trace.types", "pybpf.trace.ast",
+    "pybpf.trace.semantic.model", "pybpf.trace.codegen.result",
+})
+#: probe kinds whose target is a binary read while compiling (symbols, USDT notes)
+_BINARY_PROBES = ("uprobe", "uretprobe", "usdt")
+#: where the kernel publishes its BTF (vmlinux, and one file per module that has BTF)
+KERNEL_BTF_DIR = "/sys/kernel/btf"
+
+
+class CacheFormatError(ValueError):
+    """An entry that cannot be written or read back (a class outside :data:`_MODULES`, bad data)."""
+
+
+def enabled(no_cache_flag: bool = False) -> bool:
+    """Whether ``pybpf trace`` uses the cache: not with ``--no-cache`` or ``PYBPF_TRACE_CACHE=0``."""
+    return not no_cache_flag and os.environ.get("PYBPF_TRACE_CACHE", "1").strip().lower() not in ("0", "no", "off")
+
+
+# ----------------------------------------------------------------------------- the key
+
+
+#: parts of pybpf that compiling a program never runs (the loader, the runtime, other front
+#: ends): editing them does not make cached programs stale
+_NOT_COMPILER = frozenset({
+    "/vm", "/bcc", "/cc", "/cli", "/events", "/stacks", "/loader", "/maps", "/features", "/trace/runtime",
+    "/collection.py", "/map.py", "/program.py", "/_collection_base.py", "/_lifetime.py",
+})
+
+
+def _package_files(root: str) -> list[tuple[str, int, int]]:
+    """(path under ``root``, size, mtime ns) of the compiler's Python modules below ``root``, sorted."""
+    out: list[tuple[str, int, int]] = []
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for e in entries:
+                rel = e.path[len(root):]
+                if rel in _NOT_COMPILER:
+                    continue
+                if e.name.endswith(".py"):
+                    st = e.stat()
+                    out.append((rel, st.st_size, st.st_mtime_ns))
+                elif e.is_dir(follow_symlinks=False) and e.name != "__pycache__" and not e.name.startswith("."):
+                    pending.append(e.path)
+    out.sort()
+    return out
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _llvmlite_identity() -> tuple[int, int] | None:
+    """Size and mtime of llvmlite's shared library (the LLVM that compiles), without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llvmlite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    lib_dir = os.path.join(next(iter(spec.submodule_search_locations)), "binding")
+    try:
+        libs = sorted(n for n in os.listdir(lib_dir) if n.startswith("libllvmlite"))
+    except OSError:
+        return None
+    return _stat(os.path.join(lib_dir, libs[0])) if libs else None
+
+
+def kernel_identity(btf_dir: str = KERNEL_BTF_DIR) -> tuple[object, ...]:
+    """What identifies the running kernel's types and tracepoints: uname, vmlinux BTF size and
+    mtime, the modules with BTF."""
+    u = os.uname()
+    try:
+        modules: tuple[str, ...] = tuple(sorted(os.listdir(btf_dir)))
+    except OSError:
+        modules = ()
+    return u.release, u.version, u.machine, _stat(os.path.join(btf_dir, "vmlinux")), modules
+
+
+def cache_key(text: str, filename: str, params: Sequence[str], *, unsafe: bool, cpid: int = 0,
+              kernel: tuple[object, ...] | None = None) -> str:
+    """The key of a program: the SHA-256 of every input its compiled object depends on (see the module doc)."""
+    import hashlib
+
+    from .. import __file__ as package_init
+
+    parts = (
+        FORMAT, sys.version, _package_files(os.path.dirname(package_init)), _llvmlite_identity(),
+        kernel_identity() if kernel is None else kernel, os.cpu_count(),
+        text, filename, tuple(params), bool(unsafe),
+        cpid if "cpid" in text else 0,  # compiled in as a constant only where the program reads it
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _resolve_binary(target: str) -> str:
+    """The file a uprobe/usdt target names (a bare name is looked up on PATH, as the analyser does)."""
+    if "/" in target:
+        return target
+    import shutil
+
+    return shutil.which(target) or target
+
+
+def binary_dependencies(script: CompiledScript) -> list[tuple[str, str, tuple[int, int] | None]]:
+    """(target as written, the file it resolves to, its size and mtime) of every probed binary."""
+    targets = sorted({p.attach_point.target for p in script.probes
+                      if str(p.kind) in _BINARY_PROBES and p.attach_point.target})
+    return [(t, path, _stat(path)) for t in targets for path in (_resolve_binary(t),)]
+
+
+def _dependencies_unchanged(deps: Any) -> bool:
+    for target, path, stat in deps:
+        if _resolve_binary(target) != path or _stat(path) != stat:
+            log.debug("trace cache: %s changed since the program was compiled", target)
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- the codec
+
+
+def _class_name(obj: object) -> str:
+    cls = type(obj)
+    if cls.__module__ not in _MODULES:
+        raise CacheFormatError(f"{cls.__module__}.{cls.__qualname__} is not a class the trace cache stores")
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def encode(obj: object) -> object:
+    """``obj`` as marshal-able builtins: every container and object becomes a tagged tuple."""
+    import dataclasses
+    import enum
+
+    from ..btf import BTF
+    from ..isa import Instruction, encode as encode_insns
+
+    def enc(o: object) -> object:
+        if o is None or isinstance(o, (bool, int, float, str, bytes)) and not isinstance(o, enum.Enum):
+            return o
+        if isinstance(o, enum.Enum):
+            return ("e", _class_name(o), o.value)
+        if isinstance(o, bytearray):
+            return ("b", bytes(o))
+        if isinstance(o, list):
+            if o and all(isinstance(i, Instruction) for i in o):
+                return ("i", encode_insns(o))
+            return ("l", [enc(i) for i in o])
+        if isinstance(o, tuple):
+            return ("t", tuple(enc(i) for i in o))
+        if isinstance(o, (set, frozenset)):
+            return ("s", [enc(i) for i in o])
+        if isinstance(o, dict):
+            return ("d", [(enc(k), enc(v)) for k, v in o.items()])
+        if isinstance(o, BTF):
+            return ("btf", o.to_bytes())
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return ("c", _class_name(o), {f.name: enc(getattr(o, f.name)) for f in dataclasses.fields(o)})
+        raise CacheFormatError(f"{type(o).__qualname__} values are not stored by the trace cache")
+
+    return enc(obj)
+
+
+class _Decoder:
+    """Reads what :func:`encode` wrote; classes are looked up (and their modules imported) on first use."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, Any] = {}
+        self._init_fields: dict[Any, tuple[frozenset[str], bool]] = {}
+        self._tags: dict[str, Callable[[tuple[Any, ...]], object]] = {
+            "e": lambda v: self._class(v[1])(v[2]),
+            "b": lambda v: bytearray(v[1]),
+            "l": lambda v: [self(i) for i in v[1]],
+            "t": lambda v: tuple(self(i) for i in v[1]),
+            "s": lambda v: frozenset(self(i) for i in v[1]),
+            "d": lambda v: {self(k): self(x) for k, x in v[1]},
+            "i": self._instructions,
+            "btf": self._btf,
+            "c": self._dataclass,
+        }
+
+    def _class(self, name: object) -> Any:
+        cls = self._classes.get(name)  # type: ignore[arg-type]
+        if cls is None:
+            import importlib
+
+            module, _, qualname = str(name).partition(":")
+            if module not in _MODULES:
+                raise CacheFormatError(f"the entry names {name!r}, not a class the trace cache stores")
+            cls = getattr(importlib.import_module(module), qualname)
+            self._classes[str(name)] = cls
+        return cls
+
+    @staticmethod
+    def _instructions(v: tuple[Any, ...]) -> object:
+        from ..isa import decode
+
+        return decode(v[1])
+
+    @staticmethod
+    def _btf(v: tuple[Any, ...]) -> object:
+        from ..btf import BTF
+
+        return BTF.from_bytes(v[1])
+
+    def _dataclass(self, v: tuple[Any, ...]) -> object:
+        cls = self._class(v[1])
+        known = self._init_fields.get(cls)
+        if known is None:
+            import dataclasses
+
+            fields = dataclasses.fields(cls)
+            known = frozenset(f.name for f in fields if f.init), all(f.init for f in fields)
+            self._init_fields[cls] = known
+        names, all_init = known
+        values = {k: self(x) for k, x in v[2].items()}
+        obj = cls(**{k: x for k, x in values.items() if k in names})
+        if not all_init:
+            for k, x in values.items():
+                if k not in names:
+                    object.__setattr__(obj, k, x)
+        return obj
+
+    def __call__(self, data: object) -> object:
+        if isinstance(data, tuple):
+            return self._tags[data[0]](data)
+        return data
+
+
+def decode(data: object) -> object:
+    """The object :func:`encode` turned into ``data``; :class:`CacheFormatError` (or the error of a
+    class's own checks) on data it did not write."""
+    return _Decoder()(data)
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+class TraceCache:
+    """Compiled scripts by :func:`cache_key`, one file each under ``root`` (default: ``cache_dir()/trace``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else cache_dir() / "trace"
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.bin"
+
+    def lookup(self, key: str) -> CompiledScript | None:
+        """The script stored under ``key``, or None (missing, stale, unreadable or corrupt: never raises)."""
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        try:
+            if not raw.startswith(MAGIC):
+                raise CacheFormatError("not a trace cache entry")
+            entry = marshal.loads(raw[len(MAGIC):])
+            if entry[0] != FORMAT or entry[1] != key:
+                raise CacheFormatError("an entry of another format or key")
+            if not _dependencies_unchanged(entry[2]):
+                return None
+            script = decode(entry[3])
+            if type(script).__name__ != "CompiledScript":
+                raise CacheFormatError("the entry does not hold a compiled script")
+        except Exception as exc:  # noqa: BLE001 - any damage to the file is a miss, never a crash
+            log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
+                        path, type(exc).__name__, exc)
+            return None
+        log.debug("trace cache hit %s", key[:12])
+        return script  # type: ignore[return-value]
+
+    def store(self, key: str, script: CompiledScript) -> Path | None:
+        """Keep ``script`` (without its typed AST and IR) under ``key``; None when it cannot be
+        stored (a read-only cache directory is not an error for the run)."""
+        import dataclasses
+        import tempfile
+
+        try:
+            body = encode(dataclasses.replace(script, typed=None, ir=""))
+            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body))
+        except (CacheFormatError, ValueError) as exc:
+            log.warning("not caching the compiled program: %s", exc)
+            return None
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)  # readers see the old entry or the whole new one
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            log.warning("cannot write the trace cache entry %s: %s", path, exc.strerror)
+            return None
+        return path
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
