@@ -159,6 +159,17 @@ class PerfType(IntEnum):
     BREAKPOINT = 5
 
 
+class BreakpointType(IntFlag):
+    """``enum HW_BREAKPOINT_*`` (``perf_event_attr.bp_type`` for PerfType.BREAKPOINT): the accesses
+    a hardware watchpoint fires on. x86 has no read-only watchpoints (R alone is refused)."""
+
+    EMPTY = 0
+    R = 1
+    W = 2
+    RW = 3
+    X = 4
+
+
 class PerfSwConfig(IntEnum):
     """``enum perf_sw_ids`` (``config`` for PerfType.SOFTWARE)."""
 
