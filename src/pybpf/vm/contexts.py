@@ -9,6 +9,8 @@
   ``tc_classid``, ``queue_mapping`` and ``tstamp`` are writable.
 * Anything else: the caller's ctx bytes as a read-only region (raw tracepoint / tracing
   u64 arguments, pt_regs, a syscall program's writable ctx).
+
+:func:`task_struct` builds the ``struct task_struct`` bytes ``bpf_get_current_task`` points to.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from ..enums import ProgramType
 from .memory import CTX_REGION, PACKET_REGION, Memory, Region, VMError
 
 if TYPE_CHECKING:
-    pass
+    from ..btf import BTF
 
 __all__ = ["Packet", "ContextBuilder", "build_context", "PreparedContext", "XDP_HEADROOM", "ETH_HLEN",
-           "SK_BUFF_SIZE", "XDP_MD_SIZE"]
+           "SK_BUFF_SIZE", "XDP_MD_SIZE", "task_struct"]
 
 ETH_HLEN = 14
 #: XDP_PACKET_HEADROOM
@@ -288,3 +290,27 @@ def build_context(prog_type: ProgramType, memory: Memory, data: bytes | None, ct
     if builder is None:
         return _raw(memory, data, ctx, writable=False)
     return builder(memory, data, ctx)
+
+
+def task_struct(btf: BTF | None = None, **fields: object) -> bytes:
+    """The bytes of a ``struct task_struct`` with ``fields`` set (the rest zero), laid out as in
+    ``btf`` (default: the running kernel's BTF, which CO-RE relocates the programs against too).
+    Values are what :func:`pybpf.btf.values.encode_value` takes: ints, bytes for char arrays,
+    dicts for nested structs. Give the result to ``TaskContext(task_struct=...)``.
+
+    >>> ts = task_struct(pid=42, tgid=42, comm=b"worker")            # doctest: +SKIP
+    >>> vm.load(obj, task=TaskContext(pid=42, tgid=42, comm=b"worker", task_struct=ts))
+    """
+    from ..btf import Kind
+    from ..btf.values import encode_value
+    from ..errors import BTFError
+
+    if btf is None:
+        from ..btf import kernel_btf
+
+        btf = kernel_btf()
+    ids = btf.find("task_struct", Kind.STRUCT)
+    if not ids:
+        raise BTFError("the BTF has no struct task_struct; pass the kernel's BTF (pybpf.btf.kernel_btf()) or one "
+                       "from a vmlinux with BTF")
+    return encode_value(btf, ids[0], fields)

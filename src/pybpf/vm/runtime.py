@@ -22,7 +22,7 @@ from ..isa import HELPER_IDS, HELPER_NAMES, Instruction
 from ..isa.opcodes import AtomicOp, PseudoSrc
 from .interpreter import FUNC_TAG
 from .maps import MAP_TAG, VMMap
-from .memory import Memory, OFFSET_MASK, VMError
+from .memory import Memory, OFFSET_MASK, Region, VMError
 
 if TYPE_CHECKING:
     from .program import VMProgram
@@ -41,13 +41,21 @@ HelperFunc = Callable[..., int]
 
 @dataclass
 class TaskContext:
-    """The "current task" helpers report (get_current_pid_tgid, uid_gid, comm)."""
+    """The "current task" helpers report (get_current_pid_tgid, uid_gid, comm).
+
+    ``task_struct`` is what ``bpf_get_current_task`` / ``bpf_get_current_task_btf`` point to:
+    the bytes of a ``struct task_struct`` (mapped read-only on first use; build them with
+    :func:`pybpf.vm.contexts.task_struct`), or the address of memory already mapped (from
+    ``VMCollection.register_memory``, when other structs must point into it). None: programs
+    that ask for the task stop with an error saying how to give one.
+    """
 
     pid: int = 0
     tgid: int = 0
     uid: int = 0
     gid: int = 0
     comm: bytes = b""
+    task_struct: bytes | bytearray | int | None = None
 
 
 @dataclass
@@ -94,6 +102,8 @@ class Runtime:
         self.back_edge_limit = 1 << 26
         self._python_helpers: dict[int, HelperFunc] = {}
         self._bound: dict[int, Callable[..., int]] = {}
+        #: (the task_struct bytes mapped, their region) for bpf_get_current_task
+        self._task_region: tuple[bytes | bytearray, Region] | None = None
 
     # ---- handles ---------------------------------------------------------------------
 
@@ -135,6 +145,23 @@ class Runtime:
             return FUNC_TAG | (pc + 1 + rel)
         raise VMError(f"ld_imm64 with src={src} ({PseudoSrc(src).name if src in PseudoSrc._value2member_map_ else '?'})"
                       " is not supported in the VM (kernel symbols and fd_array maps need the kernel)", pc=pc)
+
+    def task_address(self) -> int:
+        """Where ``bpf_get_current_task`` points: ``task.task_struct`` (its bytes mapped
+        read-only once, again when they are replaced)."""
+        ts = self.task.task_struct
+        if ts is None:
+            raise VMError("the program asks for the current task_struct (bpf_get_current_task[_btf]) but the VM "
+                          "has none; give it: TaskContext(task_struct=pybpf.vm.contexts.task_struct(btf, pid=..., "
+                          "...)) or an address from register_memory")
+        if isinstance(ts, int):
+            return ts & M64
+        if self._task_region is None or self._task_region[0] is not ts:
+            if self._task_region is not None:
+                self.memory.unmap(self._task_region[1])
+            region = self.memory.map(bytearray(ts), "the current task_struct", writable=False)
+            self._task_region = (ts, region)
+        return self._task_region[1].base
 
     # ---- helpers ---------------------------------------------------------------------
 

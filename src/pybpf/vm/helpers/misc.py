@@ -61,6 +61,12 @@ def get_current_comm(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -
     return 0
 
 
+def get_current_task(rt: Runtime, *args: int) -> int:
+    """bpf_get_current_task and bpf_get_current_task_btf: the task_struct the caller gave
+    (``TaskContext.task_struct``)."""
+    return rt.task_address()
+
+
 def _read_str(rt: Runtime) -> Callable[[int], bytes]:
     return lambda addr: rt.memory.read_cstr(addr, MAX_STR)
 
@@ -214,6 +220,7 @@ HELPERS: dict[int, Callable[..., int]] = {
     15: get_current_uid_gid,
     16: get_current_comm,
     28: csum_diff,
+    35: get_current_task,
     42: get_numa_node_id,
     45: probe_read_str,
     93: spin_lock,
@@ -223,6 +230,7 @@ HELPERS: dict[int, Callable[..., int]] = {
     114: probe_read_str,
     115: probe_read_str,
     125: ktime_get_boot_ns,
+    158: get_current_task,  # get_current_task_btf
     160: ktime_get_coarse_ns,
     165: snprintf,
     177: trace_vprintk,

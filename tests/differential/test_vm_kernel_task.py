@@ -1,0 +1,40 @@
+"""bpf_get_current_task[_btf] in the kernel and in the VM: a raw tracepoint test run reads
+pid, tgid and comm of the task running it (this test's thread); the VM, given a task_struct
+with this thread's identity, must read the same values through the same CO-RE offsets."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import pybpf
+import pybpf.vm as vm
+from pybpf import _sys
+from pybpf.cc import compile as cc_compile
+from pybpf.vm import TaskContext
+from pybpf.vm.contexts import task_struct
+
+pytestmark = pytest.mark.kernel
+
+PROG = Path(__file__).parent.parent / "unit" / "progs_vm" / "current_task.bpf.c"
+
+
+def test_current_task_matches_the_kernel() -> None:
+    obj = cc_compile(PROG)
+    with pybpf.load(obj) as kernel:
+        # a raw tracepoint test run takes only ctx (repeat, data and ctx_out must be 0)
+        k_ret = _sys.prog_test_run(kernel.programs["current_task"].fd, ctx=bytes(8), repeat=0,
+                                   ctx_out_size=0).retval
+        k_seen = dict(kernel.globals["seen"])  # type: ignore[call-overload]
+    tid, tgid = threading.get_native_id(), os.getpid()
+    with open(f"/proc/self/task/{tid}/comm", "rb") as f:
+        comm = f.read().rstrip(b"\n")
+    assert (k_seen["pid"], k_seen["tgid"], k_seen["comm"]) == (tid, tgid, comm)  # the kernel saw this thread
+    task = TaskContext(pid=tid, tgid=tgid, comm=comm, task_struct=task_struct(pid=tid, tgid=tgid, comm=comm))
+    with vm.load(obj, task=task) as coll:
+        v_ret = coll.programs["current_task"].test_run(ctx=bytes(8)).retval
+        v_seen = dict(coll.globals["seen"])  # type: ignore[index]
+    assert (v_ret, v_seen) == (k_ret, k_seen)
