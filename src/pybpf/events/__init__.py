@@ -14,12 +14,35 @@ Every reader is a context manager owning its fds and mappings, and keeps a ``los
 
 from __future__ import annotations
 
-from .dtype import btf_dtype
+from typing import TYPE_CHECKING, Any
+
 from .errors import EventsError, RecordTypeError, RingBufferFullError
-from .perfbuf import PerfBuffer
-from .ringbuf import Ring, RingBuffer
-from .trace_pipe import TraceEvent, TracePipe, parse_trace_line, trace_fields
-from .user_ringbuf import UserRingBuffer
+
+if TYPE_CHECKING:
+    from .dtype import btf_dtype
+    from .perfbuf import PerfBuffer
+    from .ringbuf import Ring, RingBuffer
+    from .trace_pipe import TraceEvent, TracePipe, parse_trace_line, trace_fields
+    from .user_ringbuf import UserRingBuffer
+
+#: name -> submodule, imported on first use (a ring buffer reader does not load the others)
+_LAZY = {
+    "btf_dtype": ".dtype", "PerfBuffer": ".perfbuf", "Ring": ".ringbuf", "RingBuffer": ".ringbuf",
+    **dict.fromkeys(("TraceEvent", "TracePipe", "parse_trace_line", "trace_fields"), ".trace_pipe"),
+    "UserRingBuffer": ".user_ringbuf",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EventsError", "PerfBuffer", "RecordTypeError", "Ring", "RingBuffer", "RingBufferFullError", "TraceEvent",

@@ -16,14 +16,37 @@ Modules: :mod:`.stackmap` (StackTraceMap, build ids, stack id errors), :mod:`.ks
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._symbol import UNKNOWN, KallsymsRestrictedError, StackError, Symbol
-from .elfsyms import ElfSymbols, elf_symbols, read_build_id
 from .folded import StackKey, folded, folded_counts, stack_key
 from .ksyms import KernelSymbols, kernel_symbols, ksym, ksym_reload, ksymname
 from .stackmap import (
     BuildIdFrame, BuildIdIndex, BuildIdStatus, StackIdError, StackTraceMap, check_stack_id, stack_id_error,
 )
-from .usyms import Mapping, ProcessSymbols, parse_maps, process_symbols, sym, usym
+
+if TYPE_CHECKING:
+    from .elfsyms import ElfSymbols, elf_symbols, read_build_id
+    from .usyms import Mapping, ProcessSymbols, parse_maps, process_symbols, sym, usym
+
+#: name -> submodule, imported on first use: ELF symbols need pyelftools, which a tracer that
+#: reads only kernel stacks (or none) does not pay for
+_LAZY = {
+    **dict.fromkeys(("ElfSymbols", "elf_symbols", "read_build_id"), ".elfsyms"),
+    **dict.fromkeys(("Mapping", "ProcessSymbols", "parse_maps", "process_symbols", "sym", "usym"), ".usyms"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "UNKNOWN", "BuildIdFrame", "BuildIdIndex", "BuildIdStatus", "ElfSymbols", "KallsymsRestrictedError",

@@ -19,12 +19,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._symbol import UNKNOWN, StackError, Symbol
 from .ksyms import KernelSymbols, kernel_symbols
 from .stackmap import StackIdError, StackTraceMap, normalize_stack_id
-from .usyms import ProcessSymbols, process_symbols
+
+if TYPE_CHECKING:
+    from .usyms import ProcessSymbols
 
 log = logging.getLogger("pybpf.stacks")
 
@@ -139,6 +141,8 @@ class _Frames:
         except StackIdError:
             return [MISSED_USER]
         try:
+            from .usyms import process_symbols  # pyelftools: only for user stacks
+
             syms = self.processes.get(pid) or process_symbols(pid)
         except StackError as exc:
             log.debug("user stack of pid %d: %s", pid, exc)

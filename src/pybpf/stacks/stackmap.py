@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING
 
 from ..enums import MapFlags, MapType
 from ._symbol import UNKNOWN, StackError, Symbol
-from .elfsyms import elf_symbols, read_build_id
 from .ksyms import KernelSymbols, kernel_symbols
-from .usyms import ProcessSymbols, process_symbols
 
 if TYPE_CHECKING:
     from ..map import Map
+    from .usyms import ProcessSymbols
 
 log = logging.getLogger("pybpf.stacks")
 
@@ -216,6 +215,8 @@ class StackTraceMap:
 
     def user_stack(self, stack_id: int, process: int | ProcessSymbols) -> list[Symbol]:
         """Stack ``stack_id`` (recorded with BPF_F_USER_STACK) of a process (pid or snapshot)."""
+        from .usyms import ProcessSymbols, process_symbols  # user symbols need pyelftools: imported when used
+
         syms = process if isinstance(process, ProcessSymbols) else process_symbols(process)
         return syms.symbolize(self.stack(stack_id))
 
@@ -250,6 +251,8 @@ class BuildIdIndex:
 
     def add_path(self, path: str | os.PathLike[str]) -> str | None:
         """Index one file; returns its build id (None if it has none)."""
+        from .elfsyms import read_build_id
+
         bid = read_build_id(path)
         if bid is None:
             log.debug("%s has no GNU build id", path)
@@ -259,6 +262,8 @@ class BuildIdIndex:
 
     def add_process(self, process: int | ProcessSymbols) -> None:
         """Index every ELF file a process maps."""
+        from .usyms import ProcessSymbols
+
         syms = process if isinstance(process, ProcessSymbols) else ProcessSymbols(process)
         for bid, path in syms.build_ids().items():
             self.files.setdefault(bid, path)
@@ -282,6 +287,8 @@ class BuildIdIndex:
         if path is None:
             return Symbol(UNKNOWN, frame.offset, frame.build_id, 0)
         try:
+            from .elfsyms import elf_symbols
+
             syms = elf_symbols(path)
         except StackError as exc:
             log.debug("%s", exc)
