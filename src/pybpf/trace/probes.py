@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from collections.abc import Callable, Iterable
 
 from .ast import AttachPoint, ProbeType, Span
@@ -182,6 +183,10 @@ def _ap_watchpoint(ctx: _Ctx, p: ProbeType, parts: list[str]) -> dict[str, objec
     mode = parts[2]
     if not mode or any(c not in "rwx" for c in mode):
         raise ctx.error(f"watchpoint mode must be made of r, w and x, not '{mode}'")
+    if re.fullmatch(r"[A-Za-z_][\w.]*\+arg\d+", parts[0]):
+        raise ctx.error(f"{p}:FUNCTION+argN (watching the address a function is given) is not supported by "
+                        f"pybpf trace; watch an absolute address of the process instead: "
+                        f"{p}:0xADDRESS:{parts[1]}:{mode} with -p PID or -c CMD")
     return {"address": ctx.number(parts[0], "watchpoint address"),
             "length": ctx.number(parts[1], "watchpoint length"), "mode": mode}
 

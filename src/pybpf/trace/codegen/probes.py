@@ -44,11 +44,13 @@ SECTIONS: dict[P, Callable[[AttachPoint], str]] = {
     P.SOFTWARE: lambda ap: "perf_event",
     P.HARDWARE: lambda ap: "perf_event",
     P.ITER: lambda ap: f"iter/{ap.func}",
+    P.WATCHPOINT: lambda ap: "perf_event",
+    P.ASYNCWATCHPOINT: lambda ap: "perf_event",
 }
 
 #: probes whose context starts with a ``struct pt_regs``
 _REGS_CTX = frozenset({P.KPROBE, P.KRETPROBE, P.UPROBE, P.URETPROBE, P.USDT, P.PROFILE, P.SOFTWARE,
-                       P.HARDWARE, P.INTERVAL})
+                       P.HARDWARE, P.INTERVAL, P.WATCHPOINT, P.ASYNCWATCHPOINT})
 USER_PROBES = frozenset({P.UPROBE, P.URETPROBE, P.USDT})
 
 
