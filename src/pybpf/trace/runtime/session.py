@@ -191,6 +191,15 @@ def _counter(prog: Any, point: A.AttachPoint) -> Any:
     return perf_event(prog, period=point.freq or default, event=enum[config])
 
 
+def _watchpoint(prog: Any, point: A.AttachPoint, pid: int | None) -> Any:
+    """watchpoint:ADDR:LEN:MODE: a user address of the traced process (-p/-c), else a kernel address."""
+    from ...link.breakpoint import watchpoint
+    try:
+        return watchpoint(prog, point.address or 0, point.length, access=point.mode, pid=pid)
+    except ValueError as e:
+        raise TraceRuntimeError(f"{point.raw}: {e}") from None
+
+
 def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
     from ... import link
     return {
@@ -210,6 +219,8 @@ def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
         P.SOFTWARE: lambda prog, ap, pid: _counter(prog, ap),
         P.HARDWARE: lambda prog, ap, pid: _counter(prog, ap),
         P.ITER: lambda prog, ap, pid: link.iter(prog),
+        P.WATCHPOINT: _watchpoint,
+        P.ASYNCWATCHPOINT: _watchpoint,
     }
 
 
