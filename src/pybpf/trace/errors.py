@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ..errors import BPFError
-from .ast import NO_SPAN, Span
+from .points import NO_SPAN, Span
 
 
 def render(message: str, span: Span, source: str, filename: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..ast import AttachPoint, ProbeType
+from ..points import AttachPoint, ProbeType
 from ..semantic.model import EventLayout, MapInfo, TypedProgram
 
 if TYPE_CHECKING:

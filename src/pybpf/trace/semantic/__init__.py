@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from .. import ast as A
+from typing import TYPE_CHECKING
+
 from .model import (
     EVENT_HEADER_SIZE, ContextKind, Env, EventField, EventKind, EventLayout, FieldBase, FieldInfo, MapInfo,
     ProbeInfo, TypedProgram,
 )
+
+if TYPE_CHECKING:
+    from .. import ast as A
 
 __all__ = [
     "analyse", "Env", "TypedProgram", "MapInfo", "ProbeInfo", "FieldInfo", "FieldBase", "EventLayout",

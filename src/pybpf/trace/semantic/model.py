@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import ast as A
 from ..types import Type
 
 if TYPE_CHECKING:
+    from .. import ast as A
     from ...btf import BTF
     from ...tracefs import TracepointFormat
     from ..dwarfargs import FunctionArgs
