@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BPFError
-from .. import ast as A
-from ..ast import ProbeType as P
+from .. import points as A
+from ..points import ProbeType as P
 from ..semantic.model import EventKind, EventLayout
 from .aggregations import MapData
 from .decode import Decoder, Symbolizer
