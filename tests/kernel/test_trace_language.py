@@ -102,3 +102,57 @@ def test_verbose_uprobe_listing_shows_the_parameters(args_bin: Path) -> None:
                        timeout=60)
     assert r.stdout.splitlines() == [f"uprobe:{args_bin}:show", "    int n", "    const char * s", "    double ratio",
                                      "    unsigned char flag", "    long * where"]
+
+
+# --------------------------------------------------------------------------- watchpoints
+
+WATCHED = "0x10000000"  # watch.c maps its page there
+
+
+@pytest.fixture(scope="module")
+def watch_bin(tmp: Path) -> Path:
+    out = tmp / "trwatch"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-O1", "-g", "-o", str(out), str(HERE / "watch.c")],
+                   check=True, timeout=300)
+    return out
+
+
+def test_watchpoint_on_writes_of_a_command_counts_each_write(watch_bin: Path) -> None:
+    r = _run(f'watchpoint:{WATCHED}:8:w {{ printf("hit %s\\n", comm); @hits = count(); }}', "-c", f"{watch_bin} 4")
+    assert "error" not in r.stderr, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Attaching 1 probe..."
+    assert "wrote 4 times, last 4" in lines  # the command's own output
+    assert lines.count("hit trwatch") == 4
+    assert lines[-1] == "@hits: 4"
+
+
+def test_asyncwatchpoint_on_reads_and_writes(watch_bin: Path) -> None:
+    r = _run(f"asyncwatchpoint:{WATCHED}:8:rw {{ @hits[comm] = count(); }}", "-c", f"{watch_bin} 3")
+    assert "@hits[trwatch]: 4" in r.stdout.splitlines(), r.stdout + r.stderr  # 3 writes and 1 read
+
+
+def test_watchpoint_in_a_running_process_by_pid(watch_bin: Path) -> None:
+    with subprocess.Popen([str(watch_bin), "2", "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            assert proc.stdout.readline() == b"ready\n"  # its page is mapped
+
+            def release() -> None:
+                assert proc.stdin is not None
+                proc.stdin.write(b"g")
+                proc.stdin.close()
+                proc.wait(timeout=30)
+
+            run = trace(f'watchpoint:{WATCHED}:8:w {{ printf("hit %d\\n", pid); }}', release,
+                        args=["-p", str(proc.pid)])
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert [line for line in run.lines[1:] if line] == [f"hit {proc.pid}"] * 2, run.stdout + run.stderr
+
+
+def test_read_only_watchpoint_is_refused_with_the_reason(watch_bin: Path) -> None:
+    r = _run(f"watchpoint:{WATCHED}:8:r {{ printf(\"hit\\n\"); }}", "-c", f"{watch_bin} 1")
+    assert r.returncode != 0
+    assert "read-only watchpoints" in r.stderr and "watch with mode rw" in r.stderr, r.stderr
