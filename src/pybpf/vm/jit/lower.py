@@ -30,6 +30,7 @@ from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELP
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 from .fastmaps import FAST_HELPERS, FastHelpers
+from .packet import PacketWindow
 
 __all__ = ["JitUnsupported", "LoweredProgram", "lower_program", "StaticError", "REPEAT_SYMBOL"]
 
@@ -110,6 +111,7 @@ class _Func:
         self.capacity = self.field(EnvSlot.CAPACITY)
         stack_host = b.load(b.gep(self.table, [b.mul(rid, _c(ENTRY_WORDS))]))
         self.stack = b.inttoptr(stack_host, P8, name="stack")
+        self.pkt = PacketWindow(self)
         b.branch(self.blocks[start])
         ib = ir.IRBuilder(self.bail)
         ib.ret(_c(0))
@@ -132,11 +134,13 @@ class _Func:
         return self.fn.append_basic_block(name)
 
     def check_err(self) -> None:
-        """After a call out: return at once when an error is pending."""
+        """After a call out: return at once when an error is pending; else re-read what Python
+        may have changed (the packet's table entry)."""
         err = self.field(EnvSlot.ERR)
         cont = self.new_block("ok")
         self.b.cbranch(self.b.icmp_unsigned("!=", err, _c(0)), self.bail, cont)
         self.b.position_at_end(cont)
+        self.pkt.reload()
 
     def fail(self, kind: str, message: str, pc: int) -> None:
         """Terminate the current block with static error ``kind``."""
@@ -183,15 +187,25 @@ class _Func:
 
     def load(self, pc: int, addr: ir.Value, size: int, signed: bool) -> ir.Value:
         b = self.b
+        extend = (b.sext if signed else b.zext) if size < 8 else None
+        in_pkt, pkt_ptr = self.pkt.access(addr, size, write=False)
+        pkt, other = self.new_block("ld_pkt"), self.new_block("ld_table")
+        b.cbranch(in_pkt, pkt, other)
+        b.position_at_end(pkt)
+        raw = b.load(pkt_ptr, align=1)
+        v_pkt = extend(raw, I64) if extend else raw
+        b.position_at_end(other)
         ok, ptr = self.host_ptr(addr, size, 1)
         fast, slow, done = self.new_block("ld_fast"), self.new_block("ld_slow"), self.new_block("ld_done")
         b.cbranch(ok, fast, slow)
+        b.position_at_end(pkt)
+        b.branch(done)
         b.position_at_end(fast)
         raw = b.load(ptr, align=1)
-        v_fast = (b.sext if signed else b.zext)(raw, I64) if size < 8 else raw
+        v_fast = extend(raw, I64) if extend else raw
         b.branch(done)
         b.position_at_end(slow)
-        incoming = [(v_fast, fast)]
+        incoming = [(v_pkt, pkt), (v_fast, fast)]
         if not signed:  # a context field a hook computed earlier in this stretch of native code?
             probe, call = self.new_block("ctx_probe"), self.new_block("ld_call")
             off = b.and_(addr, _c(M32))
@@ -221,11 +235,20 @@ class _Func:
 
     def store(self, pc: int, addr: ir.Value, size: int, value: ir.Value) -> None:
         b = self.b
-        ok, ptr = self.host_ptr(addr, size, 2)
-        fast, slow, done = self.new_block("st_fast"), self.new_block("st_slow"), self.new_block("st_done")
-        b.cbranch(ok, fast, slow)
+        narrow = b.trunc(value, INT[size]) if size < 8 else value
+        in_pkt, pkt_ptr = self.pkt.access(addr, size, write=True)
+        fast, other = self.new_block("st_pkt"), self.new_block("st_table")
+        slow, done = self.new_block("st_slow"), self.new_block("st_done")
+        b.cbranch(in_pkt, fast, other)
         b.position_at_end(fast)
-        b.store(b.trunc(value, INT[size]) if size < 8 else value, ptr, align=1)
+        b.store(narrow, pkt_ptr, align=1)
+        b.branch(done)
+        b.position_at_end(other)
+        ok, ptr = self.host_ptr(addr, size, 2)
+        table = self.new_block("st_fast")
+        b.cbranch(ok, table, slow)
+        b.position_at_end(table)
+        b.store(narrow, ptr, align=1)
         b.branch(done)
         b.position_at_end(slow)
         self.callback(EnvSlot.SLOW_FN, [_c(SlowKind.STORE), addr, _c(size), value, _c(pc)])
