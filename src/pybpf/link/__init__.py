@@ -18,6 +18,7 @@ BTF tracepoint     tp_btf(prog)                                5.5
 kprobe             kprobe / kretprobe / ksyscall / kprobe_multi 4.1 / 5.18
 trampolines        fentry / fexit / fmod_ret / lsm / freplace  5.5 - 5.10
 perf sampling      perf_event(prog, frequency=|period=)        4.9
+watchpoint         watchpoint(prog, address, length, access=)  4.9
 iterator           iter(prog) -> IterLink (.open(), .read())   5.8
 =================  ==========================================  ===============
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .iter import CgroupIterOrder, IterLink, iter
     from .kprobe import kprobe, kprobe_multi, kretprobe, ksyscall
     from .netfilter import netfilter
+    from .breakpoint import watchpoint
     from .perf_event import attach_perf_fd, perf_event
     from .raw_tracepoint import raw_tracepoint, tp_btf
     from .sk_lookup import sk_lookup
@@ -64,7 +66,7 @@ _LAZY: dict[str, str] = {
     "LinkInfo": "info", "PerfEventLinkType": "info",
     "CgroupIterOrder": "iter", "IterLink": "iter", "iter": "iter",
     "kprobe": "kprobe", "kprobe_multi": "kprobe", "kretprobe": "kprobe", "ksyscall": "kprobe",
-    "attach_perf_fd": "perf_event", "perf_event": "perf_event",
+    "attach_perf_fd": "perf_event", "perf_event": "perf_event", "watchpoint": "breakpoint",
     "raw_tracepoint": "raw_tracepoint", "tp_btf": "raw_tracepoint",
     "tracepoint": "tracepoint",
     "fentry": "tracing", "fexit": "tracing", "fmod_ret": "tracing", "freplace": "tracing", "lsm": "tracing",
