@@ -14,6 +14,7 @@ from progs_events import load, spec
 
 import pybpf
 from pybpf.events import EventsError, RecordTypeError, RingBuffer
+from pybpf.events.ringbuf import STORE_EVERY
 
 PACKET = b"\0" * 64
 TAG = b"pybpf-event"
@@ -75,6 +76,32 @@ def test_batch_mode_numpy_dtype_from_btf(obj: pybpf.Collection) -> None:
     assert (batch["neg"] == -batch["seq"].astype(np.int64)).all()
     assert (batch["tag"] == TAG).all()
     assert (batch["small"] == (batch["seq"] * 3).astype(np.uint16)).all()
+
+
+def test_batch_callback_gets_lists_of_records_in_order() -> None:
+    """batch=True: one call per read of up to STORE_EVERY bytes, records as in callback mode."""
+    s = spec("events")
+    s.maps["rb"].max_entries = 1 << 20
+    with pybpf.load(s) as obj:
+        lists: list[list[bytes]] = []
+        with RingBuffer(obj.maps["rb"], lists.append, batch=True) as rb:
+            _produce(obj, "rb_output", 5000)  # 5,000 * 40-byte spans: more than one read's worth
+            assert rb.consume() == 5000
+            assert rb.consume() == 0 and len(lists) == (5000 * 40 + STORE_EVERY - 1) // STORE_EVERY
+        assert all(isinstance(r, bytes) and len(r) == 32 for batch in lists for r in batch)
+        _check_records([int.from_bytes(r[:8], "little") for batch in lists for r in batch], range(5000))
+        decoded: list[list[object]] = []
+        with RingBuffer(obj.maps["rb"], decoded.append, batch=True, record_type="event", btf=obj) as rb:
+            _produce(obj, "rb_reserve", 5)
+            assert rb.poll(1.0) == 5
+        assert [[int(r["seq"]) for r in batch] for batch in decoded] == [[5000, 5001, 5002, 5003, 5004]]  # type: ignore[index]
+    with load("events", discard_every=3) as obj:
+        lists = []
+        with RingBuffer(obj.maps["rb"], lists.append, batch=True) as rb:
+            _produce(obj, "rb_reserve", 30)
+            assert rb.consume() == 20 and rb.discarded == 10
+        _check_records([int.from_bytes(r[:8], "little") for batch in lists for r in batch],
+                       [s for s in range(30) if s % 3])  # type: ignore[arg-type]
 
 
 def test_wraparound_many_times_the_ring_size(obj: pybpf.Collection) -> None:

@@ -84,15 +84,18 @@ class Ring:
     """One ring buffer map mapped into this process (made by :meth:`RingBuffer.add`).
 
     ``callback(record)`` gets each record as ``bytes``, or as a numpy record (fields by name)
-    when the ring has a ``dtype``.
+    when the ring has a ``dtype``; with ``batch``, ``callback(records)`` gets a list of them per
+    read (at most :data:`STORE_EVERY` bytes of records each).
     """
 
-    def __init__(self, m: Map, callback: Callable[[Any], object] | None, dtype: np.dtype[Any] | None) -> None:
+    def __init__(self, m: Map, callback: Callable[[Any], object] | None, dtype: np.dtype[Any] | None,
+                 *, batch: bool = False) -> None:
         _check_map(m, MapType.RINGBUF, "RingBuffer")
         self.name = m.name
         self.size = m.max_entries
         self.callback = callback
         self.dtype = dtype
+        self.batch = batch
         #: records the BPF program discarded (bpf_ringbuf_discard): skipped by design
         self.discarded = 0
         self._mask = self.size - 1
@@ -138,7 +141,10 @@ class Ring:
 
         ``consumer_pos`` is stored after every :data:`STORE_EVERY` bytes of records (and when
         stopping, also when ``sink`` raises), so the kernel gets space back while a long
-        backlog is read; records handed to ``sink`` are copies.
+        backlog is read; records handed to ``sink`` are copies. A ``batch`` ring hands
+        ``sink`` one list per stretch of up to :data:`STORE_EVERY` bytes (its consumer
+        position already stored: if ``sink`` raises, the rest of its list is not read again)
+        instead of one call per record.
         """
         if sink is None:
             raise EventsError("Ring.drain needs a sink")
@@ -146,12 +152,9 @@ class Ring:
         if cons_v is None or prod_v is None or hdr is None or mm is None:
             raise EventsError(f"ring buffer {self.name!r} is closed")
         decode = self._decoder()
-        if decode is not None:
-            user_sink = sink
-
-            def sink(raw: bytes) -> None:
-                user_sink(decode(raw))
-
+        batch: list[Any] = []
+        out: Callable[[Any], object] = batch.append if self.batch else sink
+        emit = out if decode is None else (lambda raw: out(decode(raw)))
         mask = self._mask
         flags = _BUSY | _DISCARD
         cons = cons_v[0]
@@ -175,8 +178,12 @@ class Ring:
                         continue
                     cons += (length + 15) & ~7
                     n += 1
-                    sink(mm[off + HEADER_SIZE:off + HEADER_SIZE + length])
+                    emit(mm[off + HEADER_SIZE:off + HEADER_SIZE + length])
                 cons_v[0] = cons  # release: the kernel may reuse the span
+                if batch:
+                    records = batch[:]
+                    batch.clear()
+                    sink(records)
         finally:
             cons_v[0] = cons
         return n
@@ -282,18 +289,23 @@ class RingBuffer(EpollReader):
     """
 
     def __init__(self, map: Map | None = None, callback: Callable[[Any], object] | None = None, *,
-                 record_type: RecordType | None = None, btf: BTF | object | None = None) -> None:
+                 record_type: RecordType | None = None, btf: BTF | object | None = None,
+                 batch: bool = False) -> None:
         super().__init__()
         self.rings: list[Ring] = []
         if map is not None:
-            self.add(map, callback, record_type=record_type, btf=btf)
+            self.add(map, callback, record_type=record_type, btf=btf, batch=batch)
 
     def add(self, map: Map, callback: Callable[[Any], object] | None = None, *,
-            record_type: RecordType | None = None, btf: BTF | object | None = None) -> Ring:
-        """Read another ring buffer map through this reader (one epoll for all); returns its Ring."""
+            record_type: RecordType | None = None, btf: BTF | object | None = None, batch: bool = False) -> Ring:
+        """Read another ring buffer map through this reader (one epoll for all); returns its Ring.
+
+        ``batch``: ``callback`` (and ``async for``) get lists of records, one per read of up to
+        :data:`STORE_EVERY` bytes: one Python call per batch instead of one per record.
+        """
         self._check_open()
         dtype = resolve_record_type(record_type, btf_of(btf) or map.btf)
-        ring = Ring(map, callback, dtype)
+        ring = Ring(map, callback, dtype, batch=batch)
         try:
             self._register(ring)
         except BaseException:

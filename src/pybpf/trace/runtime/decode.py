@@ -65,7 +65,8 @@ class Symbolizer:
         return f"{s.name}+{s.offset}" if offset else s.name
 
 
-_INT_CODES = {(8, True): "b", (8, False): "B", (16, True): "h", (16, False): "H", (32, True): "i",
+#: struct codes of the integers, by (bits, signed)
+INT_CODES = {(8, True): "b", (8, False): "B", (16, True): "h", (16, False): "H", (32, True): "i",
               (32, False): "I", (64, True): "q", (64, False): "Q"}
 
 
@@ -104,7 +105,7 @@ class Decoder:
 
     def compile(self, types: Sequence[tuple[Type, int]], size: int) -> Callable[[bytes], list[Any]]:
         """:meth:`fields` specialised for one layout (the per-event hot path)."""
-        getters = [self._getter(t, off) for t, off in types]
+        getters = [self.getter(t, off) for t, off in types]
 
         def decode(raw: bytes) -> list[Any]:
             if len(raw) < size:
@@ -113,9 +114,10 @@ class Decoder:
             return [g(raw) for g in getters]
         return decode
 
-    def _getter(self, t: Type, off: int) -> Callable[[bytes], Any]:
+    def getter(self, t: Type, off: int) -> Callable[[bytes], Any]:
+        """A function of a record's bytes: its value of type ``t`` at ``off`` (no length check)."""
         if isinstance(t, IntType):
-            unpack = struct.Struct("<" + _INT_CODES[(t.bits, t.signed)]).unpack_from
+            unpack = struct.Struct("<" + INT_CODES[(t.bits, t.signed)]).unpack_from
             return lambda raw: unpack(raw, off)[0]
         if isinstance(t, StringType):
             end = off + t.size

@@ -27,7 +27,7 @@ _SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<prec>\d+))?"
                    r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>rx|rh|[diouxXcspr%])")
 
 #: bits an integer is read at, by length modifier
-_LENGTH_BITS = {None: 32, "h": 16, "hh": 8, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
+LENGTH_BITS = {None: 32, "h": 16, "hh": 8, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
 
 
 class Buffer(bytes):
@@ -87,7 +87,7 @@ _DIGITS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}
 def _integer(m: re.Match[str], v: Any) -> str:
     conv, flags, prec = m["conv"], m["flags"], m["prec"]
     signed = conv in "di"
-    n = _at_width(_int(v), _LENGTH_BITS[m["len"]], signed)
+    n = _at_width(_int(v), LENGTH_BITS[m["len"]], signed)
     digits = format(abs(n), _DIGITS[conv])
     if prec is not None:
         digits = digits.rjust(int(prec), "0") if not (int(prec) == 0 and n == 0) else ""
@@ -159,7 +159,7 @@ def _fast(m: re.Match[str]) -> Callable[[Any], str] | None:
             return _string(m, v)
         base: Callable[[Any], str] = text
     else:
-        bits = _LENGTH_BITS[m["len"]]
+        bits = LENGTH_BITS[m["len"]]
         mask = (1 << bits) - 1
         if conv in "di":
             lo, hi = -(1 << (bits - 1)), 1 << (bits - 1)
@@ -180,13 +180,16 @@ def _fast(m: re.Match[str]) -> Callable[[Any], str] | None:
     return lambda v: base(v).rjust(width)
 
 
+def conversion(m: re.Match[str]) -> Callable[[Any], str]:
+    """The converter of one conversion spec (a match of the spec pattern): argument -> its text."""
+    return _fast(m) or functools.partial(_CONVERSIONS[m["conv"]], m)
 
 
-@functools.lru_cache(maxsize=1024)
-def compile_format(fmt: str) -> Callable[[Sequence[Any]], str]:
-    """``fmt`` parsed once: a function of the arguments (what :func:`format_printf` runs)."""
+def split_format(fmt: str) -> tuple[list[str], list[re.Match[str]], str]:
+    """``fmt`` as (the literal text before each conversion, the conversions, the text after the
+    last one); ``%%`` is already a plain ``%`` in the literal text."""
     literals: list[str] = []
-    pieces: list[Callable[[Any], str]] = []
+    specs: list[re.Match[str]] = []
     pos = 0
     text: list[str] = []
     i = fmt.find("%")
@@ -200,11 +203,18 @@ def compile_format(fmt: str) -> Callable[[Sequence[Any]], str]:
         else:
             literals.append("".join(text))
             text = []
-            pieces.append(_fast(m) or functools.partial(_CONVERSIONS[m["conv"]], m))
+            specs.append(m)
         pos = m.end()
         i = fmt.find("%", pos)
     text.append(fmt[pos:])
-    tail = "".join(text)
+    return literals, specs, "".join(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_format(fmt: str) -> Callable[[Sequence[Any]], str]:
+    """``fmt`` parsed once: a function of the arguments (what :func:`format_printf` runs)."""
+    literals, specs, tail = split_format(fmt)
+    pieces = [conversion(m) for m in specs]
     n = len(pieces)
 
     def render(args: Sequence[Any]) -> str:

@@ -20,6 +20,7 @@ class Printer(Protocol):
 
     def attached(self, probes: int) -> None: ...
     def printf(self, fmt: str, args: Sequence[Any]) -> None: ...
+    def printf_texts(self, texts: Sequence[str]) -> None: ...
     def text(self, kind: str, text: str) -> None: ...
     def time(self, fmt: str) -> None: ...
     def join(self, parts: Sequence[bytes | str], sep: str) -> None: ...
@@ -72,6 +73,10 @@ class TextPrinter:
     def printf(self, fmt: str, args: Sequence[Any]) -> None:
         self._write(format_printf(fmt, args))
 
+    def printf_texts(self, texts: Sequence[str]) -> None:
+        """The text of printf calls already formatted, in order (one write for all of them)."""
+        self._write("".join(texts))
+
     def text(self, kind: str, text: str) -> None:
         self._write(text)
 
@@ -109,6 +114,9 @@ class JsonPrinter(TextPrinter):
 
     def printf(self, fmt: str, args: Sequence[Any]) -> None:
         self._write(J.text_record("printf", format_printf(fmt, args)))
+
+    def printf_texts(self, texts: Sequence[str]) -> None:
+        self._write("".join([J.text_record("printf", t) for t in texts]))
 
     def text(self, kind: str, text: str) -> None:
         self._write(J.text_record(kind, text))

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from .decode import Decoder, Symbolizer
 from .formatting import format_printf
 from .maps import LiveMap, read_map
 from .output import Printer
+from .render import Renderer, compile_printf
 
 if TYPE_CHECKING:
     from ..codegen.result import CompiledScript, ProbeAttach
@@ -64,7 +66,11 @@ class SessionOptions:
 
 @dataclass
 class EventHandler:
-    """Decodes one ring buffer record and prints it; ``exit_requested`` after ``exit()``."""
+    """Decodes ring buffer records and prints them; ``exit_requested`` after ``exit()``.
+
+    :meth:`batch` takes the records of one ring buffer read: printf records (nearly all of a busy
+    trace) are rendered straight from their bytes and written with one call per batch.
+    """
 
     events: Sequence[EventLayout]
     printer: Printer
@@ -78,6 +84,10 @@ class EventHandler:
     def __post_init__(self) -> None:
         self._by_id = {ev.id: (ev, self.decoder.compile([(f.type, f.offset) for f in ev.fields], ev.size))
                        for ev in self.events}
+        #: the 8 id bytes of a printf event -> the renderer of its records (compiled when the
+        #: first one arrives: a bad format is reported where format_printf would report it)
+        self._renderers: dict[bytes, Renderer] = {}
+        self._printf_ids = {ev.id for ev in self.events if ev.kind is EventKind.PRINTF}
         self._table = {
             EventKind.PRINTF: lambda ev, args: self.printer.printf(ev.fmt, args),
             EventKind.PRINT: self._print,
@@ -93,6 +103,10 @@ class EventHandler:
     def __call__(self, raw: bytes) -> None:
         if self.exit_requested:
             return  # like bpftrace: nothing after exit() is printed (END's output comes later)
+        ev, decode = self._event(raw)
+        self._table[ev.kind](ev, decode(raw))
+
+    def _event(self, raw: bytes) -> tuple[EventLayout, Callable[[bytes], list[Any]]]:
         if len(raw) < 8:
             raise TraceRuntimeError(f"event record of {len(raw)} bytes has no id")
         event_id = int.from_bytes(raw[:8], "little")
@@ -100,8 +114,35 @@ class EventHandler:
         if known is None:
             raise TraceRuntimeError(f"event id {event_id} is not one the compiled script defines "
                                     f"(known: {sorted(self._by_id)}); the object and the runtime disagree")
-        ev, decode = known
-        self._table[ev.kind](ev, decode(raw))
+        return known
+
+    def _renderer(self, id_bytes: bytes) -> Renderer | None:
+        """The renderer of the printf records with this id (None for other events)."""
+        event_id = int.from_bytes(id_bytes, "little")
+        if len(id_bytes) < 8 or event_id not in self._printf_ids:
+            return None
+        ev = self._by_id[event_id][0]
+        render = self._renderers[id_bytes] = compile_printf(ev.fmt, ev.fields, ev.size, self.decoder)
+        return render
+
+    def batch(self, records: Sequence[bytes]) -> None:
+        """Print ``records`` in order (as many calls of this handler would), then flush the output."""
+        texts: list[str] = []
+        renderers = self._renderers
+        for raw in records:
+            if self.exit_requested:
+                break
+            render = renderers.get(raw[:8]) or self._renderer(raw[:8])
+            if render is not None:
+                texts.append(render(raw))
+                continue
+            if texts:  # keep the order: what came before goes out first
+                self.printer.printf_texts(texts)
+                texts = []
+            self(raw)
+        if texts:
+            self.printer.printf_texts(texts)
+        self.printer.flush()
 
     def _print(self, ev: EventLayout, args: list[Any]) -> None:
         if ev.map:
@@ -385,7 +426,8 @@ class Session:
                 self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
             handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
                                    self._clear, self._zero)
-            reader = RingBuffer(coll.maps[self.script.ringbuf_map], handler) if self.script.ringbuf_map else None
+            reader = (RingBuffer(coll.maps[self.script.ringbuf_map], handler.batch, batch=True)
+                      if self.script.ringbuf_map else None)
             try:
                 return self._loop(coll, handler, reader)
             finally:
@@ -399,14 +441,17 @@ class Session:
             n += sum(int.from_bytes(v[:8], "little") for _, cpus in self._lost_map.raw_items() for v in cpus)
         return n
 
-    def _drain(self, reader: Any, seen_lost: list[int]) -> None:
-        if reader is not None:
-            reader.consume()
+    def _report_lost(self, reader: Any, seen_lost: list[int]) -> None:
         lost = self._lost(reader)
         if lost > seen_lost[0]:
             self.printer.lost(lost - seen_lost[0])
             seen_lost[0] = lost
         self.printer.flush()
+
+    def _drain(self, reader: Any, seen_lost: list[int]) -> None:
+        if reader is not None:
+            reader.consume()
+        self._report_lost(reader, seen_lost)
 
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
@@ -433,12 +478,21 @@ class Session:
                 self._drain(reader, lost)
                 if not handler.exit_requested and self.child is not None:
                     self.child.release()
-                while not (handler.exit_requested or interrupted.is_set() or self._stop()):
+                interval = self.options.poll_interval
+                next_check = 0.0
+                while not (handler.exit_requested or interrupted.is_set()):
+                    # lost records and the traced process are checked once per interval, not at
+                    # every wakeup: a busy trace wakes up thousands of times a second
+                    now = time.monotonic()
+                    if now >= next_check:
+                        next_check = now + interval
+                        self._report_lost(reader, lost)
+                        if self._stop():
+                            break
                     if reader is not None:
-                        reader.poll(self.options.poll_interval)  # hands the records to the handler
+                        reader.poll(interval)  # hands the records to the handler, which flushes them
                     else:
-                        interrupted.wait(self.options.poll_interval)
-                    self._drain(reader, lost)
+                        interrupted.wait(interval)
             finally:
                 for ln in links:
                     ln.close()
