@@ -93,7 +93,9 @@ def linear_buckets(counts: Sequence[int], lo: int, hi: int, step: int) -> list[B
         else:
             b = lo + (k - 1) * step
             out.append(Bucket(b, b + step - 1, c))
-    out.append(Bucket(lo + (over - 1) * step, None, sum(counts[over:])))
+    # labelled from ``hi``, as bpftrace does, even when step does not divide hi - lo (then the
+    # values in [lo + (over - 1) * step, hi) are counted here too)
+    out.append(Bucket(hi, None, sum(counts[over:])))
     return out
 
 
