@@ -404,7 +404,8 @@ class _Gen:
             if insn.opcode == CALLX:
                 return self.callx(pc, insn)
             if not insn.is_call:
-                return [self.bad(pc, insn, "an invalid call (JMP32 calls do not exist)")]
+                # the JIT words it the same way (tiers give identical errors)
+                return [self.bad(pc, insn, "an invalid call (callx and JMP32 calls are not supported)")]
             return self.call(pc, insn)
         if op == JmpOp.JA:
             return self.jump(pc, self.target(pc, insn))
@@ -615,7 +616,7 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
         source = gen.generate()
     except VMError as exc:
         if not exc.program:
-            raise VMError(str(exc), program=name) from None
+            raise VMError(exc.detail, pc=exc.pc, address=exc.address, program=name) from None
         raise
     code = compile(source, f"<bpf program {name}>", "exec")
     namespace: dict[str, object] = {}

@@ -73,7 +73,10 @@ def create_maps(rt: Runtime, spec: ObjectSpec) -> dict[str, VMMap]:
 def load_programs(rt: Runtime, spec: ObjectSpec, maps: dict[str, VMMap], *, btf: BTF | None = None) -> dict[str, VMProgram]:
     """Relocate (CO-RE, maps as handles) and register every program of ``spec``."""
     kconfig = next((n for n, m in spec.maps.items() if m.section == ".kconfig"), "")
-    ksyms = {name: ResolvedKsym(name, ext.kind, found=False) for name, ext in spec.externs.items()
+    # __ksym variables and kfuncs get an id of the runtime's extern table where the kernel would
+    # have a BTF id; the runtime resolves them by name when the program is compiled (its ksyms,
+    # its registered and built-in kfuncs), so they can be given after loading
+    ksyms = {name: ResolvedKsym(name, ext.kind, btf_id=rt.extern_id(ext)) for name, ext in spec.externs.items()
              if ext.kind in (ExternKind.KSYM, ExternKind.KFUNC)}
     ctx = RelocationContext(map_fds={n: m.handle for n, m in maps.items()}, kconfig_map=kconfig, ksyms=ksyms)
     target: Any = None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..isa import HELPER_IDS, HELPER_NAMES, Instruction
 from ..isa.opcodes import AtomicOp, PseudoSrc
+from ..spec import ExternKind, ExternSpec
 from .interpreter import FUNC_TAG
 from .maps import MAP_TAG, VMMap
 from .memory import Memory, OFFSET_MASK, Region, VMError
@@ -34,6 +35,9 @@ __all__ = ["Runtime", "TaskContext", "RunState", "MAX_TAIL_CALLS", "HelperFunc"]
 #: the kernel's MAX_TAIL_CALL_CNT: at most this many tail calls succeed in one run
 MAX_TAIL_CALLS = 33
 M64 = (1 << 64) - 1
+
+#: value of ``ld_imm64 rX, <kfunc>`` (``if (kfunc)``) for an implemented kfunc: a tag, never an address
+KFUNC_TAG = 0xE << 60
 
 #: a helper written in Python: ``func(runtime, r1, r2, r3, r4, r5) -> int``
 HelperFunc = Callable[..., int]
@@ -104,6 +108,12 @@ class Runtime:
         self._bound: dict[int, Callable[..., int]] = {}
         #: (the task_struct bytes mapped, their region) for bpf_get_current_task
         self._task_region: tuple[bytes | bytearray, Region] | None = None
+        #: addresses of kernel symbols (``extern ... __ksym`` variables), by name; see register_ksym
+        self.ksyms: dict[str, int] = {}
+        self._kfuncs: dict[str, HelperFunc] = {}
+        #: the object's ksym/kfunc externs by the id the loader put in their instructions (the
+        #: VM's stand-in for a kernel BTF id): resolved when the program is compiled
+        self.externs: dict[int, ExternSpec] = {}
 
     # ---- handles ---------------------------------------------------------------------
 
@@ -143,8 +153,49 @@ class Runtime:
         if src == PseudoSrc.FUNC:
             rel = insn.lo32 - (1 << 32) if insn.lo32 >> 31 else insn.lo32
             return FUNC_TAG | (pc + 1 + rel)
+        if src == PseudoSrc.BTF_ID:
+            return self.ksym_address(insn.lo32, pc)
         raise VMError(f"ld_imm64 with src={src} ({PseudoSrc(src).name if src in PseudoSrc._value2member_map_ else '?'})"
-                      " is not supported in the VM (kernel symbols and fd_array maps need the kernel)", pc=pc)
+                      " is not supported in the VM (fd_array maps need the kernel)", pc=pc)
+
+    # ---- kernel symbols and kfuncs (``__ksym`` externs) ------------------------------------
+
+    def extern_id(self, ext: ExternSpec) -> int:
+        """The id that stands for ``ext`` in relocated instructions (its "BTF id" in the VM)."""
+        for eid, known in self.externs.items():
+            if known == ext:
+                return eid
+        eid = len(self.externs) + 1
+        self.externs[eid] = ext
+        return eid
+
+    def register_ksym(self, name: str, address: int) -> None:
+        """Give kernel symbol ``name`` (``extern const void name __ksym;``, typed or untyped) an
+        address in the VM: usually ``register_memory(...)``'s, so the program can read it.
+        Programs compiled afterwards see it (VM programs compile on their first run)."""
+        self.ksyms[name] = address & M64
+
+    def ksym_address(self, extern: int, pc: int) -> int:
+        """The value of ``ld_imm64 src=BPF_PSEUDO_BTF_ID`` for extern id ``extern``."""
+        ext = self.externs.get(extern)
+        if ext is None:
+            raise VMError(f"ld_imm64 names kernel BTF id {extern}, which the VM cannot resolve; load the object "
+                          "with pybpf.vm.load so its __ksym externs keep their names", pc=pc)
+        if ext.kind == ExternKind.KFUNC:  # `if (kfunc)` (bpf_ksym_exists): non-zero when it can be called
+            if self._kfunc_impl(ext.name) is not None:
+                return KFUNC_TAG | extern
+            if ext.weak:
+                return 0
+            raise VMError(f"kfunc {ext.name!r} is not implemented in the VM; add it with "
+                          f"register_helper({ext.name!r}, func)", pc=pc)
+        address = self.ksyms.get(ext.name)
+        if address is not None:
+            return address
+        if ext.weak:  # as in the kernel: a missing __weak symbol is NULL
+            return 0
+        raise VMError(f"kernel symbol {ext.name!r} has no address in the VM; give it one before the first run: "
+                      f"register_ksym({ext.name!r}, address) (an address from register_memory(...) makes it "
+                      "readable), or declare it __weak and test it for NULL", pc=pc)
 
     def task_address(self) -> int:
         """Where ``bpf_get_current_task`` points: ``task.task_struct`` (its bytes mapped
@@ -168,7 +219,11 @@ class Runtime:
     def register_helper(self, id_or_name: int | str, func: HelperFunc) -> None:
         """Make helper ``id_or_name`` (``7``, ``"bpf_get_prandom_u32"`` or ``"get_prandom_u32"``)
         run ``func(runtime, r1, r2, r3, r4, r5) -> int``. Programs compiled afterwards use it
-        (VM programs compile on their first run)."""
+        (VM programs compile on their first run). A name that is no helper's names a kfunc
+        (``"bpf_task_from_pid"``): calls to that ``__ksym`` function run ``func``."""
+        if isinstance(id_or_name, str) and not is_helper_name(id_or_name):
+            self._kfuncs[id_or_name] = func
+            return
         hid = helper_id(id_or_name)
         self._python_helpers[hid] = func
         self._bound.pop(hid, None)
@@ -192,9 +247,27 @@ class Runtime:
         self._bound[hid] = bound
         return bound
 
+    def _kfunc_impl(self, name: str) -> HelperFunc | None:
+        from .helpers.kfuncs import BUILTIN_KFUNCS
+
+        return self._kfuncs.get(name) or BUILTIN_KFUNCS.get(name)
+
     def kfunc(self, btf_id: int, pc: int) -> Callable[..., int]:
+        """The bound implementation of the kfunc with extern id ``btf_id`` (a stub that raises
+        when it is unknown or has none)."""
+        ext = self.externs.get(btf_id & 0xFFFFFFFF)
+        func = self._kfunc_impl(ext.name) if ext is not None else None
+        if func is not None:
+            return types.MethodType(func, self)
+        if ext is None:
+            message = (f"kfunc call to kernel BTF id {btf_id}, which names no kfunc the VM knows; load the object "
+                       "with pybpf.vm.load so its __ksym functions keep their names")
+        else:
+            message = (f"kfunc {ext.name!r} is not implemented in the VM; add it with "
+                       f"register_helper({ext.name!r}, func) (func(runtime, r1, r2, r3, r4, r5) -> int)")
+
         def missing(*args: int) -> int:
-            raise VMError(f"kernel function calls (kfunc BTF id {btf_id}) do not run in the VM", pc=pc)
+            raise VMError(message, pc=pc)
         return missing
 
     # ---- slow paths of the generated code ------------------------------------------------
@@ -286,6 +359,11 @@ _ATOMIC_OPS_FAST: dict[int, Callable[[int, int, int], int]] = {
 }
 _ATOMIC_STRUCT = {4: (struct.Struct("<I").unpack_from, struct.Struct("<I").pack_into),
                   8: (struct.Struct("<Q").unpack_from, struct.Struct("<Q").pack_into)}
+
+
+def is_helper_name(name: str) -> bool:
+    """Whether ``name`` (with or without the ``bpf_`` prefix) names a helper."""
+    return (name if name.startswith("bpf_") else "bpf_" + name) in HELPER_IDS
 
 
 def helper_id(id_or_name: int | str) -> int:
