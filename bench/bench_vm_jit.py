@@ -14,7 +14,9 @@ instructions), so ns/insn = mean run time / count. ``test_run(repeat=N)`` times 
 Python, so the ``jit`` column includes the cost of entering the program from Python each run
 (printed first, for an empty program); ``jit-loop`` runs the repeat loop in native code
 (``pybpf.vm.jit.test_run_native``), like the kernel's test run, and ``loop/kernel`` is the ratio
-the 1.5x goal is about.
+the 1.5x goal is about. The native loop and the kernel are timed in many short batches, taken
+in turns (so both see the same machine load), and the fastest batch of each counts (min of N):
+on a shared machine a slow batch says nothing about the code.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from bench_vm import _packet  # noqa: E402 - the same 1,500-byte packet
+
+
+#: batches of the native loop and of the kernel's test run (the fastest counts)
+NATIVE_BATCHES = 10
 
 
 def _best(fn, tries: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -63,16 +69,19 @@ def main() -> None:
         assert tier_of(jprog) == Tier.JIT, name
         i_ns = _best(lambda: iprog.test_run(packet, repeat=max(repeat // 100, 1)).duration_ns)
         j_ns = _best(lambda: jprog.test_run(packet, repeat=repeat).duration_ns)
-        l_ns = _best(lambda: test_run_native(jprog, packet, repeat=repeat * 10).duration_ns)
-        i_per, j_per, l_per = i_ns / insns, j_ns / insns, l_ns / insns
-        if kernel is not None:
+        if kernel is None:
+            l_ns = _best(lambda: test_run_native(jprog, packet, repeat=repeat * 10).duration_ns, NATIVE_BATCHES)
+            kcol, ratio, lratio = f"{'(needs root)':>15}", f"{'-':>11}", f"{'-':>12}"
+        else:
             kprog = kernel.programs[name]
             assert kprog.test_run(packet).retval == jprog.test_run(packet).retval, name
-            k_ns = _best(lambda: kprog.test_run(packet, repeat=repeat * 10).duration_ns)
-            k_per = max(k_ns, 1) / insns
-            kcol, ratio, lratio = f"{k_per:15.3f}", f"{j_per / k_per:10.2f}x", f"{l_per / k_per:11.2f}x"
-        else:
-            kcol, ratio, lratio = f"{'(needs root)':>15}", f"{'-':>11}", f"{'-':>12}"
+            batches = [(test_run_native(jprog, packet, repeat=repeat * 10).duration_ns,
+                        kprog.test_run(packet, repeat=repeat * 10).duration_ns) for _ in range(NATIVE_BATCHES)]
+            l_ns = min(loop for loop, _ in batches)
+            k_per = max(min(k for _, k in batches), 1) / insns
+            kcol = f"{k_per:15.3f}"
+            ratio, lratio = f"{j_ns / insns / k_per:10.2f}x", f"{l_ns / insns / k_per:11.2f}x"
+        i_per, j_per, l_per = i_ns / insns, j_ns / insns, l_ns / insns
         print(f"{name:<10} {insns:>9} {i_per:>15.2f} {j_per:>12.3f} {l_per:>9.3f} {kcol} {ratio} {lratio} "
               f"{i_per / j_per:>10.0f}x")
     if kernel is not None:
