@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
+def nothing_to_release() -> None:
+    """The release of an object that owns no OS resource (a VM's map or program): close() only marks it."""
+
+
 class Finalized:
     """Mixin for objects whose resources a ``weakref.finalize`` in ``_finalizer`` releases."""
 

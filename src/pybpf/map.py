@@ -23,7 +23,6 @@ import logging
 import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
 from . import _sys
@@ -35,12 +34,11 @@ from .errors import (
     BPFError, MapEncodingError, MapFullError, MapOperationError, SyscallError,
 )
 from .maps import batch
-from .maps.codec import (
-    BTFCodec, Codec, FdCodec, LPMKey, LPMKeyCodec, PerCPUCodec, PerCPUValues, RawCodec,
-)
+from .maps.api import MapAPI
+from .maps.codec import LPMKey, PerCPUValues
 from .maps.create import create_fd, required, type_id_of
 from .maps.info import MapInfo, kernel_btf_of
-from .maps.kinds import Access, MapKind, kind_of
+from .maps.kinds import Access, kind_of
 
 if TYPE_CHECKING:
     from .btf import BTF
@@ -50,10 +48,7 @@ log = logging.getLogger("pybpf.map")
 
 __all__ = ["LPMKey", "Map", "MapInfo", "PerCPUValues"]
 
-_MISSING: Any = object()
-
-
-class Map(Finalized, MutableMapping[Any, Any]):
+class Map(Finalized, MapAPI):
     """A map in the kernel, owning its fd; a ``MutableMapping`` for keyed map types.
 
     Make one with :meth:`create`, :meth:`from_spec`, :meth:`from_pin`, :meth:`from_id` or
@@ -80,40 +75,13 @@ class Map(Finalized, MutableMapping[Any, Any]):
         map_id: int = 0,
     ) -> None:
         self.fd = fd
-        self.type = MapType(map_type)
-        self.key_size = key_size
-        self.value_size = value_size
-        self.max_entries = max_entries
-        self.flags = MapFlags(flags)
-        self.name = name
-        self.btf = btf
-        self.key_type_id = key_type_id
-        self.value_type_id = value_type_id
-        self.pinned_path: str | None = None
         self._id = map_id
-        self.kind: MapKind = kind_of(self.type)
-        self._key_codec: Codec = self._make_key_codec()
-        self._elem_codec: Codec = self._make_value_codec()
-        self._value_codec: Codec = (
-            PerCPUCodec(self._elem_codec, _sys.possible_cpus()) if self.kind.percpu else self._elem_codec
-        )
+        self._describe(map_type, key_size, value_size, max_entries, flags=flags, name=name, btf=btf,
+                       key_type_id=key_type_id, value_type_id=value_type_id,
+                       ncpus=_sys.possible_cpus() if kind_of(MapType(map_type)).percpu else 1)
         self._finalizer = weakref.finalize(self, fd.close)
 
     # ---- construction ------------------------------------------------------------------
-
-    def _make_key_codec(self) -> Codec:
-        if self.btf is not None and self.key_type_id:
-            return BTFCodec(self.btf, self.key_type_id, self.key_size, what="key")
-        if self.kind.lpm:
-            return LPMKeyCodec(self.key_size)
-        return RawCodec(self.key_size, what="key")
-
-    def _make_value_codec(self) -> Codec:
-        if self.kind.fd_target:
-            return FdCodec(self.value_size, self.kind.fd_target)
-        if self.btf is not None and self.value_type_id:
-            return BTFCodec(self.btf, self.value_type_id, self.value_size, what="value")
-        return RawCodec(self.value_size, what="value")
 
     @classmethod
     def create(
@@ -258,12 +226,6 @@ class Map(Finalized, MutableMapping[Any, Any]):
         return (f"<Map {self.type.name}{name}{ident} key_size={self.key_size} value_size={self.value_size} "
                 f"max_entries={self.max_entries} {state}>")
 
-    # a live object: equal only to itself (not by content, as Mapping would), and hashable
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    __hash__ = object.__hash__
-
     # ---- kernel object -----------------------------------------------------------------
 
     @property
@@ -296,48 +258,16 @@ class Map(Finalized, MutableMapping[Any, Any]):
 
     # ---- element access ----------------------------------------------------------------
 
-    def _require(self, *access: Access) -> None:
-        if self.kind.access not in access:
-            raise MapOperationError(self._no_op_message(access))
+    def _raw_lookup(self, key: bytes) -> bytes | None:
+        return _sys.map_lookup_elem(self.fd, key, self._value_codec.size)
 
-    def _no_op_message(self, wanted: tuple[Access, ...]) -> str:
-        have = {
-            Access.KEYED: "use m[key], m[key] = value and iteration",
-            Access.QUEUE: "use push(), pop() and peek()",
-            Access.BLOOM: "use push() and `value in m`",
-            Access.NONE: self.kind.hint or "user space cannot access its elements",
-        }[self.kind.access]
-        what = "/".join(a.value for a in wanted)
-        return f"{self.type.name} map {self.name!r} has no {what} access: {have}"
+    def _raw_pop(self, delete: bool) -> bytes | None:
+        # BPF_MAP_LOOKUP_AND_DELETE_ELEM pops, BPF_MAP_LOOKUP_ELEM peeks (no key for either)
+        read = _sys.map_lookup_and_delete_elem if delete else _sys.map_lookup_elem
+        return read(self.fd, None, self._value_codec.size)
 
-    def encode_key(self, key: object) -> bytes:
-        """The raw bytes of ``key`` as the kernel stores them."""
-        return self._key_codec.encode(key)
-
-    def encode_value(self, value: object) -> bytes:
-        """The raw bytes of ``value`` (all CPUs' slots for a per-CPU map)."""
-        return self._value_codec.encode(value)
-
-    def decode_key(self, raw: bytes) -> Any:
-        return self._key_codec.decode(raw)
-
-    def decode_value(self, raw: bytes) -> Any:
-        return self._value_codec.decode(raw)
-
-    def lookup(self, key: object, default: Any = None) -> Any:
-        """The value for ``key``, or ``default`` when absent (like ``dict.get``)."""
-        self._require(Access.KEYED)
-        raw = _sys.map_lookup_elem(self.fd, self._key_codec.encode(key), self._value_codec.size)
-        return default if raw is None else self._value_codec.decode(raw)
-
-    def __getitem__(self, key: object) -> Any:
-        value = self.lookup(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: object, default: Any = None) -> Any:
-        return self.lookup(key, default)
+    def _raw_bloom_has(self, value: bytes) -> bool:
+        return map_lookup_value(self.fd, value)
 
     def set(self, key: object, value: object, *, flags: UpdateFlags = UpdateFlags.ANY) -> None:
         """Write one element; ``flags`` NOEXIST (only insert) or EXIST (only replace)."""
@@ -364,16 +294,6 @@ class Map(Finalized, MutableMapping[Any, Any]):
             raise self._write_error(exc, key) from None
         if not deleted:
             raise KeyError(key)
-
-    def __contains__(self, item: object) -> bool:
-        if self.kind.access is Access.BLOOM:
-            return map_lookup_value(self.fd, self._value_codec.encode(item))
-        self._require(Access.KEYED)
-        try:
-            key = self._key_codec.encode(item)
-        except MapEncodingError:
-            return False
-        return _sys.map_lookup_elem(self.fd, key, self._value_codec.size) is not None
 
     def _write_error(self, exc: SyscallError, key: object = None) -> BPFError:
         """A write failure, told in terms of this map."""
@@ -466,15 +386,6 @@ class Map(Finalized, MutableMapping[Any, Any]):
             return sum(1 for _ in self._raw_keys())
         return sum(count for _k, _v, count in self._raw_chunks())
 
-    def keys(self) -> KeysView[Any]:
-        return KeysView(self)
-
-    def values(self) -> ValuesView[Any]:
-        return _Values(self)
-
-    def items(self) -> ItemsView[Any, Any]:
-        return _Items(self)
-
     # ---- bulk writes -------------------------------------------------------------------
 
     def update(  # type: ignore[override]  # one signature for MutableMapping.update's five overloads
@@ -482,7 +393,7 @@ class Map(Finalized, MutableMapping[Any, Any]):
     ) -> None:
         """Write many entries: BPF_MAP_UPDATE_BATCH (``batch_size`` at a time) when supported."""
         self._require(Access.KEYED)
-        pairs = list(other.items() if isinstance(other, Mapping) else other) + list(kwargs.items())
+        pairs = self._pairs(other, kwargs)
         if not pairs:
             return
         kc, vc = self._key_codec, self._value_codec
@@ -503,23 +414,17 @@ class Map(Finalized, MutableMapping[Any, Any]):
         except SyscallError as exc:
             raise self._write_error(exc) from None
 
-    def clear(self) -> None:
-        """Remove every element (ARRAY: set every slot to zero; QUEUE/STACK: pop everything)."""
-        if self.kind.access is Access.QUEUE:
-            while _sys.map_lookup_and_delete_elem(self.fd, None, self._value_codec.size) is not None:
-                pass
-            return
-        self._require(Access.KEYED)
-        if self.kind.fixed:
-            zero = bytes(self._value_codec.size)
-            idx = list(range(self.max_entries))
-            for start in range(0, len(idx), self.batch_size):
-                part = idx[start:start + self.batch_size]
-                keys = self._key_codec.encode_many(part)
-                if not self._write_batch(keys, zero * len(part), len(part)):
-                    for i in part:
-                        self.set(i, zero)
-            return
+    def _clear_fixed(self) -> None:
+        zero = bytes(self._value_codec.size)
+        idx = list(range(self.max_entries))
+        for start in range(0, len(idx), self.batch_size):
+            part = idx[start:start + self.batch_size]
+            keys = self._key_codec.encode_many(part)
+            if not self._write_batch(keys, zero * len(part), len(part)):
+                for i in part:
+                    self.set(i, zero)
+
+    def _clear_keyed(self) -> None:
         raw_keys = list(self._raw_keys())
         n = self.key_size
         for start in range(0, len(raw_keys), self.batch_size):
@@ -541,40 +446,6 @@ class Map(Finalized, MutableMapping[Any, Any]):
         except SyscallError as exc:
             raise self._write_error(exc) from None
 
-    def pop(self, key: object = _MISSING, default: Any = _MISSING) -> Any:
-        """QUEUE/STACK: remove and return the next value (IndexError when empty, or ``default``).
-
-        Keyed maps: ``dict.pop`` semantics (KeyError, or ``default``).
-        """
-        if self.kind.access is Access.QUEUE:
-            if key is not _MISSING and default is _MISSING:
-                default = key  # pop(default) reads naturally for a queue
-            raw = _sys.map_lookup_and_delete_elem(self.fd, None, self._value_codec.size)
-            if raw is None:
-                if default is not _MISSING:
-                    return default
-                raise IndexError(f"pop from an empty {self.type.name} map {self.name!r}")
-            return self._value_codec.decode(raw)
-        if key is _MISSING:
-            raise TypeError("pop() needs a key for a keyed map")
-        value = self.lookup(key, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        del self[key]
-        return value
-
-    def peek(self, default: Any = _MISSING) -> Any:
-        """QUEUE/STACK: the next value without removing it (IndexError when empty, or ``default``)."""
-        self._require(Access.QUEUE)
-        raw = _sys.map_lookup_elem(self.fd, None, self._value_codec.size)
-        if raw is None:
-            if default is not _MISSING:
-                return default
-            raise IndexError(f"peek into an empty {self.type.name} map {self.name!r}")
-        return self._value_codec.decode(raw)
-
     # ---- map-in-map / prog array -------------------------------------------------------
 
     def get_map(self, key: object) -> Map:
@@ -582,21 +453,6 @@ class Map(Finalized, MutableMapping[Any, Any]):
         if self.kind.fd_target != "map":
             raise MapOperationError(f"{self.type.name} map {self.name!r} does not hold maps")
         return Map.from_id(self[key])
-
-    def load_contents(self, contents: Mapping[Any, Any], *, resolve: Any = None) -> None:
-        """Write initial slots (``MapSpec.contents``): bytes as they are; a name through ``resolve``.
-
-        ``resolve(name)`` returns what the slot should hold (a Program, Map or fd) — the loader
-        passes its own lookup of programs and maps by name.
-        """
-        for key, value in contents.items():
-            if isinstance(value, str):
-                if resolve is None:
-                    raise MapOperationError(
-                        f"slot {key} of map {self.name!r} names {value!r}; pass resolve= to look it up"
-                    )
-                value = resolve(value)
-            self[key] = value
 
     # ---- display -----------------------------------------------------------------------
 
@@ -606,17 +462,3 @@ class Map(Finalized, MutableMapping[Any, Any]):
 
         return format_map(self)
 
-
-class _Items(ItemsView[Any, Any]):
-    _mapping: Map
-
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        return self._mapping.iter_items()
-
-
-class _Values(ValuesView[Any]):
-    _mapping: Map
-
-    def __iter__(self) -> Iterator[Any]:
-        for _k, v in self._mapping.iter_items():
-            yield v

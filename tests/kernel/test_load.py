@@ -343,6 +343,18 @@ def test_no_fd_remains_after_close(build) -> None:  # type: ignore[no-untyped-de
         assert not wait_gone(ours)
 
 
+def test_unknown_program_or_map_name_lists_the_names(build) -> None:  # type: ignore[no-untyped-def]
+    with pybpf.load(build(PROGS_LOAD / "tail.bpf.c")) as obj:
+        programs, maps = sorted(obj.programs), sorted(obj.maps)
+        with pytest.raises(KeyError, match=f"no program 'nope' \\(it has: {', '.join(programs)}\\)"):
+            obj.programs["nope"]
+        with pytest.raises(KeyError, match=f"no map 'nope' \\(it has: {', '.join(maps)}\\)"):
+            obj.maps["nope"]
+        assert obj.maps.get("nope") is None and "nope" not in obj.programs
+        assert repr(obj) == f"<Collection programs={programs} maps={maps}>"
+    assert repr(obj).endswith(" closed>") and all(p.closed for p in obj.programs.values())
+
+
 def test_externs_kconfig_untyped_ksym_and_kfuncs(build) -> None:  # type: ignore[no-untyped-def]
     from pybpf.loader.kconfig import kernel_version_code
     from pybpf.loader.ksyms import kallsyms

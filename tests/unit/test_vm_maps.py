@@ -131,6 +131,20 @@ def test_program_drives_every_map_family(obj_path: Path) -> None:
         assert obj.trace[-1] == "len 60 total 756"
 
 
+def test_collection_names_and_close(obj_path: Path) -> None:
+    with pybpf.vm.load(obj_path, log_trace=False) as obj:
+        programs, maps = sorted(obj.programs), sorted(obj.maps)
+        with pytest.raises(KeyError, match=f"no program 'nope' \\(it has: {', '.join(programs)}\\)"):
+            obj.programs["nope"]
+        with pytest.raises(KeyError, match="no map 'nope' .*counts"):
+            obj.maps["nope"]
+        with pytest.raises(KeyError, match="no global variable 'nope'"):
+            obj.globals["nope"]  # type: ignore[index]
+        assert repr(obj) == f"<VMCollection programs={programs} maps={maps}>"
+    assert obj.closed and repr(obj).endswith(" closed>")
+    assert all(p.closed for p in obj.programs.values()) and all(m.closed for m in obj.maps.values())
+
+
 def test_xdp_adjust_head_and_tail(obj_path: Path) -> None:
     with pybpf.vm.load(obj_path, log_trace=False) as obj:
         packet = bytes(range(64))

@@ -2,63 +2,39 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
-from ..spec import ObjectSpec, VariableSpec, decode_variable, encode_variable
+from .._collection_base import CollectionBase, GlobalVariables, Loadable, as_spec
+from ..spec import ObjectSpec
 from .loader import create_maps, load_programs
 from .memory import DEFAULT_CAPACITY, Memory
 from .runtime import HelperFunc, Runtime, TaskContext
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ..btf import BTF
     from .maps import VMMap
     from .program import VMProgram
 
 __all__ = ["VMCollection", "load", "Loadable"]
 
-Loadable = Union[str, "os.PathLike[str]", bytes, ObjectSpec]
 
+class VMGlobals(GlobalVariables["VMMap"]):
+    """Global variables of a VM collection, read and written in its data maps' memory."""
 
-class VMGlobals(MutableMapping[str, object]):
-    """Global variables of a VM collection, read and written in its data maps."""
+    def _read(self, m: VMMap) -> bytearray:
+        return self._buffer(m)
 
-    def __init__(self, spec: ObjectSpec, maps: Mapping[str, VMMap]) -> None:
-        self._spec = spec
-        self._maps = maps
+    def _write(self, m: VMMap, offset: int, raw: bytes) -> None:
+        self._buffer(m)[offset:offset + len(raw)] = raw
 
-    def _where(self, name: str) -> tuple[VariableSpec, bytearray]:
-        var = self._spec.variables.get(name)
-        if var is None:
-            raise KeyError(f"the object has no global variable {name!r} (it has: {', '.join(self._spec.variables)})")
-        m = self._maps[var.map_name]
+    @staticmethod
+    def _buffer(m: VMMap) -> bytearray:
         region = m.memory.region_of(m.value_address(0))  # type: ignore[attr-defined]
         assert region is not None
-        return var, region.buf
-
-    def __getitem__(self, name: str) -> object:
-        var, buf = self._where(name)
-        return decode_variable(self._spec.btf, var, bytes(buf[var.offset:var.offset + var.size]))
-
-    def __setitem__(self, name: str, value: object) -> None:
-        var, buf = self._where(name)
-        buf[var.offset:var.offset + var.size] = encode_variable(self._spec.btf, var, value)
-
-    def __delitem__(self, name: str) -> None:
-        raise TypeError("global variables cannot be deleted")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._spec.variables)
-
-    def __len__(self) -> int:
-        return len(self._spec.variables)
+        return region.buf
 
 
-class VMCollection:
+class VMCollection(CollectionBase["VMProgram", "VMMap"]):
     """The programs and maps of one object in the VM (the same shape as :class:`pybpf.Collection`).
 
     ``runtime`` holds what programs run against: ``runtime.task`` (pid/uid/comm the helpers
@@ -67,12 +43,9 @@ class VMCollection:
 
     def __init__(self, runtime: Runtime, programs: dict[str, VMProgram], maps: dict[str, VMMap],
                  *, spec: ObjectSpec | None = None) -> None:
+        super().__init__(programs, maps, spec=spec,
+                         global_vars=VMGlobals(spec, maps) if spec is not None else None)
         self.runtime = runtime
-        self.programs = programs
-        self.maps = maps
-        self.spec = spec
-        self.globals = VMGlobals(spec, maps) if spec is not None else None
-        self._closed = False
 
     @property
     def trace(self) -> list[str]:
@@ -91,33 +64,6 @@ class VMCollection:
         buf = data if isinstance(data, bytearray) else bytearray(data)
         return self.runtime.memory.map(buf, name, writable=writable).base
 
-    def close(self) -> None:
-        self._closed = True
-        for obj in [*self.programs.values(), *self.maps.values()]:
-            obj.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> VMCollection:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<VMCollection programs={sorted(self.programs)} maps={sorted(self.maps)}>"
-
-
-def _as_spec(obj: Loadable) -> ObjectSpec:
-    if isinstance(obj, ObjectSpec):
-        return obj
-    if isinstance(obj, (bytes, bytearray)):
-        return ObjectSpec.from_bytes(bytes(obj))
-    return ObjectSpec.from_file(Path(obj))
-
 
 def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed: int | None = None,
          task: TaskContext | None = None, memory_capacity: int = DEFAULT_CAPACITY,
@@ -132,7 +78,7 @@ def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed
     >>> with pybpf.vm.load("counter.bpf.o") as obj:               # doctest: +SKIP
     ...     obj.programs["count"].test_run(data=bytes(64)).retval
     """
-    spec = _as_spec(path_or_spec)
+    spec = as_spec(path_or_spec)
     rt = Runtime(ncpus=ncpus, memory=Memory(memory_capacity), seed=seed, task=task, log_trace=log_trace)
     rt.tier = tier
     maps = create_maps(rt, spec)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
+from .._lifetime import Finalized, nothing_to_release
 from .._sys import TestRunResult
 from ..enums import ProgramType
 from .contexts import build_context
@@ -27,7 +29,7 @@ __all__ = ["VMProgram"]
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 
 
-class VMProgram:
+class VMProgram(Finalized):
     """A program loaded into the VM. Compiled to Python on its first run."""
 
     def __init__(self, runtime: Runtime, name: str, prog_type: ProgramType, instructions: list[Instruction],
@@ -40,7 +42,7 @@ class VMProgram:
         self.handle = runtime.new_handle()
         runtime.programs[self.handle] = self
         self._compiled: CompiledProgram | None = None
-        self._closed = False
+        self._finalizer = weakref.finalize(self, nothing_to_release)
         #: the redirect a program requested in its last run, if any
         self.last_redirect: tuple[Any, ...] | None = None
 
@@ -51,19 +53,6 @@ class VMProgram:
 
     def fileno(self) -> int:
         return self.handle
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        self._closed = True
-
-    def __enter__(self) -> VMProgram:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<VMProgram {self.type.name} {self.name!r} {len(self.instructions)} instructions>"

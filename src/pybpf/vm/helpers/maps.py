@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Callable
 
+from ...enums import MapType
 from ..interpreter import FUNC_TAG
 from ..maps import MAP_TAG
 from ..memory import VMError
@@ -48,8 +49,8 @@ def map_push_elem(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -> i
 
 def _pop(rt: Runtime, r1: int, r2: int, delete: bool) -> int:
     m = rt.map_of(r1)
-    if hasattr(m, "_bloom_has") and m.type.name == "BLOOM_FILTER":
-        return 0 if m._bloom_has(rt.memory.read(r2, m.value_size)) else -errno.ENOENT & M64
+    if m.type is MapType.BLOOM_FILTER:
+        return 0 if m._raw_bloom_has(rt.memory.read(r2, m.value_size)) else -errno.ENOENT & M64
     value = m.bpf_pop(delete)
     if value is None:
         return -errno.ENOENT & M64

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import errno
 import weakref
-from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, MutableMapping, ValuesView
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._lifetime import Finalized, nothing_to_release
 from ...enums import MapFlags, MapType
 from ...errors import MapEncodingError, MapFullError, MapOperationError
-from ...maps.codec import BTFCodec, Codec, FdCodec, LPMKeyCodec, PerCPUCodec, PerCPUValues, RawCodec
-from ...maps.kinds import Access, MapKind, kind_of
+from ...maps.api import MapAPI
+from ...maps.codec import PerCPUValues
+from ...maps.kinds import Access
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ...btf import BTF
     from ..memory import Memory, Region
 
@@ -29,9 +29,6 @@ __all__ = ["VMMap", "MAP_TAG", "UpdateFlag", "PerCPUValues"]
 
 #: a map pointer in a register: MAP_TAG | handle (never a mapped address)
 MAP_TAG = 0xE << 60
-
-_MISSING: Any = object()
-
 
 class UpdateFlag:
     """``flags`` of map_update_elem (BPF_ANY, BPF_NOEXIST, BPF_EXIST)."""
@@ -41,7 +38,7 @@ class UpdateFlag:
     EXIST = 2
 
 
-class VMMap(MutableMapping[Any, Any]):
+class VMMap(Finalized, MapAPI):
     """Base class of the VM's maps (one subclass per family, see :mod:`pybpf.vm.maps`)."""
 
     def __init__(self, memory: Memory, handle: int, map_type: MapType, key_size: int, value_size: int,
@@ -49,23 +46,10 @@ class VMMap(MutableMapping[Any, Any]):
                  key_type_id: int = 0, value_type_id: int = 0, ncpus: int = 1) -> None:
         self.memory = memory
         self.handle = handle
-        self.type = MapType(map_type)
-        self.key_size = key_size
-        self.value_size = value_size
-        self.max_entries = max_entries
-        self.flags = MapFlags(flags)
-        self.name = name
-        self.btf = btf
-        self.key_type_id = key_type_id
-        self.value_type_id = value_type_id
         self.ncpus = ncpus
-        self.kind: MapKind = kind_of(self.type)
-        self.pinned_path: str | None = None
-        self._key_codec: Codec = self._make_key_codec()
-        self._elem_codec: Codec = self._make_value_codec()
-        self._value_codec: Codec = PerCPUCodec(self._elem_codec, ncpus) if self.kind.percpu else self._elem_codec
-        self._closed = False
-        self._finalizer = weakref.finalize(self, lambda: None)
+        self._describe(map_type, key_size, value_size, max_entries, flags=flags, name=name, btf=btf,
+                       key_type_id=key_type_id, value_type_id=value_type_id, ncpus=ncpus)
+        self._finalizer = weakref.finalize(self, nothing_to_release)
 
     # ---- identity / resource (the kernel Map's surface) --------------------------------
 
@@ -86,60 +70,13 @@ class VMMap(MutableMapping[Any, Any]):
     def fileno(self) -> int:
         return self.handle
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        self._closed = True
-
-    def __enter__(self) -> VMMap:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (f"<VMMap {self.type.name} {self.name!r} key_size={self.key_size} value_size={self.value_size} "
                 f"max_entries={self.max_entries}>")
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    __hash__ = object.__hash__
-
     def freeze(self) -> None:
         """Make the map read-only for user space (programs can still write it)."""
         self.flags |= MapFlags.RDONLY
-
-    # ---- codecs ------------------------------------------------------------------------
-
-    def _make_key_codec(self) -> Codec:
-        if self.btf is not None and self.key_type_id:
-            return BTFCodec(self.btf, self.key_type_id, self.key_size, what="key")
-        if self.kind.lpm:
-            return LPMKeyCodec(self.key_size)
-        return RawCodec(max(self.key_size, 0), what="key")
-
-    def _make_value_codec(self) -> Codec:
-        if self.kind.fd_target:
-            return FdCodec(self.value_size, self.kind.fd_target)
-        if self.btf is not None and self.value_type_id:
-            return BTFCodec(self.btf, self.value_type_id, self.value_size, what="value")
-        return RawCodec(self.value_size, what="value")
-
-    def encode_key(self, key: object) -> bytes:
-        return self._key_codec.encode(key)
-
-    def encode_value(self, value: object) -> bytes:
-        return self._value_codec.encode(value)
-
-    def decode_key(self, raw: bytes) -> Any:
-        return self._key_codec.decode(raw)
-
-    def decode_value(self, raw: bytes) -> Any:
-        return self._value_codec.decode(raw)
 
     # ---- the program's side (raw bytes; overridden per family) ---------------------------
 
@@ -171,18 +108,18 @@ class VMMap(MutableMapping[Any, Any]):
     def raw_keys(self) -> Iterator[bytes]:
         return iter(())
 
-    # ---- user API (same as pybpf.map.Map) ------------------------------------------------
+    # ---- the primitives of MapAPI ------------------------------------------------------
 
-    def _require(self, *access: Access) -> None:
-        if self.kind.access not in access:
-            have = {
-                Access.KEYED: "use m[key], m[key] = value and iteration",
-                Access.QUEUE: "use push(), pop() and peek()",
-                Access.BLOOM: "use push() and `value in m`",
-                Access.NONE: self.kind.hint or "user space cannot access its elements",
-            }[self.kind.access]
-            wanted = "/".join(a.value for a in access)
-            raise MapOperationError(f"{self.type.name} map {self.name!r} has no {wanted} access: {have}")
+    def _raw_lookup(self, key: bytes) -> bytes | None:
+        return self.raw_get(key)
+
+    def _raw_pop(self, delete: bool) -> bytes | None:
+        return self.bpf_pop(delete)
+
+    def _raw_bloom_has(self, value: bytes) -> bool:
+        return False
+
+    # ---- user API (same as pybpf.map.Map) ------------------------------------------------
 
     def _check(self, rc: int, key: object = None) -> None:
         if rc >= 0:
@@ -199,20 +136,6 @@ class VMMap(MutableMapping[Any, Any]):
         if rc == -errno.ENOENT:
             raise KeyError(key)
         raise MapOperationError(f"{where}: operation failed with {errno.errorcode.get(-rc, -rc)}")
-
-    def lookup(self, key: object, default: Any = None) -> Any:
-        self._require(Access.KEYED)
-        raw = self.raw_get(self._key_codec.encode(key))
-        return default if raw is None else self._value_codec.decode(raw)
-
-    def __getitem__(self, key: object) -> Any:
-        value = self.lookup(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: object, default: Any = None) -> Any:
-        return self.lookup(key, default)
 
     def set(self, key: object, value: object, *, flags: int = UpdateFlag.ANY) -> None:
         """Write one element; ``flags`` NOEXIST (1: only insert) or EXIST (2: only replace)."""
@@ -232,19 +155,6 @@ class VMMap(MutableMapping[Any, Any]):
         if self.bpf_delete(self._key_codec.encode(key)) < 0:
             raise KeyError(key)
 
-    def __contains__(self, item: object) -> bool:
-        if self.kind.access is Access.BLOOM:
-            return self._bloom_has(self._value_codec.encode(item))
-        self._require(Access.KEYED)
-        try:
-            key = self._key_codec.encode(item)
-        except MapEncodingError:
-            return False
-        return self.raw_get(key) is not None
-
-    def _bloom_has(self, value: bytes) -> bool:
-        return False
-
     def iter_items(self, *, use_batch: bool = True) -> Iterator[tuple[Any, Any]]:
         self._require(Access.KEYED)
         for raw in list(self.raw_keys()):
@@ -263,32 +173,19 @@ class VMMap(MutableMapping[Any, Any]):
         self._require(Access.KEYED)
         return sum(1 for _ in self.raw_keys())
 
-    def keys(self) -> KeysView[Any]:
-        return KeysView(self)
-
-    def values(self) -> ValuesView[Any]:
-        return _Values(self)
-
-    def items(self) -> ItemsView[Any, Any]:
-        return _Items(self)
-
-    def update(self, other: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /, **kwargs: Any) -> None:
+    def update(  # type: ignore[override]  # one signature for MutableMapping.update's five overloads
+        self, other: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /, **kwargs: Any
+    ) -> None:
         self._require(Access.KEYED)
-        pairs = list(other.items() if isinstance(other, Mapping) else other) + list(kwargs.items())
-        for key, value in pairs:
+        for key, value in self._pairs(other, kwargs):
             self.set(key, value)
 
-    def clear(self) -> None:
-        if self.kind.access is Access.QUEUE:
-            while self.bpf_pop(True) is not None:
-                pass
-            return
-        self._require(Access.KEYED)
-        if self.kind.fixed:
-            zero = bytes(self._value_codec.size)
-            for i in range(self.max_entries):
-                self.raw_set(i.to_bytes(4, "little"), zero, 0)
-            return
+    def _clear_fixed(self) -> None:
+        zero = bytes(self._value_codec.size)
+        for i in range(self.max_entries):
+            self.raw_set(i.to_bytes(4, "little"), zero, 0)
+
+    def _clear_keyed(self) -> None:
         for raw in list(self.raw_keys()):
             self.bpf_delete(raw)
 
@@ -296,44 +193,6 @@ class VMMap(MutableMapping[Any, Any]):
         """QUEUE/STACK/BLOOM_FILTER: add ``value``. ``overwrite`` drops the oldest when full."""
         self._require(Access.QUEUE, Access.BLOOM)
         self._check(self.bpf_push(self._value_codec.encode(value), UpdateFlag.EXIST if overwrite else 0))
-
-    def pop(self, key: object = _MISSING, default: Any = _MISSING) -> Any:
-        if self.kind.access is Access.QUEUE:
-            if key is not _MISSING and default is _MISSING:
-                default = key
-            raw = self.bpf_pop(True)
-            if raw is None:
-                if default is not _MISSING:
-                    return default
-                raise IndexError(f"pop from an empty {self.type.name} map {self.name!r}")
-            return self._value_codec.decode(raw)
-        if key is _MISSING:
-            raise TypeError("pop() needs a key for a keyed map")
-        value = self.lookup(key, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        del self[key]
-        return value
-
-    def peek(self, default: Any = _MISSING) -> Any:
-        self._require(Access.QUEUE)
-        raw = self.bpf_pop(False)
-        if raw is None:
-            if default is not _MISSING:
-                return default
-            raise IndexError(f"peek into an empty {self.type.name} map {self.name!r}")
-        return self._value_codec.decode(raw)
-
-    def load_contents(self, contents: Mapping[Any, Any], *, resolve: Any = None) -> None:
-        """Write initial slots: bytes as they are; a name (program/map) through ``resolve``."""
-        for key, value in contents.items():
-            if isinstance(value, str):
-                if resolve is None:
-                    raise MapOperationError(f"slot {key} of map {self.name!r} names {value!r}; pass resolve=")
-                value = resolve(value)
-            self[key] = value
 
     def format(self) -> str:
         """Every entry, one per line."""
@@ -345,17 +204,3 @@ class VMMap(MutableMapping[Any, Any]):
         buf = bytearray(size) if data is None else bytearray(data)
         return self.memory.map(buf, f"a value of map {self.name!r}{label}", writable=writable)
 
-
-class _Items(ItemsView[Any, Any]):
-    _mapping: VMMap
-
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        return self._mapping.iter_items()
-
-
-class _Values(ValuesView[Any]):
-    _mapping: VMMap
-
-    def __iter__(self) -> Iterator[Any]:
-        for _k, v in self._mapping.iter_items():
-            yield v

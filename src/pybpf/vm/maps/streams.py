@@ -59,7 +59,7 @@ class BloomFilterMap(VMMap):
         self._items.add(bytes(value))
         return 0
 
-    def _bloom_has(self, value: bytes) -> bool:
+    def _raw_bloom_has(self, value: bytes) -> bool:
         return bytes(value) in self._items
 
 
@@ -113,7 +113,7 @@ class RingBufMap(VMMap):
 
     def read(self, max_records: int | None = None) -> list[bytes]:
         """Take (consume) up to ``max_records`` submitted records, oldest first."""
-        out = []
+        out: list[bytes] = []
         while self.records and (max_records is None or len(out) < max_records):
             rec = self.records.popleft()
             self._used -= self._footprint(len(rec))
