@@ -1,0 +1,188 @@
+"""The cache of compiled ``pybpf trace`` programs (pybpf.trace.cache): what makes a new key, what
+makes an entry stale, and that a damaged entry is a recompile, never a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+import marshal
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pybpf.cli.trace import cached_program
+from pybpf.trace import cache as C
+from pybpf.trace.codegen.result import CompiledScript
+
+PROGRAM = 'BEGIN { printf("hello %d\\n", 7); @n[comm] = count(); @h = hist(3); exit(); }'
+KERNEL = ("6.18.0", "#1 SMP", "x86_64", (5516713, 1), ("vmlinux",))
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PYBPF_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _key(text: str = PROGRAM, params: tuple[str, ...] = (), **kw: object) -> str:
+    return C.cache_key(text, "stdin", params, unsafe=bool(kw.pop("unsafe", False)), kernel=KERNEL, **kw)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the key
+
+
+def test_the_same_inputs_give_the_same_key_in_another_process() -> None:
+    code = f"""
+        from pybpf.trace.cache import cache_key
+        print(cache_key({PROGRAM!r}, "stdin", ("a", "1"), unsafe=False, kernel={KERNEL!r}))
+    """
+    other = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                           check=True, timeout=60).stdout.strip()
+    assert other == _key(params=("a", "1"))
+
+
+@pytest.mark.parametrize("change", [
+    {"text": PROGRAM.replace("hello", "hullo")},
+    {"params": ("1",)},
+    {"unsafe": True},
+])
+def test_a_different_program_text_parameter_or_option_is_a_different_key(change: dict[str, object]) -> None:
+    assert _key(**change) != _key()  # type: ignore[arg-type]
+
+
+def test_another_kernel_is_another_key() -> None:
+    base = _key()
+    for i, part in enumerate(KERNEL):
+        other = list(KERNEL)
+        other[i] = ("changed", part)
+        assert C.cache_key(PROGRAM, "stdin", (), unsafe=False, kernel=tuple(other)) != base, i
+
+
+def test_the_command_pid_is_in_the_key_only_when_the_program_reads_cpid() -> None:
+    assert _key(cpid=1234) == _key(cpid=0)
+    uses = 'BEGIN { printf("%d\\n", cpid); }'
+    assert _key(uses, cpid=1234) != _key(uses, cpid=4321)
+
+
+def test_kernel_identity_names_the_kernel_btf_and_its_modules(tmp_path: Path) -> None:
+    (tmp_path / "vmlinux").write_bytes(b"x" * 10)
+    before = C.kernel_identity(str(tmp_path))
+    assert before[:3] == os.uname()[2:5]
+    assert before[3][0] == 10  # type: ignore[index]
+    (tmp_path / "nf_tables").write_bytes(b"")  # a module with BTF was loaded
+    assert C.kernel_identity(str(tmp_path)) != before
+
+
+def test_cache_dir_is_the_c_compiler_cache_dir(root: Path) -> None:
+    from pybpf.cc.cache import cache_dir
+
+    assert C.TraceCache().root == cache_dir() / "trace" == root / "trace"
+
+
+@pytest.mark.parametrize(("value", "flag", "on"), [
+    (None, False, True), ("0", False, False), ("off", False, False), ("1", True, False), ("1", False, True),
+])
+def test_the_cache_can_be_bypassed(monkeypatch: pytest.MonkeyPatch, value: str | None, flag: bool, on: bool) -> None:
+    if value is None:
+        monkeypatch.delenv("PYBPF_TRACE_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("PYBPF_TRACE_CACHE", value)
+    assert C.enabled(flag) is on
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _same(a: CompiledScript, b: CompiledScript) -> None:
+    for f in dataclasses.fields(a):
+        if f.name in ("typed", "ir"):
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "object_spec":
+            for g in dataclasses.fields(x):
+                u, v = getattr(x, g.name), getattr(y, g.name)
+                if g.name == "btf":
+                    assert u.to_bytes() == v.to_bytes()
+                else:
+                    assert u == v, g.name
+        else:
+            assert x == y, f.name
+
+
+def test_a_stored_script_reads_back_equal_without_its_ast_and_ir(root: Path) -> None:
+    script = cached_program(PROGRAM, "stdin", (), unsafe=False)
+    assert script.typed is not None
+    again = C.TraceCache().lookup(C.cache_key(PROGRAM, "stdin", (), unsafe=False))
+    assert again is not None
+    assert again.typed is None and again.ir == ""
+    _same(script, again)
+    assert [p.name for p in again.probes] == ["BEGIN"]
+    assert again.maps["@n"].percpu and again.maps["@h"].bucket_key
+
+
+def test_a_second_run_reads_the_cache_and_a_bypassed_run_does_not(root: Path) -> None:
+    first = cached_program(PROGRAM, "stdin", (), unsafe=False)
+    assert first.typed is not None  # compiled
+    assert cached_program(PROGRAM, "stdin", (), unsafe=False).typed is None  # from the cache
+    assert cached_program(PROGRAM, "stdin", (), unsafe=False, use_cache=False).typed is not None
+    assert cached_program(PROGRAM, "stdin", ("x",), unsafe=False).typed is not None  # another parameter
+
+
+def _entry(root: Path) -> Path:
+    entries = list((root / "trace").rglob("*.bin"))
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+@pytest.mark.parametrize("damage", [
+    pytest.param(lambda raw: b"", id="empty"),
+    pytest.param(lambda raw: raw[: len(raw) // 2], id="truncated"),
+    pytest.param(lambda raw: b"garbage" + raw, id="bad-magic"),
+    pytest.param(lambda raw: raw[:-40] + bytes(40), id="zeroed-tail"),
+    pytest.param(lambda raw: C.MAGIC + marshal.dumps((C.FORMAT + 99, "", [], None)), id="other-format"),
+    pytest.param(lambda raw: raw.replace(b"pybpf.trace.types", b"pybpf.trace.typex"), id="unknown-module"),
+    pytest.param(lambda raw: raw.replace(b"pybpf.spec:ProgramSpec", b"pybpf.spec:ObjectSpec\x00\x00\x00\x00"),
+                 id="bad-class-name"),
+])
+def test_a_damaged_entry_is_compiled_again_and_rewritten(root: Path, damage: object,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    cached_program(PROGRAM, "stdin", (), unsafe=False)
+    path = _entry(root)
+    good = path.read_bytes()
+    path.write_bytes(damage(good))  # type: ignore[operator]
+    assert C.TraceCache().lookup(C.cache_key(PROGRAM, "stdin", (), unsafe=False)) is None
+    script = cached_program(PROGRAM, "stdin", (), unsafe=False)
+    assert script.typed is not None  # compiled again...
+    assert cached_program(PROGRAM, "stdin", (), unsafe=False).typed is None  # ...and stored again
+
+
+def test_an_entry_never_instantiates_a_class_outside_the_allowlist() -> None:
+    with pytest.raises(C.CacheFormatError):
+        C.decode(("c", "subprocess:Popen", {"args": "true"}))
+    with pytest.raises(C.CacheFormatError):
+        C.decode(("e", "os:system", "true"))
+    with pytest.raises(C.CacheFormatError):
+        C.encode(Path("/"))
+
+
+def test_a_changed_probed_binary_makes_the_entry_stale(root: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "trcachebin"
+    shutil.copy("/bin/true", binary)
+    program = f"uprobe:{binary}:0x1000 {{ @c = count(); }}"
+    assert cached_program(program, "stdin", (), unsafe=False).typed is not None
+    assert cached_program(program, "stdin", (), unsafe=False).typed is None
+    with open(binary, "ab") as f:
+        f.write(b"\0")  # rebuilt: another size and mtime
+    assert cached_program(program, "stdin", (), unsafe=False).typed is not None
+    assert cached_program(program, "stdin", (), unsafe=False).typed is None
+
+
+def test_an_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("PYBPF_CACHE_DIR", str(blocker))  # a file where the directory should be
+    assert cached_program(PROGRAM, "stdin", (), unsafe=False).typed is not None
