@@ -129,7 +129,10 @@ def kernel_identity(btf_dir: str = KERNEL_BTF_DIR) -> tuple[object, ...]:
 def cache_key(text: str, filename: str, params: Sequence[str], *, unsafe: bool, cpid: int = 0,
               kernel: tuple[object, ...] | None = None) -> str:
     """The key of a program: the SHA-256 of every input its compiled object depends on (see the module doc)."""
-    import hashlib
+    try:  # CPython's built-in SHA-256: importing hashlib (OpenSSL) costs more than the whole lookup
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha256
 
     from .. import __file__ as package_init
 
@@ -139,7 +142,8 @@ def cache_key(text: str, filename: str, params: Sequence[str], *, unsafe: bool, 
         text, filename, tuple(params), bool(unsafe),
         cpid if "cpid" in text else 0,  # compiled in as a constant only where the program reads it
     )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+    digest: str = sha256(repr(parts).encode()).hexdigest()
+    return digest
 
 
 def _resolve_binary(target: str) -> str:
@@ -229,7 +233,7 @@ class _Decoder:
         }
 
     def _class(self, name: object) -> Any:
-        cls = self._classes.get(name)  # type: ignore[arg-type]
+        cls = self._classes.get(str(name))
         if cls is None:
             import importlib
 
@@ -328,7 +332,7 @@ class TraceCache:
 
         try:
             body = encode(dataclasses.replace(script, typed=None, ir=""))
-            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body))
+            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body))  # type: ignore[arg-type]
         except (CacheFormatError, ValueError) as exc:
             log.warning("not caching the compiled program: %s", exc)
             return None
