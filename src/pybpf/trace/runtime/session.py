@@ -412,7 +412,6 @@ class Session:
         """Run to the end; maps are printed on every way out (exit, Ctrl-C, command exit)."""
         import pybpf
         from ...events import RingBuffer
-        from ...stacks import StackTraceMap
 
         load = self._loader or pybpf.load
         with load(self.script.object_spec) as coll:
@@ -420,6 +419,8 @@ class Session:
             for name, b in self.script.maps.items():
                 self._live[name] = LiveMap(coll.maps[b.bpf_name], percpu=b.percpu)
             for name in getattr(self.script, "stack_maps", {}):
+                from ...stacks import StackTraceMap  # only scripts with stacks pay for the import
+
                 self._stacks[name] = StackTraceMap(coll.maps[name])
             lost_map = getattr(self.script, "lost_map", "")  # per-CPU u64: ring buffer reserve failures
             if lost_map:
