@@ -7,10 +7,8 @@ Figures (median of RUNS, and the best run; wall clock and CPU time, since a busy
 wall clock; the best run is the least disturbed by other load, the median shows the spread):
 - parse + dump:   BTF.from_file + dump_c in a fresh BTF object (the types the dump needs are
                   decoded inside it) — the figure comparable to bpftool, which also parses the file
-- dump only:      dump_c on a BTF whose types are all decoded already
-- decode needed:  BTF.from_file + decoding just the types the dump uses into their dataclasses
-                  (an upper bound of the decoding inside "parse + dump": the dumper reads
-                  structs/unions as plain rows, BTF.record_rows, which is cheaper)
+- dump only:      dump_c on a BTF opened beforehand (the dumper reads the raw type records, so
+                  whether types were decoded into dataclasses before does not matter)
 - whole process:  `python -c` doing "parse + dump" to /dev/null, interpreter start and import included
 bpftool is timed as a whole process writing its header to /dev/null (its CPU time from rusage).
 """
@@ -75,19 +73,6 @@ def main() -> None:
     t_tool = measure(run_bpftool) if bpftool else None
     t_full = measure(lambda: dump_c(BTF.from_file(path)))
     t_dump = measure(lambda: dump_c(decoded))
-    from pybpf.btf.c_dump import _Dumper
-
-    used = _Dumper(decoded)
-    used.run()
-    needed = sorted(used.t)
-
-    def decode_needed() -> BTF:
-        btf = BTF.from_file(path)
-        for tid in needed:
-            btf[tid]
-        return btf
-
-    t_decode = measure(decode_needed)
     t_proc = measure(run_process)
     if bpftool:  # again after ours, and keep the faster: load on the machine drifts
         again = measure(run_bpftool)
@@ -100,8 +85,7 @@ def main() -> None:
         print(f"  {label:<26}: " + " ".join(f"{x * 1000:8.1f} ms" for x in t) + (f"  ({note})" if note else ""))
 
     row("pybpf parse + dump_c", t_full)
-    row("pybpf dump_c only", t_dump, "types decoded beforehand")
-    row("pybpf decode needed", t_decode, f"{len(needed)} types, GC on")
+    row("pybpf dump_c only", t_dump, "BTF opened beforehand")
     row("pybpf whole process", t_proc, "python start + import + parse + dump")
     if t_tool is None:
         print("  bpftool                   : not installed, no ratio")

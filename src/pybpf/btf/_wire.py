@@ -12,7 +12,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Literal
+from typing import Iterable, Literal
 
 from ..errors import BTFError
 from .types import Kind
@@ -161,6 +161,15 @@ class StringTable:
             text = self.data[rel:end].decode("utf-8", "surrogateescape")
         self._cache[offset] = text
         return text
+
+    def get_many(self, offsets: Iterable[int]) -> list[str]:
+        """:meth:`get` of each of ``offsets`` (one pass over the cache, then the misses)."""
+        offsets = list(offsets)
+        found: list[str | None] = list(map(self._cache.get, offsets))
+        if None not in found:
+            return found  # type: ignore[return-value]
+        get = self.get
+        return [get(offset) if text is None else text for text, offset in zip(found, offsets)]
 
     def ascii_text(self) -> str:
         """This table (without the base) as one str, or "" when it is not ASCII; a string at

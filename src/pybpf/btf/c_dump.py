@@ -23,6 +23,11 @@ Member offsets and record sizes come out exactly as BTF says (see
 :mod:`pybpf.btf.c_dump_layout`): records that need it are ``__attribute__((packed))`` and
 gaps are filled with unnamed bit-fields. Enums whose size is not what clang would choose
 get ``__attribute__((mode(...)))``.
+
+How types are read. The dump walks the raw 32-bit words of the type records
+(:class:`~pybpf.btf.c_dump_layout.TypeWords`) instead of decoding dataclasses: it touches
+~30k types once or twice each, and building objects for them was most of its cost. Split
+BTF is dumped through :meth:`~pybpf.btf.BTF.flattened`, which keeps every id.
 """
 
 from __future__ import annotations
@@ -33,13 +38,13 @@ import sys
 from contextlib import contextmanager
 from itertools import chain, compress, repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from ..errors import BTFError
-from .c_dump_layout import Layout, RecordPlan, pad_type
-from .c_dump_names import Names
 from ._decode import MemberRow
-from .types import IntEncoding, Kind, Type
+from .c_dump_layout import Layout, RecordPlan, TypeWords, pad_type
+from .c_dump_names import NameEntry, Names
+from .types import IntEncoding, Kind
 
 if TYPE_CHECKING:
     from .container import BTF
@@ -67,8 +72,8 @@ _INT_FOR_SIZE = {
     (8, False): "unsigned long long", (1, True): "signed char", (2, True): "short",
     (4, True): "int", (8, True): "long long",
 }
-_QUALIFIER = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
-_RECORD_KEYWORD = {Kind.STRUCT: "struct", Kind.UNION: "union"}
+_QUALIFIER = {int(Kind.CONST): "const", int(Kind.VOLATILE): "volatile", int(Kind.RESTRICT): "restrict"}
+_RECORD_KEYWORD = {int(Kind.STRUCT): "struct", int(Kind.UNION): "union"}
 _HOLE = "\x00"  # stands for the declared name in a cached declarator
 _MAX_CHAIN = 4096  # pointer/array/modifier steps in one declarator before it must be a cycle
 _INT32_MIN = -(1 << 31)
@@ -135,16 +140,18 @@ class _Dumper:
     """One dump: emission state, the output chunks, and cached declarators."""
 
     def __init__(self, btf: BTF) -> None:
-        self.btf = btf
-        self.n = len(btf)
-        #: ids with a declaration of their own, in id order (the rest is decoded only if used)
-        #: raw kind number of every id (dispatch tables below are keyed by it too)
-        self.kinds = btf.kinds()
-        self.top = list(compress(range(self.n), self.kinds.translate(_TOP_MASK)))
-        self.t = _LazyTypes(btf)
-        self.t.prefill(self.top)
-        self.names = Names((tid, self.t[tid]) for tid in self.top)
-        self.layout = Layout(self.t, self._skip_member)
+        self.types = types = TypeWords(btf.flattened())
+        self.words = types.words
+        self.offsets = types.offsets
+        #: raw kind number of every id (dispatch tables below are indexed by it too)
+        self.kinds = kinds = types.kinds
+        self.n = types.n
+        #: ids with a declaration of their own, in id order
+        self.top = list(compress(range(self.n), kinds.translate(_TOP_MASK)))
+        self.names = Names(self._name_entries())
+        self.tag = self.names.tag  # named records, enums and fwds -> C tag
+        self.ident = self.names.ident  # typedefs that are emitted -> C name
+        self.layout = Layout(types, self._emitted_members)
         self.out: list[str] = []
         self.declared: set[str] = set()  # "struct foo" tags declared or defined so far
         self.done: set[int] = set()  # ids whose own declaration/definition is emitted
@@ -152,59 +159,86 @@ class _Dumper:
         self.body_ready: set[int] = set()  # anonymous records whose members' needs are met
         self.proto_ready: set[int] = set()
         self.inlined_enums: set[int] = set()  # anonymous enums already written inline
-        self.parts: dict[int, tuple[str, str]] = {}
+        #: cached declarators split around the declared name, by type id
+        self.parts: list[tuple[str, str] | None] = [None] * self.n
         self.in_params = 0  # > 0 while writing a prototype's parameter list
         self.proto_depth = 0  # > 0 while meeting the needs of a prototype's parameters
         self.records = 0  # struct/union definitions emitted
-        self.met: set[int] = set()  # need() calls already satisfied: id << 2 | complete << 1 | in proto
-        self._need_by_kind = {
+        #: need() calls already satisfied: one bit per (complete, inside a prototype), by id
+        self.met = bytearray(self.n)
+        need_by_kind: dict[Kind, Callable[[int, bool], None]] = {
             Kind.PTR: self._need_ptr, Kind.ARRAY: self._need_array, Kind.TYPEDEF: self._need_typedef,
             Kind.STRUCT: self._need_record, Kind.UNION: self._need_record, Kind.ENUM: self._need_enum,
             Kind.ENUM64: self._need_enum, Kind.FUNC_PROTO: self._need_proto, Kind.FWD: self._need_fwd,
             Kind.CONST: self._need_modifier, Kind.VOLATILE: self._need_modifier,
             Kind.RESTRICT: self._need_modifier, Kind.TYPE_TAG: self._need_modifier,
         }
+        self._need_by_kind = [need_by_kind.get(Kind(k)) if k in _KIND_NUMS else None for k in range(256)]
 
     def release(self) -> None:
         """Drop the dump's state (caches, emitted text) and the reference cycles through bound
         methods, so that it is freed at once rather than by the cyclic garbage collector."""
-        for state in (self.t, self.out, self.declared, self.done, self.in_progress, self.body_ready,
-                      self.proto_ready, self.inlined_enums, self.parts, self.met, self._need_by_kind):
+        for state in (self.out, self.declared, self.done, self.in_progress, self.body_ready,
+                      self.proto_ready, self.inlined_enums, self.parts, self._need_by_kind):
             state.clear()
         self.top = []
-        self.layout = None  # type: ignore[assignment]
-        self.names = None  # type: ignore[assignment]
+        del self.layout, self.names, self.tag, self.ident
+
+    def _name_entries(self) -> Iterator[NameEntry]:
+        """What :class:`Names` needs of the top-level ids, read from the raw records."""
+        w = self.words
+        offsets = self.offsets
+        kinds = self.kinds
+        top = self.top
+        names = self.types.names_at([w[offsets[tid]] for tid in top])
+        for tid, name in zip(top, names):
+            kind = kinds[tid]
+            if kind in _ENUM_KIND_NUMS:
+                yield tid, kind, name, self._enumerator_names(tid)
+            elif kind == _FWD:
+                yield tid, kind, name, bool(w[offsets[tid] + 1] >> 31)
+            else:
+                yield tid, kind, name, None
+
+    def _enumerator_names(self, tid: int) -> list[str]:
+        off = self.offsets[tid]
+        vlen = self.words[off + 1] & 0xFFFF
+        stride = 3 if self.kinds[tid] == _ENUM64 else 2
+        return self.types.names_at(self.words[off + 3:off + 3 + stride * vlen:stride])
 
     # --- the top level -------------------------------------------------------------------
 
     def run(self) -> str:
-        types = self.t
         inlinable = self._enums_used_inline()
         top = {
             Kind.STRUCT: self._top_record, Kind.UNION: self._top_record, Kind.ENUM: self._top_enum,
             Kind.ENUM64: self._top_enum, Kind.TYPEDEF: self._top_typedef, Kind.FWD: self._top_fwd,
         }
+        handlers = [top.get(Kind(k)) if k in _KIND_NUMS else None for k in range(256)]
         kinds = self.kinds
         for tid in self.top:
-            handler = top.get(kinds[tid])
+            handler = handlers[kinds[tid]]
             if handler is not None and tid not in inlinable:
-                handler(tid, True)
+                handler(tid)
         # anonymous enums meant to be inlined by a type nothing emitted
         for tid in sorted(inlinable - self.inlined_enums):
             self._emit_enum(tid)
         return "".join(self.out)
 
-    def _top_record(self, tid: int, complete: bool) -> None:
-        if self.t[tid].name:
+    def _top_record(self, tid: int) -> None:
+        if tid in self.tag:
             self._define(tid)
 
-    def _top_enum(self, tid: int, complete: bool) -> None:
+    def _top_enum(self, tid: int) -> None:
         if tid not in self.done:
             self._emit_enum(tid)
 
-    def _top_typedef(self, tid: int, complete: bool) -> None:
-        if tid in self.names.ident and tid not in self.done:
+    def _top_typedef(self, tid: int) -> None:
+        if tid in self.ident and tid not in self.done:
             self._emit_typedef(tid)
+
+    def _top_fwd(self, tid: int) -> None:
+        self._declare(tid)
 
     def _enums_used_inline(self) -> set[int]:
         """Anonymous enums that a member or a typedef names directly, and so will write inline.
@@ -212,46 +246,50 @@ class _Dumper:
         Only direct uses are looked for (cheap); an anonymous enum reached otherwise (through an
         array, say) is emitted on its own, and that use then stands in an integer of its size.
         """
-        types = self.t
-        anon = {tid for tid in self.top if types[tid].kind in _ENUM_KINDS and not types[tid].name}
+        kinds = self.kinds
+        tag = self.tag
+        anon = {tid for tid in self.top if kinds[tid] in _ENUM_KIND_NUMS and tid not in tag}
         if not anon:
             return anon
-        kinds = self.kinds
-        typedefs = [types[tid] for tid in self.top if kinds[tid] == Kind.TYPEDEF]
-        records = [types[tid].members for tid in self.top if kinds[tid] in _RECORD_KIND_NUMS]  # type: ignore[union-attr]
-        found = anon.intersection(t.type_id for t in typedefs)  # type: ignore[union-attr]
-        found.update(anon.intersection(map(_TYPE_ID, chain.from_iterable(records))))
+        w = self.words
+        offsets = self.offsets
+        found = anon.intersection([w[offsets[tid] + 2] for tid in self.top if kinds[tid] == _TYPEDEF])
+        member_types = [w[off + 4:off + 3 + 3 * (w[off + 1] & 0xFFFF):3]
+                        for off in [offsets[tid] for tid in self.top if kinds[tid] in _RECORD_KIND_NUMS]]
+        found.update(anon.intersection(chain.from_iterable(member_types)))
         return found
 
     # --- what a use of a type needs emitted first ---------------------------------------
 
     def need(self, tid: int, complete: bool) -> None:
         """Emit what must precede a use of ``tid`` (by value when ``complete``)."""
-        key = tid << 2 | (2 if complete else 0) | (1 if self.proto_depth else 0)
-        if key in self.met:
+        bit = (2 if complete else 1) << (2 if self.proto_depth else 0)
+        met = self.met
+        if met[tid] & bit:
             return
-        handler = self._need_by_kind.get(self.kinds[tid])
+        handler = self._need_by_kind[self.kinds[tid]]
         if handler is not None:
             handler(tid, complete)
-        self.met.add(key)
+        met[tid] |= bit
 
     def _need_ptr(self, tid: int, complete: bool) -> None:
-        self.need(self.t[tid].type_id, False)  # type: ignore[union-attr]
+        self.need(self.types.ref(tid), False)
 
     def _need_array(self, tid: int, complete: bool) -> None:
-        self.need(self.t[tid].elem_type_id, True)  # type: ignore[union-attr]
+        self.need(self.types.ref(tid, _ARRAY_ELEM), True)
 
     def _need_modifier(self, tid: int, complete: bool) -> None:
-        self.need(self.t[tid].type_id, complete)  # type: ignore[union-attr]
+        self.need(self.types.ref(tid), complete)
 
     def _need_typedef(self, tid: int, complete: bool) -> None:
-        if tid not in self.done and tid in self.names.ident:
+        ident = self.ident
+        if tid not in self.done and tid in ident:
             self._emit_typedef(tid)
-        if complete or tid not in self.names.ident:
-            self.need(self.t[tid].type_id, complete)  # type: ignore[union-attr]
+        if complete or tid not in ident:
+            self.need(self.types.ref(tid), complete)
 
     def _need_record(self, tid: int, complete: bool) -> None:
-        if not self.t[tid].name:
+        if tid not in self.tag:  # anonymous: written inline, so its members' needs are the user's
             if tid not in self.body_ready:
                 self.body_ready.add(tid)
                 for m in self.layout.plan(tid).members:
@@ -263,18 +301,17 @@ class _Dumper:
             self._declare(tid)
 
     def _need_enum(self, tid: int, complete: bool) -> None:
-        if self.t[tid].name and tid not in self.done:
+        if tid in self.tag and tid not in self.done:
             self._emit_enum(tid)
 
     def _need_proto(self, tid: int, complete: bool) -> None:
         if tid not in self.proto_ready:
             self.proto_ready.add(tid)
-            t = self.t[tid]
-            self.need(t.return_type_id, False)  # type: ignore[union-attr]
+            self.need(self.types.ref(tid), False)
             self.proto_depth += 1
             try:
-                for p in t.params:  # type: ignore[union-attr]
-                    self.need(p.type_id, False)
+                for param in self._param_types(tid):
+                    self.need(param, False)
             finally:
                 self.proto_depth -= 1
 
@@ -282,15 +319,22 @@ class _Dumper:
         if self.proto_depth:
             self._declare(tid)
 
-    def _top_fwd(self, tid: int, complete: bool) -> None:
-        self._declare(tid)
+    def _param_types(self, tid: int) -> Sequence[int]:
+        """The parameter type ids of FUNC_PROTO ``tid`` (0 for ``...``), checked to be in range."""
+        w = self.words
+        off = self.offsets[tid]
+        params = w[off + 4:off + 3 + 2 * (w[off + 1] & 0xFFFF):2]
+        if params and max(params) >= self.n:
+            raise BTFError(f"FUNC_PROTO type id {tid} has a parameter of type id {max(params)}, out of "
+                           f"range (this BTF has ids 0..{self.n - 1})")
+        return params
 
     # --- emitting declarations -----------------------------------------------------------
 
     def _declare(self, tid: int) -> None:
-        t = self.t[tid]
-        is_union = t.kind is Kind.UNION or (t.kind is Kind.FWD and t.is_union)  # type: ignore[union-attr]
-        tag = f"{'union' if is_union else 'struct'} {self.names.tag[tid]}"
+        kind = self.kinds[tid]
+        is_union = kind == _UNION or (kind == _FWD and self.types.kind_flag(tid))
+        tag = f"{'union' if is_union else 'struct'} {self.tag[tid]}"
         if tag not in self.declared:
             self.declared.add(tag)
             self.out.append(f"{tag};\n\n")
@@ -298,22 +342,22 @@ class _Dumper:
     def _define(self, tid: int) -> None:
         if tid in self.done:
             return
-        t = self.t[tid]
+        keyword = _RECORD_KEYWORD[self.kinds[tid]]
         if tid in self.in_progress:
             raise BTFError(
-                f"{_RECORD_KEYWORD[t.kind]} {t.name} contains itself by value (type id {tid}); "
+                f"{keyword} {self.types.name(tid)} contains itself by value (type id {tid}); "
                 "this BTF cannot be written as C"
             )
         self.in_progress.add(tid)
         self.records += 1
         plan = self.layout.plan(tid)
         met = self.met
-        flag = 3 if self.proto_depth else 2
+        bit = 8 if self.proto_depth else 2  # need(..., complete=True), inside a prototype or not
         for m in plan.members:
             mtid = m[1]
-            if mtid << 2 | flag not in met:
+            if not met[mtid] & bit:
                 self.need(mtid, True)
-        tag = f"{_RECORD_KEYWORD[t.kind]} {self.names.tag[tid]}"
+        tag = f"{keyword} {self.tag[tid]}"
         self.out.append(f"{tag} {self._record_body(tid, plan, 0)};\n\n")
         self.declared.add(tag)
         self.done.add(tid)
@@ -321,31 +365,38 @@ class _Dumper:
 
     def _emit_typedef(self, tid: int) -> None:
         self.done.add(tid)
-        target = self.t[tid].type_id  # type: ignore[union-attr]
+        target = self.types.ref(tid)
         self.need(target, False)
-        self.out.append(f"typedef {self.decl(target, self.names.ident[tid], 0)};\n\n")
+        self.out.append(f"typedef {self.decl(target, self.ident[tid], 0)};\n\n")
 
     def _emit_enum(self, tid: int) -> None:
         self.done.add(tid)
-        t = self.t[tid]
-        if not t.values:  # type: ignore[union-attr]
-            if t.name:  # a forward-declared enum (an anonymous empty one declares nothing)
-                self.out.append(f"enum {self.names.tag[tid]};\n\n")
+        if not self.types.vlen(tid):
+            if tid in self.tag:  # a forward-declared enum (an anonymous empty one declares nothing)
+                self.out.append(f"enum {self.tag[tid]};\n\n")
             return
         self.inlined_enums.add(tid)
-        name = f"enum {self.names.tag[tid]} " if t.name else "enum "
+        name = f"enum {self.tag[tid]} " if tid in self.tag else "enum "
         self.out.append(f"{name}{self._enum_body(tid, 0)};\n\n")
 
     # --- text ----------------------------------------------------------------------------
 
-    def _skip_member(self, m: MemberRow) -> bool:
-        """Unnamed members that are not anonymous records are padding: the layout redoes them."""
-        if m[0]:
-            return False
-        t = self.t[m[1]]
-        while t.kind in _MODIFIER_KINDS:
-            t = self.t[t.type_id]  # type: ignore[union-attr]
-        return t.kind not in _RECORD_KEYWORD or bool(t.name)
+    def _emitted_members(self, tid: int) -> list[MemberRow]:
+        """The members of record ``tid`` the dump writes: unnamed members that are not anonymous
+        records are padding, which the layout redoes."""
+        rows = self.types.members(tid)
+        if all(map(_NAME, rows)):
+            return rows
+        return [m for m in rows if m[0] or not self._is_padding(m[1])]
+
+    def _is_padding(self, tid: int) -> bool:
+        """Whether an unnamed member of type ``tid`` is padding (not an anonymous record)."""
+        kinds = self.kinds
+        for _ in range(_MAX_CHAIN):
+            if kinds[tid] not in _SEE_THROUGH_KIND_NUMS:
+                return kinds[tid] not in _RECORD_KIND_NUMS or tid in self.tag
+            tid = self.types.ref(tid)
+        raise BTFError(f"type id {tid} is part of a cycle of typedefs/modifiers")
 
     def _record_body(self, tid: int, plan: RecordPlan, depth: int) -> str:
         """``{ members }`` plus the packed attribute, members indented at ``depth + 1``."""
@@ -358,7 +409,7 @@ class _Dumper:
             if pads and i in pads:
                 for start, width in pads[i]:
                     add(f"{ind}{pad_type(start, width)}: {width};\n")
-            cached = parts.get(mtid)
+            cached = parts[mtid]
             if cached is not None and not bitfield_size:
                 add(f"{ind}{cached[0]}{name}{cached[1]};\n")
                 continue
@@ -368,7 +419,7 @@ class _Dumper:
             else:
                 add(f"{ind}{text};\n")
         if plan.tail:
-            if self.t[tid].kind is Kind.UNION:
+            if self.kinds[tid] == _UNION:
                 inner = "".join(f"{ind}\t{pad_type(s, w)}: {w};\n" for s, w in plan.tail)
                 add(f"{ind}struct {{\n{inner}{ind}}};\n")
             else:
@@ -378,44 +429,47 @@ class _Dumper:
         return "".join(lines)
 
     def _enum_body(self, tid: int, depth: int) -> str:
-        t = self.t[tid]
+        w = self.words
+        off = self.offsets[tid]
+        info = w[off + 1]
+        vlen = info & 0xFFFF
+        signed = info >> 31
+        size = w[off + 2]
         ind = "\t" * (depth + 1)
-        is64 = t.kind is Kind.ENUM64
-        bits = 64 if is64 else 32
-        mask = (1 << bits) - 1
         lines = ["{\n"]
+        names = self.names.enumerators[tid]
+        if self.kinds[tid] == _ENUM:
+            # every 32-bit value is written as the plain decimal C sees (so the enum is 4 bytes)
+            values: Sequence[int] = w[off + 4:off + 3 + 2 * vlen:2]
+            if signed and max(values) >> 31:
+                values = [v - (1 << 32) if v >> 31 else v for v in values]
+            lines.extend(map(_ENUMERATOR_LINE, repeat(ind), names, values))
+            return self._enum_close(size, lines, 0, 0, depth)
         lo = hi = 0
-        values = [v.value for v in t.values]  # type: ignore[union-attr]
-        if not is64 and values:
-            lo = min(values)
-            hi = max(values)
-            if (_INT32_MIN <= lo and hi < (1 << 31)) if t.signed else (0 <= lo and hi < (1 << 32)):  # type: ignore[union-attr]
-                # the usual case: every value is already what C sees, written as a plain decimal
-                lines.extend(map(_ENUMERATOR_LINE, repeat(ind), self.names.enumerators[tid], values))
-                return self._enum_close(t, lines, min(lo, 0), max(hi, 0), depth)
-            lo = hi = 0
-        for name, v in zip(self.names.enumerators[tid], t.values):  # type: ignore[union-attr]
-            value = v.value & mask
-            if t.signed and value >> (bits - 1):  # type: ignore[union-attr]
-                value -= 1 << bits
+        low_words = w[off + 4:off + 3 + 3 * vlen:3]
+        high_words = w[off + 5:off + 3 + 3 * vlen:3]
+        for name, low, high in zip(names, low_words, high_words):
+            value = low | high << 32
+            if signed and value >> 63:
+                value -= 1 << 64
             lo = min(lo, value)
             hi = max(hi, value)
-            lines.append(f"{ind}{name} = {_enum_literal(value, is64)},\n")
-        return self._enum_close(t, lines, lo, hi, depth)
+            lines.append(f"{ind}{name} = {_enum_literal(value, True)},\n")
+        return self._enum_close(size, lines, lo, hi, depth)
 
     @staticmethod
-    def _enum_close(t: Type, lines: list[str], lo: int, hi: int, depth: int) -> str:
+    def _enum_close(size: int, lines: list[str], lo: int, hi: int, depth: int) -> str:
         """Close an enum body whose values span ``[lo, hi]`` (0 included), with the mode
         attribute when clang would give the enum another size than BTF's."""
         natural = 4 if (lo >= _INT32_MIN and hi < (1 << 31)) or (lo >= 0 and hi < (1 << 32)) else 8
         lines.append("\t" * depth + "}")
-        if t.size != natural and t.size in _ENUM_MODE:  # type: ignore[union-attr]
-            lines.append(f" __attribute__((mode({_ENUM_MODE[t.size]})))")  # type: ignore[union-attr]
+        if size != natural and size in _ENUM_MODE:
+            lines.append(f" __attribute__((mode({_ENUM_MODE[size]})))")
         return "".join(lines)
 
     def decl(self, tid: int, name: str, depth: int) -> str:
         """The C declaration of ``name`` with type ``tid`` (``name`` may be empty)."""
-        cached = self.parts.get(tid)
+        cached = self.parts[tid]
         if cached is None:
             left, right, cacheable = self._declarator(tid, depth)
             if cacheable:
@@ -429,151 +483,132 @@ class _Dumper:
     def _declarator(self, tid: int, depth: int) -> tuple[str, str, bool]:
         """The declaration of a placeholder name, split around it; False when it inlines an
         anonymous type."""
-        types = self.t
+        kinds = self.kinds
+        ref = self.types.ref
         decl = _HOLE
         quals: list[str] = []
         for _ in range(_MAX_CHAIN):
-            t = types[tid]
-            kind = t.kind
-            if kind is Kind.PTR:
+            kind = kinds[tid]
+            if kind == _PTR:
                 if quals:
                     decl = f"{' '.join(quals)} {decl}"
                     quals = []
                 decl = f"*{decl}"
-                tid = t.type_id  # type: ignore[union-attr]
-            elif kind is Kind.ARRAY:
+                tid = ref(tid)
+            elif kind == _ARRAY:
                 if decl[0] == "*":
                     decl = f"({decl})"
-                decl = f"{decl}[{t.nelems}]"  # type: ignore[union-attr]
-                tid = t.elem_type_id  # type: ignore[union-attr]
+                decl = f"{decl}[{self.words[self.offsets[tid] + _ARRAY_NELEMS]}]"
+                tid = ref(tid, _ARRAY_ELEM)
             elif kind in _QUALIFIER:
                 q = _QUALIFIER[kind]
                 if q not in quals:
                     quals.append(q)
-                tid = t.type_id  # type: ignore[union-attr]
-            elif kind is Kind.TYPE_TAG:
-                tid = t.type_id  # type: ignore[union-attr]
-            elif kind is Kind.FUNC_PROTO:
+                tid = ref(tid)
+            elif kind == _TYPE_TAG:
+                tid = ref(tid)
+            elif kind == _FUNC_PROTO:
                 if decl[0] == "*":
                     decl = f"({decl})"
-                decl = f"{decl}({self._params(t, depth)})"
+                decl = f"{decl}({self._params(tid, depth)})"
                 quals = []
-                tid = t.return_type_id  # type: ignore[union-attr]
-            elif kind is Kind.TYPEDEF and tid not in self.names.ident:  # a compiler built-in
-                tid = t.type_id  # type: ignore[union-attr]
+                tid = ref(tid)
+            elif kind == _TYPEDEF and tid not in self.ident:  # a compiler built-in
+                tid = ref(tid)
             else:
-                base, cacheable = self._base(tid, t, depth)
+                base, cacheable = self._base(tid, kind, depth)
                 if quals:
                     base = f"{' '.join(quals)} {base}"
                 left, _, right = decl.partition(_HOLE)
                 return f"{base} {left}", right, cacheable
         raise BTFError(f"type id {tid} is part of a cycle of pointers/modifiers with no named type")
 
-    def _base(self, tid: int, t: Type, depth: int) -> tuple[str, bool]:
-        kind = t.kind
-        if kind is Kind.TYPEDEF:
-            return self.names.ident[tid], True
+    def _base(self, tid: int, kind: int, depth: int) -> tuple[str, bool]:
+        if kind == _TYPEDEF:
+            return self.ident[tid], True
         if kind in _RECORD_KEYWORD:
-            if t.name:
-                return f"{_RECORD_KEYWORD[kind]} {self.names.tag[tid]}", True
+            if tid in self.tag:
+                return f"{_RECORD_KEYWORD[kind]} {self.tag[tid]}", True
             return f"{_RECORD_KEYWORD[kind]} {self._record_body(tid, self.layout.plan(tid), depth)}", False
-        if kind is Kind.ENUM or kind is Kind.ENUM64:
-            if t.name:
-                return f"enum {self.names.tag[tid]}", True
-            if tid in self.inlined_enums or not t.values or self.in_params:  # type: ignore[union-attr]
+        if kind in _ENUM_KIND_NUMS:
+            if tid in self.tag:
+                return f"enum {self.tag[tid]}", True
+            if tid in self.inlined_enums or not self.types.vlen(tid) or self.in_params:
                 # its constants are declared elsewhere (a second inline copy would redeclare
                 # them; one in a prototype would be invisible): an integer of its size
-                return _INT_FOR_SIZE.get((t.size, t.signed), "int"), True  # type: ignore[union-attr]
+                return _INT_FOR_SIZE.get((self.types.size(tid), self.types.kind_flag(tid)), "int"), True
             self.inlined_enums.add(tid)
             return f"enum {self._enum_body(tid, depth)}", False
-        if kind is Kind.FWD:
-            return f"{'union' if t.is_union else 'struct'} {self.names.tag[tid]}", True  # type: ignore[union-attr]
-        if kind is Kind.UNKNOWN:
+        if kind == _FWD:
+            return f"{'union' if self.types.kind_flag(tid) else 'struct'} {self.tag[tid]}", True
+        if kind == _VOID:
             return "void", True
-        if kind is Kind.INT or kind is Kind.FLOAT:
-            return _c_scalar(t), True
-        raise BTFError(f"type id {tid} ({kind.name}) cannot be used as a C type")
+        if kind == _INT:
+            encoding = self.words[self.offsets[tid] + 3] >> 24
+            return _c_scalar(self.types.name(tid), self.types.size(tid), encoding & _SIGNED, encoding & _BOOL), True
+        if kind == _FLOAT:
+            return _c_float(self.types.name(tid), self.types.size(tid)), True
+        raise BTFError(f"type id {tid} ({Kind(kind).name}) cannot be used as a C type")
 
-    def _params(self, proto: Type, depth: int) -> str:
-        params = proto.params  # type: ignore[union-attr]
+    def _params(self, proto: int, depth: int) -> str:
+        params = self._param_types(proto)
         if not params:
             return "void"
         out = []
         self.in_params += 1
         try:
-            for p in params:
-                out.append("..." if p.type_id == 0 else self.decl(p.type_id, "", depth))
+            for param in params:
+                out.append("..." if param == 0 else self.decl(param, "", depth))
         finally:
             self.in_params -= 1
         return ", ".join(out)
 
 
-class _Record(NamedTuple):
-    """A struct/union as the dumper reads it: like :class:`~pybpf.btf.types.Struct`, but its
-    members are the plain rows of :meth:`pybpf.btf.BTF.record_rows` (no dataclass per member)."""
-
-    kind: Kind
-    name: str
-    size: int
-    members: tuple[MemberRow, ...]
-
-
-class _LazyTypes(dict):  # type: ignore[type-arg]
-    """id -> type, decoding a type the first time it is asked for (most FUNCs never are).
-
-    Structs and unions come as :class:`_Record` rows read straight from the BTF records.
-    """
-
-    def __init__(self, btf: BTF) -> None:
-        super().__init__()
-        self._btf = btf
-        self._kinds = btf.kinds()
-
-    def __missing__(self, tid: int) -> Type | _Record:
-        kind = self._kinds[tid] if 0 <= tid < len(self._kinds) else None
-        if kind in _RECORD_KIND_NUMS:
-            name, size, rows = self._btf.record_rows(tid)
-            t: Type | _Record = _new_record(_Record, (_RECORD_KIND_NUMS[kind], name, size, tuple(rows)))
-        else:
-            t = self._btf[tid]
-        self[tid] = t
-        return t
-
-    def prefill(self, ids: list[int]) -> None:
-        """Decode ``ids`` now, in bulk (records as :class:`_Record` rows)."""
-        kinds = self._kinds
-        plain = [tid for tid in ids if kinds[tid] not in _RECORD_KIND_NUMS]
-        self.update(zip(plain, self._btf.decode_many(plain)))
-        records = [tid for tid in ids if kinds[tid] in _RECORD_KIND_NUMS]
-        new = _new_record
-        self.update(zip(records, [new(_Record, (_RECORD_KIND_NUMS[kinds[tid]], name, size, tuple(rows)))
-                                  for tid, (name, size, rows) in zip(records, self._btf.record_rows_many(records))]))
-
-
-_RECORD_KIND_NUMS = {int(Kind.STRUCT): Kind.STRUCT, int(Kind.UNION): Kind.UNION}
-_TYPE_ID = itemgetter(1)  # of a member row
+_KIND_NUMS = frozenset(int(k) for k in Kind)
+_VOID = int(Kind.UNKNOWN)
+_INT = int(Kind.INT)
+_PTR = int(Kind.PTR)
+_ARRAY = int(Kind.ARRAY)
+_UNION = int(Kind.UNION)
+_ENUM = int(Kind.ENUM)
+_ENUM64 = int(Kind.ENUM64)
+_FWD = int(Kind.FWD)
+_TYPEDEF = int(Kind.TYPEDEF)
+_FUNC_PROTO = int(Kind.FUNC_PROTO)
+_FLOAT = int(Kind.FLOAT)
+_TYPE_TAG = int(Kind.TYPE_TAG)
+_ARRAY_ELEM = 3  # word of an ARRAY record holding the element type id
+_ARRAY_NELEMS = 5  # ... and the number of elements
+_SIGNED = int(IntEncoding.SIGNED)
+_BOOL = int(IntEncoding.BOOL)
+_RECORD_KIND_NUMS = frozenset({int(Kind.STRUCT), int(Kind.UNION)})
+_ENUM_KIND_NUMS = frozenset({_ENUM, _ENUM64})
+_SEE_THROUGH_KIND_NUMS = frozenset(int(k) for k in (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT,
+                                                    Kind.TYPE_TAG))
+_NAME = itemgetter(0)  # of a member row
 _ENUMERATOR_LINE = "{}{} = {},\n".format  # indent, name, value
-_new_record = tuple.__new__  # _Record(...) without the Python-level NamedTuple.__new__
-_ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
 #: bytes.translate table: kind number -> 1 for the kinds in _TOP_KINDS, else 0
 _TOP_MASK = bytes(1 if k in _TOP_KINDS else 0 for k in range(256))
 
 
-def _c_scalar(t: Type) -> str:
-    """The C spelling of an INT/FLOAT: its BTF name when C has it, else one of its size
-    (BTF from other languages names integers ``u8``, ``i64``...)."""
-    name = t.name
+def _c_scalar(name: str, size: int, signed: int, boolean: int) -> str:
+    """The C spelling of an INT: its BTF name when C has it, else one of its size (BTF from
+    other languages names integers ``u8``, ``i64``...)."""
     if name and _C_SCALAR_WORDS.issuperset(name.split()):
         return name
-    size = t.size  # type: ignore[union-attr]
-    if t.kind is Kind.FLOAT:
-        return _FLOAT_FOR_SIZE.get(size, "double")
-    if t.encoding & IntEncoding.BOOL:  # type: ignore[union-attr]
+    if boolean:
         return "_Bool"
     if size == 16:
-        return "__int128" if t.signed else "unsigned __int128"  # type: ignore[union-attr]
-    return _INT_FOR_SIZE.get((size, t.signed), "int")  # type: ignore[union-attr]
+        return "__int128" if signed else "unsigned __int128"
+    return _INT_FOR_SIZE.get((size, bool(signed)), "int")
+
+
+def _c_float(name: str, size: int) -> str:
+    """The C spelling of a FLOAT: its BTF name when C has it, else the type of its size."""
+    if name and _C_SCALAR_WORDS.issuperset(name.split()):
+        return name
+    return _FLOAT_FOR_SIZE.get(size, "double")
 
 
 _C_SCALAR_WORDS = frozenset({"signed", "unsigned", "char", "short", "int", "long", "_Bool", "__int128",
@@ -588,5 +623,3 @@ def _enum_literal(value: int, is64: bool) -> str:
         return "(-9223372036854775807LL - 1)"
     return f"{value}LL" if value < 0 else f"{value}ULL"
 
-
-_MODIFIER_KINDS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})

@@ -30,7 +30,7 @@ _NO_SIZE = frozenset({Kind.FUNC_PROTO, Kind.FWD, Kind.UNKNOWN})
 def layout_asserts(btf: BTF) -> str:
     """``_Static_assert`` lines checking sizes and member offsets of every named type."""
     types: list[Type] = [btf[0], *(t for _, t in btf.types())]
-    names = Names(enumerate(types))
+    names = Names.of_types(enumerate(types))
     out = []
     for tid, t in enumerate(types):
         kind = t.kind

@@ -19,13 +19,16 @@ layout is exact without reproducing ``__aligned(N)``.
 from __future__ import annotations
 
 import logging
+from array import array
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..errors import BTFError
-from ._decode import MemberRow, fast_constructor
-from .types import Kind, Type
+from ._decode import MemberRow, fast_constructor, member_rows
+from .types import Kind
+
+if TYPE_CHECKING:
+    from .container import BTF
 
 log = logging.getLogger("pybpf.btf.c_dump")
 
@@ -48,7 +51,7 @@ class RecordPlan:
 
     packed: bool
     align: int
-    members: tuple[MemberRow, ...]
+    members: list[MemberRow]
     pads: dict[int, tuple[tuple[int, int], ...]]
     tail: tuple[tuple[int, int], ...]
 
@@ -77,61 +80,103 @@ def _round_up(value: int, align: int) -> int:
     return (value + align - 1) // align * align
 
 
-class Layout:
-    """Sizes, alignments and record plans for the types of one BTF (ids index ``types``)."""
+class TypeWords:
+    """Raw read access to the type records of one standalone BTF, by type id.
 
-    def __init__(self, types: Mapping[int, Type], skip_member: Callable[[MemberRow], bool]) -> None:
+    The C dumper reads the few fields it needs straight from the 32-bit words of each
+    record instead of decoding dataclasses (most of a dump is spent walking types).
+    ``offsets[tid]`` is the word index of type ``tid``'s record (id 0, void, has none).
+    """
+
+    __slots__ = ("btf", "words", "offsets", "kinds", "n", "name_at")
+
+    def __init__(self, btf: BTF) -> None:
+        if btf.base is not None:
+            raise ValueError("TypeWords needs a standalone BTF (use BTF.flattened())")
+        self.btf = btf
+        self.words = btf._words
+        self.offsets = array("I", [0]) + btf._offsets
+        self.kinds = btf.kinds()
+        self.n = len(btf)
+        self.name_at = btf._strings.get  # string offset -> str
+
+    def name(self, tid: int) -> str:
+        """The BTF name of ``tid`` ("" for void and anonymous types)."""
+        return self.name_at(self.words[self.offsets[tid]]) if tid else ""
+
+    def names_at(self, offsets: Iterable[int]) -> list[str]:
+        """The strings at each of ``offsets`` of the string section."""
+        return self.btf._strings.get_many(offsets)
+
+    def ref(self, tid: int, word: int = 2) -> int:
+        """The type id stored in word ``word`` of ``tid``'s record, checked to be in range."""
+        ref: int = self.words[self.offsets[tid] + word]
+        if ref >= self.n:
+            raise BTFError(f"{Kind(self.kinds[tid]).name} type id {tid} refers to type id {ref}, out of "
+                           f"range (this BTF has ids 0..{self.n - 1})")
+        return ref
+
+    def size(self, tid: int) -> int:
+        """The size word of a sized record (INT, STRUCT, UNION, ENUM, ENUM64, FLOAT)."""
+        size: int = self.words[self.offsets[tid] + 2]
+        return size
+
+    def kind_flag(self, tid: int) -> bool:
+        return bool(self.words[self.offsets[tid] + 1] >> 31)
+
+    def vlen(self, tid: int) -> int:
+        vlen: int = self.words[self.offsets[tid] + 1] & 0xFFFF
+        return vlen
+
+    def members(self, tid: int) -> list[MemberRow]:
+        """The member rows of struct/union ``tid`` (see :func:`pybpf.btf._decode.member_rows`)."""
+        off = self.offsets[tid]
+        keyword = "union" if self.kinds[tid] == _UNION else "struct"
+        return member_rows(self.btf, self.words, off, self.words[off + 1],
+                           f"{keyword} {self.name(tid) or '(anon)'}")
+
+
+class Layout:
+    """Sizes, alignments and record plans for the types of one BTF.
+
+    ``rows(tid)`` gives the members of record ``tid`` that the dump emits (padding members
+    left out: the plan redoes them).
+    """
+
+    def __init__(self, types: TypeWords, rows: Callable[[int], list[MemberRow]]) -> None:
         self._types = types
-        self._skip = skip_member
-        self._align: dict[int, int] = {}
-        self._size: dict[int, int] = {}
+        self._rows = rows
+        #: (size, alignment) in bits of every type id laid out so far
+        self.bits: list[tuple[int, int] | None] = [None] * types.n
         self._plans: dict[int, RecordPlan] = {}
-        self._bits: dict[int, tuple[int, int]] = {}  # id -> (size, alignment) in bits
         self._planning: set[int] = set()
 
     # -- sizes and alignments --------------------------------------------------------------
 
-    def size_of(self, tid: int) -> int:
-        """Size in bytes of type ``tid`` (0 for void, functions and forward declarations)."""
-        size = self._size.get(tid)
-        if size is not None:
-            return size
-        t = self._types[tid]
-        kind = t.kind
-        if kind in _SIZED_KINDS:
-            size = t.size  # type: ignore[union-attr]
-        elif kind is Kind.PTR:
-            size = POINTER_SIZE
-        elif kind is Kind.ARRAY:
-            size = t.nelems * self.size_of(t.elem_type_id)  # type: ignore[union-attr]
+    def size_align(self, tid: int) -> tuple[int, int]:
+        """Size and alignment in bits of type ``tid`` in the C we emit (BPF target): size 0
+        for void, functions and forward declarations, alignment never above the real one."""
+        found = self.bits[tid]
+        if found is not None:
+            return found
+        types = self._types
+        kind = types.kinds[tid]
+        if kind in _SCALAR_KINDS:
+            size = types.size(tid)
+            result = (size * 8, min(max(size, 1), 16) * 8)
+        elif kind in _RECORD_KINDS:
+            result = (types.size(tid) * 8, self.plan(tid).align * 8)
+        elif kind == _PTR:
+            result = (POINTER_SIZE * 8, POINTER_SIZE * 8)
+        elif kind == _ARRAY:
+            elem_size, elem_align = self.size_align(types.ref(tid, 3))
+            result = (types.words[types.offsets[tid] + 5] * elem_size, elem_align)
         elif kind in _TRANSPARENT_KINDS:
-            size = self.size_of(t.type_id)  # type: ignore[union-attr]
+            result = self.size_align(types.ref(tid))
         else:
-            size = 0
-        self._size[tid] = size
-        return size
-
-    def align_of(self, tid: int) -> int:
-        """Alignment in bytes that clang gives the C we emit for ``tid`` (BPF target)."""
-        align = self._align.get(tid)
-        if align is not None:
-            return align
-        t = self._types[tid]
-        kind = t.kind
-        if kind in (Kind.INT, Kind.FLOAT, Kind.ENUM, Kind.ENUM64):
-            align = min(max(t.size, 1), 16)  # type: ignore[union-attr]
-        elif kind is Kind.PTR:
-            align = POINTER_SIZE
-        elif kind is Kind.ARRAY:
-            align = self.align_of(t.elem_type_id)  # type: ignore[union-attr]
-        elif kind in _TRANSPARENT_KINDS:
-            align = self.align_of(t.type_id)  # type: ignore[union-attr]
-        elif kind in (Kind.STRUCT, Kind.UNION):
-            align = self.plan(tid).align
-        else:
-            align = 1
-        self._align[tid] = align
-        return align
+            result = (0, 8)
+        self.bits[tid] = result
+        return result
 
     # -- records ---------------------------------------------------------------------------
 
@@ -139,37 +184,39 @@ class Layout:
         """The :class:`RecordPlan` of struct/union ``tid`` (cached)."""
         plan = self._plans.get(tid)
         if plan is None:
-            t = self._types[tid]
+            types = self._types
             if tid in self._planning:
+                keyword = "union" if types.kinds[tid] == _UNION else "struct"
                 raise BTFError(
-                    f"{t.kind.name.lower()} {t.name or '(anon)'} contains itself by value (type id {tid}); "
+                    f"{keyword} {types.name(tid) or '(anon)'} contains itself by value (type id {tid}); "
                     "this BTF cannot be written as C"
                 )
             self._planning.add(tid)
-            skip = self._skip
-            members = t.members  # type: ignore[union-attr]
-            if not all(map(_NAME, members)):  # unnamed members: padding or anonymous records
-                members = tuple([m for m in members if m[0] or not skip(m)])
-            if t.kind is Kind.UNION:
-                plan = self._plan_union(t, members)  # type: ignore[arg-type]
+            members = self._rows(tid)
+            name = types.name(tid)
+            size = types.size(tid)
+            if types.kinds[tid] == _UNION:
+                plan = self._plan_union(name, size, members)
             else:
-                plan = self._plan_struct(t, members, packed=False)  # type: ignore[arg-type]
+                plan = self._plan_struct(name, size, members, packed=False)
                 if plan is None:
-                    plan = self._plan_struct(t, members, packed=True)  # type: ignore[arg-type]
-            self._plans[tid] = plan  # type: ignore[assignment]
+                    plan = self._plan_struct(name, size, members, packed=True)
+                    assert plan is not None  # a packed layout always exists
+            self._plans[tid] = plan
             self._planning.discard(tid)
-        return plan  # type: ignore[return-value]
+        return plan
 
-    def _plan_struct(self, t: Type, members: tuple[MemberRow, ...], *, packed: bool) -> RecordPlan | None:
-        """Lay ``t`` out naturally (or packed); None when natural layout cannot match BTF."""
+    def _plan_struct(self, name: str, byte_size: int, members: list[MemberRow], *,
+                     packed: bool) -> RecordPlan | None:
+        """Lay a struct out naturally (or packed); None when natural layout cannot match BTF."""
         cur = 0
         align = 8  # bits
         pads = {}
-        bits = self._bits
+        bits = self.bits
         for i, (mname, tid, offset, width) in enumerate(members):
-            sa = bits.get(tid)
+            sa = bits[tid]
             if sa is None:
-                sa = bits[tid] = (self.size_of(tid) * 8, self.align_of(tid) * 8)
+                sa = self.size_align(tid)
             msize, malign = sa
             if packed:
                 pos = cur if width else -(-cur // 8) * 8
@@ -194,16 +241,16 @@ class Layout:
                 return None
             else:
                 log.warning("struct %s: member %s at bit %d overlaps the previous one; its layout "
-                            "in the dumped C will differ from BTF", t.name or "(anon)", mname, offset)
+                            "in the dumped C will differ from BTF", name or "(anon)", mname, offset)
                 cur = max(cur, pos + (width or msize))
                 continue
             cur = offset + (width or msize)
             if malign > align:
                 align = malign
-        size_bits = t.size * 8  # type: ignore[union-attr]
+        size_bits = byte_size * 8
         if packed:
             if cur > size_bits:
-                log.warning("struct %s: members end at bit %d, beyond its size %d", t.name or "(anon)", cur, t.size)  # type: ignore[union-attr]
+                log.warning("struct %s: members end at bit %d, beyond its size %d", name or "(anon)", cur, byte_size)
             return _make_plan(True, 1, members, pads, tuple(pad_chunks(cur, size_bits)))
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
@@ -211,17 +258,19 @@ class Layout:
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
         return _make_plan(False, align // 8, members, pads, tail)
 
-    def _plan_union(self, t: Type, members: tuple[MemberRow, ...]) -> RecordPlan:
+    def _plan_union(self, name: str, byte_size: int, members: list[MemberRow]) -> RecordPlan:
         align = 1
         biggest = 0
+        size_align = self.size_align
         for mname, tid, bit_offset, bitfield_size in members:
             if bit_offset:
                 log.warning("union %s: member %s at bit offset %d; the dumped C puts it at 0",
-                            t.name or "(anon)", mname, bit_offset)
-            biggest = max(biggest, bitfield_size or self.size_of(tid) * 8)
-            align = max(align, self.align_of(tid))
-        size_bits = t.size * 8  # type: ignore[union-attr]
-        packed = _round_up(biggest, align * 8) > size_bits or t.size % align != 0  # type: ignore[union-attr]
+                            name or "(anon)", mname, bit_offset)
+            msize, malign = size_align(tid)
+            biggest = max(biggest, bitfield_size or msize)
+            align = max(align, malign // 8)
+        size_bits = byte_size * 8
+        packed = _round_up(biggest, align * 8) > size_bits or byte_size % align != 0
         if packed:
             align = 1
         natural = _round_up(biggest, align * 8)
@@ -229,10 +278,16 @@ class Layout:
         return _make_plan(packed, align, members, {}, tail)
 
 
-_make_plan = fast_constructor(RecordPlan)  # ~10^4 plans per dump; same objects, no frozen __init__
-_NAME = itemgetter(0)
+_make_plan: Callable[[bool, int, list[MemberRow], dict[int, tuple[tuple[int, int], ...]],
+                      tuple[tuple[int, int], ...]], RecordPlan] = fast_constructor(RecordPlan)
+"""RecordPlan(...) without the frozen ``__init__`` (~10^4 plans per dump; the same objects)"""
 
-_SIZED_KINDS = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT})
-_TRANSPARENT_KINDS = frozenset({Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG})
+_SCALAR_KINDS = frozenset(int(k) for k in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.FLOAT))
+_RECORD_KINDS = frozenset({int(Kind.STRUCT), int(Kind.UNION)})
+_TRANSPARENT_KINDS = frozenset(int(k) for k in (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT,
+                                                Kind.TYPE_TAG))
+_PTR = int(Kind.PTR)
+_ARRAY = int(Kind.ARRAY)
+_UNION = int(Kind.UNION)
 
-__all__ = ["Layout", "RecordPlan", "pad_chunks", "pad_type", "POINTER_SIZE"]
+__all__ = ["Layout", "RecordPlan", "TypeWords", "pad_chunks", "pad_type", "POINTER_SIZE"]

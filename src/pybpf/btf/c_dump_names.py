@@ -12,15 +12,15 @@ of the struct or union of the same name.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from .types import Kind, Type
+from .types import Enum, Enum64, Fwd, Kind, Type
 
 #: typedef names that are compiler built-ins: never emitted, uses see through to the target
 BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
 
-_RECORD_KINDS = (Kind.STRUCT, Kind.UNION)
-_ENUM_KINDS = (Kind.ENUM, Kind.ENUM64)
+_RECORD_KINDS = frozenset({int(Kind.STRUCT), int(Kind.UNION)})
+_ENUM_KINDS = frozenset({int(Kind.ENUM), int(Kind.ENUM64)})
 
 
 def c_identifier(name: str) -> str:
@@ -36,40 +36,54 @@ def _is_c_identifier(name: str) -> bool:
     return name.isidentifier() and name.isascii()
 
 
+#: one named thing as :class:`Names` takes it: ``(type id, kind number, name, detail)`` where detail is
+#: the enumerator names of an enum, whether a FWD is a union, and None for the other kinds
+NameEntry = tuple[int, int, str, "Sequence[str] | bool | None"]
+
+
 class Names:
     """Unique C names: ``tag[id]`` for records/enums/fwds, ``ident[id]`` for typedefs and
-    ``enumerators[id]`` for the constants of an enum."""
+    ``enumerators[id]`` for the constants of an enum.
 
-    def __init__(self, items: Iterable[tuple[int, Type]]) -> None:
+    Built from :data:`NameEntry` rows in type-id order (records, enums, typedefs and fwds;
+    other kinds are ignored), or from types with :meth:`of_types`.
+    """
+
+    def __init__(self, entries: Iterable[NameEntry]) -> None:
         self.tag: dict[int, str] = {}
         self.ident: dict[int, str] = {}
         self.enumerators: dict[int, tuple[str, ...]] = {}
-        self._tags: dict[str, Kind] = {}  # tag name -> STRUCT/UNION/ENUM owning it
+        self._tags: dict[str, int] = {}  # tag name -> kind (STRUCT/UNION/ENUM) owning it
         self._idents: set[str] = set()
         self._last: dict[tuple[int, str], int] = {}
-        fwds = []
-        for tid, t in items:
-            kind = t.kind
+        fwds: list[tuple[int, str, bool]] = []
+        for tid, kind, name, detail in entries:
             if kind in _RECORD_KINDS:
-                if t.name:
-                    self.tag[tid] = self._new_tag(t.name, kind)
+                if name:
+                    self.tag[tid] = self._new_tag(name, kind)
             elif kind in _ENUM_KINDS:
-                if t.name:
-                    self.tag[tid] = self._new_tag(t.name, Kind.ENUM)
-                self.enumerators[tid] = self._new_idents([v.name for v in t.values])  # type: ignore[union-attr]
-            elif kind is Kind.TYPEDEF:
-                if t.name not in BUILTIN_TYPEDEFS:
-                    self.ident[tid] = self._new_ident(t.name)
-            elif kind is Kind.FWD:
-                fwds.append((tid, t))
-        for tid, t in fwds:
-            want = Kind.UNION if t.is_union else Kind.STRUCT  # type: ignore[union-attr]
-            if self._tags.get(c_identifier(t.name)) is want:
-                self.tag[tid] = c_identifier(t.name)
+                if name:
+                    self.tag[tid] = self._new_tag(name, Kind.ENUM)
+                assert not isinstance(detail, bool) and detail is not None
+                self.enumerators[tid] = self._new_idents(list(detail))
+            elif kind == Kind.TYPEDEF:
+                if name not in BUILTIN_TYPEDEFS:
+                    self.ident[tid] = self._new_ident(name)
+            elif kind == Kind.FWD:
+                fwds.append((tid, name, bool(detail)))
+        for tid, name, is_union in fwds:
+            want = Kind.UNION if is_union else Kind.STRUCT
+            if self._tags.get(c_identifier(name)) == want:
+                self.tag[tid] = c_identifier(name)
             else:
-                self.tag[tid] = self._new_tag(t.name, want)
+                self.tag[tid] = self._new_tag(name, want)
 
-    def _new_tag(self, name: str, kind: Kind) -> str:
+    @classmethod
+    def of_types(cls, items: Iterable[tuple[int, Type]]) -> Names:
+        """The names of ``(id, type)`` pairs, in id order."""
+        return cls((tid, t.kind, t.name, _detail(t)) for tid, t in items)
+
+    def _new_tag(self, name: str, kind: int) -> str:
         if not (name.isidentifier() and name.isascii()):
             name = c_identifier(name)
         unique = name
@@ -95,7 +109,7 @@ class Names:
             return tuple(names)
         return tuple(self._new_ident(name) for name in names)
 
-    def _next_free(self, name: str, taken: set[str] | dict[str, Kind]) -> str:
+    def _next_free(self, name: str, taken: set[str] | dict[str, int]) -> str:
         """``name___N`` for the smallest N >= 2 not taken (remembering where the search ended)."""
         key = (id(taken), name)
         n = self._last.get(key, 1)
@@ -105,3 +119,11 @@ class Names:
             if unique not in taken:
                 self._last[key] = n
                 return unique
+
+
+def _detail(t: Type) -> Sequence[str] | bool | None:
+    if isinstance(t, (Enum, Enum64)):
+        return [v.name for v in t.values]
+    if isinstance(t, Fwd):
+        return t.is_union
+    return None

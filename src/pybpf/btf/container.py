@@ -155,6 +155,21 @@ class BTF:
         btf.validate()
         return btf
 
+    def flattened(self) -> BTF:
+        """This BTF with its base merged in (itself when it has no base): one standalone BTF
+        with the same type ids, names and string offsets.
+
+        Split BTF continues its base's type ids and string offsets, so merging is only a
+        concatenation of the type sections and of the string sections.
+        """
+        if self.base is None:
+            return self
+        from .marshal import pack_sections
+
+        base = self.base.flattened()
+        words = base._words + self._words
+        return BTF(pack_sections(words, base._strings.data + self._strings.data))
+
     def validate(self) -> None:
         """Decode every type now, so that any malformed record raises BTFError here."""
         for _ in self.types(include_base=False):

@@ -162,7 +162,8 @@ def _encode_types(types: Sequence[Type], strings: _Strings, first_id: int) -> ar
         raise BTFError(f"a field value {bad} does not fit the 32-bit BTF encoding") from None
 
 
-def _pack(words: array[int], strings: bytes, byteorder: str) -> bytes:
+def pack_sections(words: array[int], strings: bytes, byteorder: str = _wire.HOST_ORDER) -> bytes:
+    """A BTF blob: header, the type section ``words`` (host order) and the string section."""
     if byteorder not in ("little", "big"):
         raise BTFError(f"byteorder must be 'little' or 'big', not {byteorder!r}")
     if byteorder != _wire.HOST_ORDER:
@@ -196,7 +197,7 @@ def marshal(btf: BTF, *, byteorder: str = _wire.HOST_ORDER, replace: Mapping[int
         own[tid - btf.type_id_start] = t
     own.extend(append)
     words = _encode_types(own, strings, btf.type_id_start)
-    return _pack(words, bytes(strings.buf), byteorder)
+    return pack_sections(words, bytes(strings.buf), byteorder)
 
 
 def marshal_types(types: Sequence[Type], *, base: BTF | None = None,
@@ -209,4 +210,4 @@ def marshal_types(types: Sequence[Type], *, base: BTF | None = None,
         strings = _Strings()
         first = 1
     words = _encode_types(types, strings, first)
-    return _pack(words, bytes(strings.buf), byteorder)
+    return pack_sections(words, bytes(strings.buf), byteorder)
