@@ -186,3 +186,12 @@ def test_an_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest
     blocker.write_text("")
     monkeypatch.setenv("PYBPF_CACHE_DIR", str(blocker))  # a file where the directory should be
     assert cached_program(PROGRAM, "stdin", (), unsafe=False).typed is not None
+
+
+def test_kaddr_programs_are_keyed_by_the_module_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = 'BEGIN { printf("%x\\n", kaddr("some_module_symbol")); }'
+    monkeypatch.setattr(C, "_module_addresses", lambda: "nf_tables 356352 0 - Live 0xffffffffc0a00000\n")
+    before = _key(program)
+    assert _key() == _key()  # programs without kaddr() do not read /proc/modules
+    monkeypatch.setattr(C, "_module_addresses", lambda: "nf_tables 356352 0 - Live 0xffffffffc0b00000\n")
+    assert _key(program) != before

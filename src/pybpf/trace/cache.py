@@ -7,13 +7,15 @@ importing the parser, the analyser, code generation, llvmlite or the ELF reader.
 
 The *key* hashes what the compiled object depends on and is known before compiling: the program
 text and file name, the positional parameters, ``--unsafe``, the ``-c`` command's pid when the
-program reads ``cpid``, the number of CPUs, the running kernel (release, build, the size and
-mtime of its BTF, the modules that have BTF: tracepoint formats and BTF types come from there),
-pybpf's compiler sources (size and mtime of every module: a changed compiler is a new key), llvmlite
-and the Python version. The *entry* also lists the binaries the program probes (uprobe,
-uretprobe and usdt targets, whose symbols and USDT notes are read while compiling) with their
-size and mtime; a changed binary makes the entry stale. What only the run needs (``-p PID``,
-the output format, uprobe addresses, which the attach step resolves) is not part of either.
+program reads ``cpid``, the modules' load addresses when it calls ``kaddr()``, the number of
+CPUs, the running kernel (release, build, the size and mtime of its BTF, which change with a
+reboot, and the modules that have BTF: tracepoint formats and BTF types come from there),
+pybpf's compiler sources (size and mtime of each module: a changed compiler is a new key),
+llvmlite and the Python version. The *entry* also lists the binaries the program probes
+(uprobe, uretprobe and usdt targets, whose symbols, DWARF and USDT notes are read while
+compiling) with their size and mtime; a changed binary makes the entry stale. What only the
+run needs (``-p PID``, the output format, uprobe addresses, which the attach step resolves) is
+part of neither.
 
 Entries are :mod:`marshal` data of builtins only, never pickles: dataclasses and enums are
 written as (class name, fields) and read back only for classes of :data:`_MODULES`. A missing,
@@ -141,9 +143,22 @@ def cache_key(text: str, filename: str, params: Sequence[str], *, unsafe: bool, 
         kernel_identity() if kernel is None else kernel, os.cpu_count(),
         text, filename, tuple(params), bool(unsafe),
         cpid if "cpid" in text else 0,  # compiled in as a constant only where the program reads it
+        _module_addresses() if "kaddr" in text else None,  # kaddr() compiles in a /proc/kallsyms address
     )
     digest: str = sha256(repr(parts).encode()).hexdigest()
     return digest
+
+
+def _module_addresses() -> str:
+    """``/proc/modules`` (load addresses included): a module loaded again moves its symbols.
+
+    (vmlinux's own symbols move only with a reboot, which changes the mtime of its BTF.)
+    """
+    try:
+        with open("/proc/modules") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _resolve_binary(target: str) -> str:
