@@ -9,14 +9,15 @@ the same input:
 - hash_loop: a 1,000-round multiply-xor hash
 - parse:     Ethernet/IPv4/UDP parser folding a 1,500-byte packet's payload 8 bytes at a time
 - count:     a hash-map counter (lookup, atomic add / update)
-The executed-instruction count comes from the VM's counting mode (all backends run the same
-instructions), so ns/insn = mean run time / count. ``test_run(repeat=N)`` times N calls from
+The executed-instruction count comes from the VM's counting mode, after a first run (all backends
+run the same instructions; count's first run inserts its key, the timed runs find it), so
+ns/insn = mean run time / count. ``test_run(repeat=N)`` times N calls from
 Python, so the ``jit`` column includes the cost of entering the program from Python each run
 (printed first, for an empty program); ``jit-loop`` runs the repeat loop in native code
 (``pybpf.vm.jit.test_run_native``), like the kernel's test run, and ``loop/kernel`` is the ratio
-the 1.5x goal is about. The native loop and the kernel are timed in many short batches, taken
-in turns (so both see the same machine load), and the fastest batch of each counts (min of N):
-on a shared machine a slow batch says nothing about the code.
+the 1.5x goal is about. The native loop and the kernel are timed in batches taken in turns (so
+both see the same machine load), and the fastest batch of each counts; the native loop counts
+the thread's CPU time, as the kernel's timer leaves out the time it was rescheduled.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def main() -> None:
           f"{'kernel ns/insn':>15} {'jit/kernel':>11} {'loop/kernel':>12} {'interp/jit':>11}")
     for name in ("hash_loop", "parse", "count"):
         iprog, jprog = interp.programs[name], jitted.programs[name]
-        insns = iprog.count_instructions(packet)
         assert iprog.test_run(packet).retval == jprog.test_run(packet).retval, name
+        insns = iprog.count_instructions(packet)  # after a first run: what every timed run executes
         assert tier_of(jprog) == Tier.JIT, name
         i_ns = _best(lambda: iprog.test_run(packet, repeat=max(repeat // 100, 1)).duration_ns)
         j_ns = _best(lambda: jprog.test_run(packet, repeat=repeat).duration_ns)
