@@ -156,3 +156,13 @@ def test_read_only_watchpoint_is_refused_with_the_reason(watch_bin: Path) -> Non
     r = _run(f"watchpoint:{WATCHED}:8:r {{ printf(\"hit\\n\"); }}", "-c", f"{watch_bin} 1")
     assert r.returncode != 0
     assert "read-only watchpoints" in r.stderr and "watch with mode rw" in r.stderr, r.stderr
+
+
+# --------------------------------------------------------------------------- output details
+
+
+def test_ksym_of_the_kernel_text_start_names_text_as_bpftrace_does() -> None:
+    text = next(line.split()[0] for line in Path("/proc/kallsyms").read_text().splitlines()
+                if line.split()[2:3] == ["_text"])
+    r = _run(f'BEGIN {{ printf("%s|%s\\n", ksym(0x{text}), ksym(0x{text} + 4)); exit(); }}')
+    assert r.stdout.splitlines()[1] == "_text|_text", r.stdout + r.stderr

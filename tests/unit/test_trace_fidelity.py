@@ -30,3 +30,33 @@ def test_lhist_overflow_label_when_step_does_not_divide_the_range() -> None:
         "[8, ...)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|")
     assert json_buckets(buckets) == [{"min": 0, "max": 2, "count": 1}, {"min": 3, "max": 5, "count": 0},
                                      {"min": 8, "count": 1}]
+
+
+KALLSYMS = """\
+ffffffff81000000 T srso_alias_untrain_ret
+ffffffff81000000 T _stext
+ffffffff81000000 T _text
+ffffffff81000000 T __pi__text
+ffffffff81000100 T only_one
+ffffffff821f67c0 T memset
+ffffffff821f67c0 T __memset
+ffffffff821f67c0 T __pi_memset
+ffffffff82204da0 T __pi___x86_indirect_thunk_r15
+ffffffff82204da0 T __x86_indirect_thunk_r15
+ffffffff82300000 T __pi_lonely
+"""
+
+
+def test_ksym_prefers_real_names_to_the_kernels_pi_aliases(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pybpf.stacks.ksyms import KernelSymbols
+
+    path = tmp_path / "kallsyms"
+    path.write_text(KALLSYMS)
+    ks = KernelSymbols(path)
+    # bpftrace 0.17: ksym(<_text>) is "_text" (pybpf used to answer the alias "__pi__text")
+    assert ks.lookup(0xffffffff81000000).name == "_text"
+    assert ks.lookup(0xffffffff81000010).format() == "_text+0x10"
+    assert ks.lookup(0xffffffff821f67c0).name == "__memset"
+    assert ks.lookup(0xffffffff82204da3).name == "__x86_indirect_thunk_r15"
+    assert ks.lookup(0xffffffff82300000).name == "__pi_lonely"  # no other name there
+    assert ks.lookup(0xffffffff81000100).name == "only_one"

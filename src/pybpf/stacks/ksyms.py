@@ -30,6 +30,9 @@ KPTR_RESTRICT = Path("/proc/sys/kernel/kptr_restrict")
 
 #: kallsyms type letters of code (text, weak): the only ones an instruction pointer can be in.
 TEXT_TYPES = frozenset("tTwW")
+#: prefix of the position-independent aliases the kernel's early boot code is linked with
+#: (``__pi__text`` is ``_text``, ``__pi_memset`` is ``memset``)
+_ALIAS_PREFIX = "__pi_"
 
 
 class KernelSymbol(NamedTuple):
@@ -133,7 +136,27 @@ class KernelSymbols:
         if i < 0:
             return Symbol(UNKNOWN, address, None, address)
         name, module = self._text[i]
+        if name.startswith(_ALIAS_PREFIX):
+            name, module = self._canonical(i)
         return Symbol(name, address - self._addresses[i], module, address)
+
+    def _canonical(self, i: int) -> tuple[str, str | None]:
+        """Symbol ``i`` is a ``__pi_`` alias: the last other name at its address, if there is one.
+
+        Of several names at one address lookups answer the last in kallsyms order (as bcc's
+        upper-bound search over an address-sorted table mostly does), except that the kernel's
+        position-independent aliases (``__pi__text`` for ``_text``) give way to the real name.
+        bcc, and so bpftrace, orders equal addresses with an unstable sort of the whole table, so
+        its choice among aliases changes whenever any kallsyms line does (a BPF program loaded);
+        only the preference for real names is reproducible.
+        """
+        at = self._addresses[i]
+        j = i
+        while j > 0 and self._addresses[j - 1] == at:
+            j -= 1
+            if not self._text[j][0].startswith(_ALIAS_PREFIX):
+                return self._text[j]
+        return self._text[i]
 
     def address_of(self, name: str, module: str | None = None) -> int:
         """The address of symbol ``name`` (any type); ``module`` picks one when several have it.
