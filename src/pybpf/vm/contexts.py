@@ -135,6 +135,20 @@ class Packet:
         self._show()
         return 0
 
+    def write_data(self, off: int, data: bytes) -> None:
+        """Overwrite packet data at ``off`` (from the start of data; the caller checks bounds)."""
+        start = self.meta_len + off
+        self.region.buf[start:start + len(data)] = data
+
+    def replace_data(self, data: bytes | bytearray) -> None:
+        """Make ``data`` the packet's data (skb helpers that grow, shrink or shift it); the
+        metadata, headroom and tailroom stay as they are."""
+        self._sync()
+        data_off = self.start + self.meta_len
+        self.frame[data_off:self.end] = data
+        self.end = data_off + len(data)
+        self._show()
+
     def output(self) -> bytes:
         """What BPF_PROG_TEST_RUN gives back as data_out (a hidden link-layer header comes back
         zeroed, as the kernel's skb test run returns it)."""
@@ -254,7 +268,7 @@ def _skb(memory: Memory, data: bytes | None, ctx: bytes | None, *, l2_hidden: bo
         for off, size in _SKB_WRITABLE.items():
             out[off:off + size] = skb[off:off + size]
         out[40:44] = skb[40:44]  # ifindex
-        struct.pack_into("<I", out, 160, len(packet.data()))  # wire_len: the length the program saw
+        out[160:164] = skb[160:164]  # wire_len: the length when the run started (helpers may resize)
         return bytes(out[:len(ctx)])
 
     return PreparedContext(CTX_REGION << 32, packet, ctx_out, redirect_ret=7)

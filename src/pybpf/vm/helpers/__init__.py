@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import events, maps, misc, net
+from . import events, maps, misc, net, skb
 
 __all__ = ["BUILTIN_HELPERS"]
 
 BUILTIN_HELPERS: dict[int, Callable[..., int]] = {
-    **maps.HELPERS, **misc.HELPERS, **net.HELPERS, **events.HELPERS,
+    **maps.HELPERS, **misc.HELPERS, **net.HELPERS, **events.HELPERS, **skb.HELPERS,
 }
