@@ -60,6 +60,10 @@ class SessionOptions:
     pid: int | None = None
     #: seconds between polls; also how quickly Ctrl-C and child exit are noticed
     poll_interval: float = 0.1
+    #: after a read that found records, seconds to let more arrive before the next read: a busy
+    #: trace is then read (and written) in batches instead of at every record's wakeup, for at
+    #: most this much delay; an event arriving after a quiet spell is still printed at once
+    batch_wait: float = 0.001
 
 
 # ----------------------------------------------------------------------------- events
@@ -479,7 +483,7 @@ class Session:
                 self._drain(reader, lost)
                 if not handler.exit_requested and self.child is not None:
                     self.child.release()
-                interval = self.options.poll_interval
+                interval, batch_wait = self.options.poll_interval, self.options.batch_wait
                 next_check = 0.0
                 while not (handler.exit_requested or interrupted.is_set()):
                     # lost records and the traced process are checked once per interval, not at
@@ -491,7 +495,9 @@ class Session:
                         if self._stop():
                             break
                     if reader is not None:
-                        reader.poll(interval)  # hands the records to the handler, which flushes them
+                        # hands the records to the handler, which prints and flushes them
+                        if reader.poll(interval) and batch_wait:
+                            time.sleep(batch_wait)
                     else:
                         interrupted.wait(interval)
             finally:
