@@ -4,6 +4,7 @@ makes an entry stale, and that a damaged entry is a recompile, never a crash."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import marshal
 import os
 import shutil
@@ -195,3 +196,31 @@ def test_kaddr_programs_are_keyed_by_the_module_addresses(monkeypatch: pytest.Mo
     assert _key() == _key()  # programs without kaddr() do not read /proc/modules
     monkeypatch.setattr(C, "_module_addresses", lambda: "nf_tables 356352 0 - Live 0xffffffffc0b00000\n")
     assert _key(program) != before
+
+
+def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
+    """What a cached launch imports, up to attaching: no parser, analyser, code generation,
+    llvmlite, syntax tree, ELF reader or pyelftools."""
+    cached_program(PROGRAM, "stdin", (), unsafe=False)
+    code = f"""
+        import json, sys
+        from pybpf.cli import build_parser
+        build_parser("trace").parse_args(["trace", "-e", {PROGRAM!r}])
+        from pybpf.cli.trace import cached_program
+        assert cached_program({PROGRAM!r}, "stdin", (), unsafe=False).typed is None
+        from pybpf.trace.runtime.output import make_printer
+        from pybpf.trace.runtime.session import Session
+        from pybpf.events import RingBuffer
+        from pybpf import link
+        link.tracepoint
+        import pybpf.loader, pybpf.collection
+        print(json.dumps(sorted(sys.modules)))
+    """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True,
+                         timeout=120, env={**os.environ, "PYBPF_CACHE_DIR": str(root)})
+    mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "pybpf.trace.cache" in mods
+    compiler = {"llvmlite", "elftools", "pybpf.elf", "pybpf.trace.parser", "pybpf.trace.lexer", "pybpf.trace.ast",
+                "pybpf.trace.semantic.analyser", "pybpf.trace.codegen.compile", "pybpf.stacks.elfsyms", "pybpf.cc",
+                "pybpf.cli.disasm", "hashlib"}
+    assert not compiler & mods, sorted(compiler & mods)
