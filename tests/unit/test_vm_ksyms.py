@@ -81,6 +81,14 @@ def test_registered_kfunc_replaces_a_builtin(obj: Path) -> None:
     assert calls == ["release"]
 
 
+def test_weak_kfunc_exists_only_when_implemented(obj: Path) -> None:
+    with vm.load(obj) as coll:
+        assert coll.programs["weak_kfunc"].test_run(bytes(64)).retval == 1
+    with vm.load(obj) as coll:
+        coll.register_helper("maybe_kfunc", lambda rt, x, *_: x + 1)
+        assert coll.programs["weak_kfunc"].test_run(bytes(64)).retval == 21
+
+
 def test_helper_names_still_register_helpers() -> None:
     prog = program_from_instructions(assemble("call bpf_get_prandom_u32\nexit"), ProgramType.XDP)
     prog.runtime.register_helper("get_prandom_u32", lambda rt, *args: 42)

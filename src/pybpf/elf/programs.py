@@ -231,8 +231,10 @@ class _Resolver:
                            "variables __ksym, kernel config values __kconfig, or link the object "
                            "that defines it")
         if ext.kind == ExternKind.KFUNC:
+            if insn.is_ld_imm64:  # `if (kfunc)` (bpf_ksym_exists): the function's address, 0 when a __weak one is missing
+                return _Action(_Link.LOADER, insn, kind=RelocationKind.KSYM, symbol=ext.name)
             if not (insn.is_call and insn.src == CallSrc.CALL):
-                raise ELFError(f"kernel function {ext.name!r} is used other than by a call")
+                raise ELFError(f"kernel function {ext.name!r} is used other than by a call or by taking its address")
             return _Action(_Link.LOADER, insn.replace(src=CallSrc.KFUNC, imm=0),
                            kind=RelocationKind.KFUNC, symbol=ext.name)
         if not insn.is_ld_imm64:

@@ -13,6 +13,7 @@ extern void bpf_rcu_read_unlock(void) __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern int scale(int value, int factor) __ksym;
+extern int maybe_kfunc(int x) __ksym __weak;
 
 SEC("xdp") int ksyms(struct xdp_md *ctx)
 {
@@ -35,6 +36,13 @@ SEC("xdp") int task_ref(struct xdp_md *ctx)
 	if (t)
 		bpf_task_release(t);
 	return same;
+}
+
+SEC("xdp") int weak_kfunc(struct xdp_md *ctx)
+{
+	if (maybe_kfunc)  /* bpf_ksym_exists: 0 unless the VM has an implementation */
+		return maybe_kfunc(20);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
