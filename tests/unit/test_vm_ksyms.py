@@ -44,6 +44,15 @@ def test_registered_ksyms_and_kfunc(obj: Path, tier: str) -> None:
         assert coll.programs["ksyms"].test_run(bytes(64)).retval == (7 + 5) * 3
 
 
+def test_ksyms_given_to_load(obj: Path) -> None:
+    """vm.load(ksyms=...): contents (mapped read-only) or an address; register_helper for the kfunc."""
+    with vm.load(obj, ksyms={"bpf_prog_active": (2).to_bytes(4, "little"), "some_counter": b"\x03\0\0\0"}) as coll:
+        coll.register_helper("scale", lambda rt, value, factor, *_: value * factor)
+        assert coll.programs["ksyms"].test_run(bytes(64)).retval == 15
+        address = coll.register_ksym("maybe_missing", b"?")
+        assert coll.runtime.memory.read(address, 1) == b"?"
+
+
 def test_weak_ksym_is_null_unless_given(obj: Path) -> None:
     with vm.load(obj) as coll:
         _give_ksyms(coll, active=1, counter=2)

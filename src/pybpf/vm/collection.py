@@ -11,6 +11,8 @@ from .memory import DEFAULT_CAPACITY, Memory
 from .runtime import HelperFunc, Runtime, TaskContext
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..btf import BTF
     from .maps import VMMap
     from .program import VMProgram
@@ -55,8 +57,17 @@ class VMCollection(CollectionBase["VMProgram", "VMMap"]):
     def register_helper(self, id_or_name: int | str, func: HelperFunc) -> None:
         """Run ``func(runtime, r1, r2, r3, r4, r5) -> int`` for helper ``id_or_name`` (before the
         programs' first run). ``runtime.memory.read(addr, n)`` / ``.write(addr, data)`` reach the
-        program's memory, checked."""
+        program's memory, checked. A name that is no helper's names a kfunc (an ``extern ...
+        __ksym`` function): ``register_helper("bpf_task_from_pid", func)``."""
         self.runtime.register_helper(id_or_name, func)
+
+    def register_ksym(self, name: str, value: int | bytes | bytearray, *, writable: bool = False) -> int:
+        """Give kernel symbol ``name`` (``extern const int name __ksym;``, typed or untyped) its
+        contents (mapped as ``register_memory`` does) or an address already mapped; returns the
+        address. Before the programs' first run (they resolve symbols when they compile)."""
+        address = value if isinstance(value, int) else self.register_memory(value, name=name, writable=writable)
+        self.runtime.register_ksym(name, address)
+        return address
 
     def register_memory(self, data: bytes | bytearray, *, name: str = "registered memory",
                         writable: bool = False) -> int:
@@ -67,13 +78,16 @@ class VMCollection(CollectionBase["VMProgram", "VMMap"]):
 
 def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed: int | None = None,
          task: TaskContext | None = None, memory_capacity: int = DEFAULT_CAPACITY,
-         log_trace: bool = True, tier: str | None = None) -> VMCollection:
+         log_trace: bool = True, tier: str | None = None,
+         ksyms: Mapping[str, int | bytes] | None = None) -> VMCollection:
     """Load an eBPF object (path, bytes or :class:`~pybpf.spec.ObjectSpec`) into a new VM.
 
     ``btf``: what CO-RE relocates against (default: the kernel's BTF when readable, else the
     object's own); ``ncpus``: CPUs of per-CPU maps; ``seed``: for ``get_prandom_u32``;
     ``task``: the current task helpers report; ``tier``: "interpreter", "jit" or "auto" (default:
-    the process default, see :mod:`pybpf.vm.jit`). Set ``.rodata`` values on the spec first.
+    the process default, see :mod:`pybpf.vm.jit`); ``ksyms``: kernel symbols (``__ksym``
+    externs) by name, their bytes or an address (see :meth:`VMCollection.register_ksym`). Set
+    ``.rodata`` values on the spec first.
 
     >>> with pybpf.vm.load("counter.bpf.o") as obj:               # doctest: +SKIP
     ...     obj.programs["count"].test_run(data=bytes(64)).retval
@@ -83,4 +97,7 @@ def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed
     rt.tier = tier
     maps = create_maps(rt, spec)
     programs = load_programs(rt, spec, maps, btf=btf)
-    return VMCollection(rt, programs, maps, spec=spec)
+    coll = VMCollection(rt, programs, maps, spec=spec)
+    for name, value in (ksyms or {}).items():
+        coll.register_ksym(name, value)
+    return coll
