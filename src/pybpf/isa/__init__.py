@@ -18,8 +18,8 @@ exit
 
 from __future__ import annotations
 
-from .asm import assemble
-from .disasm import Symbolizer, Syntax, disassemble, format_instruction, is_canonical
+from typing import TYPE_CHECKING, Any
+
 from .helpers import HELPER_IDS, HELPER_NAMES
 from .instruction import SLOT_SIZE, Instruction, decode, encode, iter_decode
 from .opcodes import (
@@ -34,6 +34,26 @@ from .opcodes import (
     Size,
     Source,
 )
+
+if TYPE_CHECKING:
+    from .asm import assemble
+    from .disasm import Symbolizer, Syntax, disassemble, format_instruction, is_canonical
+
+#: the assembler and the disassembler, imported on first use (loading a program needs neither)
+_LAZY = {"assemble": ".asm", **dict.fromkeys(
+    ("Symbolizer", "Syntax", "disassemble", "format_instruction", "is_canonical"), ".disasm")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Instruction",

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..btf import BTF
-from ..btf.core import apply_core
 from ..errors import BPFError
 from ..isa import Instruction
 from ..isa.opcodes import CallSrc, PseudoSrc
@@ -124,6 +123,8 @@ def relocate(prog: ProgramSpec, ctx: RelocationContext, *, local: BTF | None = N
         tgt = target() if callable(target) else target
         if tgt is None:
             raise RelocationError(f"program {prog.name!r} has CO-RE relocations; pass btf= to relocate against")
+        from ..btf.core import apply_core  # the CO-RE engine only for programs that need it
+
         insns = apply_core(prog, local, tgt)
     else:
         insns = list(prog.instructions)
