@@ -163,13 +163,23 @@ class StringTable:
         return text
 
     def get_many(self, offsets: Iterable[int]) -> list[str]:
-        """:meth:`get` of each of ``offsets`` (one pass over the cache, then the misses)."""
+        """:meth:`get` of each of ``offsets``: one pass over the cache, then the misses, sliced
+        from the decoded table in one comprehension when the table is ASCII."""
         offsets = list(offsets)
-        found: list[str | None] = list(map(self._cache.get, offsets))
+        cache = self._cache
+        found: list[str | None] = list(map(cache.get, offsets))
         if None not in found:
             return found  # type: ignore[return-value]
-        get = self.get
-        return [get(offset) if text is None else text for text, offset in zip(found, offsets)]
+        missing = list(dict.fromkeys([offset for offset, text in zip(offsets, found) if text is None]))
+        whole = self.ascii_text()
+        first = self.start
+        if not whole or min(missing) < first or max(missing) >= first + len(whole):
+            get = self.get  # another table (the base's), non-ASCII text, or out of bounds
+            return [get(offset) for offset in offsets]
+        index = whole.index
+        relative = [offset - first for offset in missing] if first else missing
+        cache.update(zip(missing, [whole[rel:index("\0", rel)] for rel in relative]))
+        return list(map(cache.__getitem__, offsets))
 
     def ascii_text(self) -> str:
         """This table (without the base) as one str, or "" when it is not ASCII; a string at

@@ -36,7 +36,7 @@ import gc
 import logging
 import sys
 from contextlib import contextmanager
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -151,6 +151,7 @@ class _Dumper:
         self.names = Names(self._name_entries())
         self.tag = self.names.tag  # named records, enums and fwds -> C tag
         self.ident = self.names.ident  # typedefs that are emitted -> C name
+        types.prefetch_members([tid for tid in self.top if kinds[tid] in _RECORD_KIND_NUMS])
         self.layout = Layout(types, self._emitted_members)
         self.out: list[str] = []
         self.declared: set[str] = set()  # "struct foo" tags declared or defined so far
@@ -185,26 +186,30 @@ class _Dumper:
         del self.layout, self.names, self.tag, self.ident
 
     def _name_entries(self) -> Iterator[NameEntry]:
-        """What :class:`Names` needs of the top-level ids, read from the raw records."""
+        """What :class:`Names` needs of the top-level ids, read from the raw records (strings
+        looked up in two batches: the type names, then every enumerator's)."""
         w = self.words
         offsets = self.offsets
         kinds = self.kinds
         top = self.top
         names = self.types.names_at([w[offsets[tid]] for tid in top])
+        enums = [tid for tid in top if kinds[tid] in _ENUM_KIND_NUMS]
+        name_words = []
+        for tid in enums:
+            off = offsets[tid]
+            stride = 3 if kinds[tid] == _ENUM64 else 2
+            name_words.append(w[off + 3:off + 3 + stride * (w[off + 1] & 0xFFFF):stride])
+        flat = self.types.names_at(chain.from_iterable(name_words))
+        ends = list(accumulate(map(len, name_words)))
+        enumerators = dict(zip(enums, [flat[a:b] for a, b in zip(chain((0,), ends), ends)]))
         for tid, name in zip(top, names):
             kind = kinds[tid]
             if kind in _ENUM_KIND_NUMS:
-                yield tid, kind, name, self._enumerator_names(tid)
+                yield tid, kind, name, enumerators[tid]
             elif kind == _FWD:
                 yield tid, kind, name, bool(w[offsets[tid] + 1] >> 31)
             else:
                 yield tid, kind, name, None
-
-    def _enumerator_names(self, tid: int) -> list[str]:
-        off = self.offsets[tid]
-        vlen = self.words[off + 1] & 0xFFFF
-        stride = 3 if self.kinds[tid] == _ENUM64 else 2
-        return self.types.names_at(self.words[off + 3:off + 3 + stride * vlen:stride])
 
     # --- the top level -------------------------------------------------------------------
 
@@ -443,7 +448,7 @@ class _Dumper:
             values: Sequence[int] = w[off + 4:off + 3 + 2 * vlen:2]
             if signed and max(values) >> 31:
                 values = [v - (1 << 32) if v >> 31 else v for v in values]
-            lines.extend(map(_ENUMERATOR_LINE, repeat(ind), names, values))
+            lines.extend([f"{ind}{name} = {value},\n" for name, value in zip(names, values)])
             return self._enum_close(size, lines, 0, 0, depth)
         lo = hi = 0
         low_words = w[off + 4:off + 3 + 3 * vlen:3]
@@ -586,7 +591,6 @@ _ENUM_KIND_NUMS = frozenset({_ENUM, _ENUM64})
 _SEE_THROUGH_KIND_NUMS = frozenset(int(k) for k in (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT,
                                                     Kind.TYPE_TAG))
 _NAME = itemgetter(0)  # of a member row
-_ENUMERATOR_LINE = "{}{} = {},\n".format  # indent, name, value
 _TOP_KINDS = frozenset(int(k) for k in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD))
 #: bytes.translate table: kind number -> 1 for the kinds in _TOP_KINDS, else 0
 _TOP_MASK = bytes(1 if k in _TOP_KINDS else 0 for k in range(256))

@@ -88,7 +88,7 @@ class TypeWords:
     ``offsets[tid]`` is the word index of type ``tid``'s record (id 0, void, has none).
     """
 
-    __slots__ = ("btf", "words", "offsets", "kinds", "n", "name_at")
+    __slots__ = ("btf", "words", "offsets", "kinds", "n", "name_at", "_members")
 
     def __init__(self, btf: BTF) -> None:
         if btf.base is not None:
@@ -99,6 +99,12 @@ class TypeWords:
         self.kinds = btf.kinds()
         self.n = len(btf)
         self.name_at = btf._strings.get  # string offset -> str
+        self._members: dict[int, list[MemberRow]] = {}  # read ahead by prefetch_members
+
+    def prefetch_members(self, tids: list[int]) -> None:
+        """Read the members of records ``tids`` now, all at once (faster than one by one)."""
+        rows = self.btf.record_rows_many(tids)
+        self._members.update(zip(tids, [members for _, _, members in rows]))
 
     def name(self, tid: int) -> str:
         """The BTF name of ``tid`` ("" for void and anonymous types)."""
@@ -130,6 +136,9 @@ class TypeWords:
 
     def members(self, tid: int) -> list[MemberRow]:
         """The member rows of struct/union ``tid`` (see :func:`pybpf.btf._decode.member_rows`)."""
+        rows = self._members.pop(tid, None)
+        if rows is not None:
+            return rows
         off = self.offsets[tid]
         keyword = "union" if self.kinds[tid] == _UNION else "struct"
         return member_rows(self.btf, self.words, off, self.words[off + 1],

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import BTFError
 from . import _wire
-from ._decode import DECODER_BY_KIND, MemberRow, member_rows
+from ._decode import DECODER_BY_KIND, MemberRow, member_rows, member_rows_many
 from .types import MODIFIER_KINDS, Array, Kind, Type, Void
 
 log = logging.getLogger("pybpf.btf")
@@ -293,31 +293,29 @@ class BTF:
 
     def record_rows_many(self, type_ids: Iterable[int]) -> list[tuple[str, int, list[MemberRow]]]:
         """:meth:`record_rows` of each of ``type_ids`` (all structs/unions), in order: the same
-        rows, read in one loop (the C dumper reads every record of a BTF this way)."""
+        rows, read in bulk (the C dumper reads every record of a BTF this way)."""
+        type_ids = list(type_ids)
         start = self.type_id_start
         cache = self._cache
         offsets = self._offsets
         kinds = self._kinds
-        w = self._words
-        strings = self._strings
-        names = strings._cache
-        get = strings.get
-        record_rows = self.record_rows
-        out: list[tuple[str, int, list[MemberRow]]] = []
-        append = out.append
-        for tid in type_ids:
+        out: list[tuple[str, int, list[MemberRow]] | None] = [None] * len(type_ids)
+        raw: list[int] = []  # positions in out read from the raw records, in bulk below
+        for pos, tid in enumerate(type_ids):
             idx = tid - start
-            if idx < 0 or idx >= len(offsets) or cache[idx] is not None or kinds[idx] not in _RECORD_KINDS:
-                append(record_rows(tid))  # base ids, decoded ones, and errors
-                continue
-            off = offsets[idx]
-            name = names.get(w[off])
-            if name is None:
-                name = get(w[off])
-            info = w[off + 1]
-            owner = _RECORD_OWNER[kinds[idx]]
-            append((name, w[off + 2], member_rows(self, w, off, info, f"{owner} {name or '(anon)'}")))
-        return out
+            if (self.base is not None or idx < 0 or idx >= len(offsets) or cache[idx] is not None
+                    or kinds[idx] not in _RECORD_KINDS):
+                out[pos] = self.record_rows(tid)  # base ids, decoded ones, and errors
+            else:
+                raw.append(pos)
+        if raw:
+            w = self._words
+            record_offsets = [offsets[type_ids[pos] - start] for pos in raw]
+            names = self._strings.get_many([w[off] for off in record_offsets])
+            members = member_rows_many(self, record_offsets)
+            for pos, off, name, rows in zip(raw, record_offsets, names, members):
+                out[pos] = (name, w[off + 2], rows)
+        return out  # type: ignore[return-value]
 
     def name_of(self, type_id: int) -> str:
         """The name of ``type_id`` ("" for anonymous types and void)."""
