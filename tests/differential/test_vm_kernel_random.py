@@ -300,8 +300,9 @@ def _unrewritten(insns: list[Instruction]) -> list[tuple[int, int, int, int, int
 def verifier_pruned_live_code(fd: object, insns: list[Instruction]) -> bool:
     """True when some instruction of the program is missing from what the kernel runs: the
     verifier proved a branch dead and removed (or hard-wired) it. When the VM then disagrees it
-    is the kernel that departs from the instruction semantics (seen with Linux 6.18: a live
-    `if r9 < r1` after an atomic fetch_or on a stack slot was removed as dead code)."""
+    is the kernel that departs from the instruction semantics (seen with Linux 6.18, seed
+    3191089: a live `if r9 < r1` after an atomic fetch_or on a stack slot was removed as dead
+    code; ATOMIC_FETCH_FROM_PRUNED_SLOT is its minimal form)."""
     from pybpf.program import info_from_fd
 
     xlated = iter(_unrewritten(info_from_fd(fd).xlated))  # type: ignore[arg-type]
@@ -443,6 +444,62 @@ def test_cmpxchg32_zero_extends_r0_kernel_drops_it_after_pruning(tier: str) -> N
         assert _sys.prog_test_run(fd, data=differ).retval == 0  # x86 writes EAX on a failed compare
         kernel = _sys.prog_test_run(fd, data=equal).retval
     assert kernel == (1 if dropped else 0), f"kernel returned {kernel}, zero-extension dropped: {bool(dropped)}"
+
+
+#: The minimal form of seed 3191089. ``r9 = atomic_fetch_or(fp-8, 0)`` loads the stack slot
+#: into r9 and ``if r9 < 100`` then needs the slot's value to be precise. Linux 6.18's precision
+#: backtracking does not follow the fetch back to the slot, so at ``skip`` the state where the
+#: slot holds 7 (explored first) is taken to cover the one where it holds any packet value; the
+#: ``r0 = 2`` branch is never visited and removed as dead code: the kernel returns 1 for a slot
+#: of 1000.
+ATOMIC_FETCH_FROM_PRUNED_SLOT = """
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r4 = r2
+r4 += 16
+if r4 > r3 goto fail
+r1 = *(u64 *)(r2 + 0)
+*(u64 *)(r10 - 8) = r1
+r3 = *(u8 *)(r2 + 8)
+if r3 == 0 goto skip
+r1 = 7
+*(u64 *)(r10 - 8) = r1
+skip:
+r9 = 0
+r9 = atomic_fetch_or((u64 *)(r10 - 8), r9)
+if r9 < 100 goto small
+r0 = 2
+exit
+small:
+r0 = 1
+exit
+fail:
+r0 = 0
+exit
+"""
+
+
+@pytest.mark.parametrize("tier", ["interpreter", "jit"])
+def test_atomic_fetch_from_stack_kernel_prunes_a_live_branch(tier: str) -> None:
+    """Slot 1000, selector 0 (the slot keeps the packet's value): the VM returns 2; the kernel
+    returns the same only when it kept the branch (it is missing from xlated on Linux 6.18)."""
+    import pybpf.vm as vm
+    from pybpf.isa import assemble
+    from pybpf.program import info_from_fd
+    from pybpf.vm.jit import available, use_tier
+
+    if tier == "jit" and not available():
+        pytest.fail("llvmlite is not installed: the JIT tier cannot be compared (pip install pybpf[vm])")
+    insns = assemble(ATOMIC_FETCH_FROM_PRUNED_SLOT)
+    big, seven = (1000).to_bytes(8, "little") + bytes(8), (1000).to_bytes(8, "little") + b"\x01" + bytes(7)
+    with use_tier(tier):
+        prog = vm.program_from_instructions(insns, ProgramType.XDP)
+        assert (prog.test_run(big).retval, prog.test_run(seven).retval) == (2, 1)
+    with _sys.prog_load(ProgramType.XDP, encode(insns), "GPL") as fd:
+        pruned = verifier_pruned_live_code(fd, insns)
+        assert _sys.prog_test_run(fd, data=seven).retval == 1
+        kernel = _sys.prog_test_run(fd, data=big).retval
+    assert kernel == (1 if pruned else 2), f"kernel returned {kernel}, branch removed: {pruned}"
 
 
 def test_known_discrepancy_seed_7129002() -> None:
