@@ -7,6 +7,7 @@ kernel, user and build-id user stacks; the test symbolises them with pybpf.stack
 
 from __future__ import annotations
 
+import errno
 import re
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pybpf.link.uprobe import uprobe, uretprobe
 from pybpf.stacks import (
     BuildIdIndex, BuildIdStatus, ProcessSymbols, StackIdError, StackTraceMap, folded_counts, ksym, stack_key,
 )
+from pybpf.stacks.folded import MISSED_USER
 
 CHAIN = ["level3", "level2", "level1", "main"]
 
@@ -139,11 +141,12 @@ def test_stack_ids_walk_clear_and_errors(syscall_run: tuple[Run, pybpf.Collectio
         stacks.stack(user_id)
 
 
-def _sample_spinning_target(exe: Path) -> tuple[str, list[tuple[object, int]]]:
+def _sample_spinning_target(exe: Path, *, stack_buckets: int | None = None) -> tuple[str, list[tuple[object, int]]]:
     """Folded stacks of a target spinning in level3 for 0.4 s, sampled at 997 Hz."""
     run = Run(exe, "spin", "0.4")
     try:
-        with load(run.pid) as obj, link.perf_event(obj.programs["on_sample"], frequency=997):
+        with (load(run.pid, stack_buckets=stack_buckets) as obj,
+              link.perf_event(obj.programs["on_sample"], frequency=997)):
             run.go()
             counts = list(obj.maps["counts"].items())  # BTF-decoded struct keys (unhashable): pairs
             assert counts, "no samples of the spinning target"
@@ -161,19 +164,34 @@ def _sample_spinning_target(exe: Path) -> tuple[str, list[tuple[object, int]]]:
 
 
 def test_perf_event_samples_fold_into_the_call_chain(targets: dict[str, Path]) -> None:
-    # On a loaded machine a whole run sometimes misses about half its user stacks
-    # ("[missed user stack]", cause not found yet): each attempt is checked in full, and one
-    # of three must pass every check.
-    for _attempt in range(3):
-        text, counts = _sample_spinning_target(targets["pie"])
-        lines = text.splitlines()
-        total = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
-        assert total == sum(n for _, n in counts)
-        in_level3 = sum(int(line.rsplit(" ", 1)[1]) for line in lines if ";main;level1;level2;level3" in line)
-        assert lines[0].startswith("target_pie;")
-        if in_level3 >= total * 0.8:  # the spin loop is in level3
-            return
-    raise AssertionError(f"in 3 runs, under 80% of the samples were in level3; the last:\n{text}")
+    text, counts = _sample_spinning_target(targets["pie"])
+    lines = text.splitlines()
+    total = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
+    assert total == sum(n for _, n in counts)
+    assert lines[0].startswith("target_pie;")
+    # bpf_get_stackid() stores a stack in the bucket jhash2(ips) picks; a different stack hashing
+    # to a taken bucket gets -EEXIST (no BPF_F_REUSE_STACKID), shown as [missed user stack]. The
+    # hashes move with ASLR: with the 1024 buckets the map had, two of a run's ~6 stacks collided
+    # in about 1 run in 100, and when the loser was the hottest loop address about half the
+    # samples were missed (a CI run: 204 of 399). 16384 buckets make that ~16 times rarer; when
+    # it happens it is the kernel's documented behaviour, not a lost sample: every missed stack
+    # must be such a collision, and the stacks that were stored must fold into the call chain.
+    collided = sum(n for k, n in counts if stack_key(k).user_stack_id == -errno.EEXIST)
+    missed = sum(int(line.rsplit(" ", 1)[1]) for line in lines if MISSED_USER in line)
+    assert missed == collided, text
+    stored = total - collided
+    in_level3 = sum(int(line.rsplit(" ", 1)[1]) for line in lines if ";main;level1;level2;level3" in line)
+    assert in_level3 >= stored * 0.8 and in_level3 > 0, text  # the spin loop is in level3
+
+
+def test_stacks_colliding_in_one_bucket_show_as_missed(targets: dict[str, Path]) -> None:
+    # one bucket: the first stack stored takes it, every other distinct stack gets -EEXIST
+    text, counts = _sample_spinning_target(targets["pie"], stack_buckets=1)
+    keys = [(stack_key(k), n) for k, n in counts]
+    collided = sum(n for k, n in keys if k.user_stack_id == -errno.EEXIST)
+    assert collided > 0 and {k.user_stack_id for k, _ in keys if k.user_stack_id >= 0} <= {0}
+    missed = sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if MISSED_USER in line)
+    assert missed == collided, text
 
 
 def _after_prologue(exe: Path, function: str) -> int:

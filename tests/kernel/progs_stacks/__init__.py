@@ -13,10 +13,12 @@ from pybpf.spec import ObjectSpec
 HERE = Path(__file__).parent
 
 
-def load(target_tgid: int) -> pybpf.Collection:
-    """Load stacks.bpf.c with ``target_tgid`` set."""
+def load(target_tgid: int, *, stack_buckets: int | None = None) -> pybpf.Collection:
+    """Load stacks.bpf.c with ``target_tgid`` set (and the stack map's size, if given)."""
     spec = ObjectSpec.from_file(pybpf.cc.compile(HERE / "stacks.bpf.c"))
     spec.rodata["target_tgid"] = target_tgid
+    if stack_buckets is not None:
+        spec.maps["stacks"].max_entries = stack_buckets
     return pybpf.load(spec)
 
 
