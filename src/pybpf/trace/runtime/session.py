@@ -245,6 +245,22 @@ def _watchpoint(prog: Any, point: A.AttachPoint, pid: int | None) -> Any:
         raise TraceRuntimeError(f"{point.raw}: {e}") from None
 
 
+def _run_iterators(links: Sequence[Any], drain: Callable[[], None]) -> bool:
+    """Run each iterator probe's pass over its kernel objects (one ``read()`` of a new iterator
+    drives the program over all of them; what it prints arrives through the ring buffer, drained
+    between reads). True when there was one: the trace then ends, as bpftrace's does."""
+    from ...link.iter import IterLink
+    ran = False
+    for ln in links:
+        if isinstance(ln, IterLink):
+            with ln.open() as f:
+                while f.read1(65536):
+                    drain()
+            drain()
+            ran = True
+    return ran
+
+
 def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
     from ... import link
     return {
@@ -481,6 +497,8 @@ class Session:
                 for probe in self.script.begin:
                     run_special(coll.programs[probe.program_name])
                 self._drain(reader, lost)
+                if _run_iterators(links, lambda: self._drain(reader, lost)):
+                    handler.exit_requested = True
                 if not handler.exit_requested and self.child is not None:
                     self.child.release()
                 interval, batch_wait = self.options.poll_interval, self.options.batch_wait
