@@ -7,6 +7,8 @@ Each test triggers the real event and asserts what the user sees.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,3 +168,15 @@ def test_ksym_of_the_kernel_text_start_names_text_as_bpftrace_does() -> None:
                 if line.split()[2:3] == ["_text"])
     r = _run(f'BEGIN {{ printf("%s|%s\\n", ksym(0x{text}), ksym(0x{text} + 4)); exit(); }}')
     assert r.stdout.splitlines()[1] == "_text|_text", r.stdout + r.stderr
+
+
+def test_iter_task_lists_every_task_once_and_ends_by_itself() -> None:
+    me = f"{Path('/proc/self/comm').read_text().strip()}:{os.getpid()}"
+    r = _run('iter:task { printf("%s:%d\\n", ctx->task->comm, ctx->task->pid); }')
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Attaching 1 probe..."
+    tasks = [line for line in lines[1:] if line]
+    assert me in tasks and "kthreadd:2" in tasks
+    assert all(re.fullmatch(r".+:\d+", line) and not line.endswith(":0") for line in tasks), tasks  # no NULL task
+    assert len(tasks) == len(set(tasks))

@@ -60,3 +60,13 @@ def test_ksym_prefers_real_names_to_the_kernels_pi_aliases(tmp_path) -> None:  #
     assert ks.lookup(0xffffffff82204da3).name == "__x86_indirect_thunk_r15"
     assert ks.lookup(0xffffffff82300000).name == "__pi_lonely"  # no other name there
     assert ks.lookup(0xffffffff81000100).name == "only_one"
+
+
+def test_iterator_programs_return_at_the_end_of_iteration_call() -> None:
+    from test_trace_codegen import compile_
+
+    cs = compile_('iter:task { printf("one task\\n"); }')
+    text = cs.disassembly()
+    # the object pointer after meta is checked before anything is printed
+    first_load = next(line for line in text.splitlines() if "+ 8)" in line and "*(u64 *)" in line)
+    assert text.index(first_load) < text.index("bpf_ringbuf_reserve")

@@ -135,6 +135,8 @@ class ProbeGen:
         if self.ap.provider is A.ProbeType.USDT:  # pybpf.link.usdt finds its spec map through the program
             from .probes import USDT_SPECS_MAP
             call(self.b, Helper.MAP_LOOKUP_ELEM, self.u.map_global(USDT_SPECS_MAP), key)
+        if self.ap.provider is A.ProbeType.ITER:
+            self._skip_end_of_iteration()
         p = self.info.probe
         if p.predicate is not None:
             cond = self.truth(self.expr(p.predicate))
@@ -147,6 +149,17 @@ class ProbeGen:
         if not self.b.block.is_terminated:
             self.leave()
         self.u.scratch_size = max(self.u.scratch_size, self.state.offset)
+
+    def _skip_end_of_iteration(self) -> None:
+        """An iterator program is called once more after the last object, with the object pointer
+        (the member after ``meta`` in every ``struct bpf_iter__*``) NULL: return at once then."""
+        slot = self.b.bitcast(self.b.gep(self.ctx, [ir.Constant(ir.IntType(64), 8)]), ir.IntType(64).as_pointer())
+        obj = self.b.load(slot, align=8)
+        go = self.new_block("iter_object")
+        done = self.new_block("iter_end")
+        self.b.cbranch(self.b.icmp_unsigned("!=", obj, ir.Constant(ir.IntType(64), 0)), go, done)
+        ir.IRBuilder(done).ret(ir.Constant(I32, 0))
+        self.b.position_at_end(go)
 
     def leave(self, code: int = 0) -> None:
         """Return from the function: probes return 0; for-loop callbacks (which first store their
