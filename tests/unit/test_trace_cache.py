@@ -224,3 +224,17 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
                 "pybpf.trace.semantic.analyser", "pybpf.trace.codegen.compile", "pybpf.stacks.elfsyms", "pybpf.cc",
                 "pybpf.cli.disasm", "hashlib"}
     assert not compiler & mods, sorted(compiler & mods)
+
+
+def test_the_least_recently_used_entries_are_pruned(root: Path) -> None:
+    cache = C.TraceCache(max_entries=2)
+    script = cached_program(PROGRAM, "stdin", (), unsafe=False, use_cache=False)
+    paths = []
+    for i in range(3):
+        key = f"{i:02d}" + "0" * 62
+        paths.append(cache.store(key, script))
+        os.utime(paths[-1], ns=(i * 10**9, i * 10**9))  # stored one after the other
+    assert all(p is not None and p.exists() for p in paths[1:]) and not paths[0].exists()  # type: ignore[union-attr]
+    assert cache.lookup("01" + "0" * 62) is not None  # a hit makes it the most recent...
+    cache.store("03" + "0" * 62, script)
+    assert cache.path("01" + "0" * 62).exists() and not cache.path("02" + "0" * 62).exists()  # ...so 02 goes

@@ -305,10 +305,15 @@ def decode(data: object) -> object:
 
 
 class TraceCache:
-    """Compiled scripts by :func:`cache_key`, one file each under ``root`` (default: ``cache_dir()/trace``)."""
+    """Compiled scripts by :func:`cache_key`, one file each under ``root`` (default: ``cache_dir()/trace``).
 
-    def __init__(self, root: Path | None = None) -> None:
+    At most ``max_entries`` are kept: storing one more removes the least recently used (a hit
+    touches its entry's mtime).
+    """
+
+    def __init__(self, root: Path | None = None, *, max_entries: int = 1000) -> None:
         self.root = root if root is not None else cache_dir() / "trace"
+        self.max_entries = max_entries
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.bin"
@@ -337,6 +342,10 @@ class TraceCache:
                         path, type(exc).__name__, exc)
             return None
         log.debug("trace cache hit %s", key[:12])
+        try:
+            os.utime(path)  # recently used: the last to be pruned
+        except OSError:
+            pass
         return script  # type: ignore[return-value]
 
     def store(self, key: str, script: CompiledScript) -> Path | None:
@@ -365,7 +374,24 @@ class TraceCache:
         except OSError as exc:
             log.warning("cannot write the trace cache entry %s: %s", path, exc.strerror)
             return None
+        self.prune()
         return path
+
+    def prune(self) -> None:
+        """Remove the least recently used entries beyond ``max_entries``."""
+        entries: list[tuple[int, str]] = []
+        try:
+            for sub in os.scandir(self.root):
+                if sub.is_dir(follow_symlinks=False):
+                    entries += [(e.stat().st_mtime_ns, e.path) for e in os.scandir(sub.path) if e.name.endswith(".bin")]
+        except OSError:
+            return
+        entries.sort()
+        for _, path in entries[:max(0, len(entries) - self.max_entries)]:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def clear(self) -> None:
         """Remove every entry."""
