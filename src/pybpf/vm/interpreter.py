@@ -26,7 +26,9 @@ from ..isa.opcodes import (
     CLASS_MASK, CODE_MASK, MODE_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc,
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
-from .memory import MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE, VMError
+from ..enums import ProgramType
+from .fastpaths import MAP_HELPERS, bound_map_helper, context_loader
+from .memory import MAX_CALL_FRAMES, PACKET_REGION, STACK_REGION, STACK_SIZE, VMError
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -104,17 +106,19 @@ class CompiledProgram:
     slots: dict[int, Instruction] = field(repr=False, default_factory=dict)
 
 
+#: ``{d}`` is the destination, ``{a}`` the left operand (the destination's value, or the register a
+#: ``mov`` just before copied into it: see _Gen.block)
 _ALU64: dict[int, str] = {
-    AluOp.ADD: "{d} = ({d} + {s}) & 0xFFFFFFFFFFFFFFFF",
-    AluOp.SUB: "{d} = ({d} - {s}) & 0xFFFFFFFFFFFFFFFF",
-    AluOp.MUL: "{d} = ({d} * {s}) & 0xFFFFFFFFFFFFFFFF",
-    AluOp.OR: "{d} = {d} | {s}",
-    AluOp.AND: "{d} = {d} & {s}",
-    AluOp.XOR: "{d} = {d} ^ {s}",
-    AluOp.LSH: "{d} = ({d} << ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
-    AluOp.RSH: "{d} = {d} >> ({s} & 63)",
-    AluOp.ARSH: "{d} = ((({d} ^ 0x8000000000000000) - 0x8000000000000000) >> ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
-    AluOp.NEG: "{d} = -{d} & 0xFFFFFFFFFFFFFFFF",
+    AluOp.ADD: "{d} = ({a} + {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.SUB: "{d} = ({a} - {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.MUL: "{d} = ({a} * {s}) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.OR: "{d} = {a} | {s}",
+    AluOp.AND: "{d} = {a} & {s}",
+    AluOp.XOR: "{d} = {a} ^ {s}",
+    AluOp.LSH: "{d} = ({a} << ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.RSH: "{d} = {a} >> ({s} & 63)",
+    AluOp.ARSH: "{d} = ((({a} ^ 0x8000000000000000) - 0x8000000000000000) >> ({s} & 63)) & 0xFFFFFFFFFFFFFFFF",
+    AluOp.NEG: "{d} = -{a} & 0xFFFFFFFFFFFFFFFF",
 }
 _ALU32: dict[int, str] = {
     AluOp.ADD: "{d} = ({d} + {s}) & 0xFFFFFFFF",
@@ -138,6 +142,7 @@ _SIGNED_JMP = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
 #: helper ids whose Python implementation also takes the frame depth (they call back into BPF)
 CALLBACK_HELPERS = {164, 181, 180, 197, 209}  # for_each_map_elem, loop, find_vma, user_ringbuf_drain, ...
 TAIL_CALL_HELPER = 12
+PACKET_BASE = PACKET_REGION << 32
 #: ``callx``: BPF_JMP | BPF_CALL | BPF_X
 CALLX = InsnClass.JMP | JmpOp.CALL | Source.X
 
@@ -159,6 +164,13 @@ class _Gen:
     def __init__(self, name: str, insns: list[Instruction], runtime: Runtime,
                  resolve_ld64: Callable[[Instruction, int], int], count: bool = False) -> None:
         self.count = count
+        #: the slots of the block being generated (for what a call site knows about r1)
+        self.block_slots: list[int] = []
+        #: the source register of a ``mov`` fused into the instruction being generated
+        self.copied: str | None = None
+        #: the function being generated keeps the packet's buffer and bounds in locals (PK, PRn,
+        #: PWn: see _Gen.packet_locals); the statement that re-reads them after a call out
+        self.reload = ""
         self.name = name
         self.insns = insns
         self.rt = runtime
@@ -253,6 +265,9 @@ class _Gen:
                  f"{ind}SB = M[{STACK_REGION} + d]"]
         if uses_may_goto:
             lines.append(f"{ind}mg = {MAY_GOTO_BUDGET}")
+        self.reload = self.packet_locals(slots, start)
+        if self.reload:
+            lines.append(ind + self.reload)
         if not has_jumps:
             code, _ = self.block(blocks[0][1], single=True)
             lines.extend(ind + c for c in code)
@@ -262,6 +277,29 @@ class _Gen:
         tree = self.tree(blocks, 0, len(blocks), 12)
         lines.extend(tree)
         return lines
+
+    def packet_locals(self, slots: list[int], start: int) -> str:
+        """For a function with a loop and memory accesses through registers: the statement that
+        reads the packet region's buffer and, per access size, the last offset such an access
+        may start at (read at entry and after every call out, which may change the packet), so
+        packet accesses take one compare. "" for other functions."""
+        loops = any(self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset <= s for s in slots)
+        reads: set[int] = set()
+        writes: set[int] = set()
+        for s in slots:
+            insn = self.by_slot[s]
+            cls, mode = insn.opcode & CLASS_MASK, insn.opcode & MODE_MASK
+            size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+            if cls == InsnClass.LDX and insn.src != 10 and mode in (Mode.MEM, Mode.MEMSX):
+                reads.add(size)
+            elif cls in (InsnClass.ST, InsnClass.STX) and insn.dst != 10 and mode == Mode.MEM:
+                writes.add(size)
+        if not loops or not (reads or writes):
+            return ""
+        parts = [f"PK = M[{PACKET_REGION}]"]
+        parts += [f"PR{n} = L[{PACKET_REGION}] - {n}" for n in sorted(reads)]
+        parts += [f"PW{n} = W[{PACKET_REGION}] - {n}" for n in sorted(writes)]
+        return "; ".join(parts)
 
     def tree(self, blocks: list[tuple[int, list[int]]], lo: int, hi: int, indent: int) -> list[str]:
         pad = " " * indent
@@ -277,16 +315,21 @@ class _Gen:
         own ``while`` loop: the back edge is a ``continue`` of it, every other exit a ``break``
         to the dispatcher (with ``pc`` set)."""
         self.loop_start = None
+        self.block_slots = slots
         if not single and any(
             self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset == slots[0] for s in slots
         ):
             self.loop_start = slots[0]
         code: list[str] = []
-        for s in slots:
+        for k, s in enumerate(slots):
             insn = self.by_slot[s]
             if self.count:
                 code.append("IC[0] += 1")
+            elif k + 1 < len(slots) and _fusable(insn, self.by_slot[slots[k + 1]]):
+                self.copied = f"r{insn.src}"  # emitted with the next instruction
+                continue
             code.extend(self.insn(s, insn, single))
+            self.copied = None
         last = self.by_slot[slots[-1]]
         ends = last.is_exit or (last.is_jump and last.opcode in (InsnClass.JMP | JmpOp.JA, InsnClass.JMP32 | JmpOp.JA))
         if not ends:
@@ -322,7 +365,10 @@ class _Gen:
             return [self.bad(pc, insn, problem)]
         handler = _CLASS_HANDLERS.get(cls)
         assert handler is not None
-        return handler(self, pc, insn)
+        lines = handler(self, pc, insn)
+        if self.reload and _calls_out(insn):  # Python code ran: the packet may have changed
+            lines.append(self.reload)
+        return lines
 
     @staticmethod
     def register_problem(cls: int, insn: Instruction) -> str:
@@ -391,7 +437,11 @@ class _Gen:
         tmpl = table.get(op)
         if tmpl is None or insn.off or (op == AluOp.NEG and x):
             return [self.bad(pc, insn, "an unknown ALU operation")]
-        return [tmpl.format(d=d, s=s)]
+        a = d
+        if self.copied is not None:  # the mov just before, fused: rD = rS; rD op= X -> rD = rS op X
+            a = self.copied
+            s = a if s == d else s
+        return [tmpl.format(d=d, a=a, s=s)]
 
     def jmp(self, pc: int, insn: Instruction) -> list[str]:
         cls = insn.opcode & CLASS_MASK
@@ -454,9 +504,28 @@ class _Gen:
             return [f"t = TAIL(r1, r2, r3, {pc})", "if t is not None: return t(r1, 0, 0, 0, 0, d)"]
         fn = self.rt.helper(hid, pc)
         name = self.const(f"h_{hid & M32}", fn)
+        bound = self.bound_map_helper(pc, hid, fn)
+        if bound is not None:
+            return [f"r0 = {bound}(r2, r3, r4, r5)"]
         if hid in CALLBACK_HELPERS:
             return [f"r0 = {name}(r1, r2, r3, r4, r5, d) & 0xFFFFFFFFFFFFFFFF"]
         return [f"r0 = {name}(r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF"]
+
+    def bound_map_helper(self, pc: int, hid: int, general: Callable[..., int]) -> str | None:
+        """The name of a map helper bound to the map ``r1`` holds at slot ``pc``, when an
+        ``ld_imm64`` earlier in the block set it (see :mod:`pybpf.vm.fastpaths`)."""
+        if hid not in MAP_HELPERS or hid in getattr(self.rt, "_python_helpers", {}) or pc not in self.block_slots:
+            return None
+        for s in reversed(self.block_slots[:self.block_slots.index(pc)]):
+            insn = self.by_slot[s]
+            if 1 not in _written(insn):
+                continue
+            if not insn.is_ld_imm64:
+                return None
+            ptr = self.resolve_ld64(insn, s)  # a map's address (ld_pseudo, or the address itself)
+            bound = bound_map_helper(self.rt, hid, ptr, general)
+            return self.const(f"b_{hid}_{pc}", bound) if bound is not None else None
+        return None
 
     def callx(self, pc: int, insn: Instruction) -> list[str]:
         """``callx rN``: a BPF-to-BPF call through a function pointer (``ld_imm64 src=FUNC``).
@@ -496,6 +565,13 @@ class _Gen:
         unpack = f"I{size}" if signed else f"U{size}"
         tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
         slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
+        if self.reload:  # the packet first (see packet_locals)
+            return [
+                f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PR{size}: {dst} = {unpack}(PK, o)[0]{tail}",
+                f"elif 0 <= (a := {addr}) < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: "
+                f"{dst} = {unpack}(M[i], o)[0]{tail}",
+                f"else: {dst} = {slow}",  # a load hook computes a value; it does not remap regions
+            ]
         return [
             f"a = {addr}",
             f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: {dst} = {unpack}(M[i], o)[0]{tail}",
@@ -509,6 +585,13 @@ class _Gen:
                 return [where]
             return [f"P{size}(SB, {where}, {value})"]
         addr = f"{base} + {off}" if off else base
+        if self.reload:  # the packet first (see packet_locals)
+            return [
+                f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PW{size}: P{size}(PK, o, {value})",
+                f"elif 0 <= (a := {addr}) < TOP and (o := a & 0xFFFFFFFF) + {size} <= W[(i := a >> 32)]: "
+                f"P{size}(M[i], o, {value})",
+                f"else: SS(a & 0xFFFFFFFFFFFFFFFF, {size}, {value}, {pc}); {self.reload}",
+            ]
         return [
             f"a = {addr}",
             f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= W[(i := a >> 32)]: P{size}(M[i], o, {value})",
@@ -591,6 +674,37 @@ _CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
 _INLINE_ATOMIC: dict[int, str] = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}
 
 
+def _fusable(mov: Instruction, nxt: Instruction) -> bool:
+    """``mov rD, rS`` followed by a 64-bit ALU operation on rD: generated as one statement."""
+    return (mov.opcode == InsnClass.ALU64 | AluOp.MOV | Source.X and not mov.off and mov.dst < 10
+            and mov.src <= 10 and nxt.opcode & CLASS_MASK == InsnClass.ALU64 and nxt.dst == mov.dst
+            and (nxt.opcode & CODE_MASK) in _ALU64 and not nxt.off
+            and (nxt.opcode & SOURCE_MASK == Source.K or (nxt.src <= 10 and nxt.opcode & CODE_MASK != AluOp.NEG)))
+
+
+def _calls_out(insn: Instruction) -> bool:
+    """Whether the instruction runs Python code that may remap regions: calls (helpers, kfuncs,
+    BPF functions), LD_ABS/IND, atomics (their slow path)."""
+    cls = insn.opcode & CLASS_MASK
+    return ((cls == InsnClass.JMP and insn.opcode & CODE_MASK == JmpOp.CALL)
+            or (cls == InsnClass.LD and not insn.is_ld_imm64)
+            or (cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC))
+
+
+def _written(insn: Instruction) -> set[int]:
+    """The registers an instruction may write (calls: r0; LD_ABS/IND: r0-r5)."""
+    cls = insn.opcode & CLASS_MASK
+    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
+        return {insn.dst}
+    if cls == InsnClass.LD:
+        return {insn.dst} if insn.is_ld_imm64 else {0, 1, 2, 3, 4, 5}
+    if cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC:
+        return {0, insn.src, insn.dst}
+    if cls in (InsnClass.JMP, InsnClass.JMP32) and insn.opcode & CODE_MASK == JmpOp.CALL:
+        return {0}
+    return set()
+
+
 def _limit(pc: int, limit: int = BACK_EDGE_LIMIT) -> None:
     raise VMError(f"the program took more than {limit} back edges in one function call; "
                   "it does not terminate (the kernel's verifier would reject it)", pc=pc)
@@ -602,11 +716,12 @@ def _depth(pc: int) -> None:
 
 def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
                     resolve_ld64: Callable[[Instruction, int], int], *,
-                    counter: list[int] | None = None) -> CompiledProgram:
+                    counter: list[int] | None = None, prog_type: ProgramType | None = None) -> CompiledProgram:
     """Translate ``insns`` (relocated: maps are handles) into Python functions over ``runtime``.
 
     With ``counter`` (a one-element list) every executed instruction adds 1 to ``counter[0]``
-    (slower; for measuring how many instructions a run executes)."""
+    (slower; for measuring how many instructions a run executes). ``prog_type``: XDP programs
+    remember the context fields the ``xdp_md`` hook computes (:func:`~pybpf.vm.fastpaths.context_loader`)."""
     if not insns:
         raise VMError("the program has no instructions", program=name)
     gen = _Gen(name, insns, runtime, resolve_ld64, count=counter is not None)
@@ -623,8 +738,9 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
     exec(code, namespace)  # noqa: S102 - our own generated source
     mem = runtime.memory
     stack_tops = [((STACK_REGION + depth) << 32) + STACK_SIZE for depth in range(MAX_CALL_FRAMES)]
+    slow_load = context_loader(mem, mem.slow_load) if prog_type == ProgramType.XDP else mem.slow_load
     functions = namespace["_factory"](  # type: ignore[operator]
-        mem.bufs, mem.rlen, mem.wlen, mem.top, mem.slow_load, runtime.slow_load_signed,
+        mem.bufs, mem.rlen, mem.wlen, mem.top, slow_load, runtime.slow_load_signed,
         mem.slow_store, runtime.atomic, runtime.ld_abs, runtime.tail_call_target, stack_tops,
         _limit, _depth, gen.env,
     )

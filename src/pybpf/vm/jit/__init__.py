@@ -92,18 +92,20 @@ def compile_for(program: VMProgram) -> CompiledProgram:
     """Compile ``program`` for the tier in effect (see the module docstring)."""
     rt = program.runtime
     tier = Tier(getattr(rt, "tier", None) or default_tier())
-    interpreted = compile_program(program.name, program.instructions, rt, rt.resolve_ld64) \
-        if tier != Tier.JIT else None
+
+    def interpret() -> CompiledProgram:
+        return compile_program(program.name, program.instructions, rt, rt.resolve_ld64, prog_type=program.type)
+
+    interpreted = interpret() if tier != Tier.JIT else None
     if tier == Tier.INTERPRETER:
         assert interpreted is not None
         return interpreted
     if not available():
         log.log(logging.WARNING if tier == Tier.JIT else logging.DEBUG,
                 "program %r runs in the interpreter: %s", program.name, unavailable_reason())
-        return interpreted or compile_program(program.name, program.instructions, rt, rt.resolve_ld64)
+        return interpreted or interpret()
     if tier == Tier.JIT:
-        return jit_compile(program, strict=True) or compile_program(
-            program.name, program.instructions, rt, rt.resolve_ld64)
+        return jit_compile(program, strict=True) or interpret()
     assert interpreted is not None
     return _tiering(program, interpreted)
 

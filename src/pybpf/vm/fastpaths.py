@@ -1,0 +1,98 @@
+"""Shortcuts the interpreter's generated code calls instead of the general slow paths and helpers,
+each giving exactly the general path's result:
+
+* :func:`context_loader`: XDP context fields (``data``, ``data_end``, ...) computed by the
+  context's load hook, remembered while the Memory's ``epoch`` stands. The ``xdp_md`` hook is a
+  pure function of the regions (and of its read-only bytes), and every change to a region bumps
+  the epoch, so a remembered value is what the hook would return now. The JIT's context cache
+  relies on the same rule (see :mod:`pybpf.vm.jit.abi`).
+* :func:`bound_map_helper`: ``bpf_map_lookup_elem`` / ``update`` / ``delete`` at a call site
+  whose map is known when the program compiles (``r1`` set by ``ld_imm64`` in the same block):
+  the key and value are read straight from plain memory and the map's own method is called,
+  without the helper's map-pointer decoding and checked reads. Anything unusual (the map closed,
+  a key or value not in plain memory) goes to the general helper, which reports it as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from .maps.base import MAP_TAG
+from .memory import CTX_REGION, OFFSET_MASK
+
+if TYPE_CHECKING:
+    from .memory import Memory
+    from .runtime import Runtime
+
+__all__ = ["context_loader", "bound_map_helper", "MAP_HELPERS"]
+
+M64 = (1 << 64) - 1
+LOOKUP, UPDATE, DELETE = 1, 2, 3
+#: helpers :func:`bound_map_helper` binds to a map
+MAP_HELPERS = frozenset({LOOKUP, UPDATE, DELETE})
+#: the only size the xdp_md hook answers
+_CTX_FIELD = 4
+
+
+def context_loader(memory: Memory, slow_load: Callable[[int, int, int], int]) -> Callable[[int, int, int], int]:
+    """``slow_load`` for an XDP program: 4-byte loads from a read-only context region with a load
+    hook are remembered until the Memory's epoch moves (see the module docstring)."""
+    cache: dict[int, int] = {}
+    seen = [-1]
+    regions = memory.regions
+
+    def load(addr: int, size: int, pc: int) -> int:
+        if size == _CTX_FIELD and memory.epoch == seen[0]:
+            value = cache.get(addr)
+            if value is not None:
+                return value
+        value = slow_load(addr, size, pc)
+        if size == _CTX_FIELD and addr >> 32 == CTX_REGION:
+            region = regions[CTX_REGION]
+            if region is not None and region.load is not None and not region.writable:
+                if memory.epoch != seen[0]:
+                    cache.clear()
+                    seen[0] = memory.epoch
+                cache[addr] = value
+        return value
+
+    return load
+
+
+def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int]) -> Callable[..., int] | None:
+    """``f(r2, r3, r4, r5) -> r0`` for helper ``hid`` called with ``r1 = ptr`` (``general`` is
+    the helper itself, for everything the shortcut does not cover), or None when there is no
+    shortcut (not a map helper, ``ptr`` not the address of one of the runtime's maps, ...)."""
+    m = rt.maps.get(ptr & OFFSET_MASK) if ptr >> 60 == MAP_TAG >> 60 else None
+    if hid not in MAP_HELPERS or m is None or m.address != ptr or getattr(m.kind, "fd_target", False):
+        return None
+    mem = rt.memory
+    bufs, rlen, top, maps = mem.bufs, mem.rlen, mem.top, rt.maps
+    handle, ptr, ks, vs = m.address & OFFSET_MASK, m.address, m.key_size, m.value_size
+
+    if hid == LOOKUP:
+        lookup = m.bpf_lookup
+
+        def lookup_elem(r2: int, r3: int, r4: int, r5: int) -> int:
+            if maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]:
+                return lookup(bytes(bufs[i][o:o + ks]), rt.cpu) & M64
+            return general(ptr, r2, r3, r4, r5) & M64
+        return lookup_elem
+
+    if hid == UPDATE:
+        update = m.bpf_update
+
+        def update_elem(r2: int, r3: int, r4: int, r5: int) -> int:
+            if (maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]
+                    and 0 <= r3 < top and (p := r3 & 0xFFFFFFFF) + vs <= rlen[(j := r3 >> 32)]):
+                return update(bytes(bufs[i][o:o + ks]), bytes(bufs[j][p:p + vs]), r4, rt.cpu) & M64
+            return general(ptr, r2, r3, r4, r5) & M64
+        return update_elem
+
+    delete = m.bpf_delete
+
+    def delete_elem(r2: int, r3: int, r4: int, r5: int) -> int:
+        if maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]:
+            return delete(bytes(bufs[i][o:o + ks])) & M64
+        return general(ptr, r2, r3, r4, r5) & M64
+    return delete_elem
