@@ -278,7 +278,8 @@ class _Dumper:
         met[tid] |= bit
 
     def _need_ptr(self, tid: int, complete: bool) -> None:
-        self.need(self.types.ref(tid), False)
+        target = self.words[self.offsets[tid] + 2]
+        self.need(target if target < self.n else self.types.ref(tid), False)  # ref() raises the error
 
     def _need_array(self, tid: int, complete: bool) -> None:
         self.need(self.types.ref(tid, _ARRAY_ELEM), True)
@@ -489,6 +490,9 @@ class _Dumper:
         """The declaration of a placeholder name, split around it; False when it inlines an
         anonymous type."""
         kinds = self.kinds
+        w = self.words
+        offsets = self.offsets
+        n = self.n
         ref = self.types.ref
         decl = _HOLE
         quals: list[str] = []
@@ -499,7 +503,8 @@ class _Dumper:
                     decl = f"{' '.join(quals)} {decl}"
                     quals = []
                 decl = f"*{decl}"
-                tid = ref(tid)
+                target = w[offsets[tid] + 2]
+                tid = target if target < n else ref(tid)  # ref() raises the error
             elif kind == _ARRAY:
                 if decl[0] == "*":
                     decl = f"({decl})"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..errors import BTFError
-from ._decode import MemberRow, fast_constructor, member_rows
+from ._decode import MemberRow, fast_constructor, member_rows, member_rows_many
 from .types import Kind
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ class TypeWords:
 
     def prefetch_members(self, tids: list[int]) -> None:
         """Read the members of records ``tids`` now, all at once (faster than one by one)."""
-        rows = self.btf.record_rows_many(tids)
-        self._members.update(zip(tids, [members for _, _, members in rows]))
+        offsets = self.offsets
+        self._members.update(zip(tids, member_rows_many(self.btf, [offsets[tid] for tid in tids])))
 
     def name(self, tid: int) -> str:
         """The BTF name of ``tid`` ("" for void and anonymous types)."""
@@ -195,86 +195,95 @@ class Layout:
         if plan is None:
             types = self._types
             if tid in self._planning:
-                keyword = "union" if types.kinds[tid] == _UNION else "struct"
                 raise BTFError(
-                    f"{keyword} {types.name(tid) or '(anon)'} contains itself by value (type id {tid}); "
-                    "this BTF cannot be written as C"
+                    f"{self._what(tid)} contains itself by value (type id {tid}); this BTF cannot be written as C"
                 )
             self._planning.add(tid)
             members = self._rows(tid)
-            name = types.name(tid)
-            size = types.size(tid)
             if types.kinds[tid] == _UNION:
-                plan = self._plan_union(name, size, members)
+                plan = self._plan_union(tid, members)
             else:
-                plan = self._plan_struct(name, size, members, packed=False)
+                plan = self._plan_natural(tid, members)
                 if plan is None:
-                    plan = self._plan_struct(name, size, members, packed=True)
-                    assert plan is not None  # a packed layout always exists
+                    plan = self._plan_packed(tid, members)
             self._plans[tid] = plan
             self._planning.discard(tid)
         return plan
 
-    def _plan_struct(self, name: str, byte_size: int, members: list[MemberRow], *,
-                     packed: bool) -> RecordPlan | None:
-        """Lay a struct out naturally (or packed); None when natural layout cannot match BTF."""
+    def _what(self, tid: int) -> str:
+        """``struct foo`` (or ``union (anon)``) for messages."""
+        keyword = "union" if self._types.kinds[tid] == _UNION else "struct"
+        return f"{keyword} {self._types.name(tid) or '(anon)'}"
+
+    def _plan_natural(self, tid: int, members: list[MemberRow]) -> RecordPlan | None:
+        """Lay struct ``tid`` out as clang would without attributes, with padding in front of
+        members that BTF places later; None when that cannot match BTF (it needs packing)."""
         cur = 0
         align = 8  # bits
         pads = {}
         bits = self.bits
-        for i, (mname, tid, offset, width) in enumerate(members):
-            sa = bits[tid]
+        for i, (_, mtid, offset, width) in enumerate(members):
+            sa = bits[mtid]
             if sa is None:
-                sa = self.size_align(tid)
+                sa = self.size_align(mtid)
             msize, malign = sa
-            if packed:
-                pos = cur if width else -(-cur // 8) * 8
-            elif width:
+            if width:
                 pos = cur
-                if pos // malign != (pos + width - 1) // malign:
+                if pos // malign != (pos + width - 1) // malign:  # it would straddle its unit
                     pos = -(-pos // malign) * malign
+                if offset != pos:
+                    # padding ends at the offset; the bit-field must fit its unit from there
+                    if offset < pos or offset // malign != (offset + width - 1) // malign:
+                        return None
+                    pads[i] = tuple(pad_chunks(cur, offset))
+                cur = offset + width
             else:
                 pos = -(-cur // malign) * malign
-            if offset == pos:
-                pass
-            elif offset > pos:
-                if not packed:
-                    if width:
-                        # padding ends at the offset; the bit-field must fit its unit from there
-                        if offset // malign != (offset + width - 1) // malign:
-                            return None
-                    elif offset % malign:
+                if offset != pos:
+                    if offset < pos or offset % malign:
                         return None
-                pads[i] = tuple(pad_chunks(cur, offset))
-            elif not packed:
-                return None
-            else:
-                log.warning("struct %s: member %s at bit %d overlaps the previous one; its layout "
-                            "in the dumped C will differ from BTF", name or "(anon)", mname, offset)
-                cur = max(cur, pos + (width or msize))
-                continue
-            cur = offset + (width or msize)
+                    pads[i] = tuple(pad_chunks(cur, offset))
+                cur = offset + msize
             if malign > align:
                 align = malign
-        size_bits = byte_size * 8
-        if packed:
-            if cur > size_bits:
-                log.warning("struct %s: members end at bit %d, beyond its size %d", name or "(anon)", cur, byte_size)
-            return _make_plan(True, 1, members, pads, tuple(pad_chunks(cur, size_bits)))
+        size_bits = self._types.size(tid) * 8
         natural = -(-cur // align) * align
         if natural > size_bits or size_bits % align:
             return None
         tail = tuple(pad_chunks(cur, size_bits)) if natural < size_bits else ()
         return _make_plan(False, align // 8, members, pads, tail)
 
-    def _plan_union(self, name: str, byte_size: int, members: list[MemberRow]) -> RecordPlan:
+    def _plan_packed(self, tid: int, members: list[MemberRow]) -> RecordPlan:
+        """Lay struct ``tid`` out packed (``__attribute__((packed))``), padding in front of
+        members that BTF places later."""
+        cur = 0
+        pads = {}
+        size_align = self.size_align
+        for i, (mname, mtid, offset, width) in enumerate(members):
+            msize = size_align(mtid)[0]
+            pos = cur if width else -(-cur // 8) * 8
+            if offset > pos:
+                pads[i] = tuple(pad_chunks(cur, offset))
+            elif offset < pos:
+                log.warning("%s: member %s at bit %d overlaps the previous one; its layout in the "
+                            "dumped C will differ from BTF", self._what(tid), mname, offset)
+                cur = max(cur, pos + (width or msize))
+                continue
+            cur = offset + (width or msize)
+        size_bits = self._types.size(tid) * 8
+        if cur > size_bits:
+            log.warning("%s: members end at bit %d, beyond its size %d", self._what(tid), cur, size_bits // 8)
+        return _make_plan(True, 1, members, pads, tuple(pad_chunks(cur, size_bits)))
+
+    def _plan_union(self, tid: int, members: list[MemberRow]) -> RecordPlan:
+        byte_size = self._types.size(tid)
         align = 1
         biggest = 0
         size_align = self.size_align
         for mname, tid, bit_offset, bitfield_size in members:
             if bit_offset:
-                log.warning("union %s: member %s at bit offset %d; the dumped C puts it at 0",
-                            name or "(anon)", mname, bit_offset)
+                log.warning("%s: member %s at bit offset %d; the dumped C puts it at 0",
+                            self._what(tid), mname, bit_offset)
             msize, malign = size_align(tid)
             biggest = max(biggest, bitfield_size or msize)
             align = max(align, malign // 8)

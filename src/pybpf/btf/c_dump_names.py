@@ -32,10 +32,6 @@ def c_identifier(name: str) -> str:
     return f"_{fixed}" if fixed[0].isdigit() else fixed
 
 
-def _is_c_identifier(name: str) -> bool:
-    return name.isidentifier() and name.isascii()
-
-
 #: one named thing as :class:`Names` takes it: ``(type id, kind number, name, detail)`` where detail is
 #: the enumerator names of an enum, whether a FWD is a union, and None for the other kinds
 NameEntry = tuple[int, int, str, "Sequence[str] | bool | None"]
@@ -104,7 +100,8 @@ class Names:
     def _new_idents(self, names: list[str]) -> tuple[str, ...]:
         """:meth:`_new_ident` of each of ``names`` (an enum's constants), in order."""
         idents = self._idents
-        if all(map(_is_c_identifier, names)) and idents.isdisjoint(names) and len(set(names)) == len(names):
+        if (all(map(str.isidentifier, names)) and all(map(str.isascii, names)) and idents.isdisjoint(names)
+                and len(set(names)) == len(names)):
             idents.update(names)  # the usual case: valid, and new
             return tuple(names)
         return tuple(self._new_ident(name) for name in names)
