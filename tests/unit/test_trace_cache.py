@@ -238,3 +238,17 @@ def test_the_least_recently_used_entries_are_pruned(root: Path) -> None:
     assert cache.lookup("01" + "0" * 62) is not None  # a hit makes it the most recent...
     cache.store("03" + "0" * 62, script)
     assert cache.path("01" + "0" * 62).exists() and not cache.path("02" + "0" * 62).exists()  # ...so 02 goes
+
+
+def test_an_entry_others_could_have_written_is_ignored(root: Path) -> None:
+    cached_program(PROGRAM, "stdin", (), unsafe=False)
+    path = _entry(root)
+    key = C.cache_key(PROGRAM, "stdin", (), unsafe=False)
+    assert C.TraceCache().lookup(key) is not None
+    path.chmod(0o666)
+    assert C.TraceCache().lookup(key) is None
+    path.chmod(0o600)
+    assert C.TraceCache().lookup(key) is not None
+    if os.geteuid() == 0:  # only root can give the file away
+        os.chown(path, 4242, -1)
+        assert C.TraceCache().lookup(key) is None

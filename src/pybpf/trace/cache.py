@@ -319,10 +319,18 @@ class TraceCache:
         return self.root / key[:2] / f"{key}.bin"
 
     def lookup(self, key: str) -> CompiledScript | None:
-        """The script stored under ``key``, or None (missing, stale, unreadable or corrupt: never raises)."""
+        """The script stored under ``key``, or None (missing, stale, unreadable or corrupt: never raises).
+
+        An entry someone else could have written (another owner, group- or world-writable) is
+        ignored: its programs are loaded into the kernel with this process's privileges.
+        """
         path = self.path(key)
         try:
             with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                    log.warning("ignoring the trace cache entry %s: not written by this user only", path)
+                    return None
                 raw = f.read()
         except OSError:
             return None
