@@ -42,6 +42,8 @@ def test_maps_carry_their_key_and_value_types_into_the_kernel(tmp: Path) -> None
         seen.update(ours)
         seen["dump"] = _bpftool_json("map", "dump", "id", str(ours["AT_c"]["id"]))
         seen["lo"] = _bpftool_json("map", "dump", "id", str(ours["AT_lo"]["id"]))
+        seen["pybpf"] = subprocess.run([*PYBPF, "map", "dump", str(ours["AT_lo"]["id"])], capture_output=True,
+                                       text=True, timeout=30).stdout
 
     run = trace('tracepoint:syscalls:sys_enter_openat /comm == "trbtfcat"/ { @c[comm] = count(); @lo = min(3); }',
                 while_tracing)
@@ -56,6 +58,24 @@ def test_maps_carry_their_key_and_value_types_into_the_kernel(tmp: Path) -> None
     assert isinstance(lo, list)
     per_cpu = lo[0]["formatted"]["values"]
     assert {"value": 3, "set": 1} in [v["value"] for v in per_cpu], lo
+    assert "{ .value = 3, .set = 1 }" in str(seen["pybpf"]), seen["pybpf"]  # pybpf map dump, through the BTF
+
+
+def test_emitted_object_loads_with_libbpf_and_describes_its_maps(tmp: Path) -> None:
+    obj = tmp / "emitted.o"
+    r = _run('BEGIN { @n[comm, pid] = count(); @s = stats(5); exit(); }', "--emit-obj", str(obj))
+    assert r.returncode == 0, r.stderr
+    btf = subprocess.run(["bpftool", "btf", "dump", "file", str(obj)], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    assert "DATASEC '.maps'" in btf and "VAR 'AT_n'" in btf and "STRUCT 'stats' size=16 vlen=2" in btf
+    pins = Path("/sys/fs/bpf") / f"pybpf_test_emit_{os.getpid()}"
+    try:
+        loaded = subprocess.run(["bpftool", "prog", "loadall", str(obj), str(pins)], capture_output=True, text=True,
+                                timeout=60)
+        assert loaded.returncode == 0, loaded.stderr  # libbpf takes the .maps definitions
+        assert sorted(p.name for p in pins.iterdir()) == ["p0_BEGIN"]
+    finally:
+        shutil.rmtree(pins, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- uprobe args from DWARF
