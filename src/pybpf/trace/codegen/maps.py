@@ -125,7 +125,8 @@ def binding_for(info: MapInfo, bpf_name: str) -> MapBinding:
 def plan(tp: TypedProgram) -> tuple[dict[str, MapBinding], list[MapDef]]:
     """Bindings for every bpftrace map and the map definitions (user maps first)."""
     taken = {RINGBUF_NAME, SCRATCH_NAME, VARS_NAME, LOST_NAME}
-    max_keys = int(tp.config.get("max_map_keys", DEFAULT_MAX_KEYS) or DEFAULT_MAX_KEYS)  # type: ignore[arg-type]
+    configured = tp.config.get("max_map_keys")
+    max_keys = int(configured) if isinstance(configured, (int, str)) and configured else DEFAULT_MAX_KEYS
     bindings: dict[str, MapBinding] = {}
     defs: list[MapDef] = []
     for name in sorted(tp.maps):
