@@ -114,3 +114,30 @@ def test_ctrl_c_runs_end_and_prints_maps() -> None:
     assert n >= 3
     assert text.endswith(f"end\n\n\n@c: {n}\n") and text.startswith("begin 42\n")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class CountingOut(io.StringIO):
+    """Counts the writes the printer makes."""
+
+    writes = 0
+
+    def write(self, s: str) -> int:
+        self.writes += 1
+        return super().write(s)
+
+
+def test_a_busy_trace_is_printed_in_batches() -> None:
+    """20,000 events: every one printed, with far fewer writes than lines (one per ring read)."""
+    cmd = child(20000)
+    out = CountingOut()
+    busy = script(cmd.pid, 0)
+    busy.object_spec.maps["ringbuf"].max_entries = 1 << 22  # codegen's size (the fixture's holds 170 records)
+    try:
+        Session(busy, make_printer(out, quiet=True), child=cmd).run()
+    finally:
+        cmd.close()
+    text = out.getvalue()
+    n = text.count(f"getppid from {cmd.pid}\n")
+    assert n >= 20000
+    assert text == "begin 42\n" + f"getppid from {cmd.pid}\n" * n + f"end\n\n\n@c: {n}\n"
+    assert out.writes <= n // 10, f"{out.writes} writes for {n} lines"

@@ -474,6 +474,17 @@ class Session:
             reader.consume()
         self._report_lost(reader, seen_lost)
 
+    def _calm_read(self, coll: Any) -> int:
+        """Reads of fewer records than this are followed by ``batch_wait``: as many more of the
+        largest records arriving during the wait fill at most a quarter of the ring buffer
+        (a faster producer is read without waiting, so the wait never makes the ring overflow)."""
+        if not self.options.batch_wait or not self.script.ringbuf_map:
+            return 0
+        from ...events.ringbuf import record_span
+
+        largest = record_span(max((ev.size for ev in self.script.events), default=8))
+        return int(coll.maps[self.script.ringbuf_map].max_entries) // (4 * largest)
+
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
             return True
@@ -502,6 +513,7 @@ class Session:
                 if not handler.exit_requested and self.child is not None:
                     self.child.release()
                 interval, batch_wait = self.options.poll_interval, self.options.batch_wait
+                calm = self._calm_read(coll)
                 next_check = 0.0
                 while not (handler.exit_requested or interrupted.is_set()):
                     # lost records and the traced process are checked once per interval, not at
@@ -514,7 +526,7 @@ class Session:
                             break
                     if reader is not None:
                         # hands the records to the handler, which prints and flushes them
-                        if reader.poll(interval) and batch_wait:
+                        if 0 < reader.poll(interval) < calm:
                             time.sleep(batch_wait)
                     else:
                         interrupted.wait(interval)
