@@ -62,7 +62,8 @@ class SessionOptions:
     poll_interval: float = 0.1
     #: after a read that found records, seconds to let more arrive before the next read: a busy
     #: trace is then read (and written) in batches instead of at every record's wakeup, for at
-    #: most this much delay; an event arriving after a quiet spell is still printed at once
+    #: most this much delay; an event arriving after a quiet spell is still printed at once, and
+    #: a producer fast enough to fill the ring during the wait is read without it; 0: no wait
     batch_wait: float = 0.001
 
 
