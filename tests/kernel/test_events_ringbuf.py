@@ -95,6 +95,15 @@ def test_batch_callback_gets_lists_of_records_in_order() -> None:
             _produce(obj, "rb_reserve", 5)
             assert rb.poll(1.0) == 5
         assert [[int(r["seq"]) for r in batch] for batch in decoded] == [[5000, 5001, 5002, 5003, 5004]]  # type: ignore[index]
+        with RingBuffer(obj.maps["rb"], batch=True) as rb:
+            async def first_list() -> list[bytes]:
+                async for records in rb:
+                    return records  # type: ignore[no-any-return]
+                raise AssertionError("the iteration ended")
+
+            _produce(obj, "rb_output", 3)
+            got = asyncio.run(asyncio.wait_for(first_list(), 30))
+        assert [int.from_bytes(r[:8], "little") for r in got] == [5005, 5006, 5007]
     with load("events", discard_every=3) as obj:
         lists = []
         with RingBuffer(obj.maps["rb"], lists.append, batch=True) as rb:

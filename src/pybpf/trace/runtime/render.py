@@ -35,7 +35,7 @@ _PY_INT_CONV = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X"}
 
 
 def _c_string(v: bytes) -> str:
-    return v.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return v.partition(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
 class _Slot:
