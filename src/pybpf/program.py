@@ -8,16 +8,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import _sys
+from . import _sys, program_run
 from ._lifetime import Finalized
 from .enums import ProgramType
-from .errors import BPFError
+from .errors import BPFError, SyscallError
 from .isa import Instruction, decode
 
 if TYPE_CHECKING:
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from .spec import ProgramSpec
 
 log = logging.getLogger("pybpf.program")
-
-
-#: Program types whose test run takes no repeat count (and no data, only a ctx).
-_SINGLE_RUN_TYPES = frozenset({ProgramType.SYSCALL})
 
 
 @dataclass(frozen=True)
@@ -136,18 +133,31 @@ class Program(Finalized):
         return info_from_fd(self._fd, instructions=instructions)
 
     def test_run(self, data: bytes | None = None, *, ctx: bytes | None = None, repeat: int = 1,
-                 data_out_size: int | None = None, ctx_out_size: int | None = None) -> TestRunResult:
+                 data_out_size: int | None = None, ctx_out_size: int | None = None,
+                 cpu: int | None = None) -> TestRunResult:
         """Run the program once (or ``repeat`` times) on ``data``/``ctx`` with BPF_PROG_TEST_RUN.
 
         Kernel >= 4.12; which program types support it depends on the kernel (socket filter,
-        tc, XDP, raw_tp, syscall, tracing/fentry, flow dissector, ...).
+        tc, XDP, raw_tp, syscall, tracing/fentry, flow dissector, sk_lookup, ...). The arguments
+        are checked against the type's rules first (:mod:`pybpf.program_run`): RAW_TRACEPOINT
+        and SYSCALL programs run once on a ctx only (no data; the default ``repeat=1`` is that
+        one run), ``cpu`` runs a RAW_TRACEPOINT program on that CPU (kernel >= 5.10), and a
+        SYSCALL program's ctx, which the kernel writes back, is returned as ``ctx_out``.
+        An argument the type does not take raises :class:`~pybpf.program_run.TestRunArgumentError`.
+
+            >>> raw_tp.test_run(ctx=struct.pack("<QQ", 0, 39)).retval    # doctest: +SKIP
         """
-        if self.type in _SINGLE_RUN_TYPES:
-            if repeat > 1:
-                raise BPFError(f"{self.type.name} programs run once per BPF_PROG_TEST_RUN; call test_run in a loop")
-            repeat = 0  # the kernel refuses any repeat count for these
-        return _sys.prog_test_run(self._fd, data=data, ctx=ctx, repeat=repeat,
-                                  data_out_size=data_out_size, ctx_out_size=ctx_out_size)
+        request = program_run.check(self.type, self.name, data=data, ctx=ctx, repeat=repeat,
+                                    data_out_size=data_out_size, ctx_out_size=ctx_out_size, cpu=cpu)
+        try:
+            result = _sys.prog_test_run(self._fd, data=request.data, ctx=request.ctx, repeat=request.repeat,
+                                        data_out_size=request.data_out_size, ctx_out_size=request.ctx_out_size,
+                                        flags=request.flags, cpu=request.cpu)
+        except SyscallError as exc:
+            raise program_run.explain_failure(self.type, self.name, request, exc) from None
+        if isinstance(request.ctx, bytearray):  # written back in place by the kernel
+            result = dataclasses.replace(result, ctx_out=bytes(request.ctx))
+        return result
 
     def attach(self, *args: object, **kwargs: object) -> Link:
         """Attach where the program's section says (``SEC("tracepoint/syscalls/sys_enter_openat")``);

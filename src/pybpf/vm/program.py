@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._lifetime import Finalized, nothing_to_release
 from .._sys import TestRunResult
 from ..enums import ProgramType
+from ..program_run import TestRunArgumentError
 from .contexts import build_context
 from .interpreter import CompiledProgram, compile_program
 from .memory import VMError
@@ -84,14 +85,26 @@ class VMProgram(Finalized):
         return self.compiled().source
 
     def test_run(self, data: bytes | None = None, *, ctx: bytes | None = None, repeat: int = 1,
-                 data_out_size: int | None = None, ctx_out_size: int | None = None) -> TestRunResult:
+                 data_out_size: int | None = None, ctx_out_size: int | None = None,
+                 cpu: int | None = None) -> TestRunResult:
         """Run the program ``repeat`` times on ``data``/``ctx``, like BPF_PROG_TEST_RUN.
 
         ``retval`` is r0's low 32 bits, ``data_out`` the packet afterwards, ``ctx_out`` the
-        context when one was given, ``duration_ns`` the mean wall time of one run.
+        context when one was given, ``duration_ns`` the mean wall time of one run. ``cpu``
+        runs it as that CPU of the VM (``runtime.cpu`` is restored afterwards).
         Raises :class:`~pybpf.vm.VMError` when the program faults.
         """
         rt = self.runtime
+        if cpu is not None:
+            if not 0 <= cpu < rt.ncpus:
+                raise TestRunArgumentError(
+                    f"cpu {cpu} is not a CPU of this VM (it has {rt.ncpus}: pybpf.vm.load(ncpus=...))")
+            saved_cpu, rt.cpu = rt.cpu, cpu
+            try:
+                return self.test_run(data, ctx=ctx, repeat=repeat, data_out_size=data_out_size,
+                                     ctx_out_size=ctx_out_size)
+            finally:
+                rt.cpu = saved_cpu
         entry = self.compiled().entry
         prepared = build_context(self.type, rt.memory, data, ctx)
         rt.state = state = RunState(program=self, ctx=prepared.address, packet=prepared.packet,

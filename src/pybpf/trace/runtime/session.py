@@ -185,11 +185,8 @@ SPECIAL_CTX = bytes(8)
 
 
 def run_special(prog: Any) -> None:
-    """Run a BEGIN/END program once (``BPF_PROG_TEST_RUN``).
-
-    The kernel refuses a repeat count, a context out buffer or data for raw_tracepoint programs.
-    """
-    prog.test_run(ctx=SPECIAL_CTX, repeat=0, ctx_out_size=0)
+    """Run a BEGIN/END program once (``BPF_PROG_TEST_RUN``; test_run knows a raw_tracepoint's rules)."""
+    prog.test_run(ctx=SPECIAL_CTX)
 
 
 #: software/hardware event names (with bpftrace's aliases) -> (perf config name, default count)
