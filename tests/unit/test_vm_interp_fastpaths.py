@@ -246,3 +246,40 @@ def test_mov_fused_into_the_next_operation(text: str, expected: int) -> None:
     prog = program_from_instructions(assemble(text + "\nr0 = r2\nr0 += r1\nr0 -= r1\nexit"), ProgramType.SOCKET_FILTER)
     assert prog.run() == expected
     assert "r2 = r1\n" not in prog.source
+
+
+def test_exit_block_copied_into_the_jump_and_counted() -> None:
+    """A forward jump to a short block that exits runs that block in place; instruction counts
+    stay exact."""
+    src = """
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r3 -= r2
+        r0 = 1
+        if r3 > 20 goto out
+        r0 = 3
+    out:
+        r0 += 1
+        exit
+    """
+    prog = program_from_instructions(assemble(src), ProgramType.XDP)
+    assert prog.test_run(bytes(10)).retval == 4 and prog.test_run(bytes(30)).retval == 2
+    assert "pc = 6" not in prog.source
+    assert prog.count_instructions(bytes(10)) == 8 and prog.count_instructions(bytes(30)) == 7
+
+
+def test_context_pointer_overwritten_before_a_load() -> None:
+    """Loads through r1 after r1 stops being the context pointer read what it points to now."""
+    src = """
+        *(u32 *)(r10 - 8) = 77
+        r2 = *(u32 *)(r1 + 4)
+        r1 = r10
+        r1 += -8
+        r0 = *(u32 *)(r1 + 0)
+        r0 += r2
+        r2 = *(u32 *)(r1 + 4)
+        exit
+    """
+    prog = program_from_instructions(assemble(src), ProgramType.XDP)
+    data_end = prog.test_run(bytes(16)).retval - 77
+    assert prog.test_run(bytes(17)).retval == data_end + 1 + 77

@@ -168,6 +168,11 @@ class _Gen:
         self.block_slots: list[int] = []
         #: the source register of a ``mov`` fused into the instruction being generated
         self.copied: str | None = None
+        #: the context's loads go through a load hook (XDP): load through r1 at the entry go
+        #: straight to the slow path, which remembers them (see mem_load)
+        self.ctx_hooked = False
+        self.r1_is_ctx = False
+        self.stubs: dict[int, list[str]] = {}
         #: the function being generated keeps the packet's buffer and bounds in locals (PK, PRn,
         #: PWn: see _Gen.packet_locals); the statement that re-reads them after a call out
         self.reload = ""
@@ -259,15 +264,23 @@ class _Gen:
                 blocks.append((s, []))
             blocks[-1][1].append(s)
         ind = " " * 8
-        lines = [f"    def f_{start}(r1, r2, r3, r4, r5, d):",
-                 f"{ind}r0 = r6 = r7 = r8 = r9 = n = 0",
-                 f"{ind}r10 = STK[d]",
-                 f"{ind}SB = M[{STACK_REGION} + d]"]
+        named = _registers_named([self.by_slot[s] for s in slots])
+        zeroed = [f"r{r}" for r in (0, 6, 7, 8, 9) if r in named]
+        if any(self.by_slot[s].is_jump and self.target(s, self.by_slot[s]) <= s for s in slots):
+            zeroed.append("n")  # back edges are counted
+        lines = [f"    def f_{start}(r1, r2, r3, r4, r5, d):", f"{ind}{' = '.join(zeroed)} = 0"]
+        if 10 in named:
+            lines += [f"{ind}r10 = STK[d]", f"{ind}SB = M[{STACK_REGION} + d]"]
         if uses_may_goto:
             lines.append(f"{ind}mg = {MAY_GOTO_BUDGET}")
         self.reload = self.packet_locals(slots, start)
         if self.reload:
             lines.append(ind + self.reload)
+        #: blocks a forward jump copies instead of dispatching to them (see exit_stub)
+        self.stubs = {first: code for first, block in blocks if (code := self.exit_stub(block)) is not None}
+        #: r1 still holds the entry's context pointer (see mem_load)
+        self.r1_is_ctx = self.ctx_hooked and start == 0 and not any(
+            self.by_slot[s].is_jump and self.target(s, self.by_slot[s]) == 0 for s in slots)
         if not has_jumps:
             code, _ = self.block(blocks[0][1], single=True)
             lines.extend(ind + c for c in code)
@@ -316,6 +329,7 @@ class _Gen:
         to the dispatcher (with ``pc`` set)."""
         self.loop_start = None
         self.block_slots = slots
+        self.r1_is_ctx = self.r1_is_ctx and slots[0] == 0
         if not single and any(
             self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset == slots[0] for s in slots
         ):
@@ -330,6 +344,8 @@ class _Gen:
                 continue
             code.extend(self.insn(s, insn, single))
             self.copied = None
+            if 1 in _written(insn):
+                self.r1_is_ctx = False
         last = self.by_slot[slots[-1]]
         ends = last.is_exit or (last.is_jump and last.opcode in (InsnClass.JMP | JmpOp.JA, InsnClass.JMP32 | JmpOp.JA))
         if not ends:
@@ -337,6 +353,8 @@ class _Gen:
             if single or nxt >= self.end or nxt not in self.by_slot:
                 code.append(f"raise VMError('execution falls off the end of the function after slot {slots[-1]}', pc={slots[-1]})")
                 self.env["VMError"] = VMError
+            elif nxt in self.stubs:
+                code.extend(self.stubs[nxt])
             else:
                 code.append(f"pc = {nxt}")
                 if self.loop_start is not None:
@@ -346,8 +364,25 @@ class _Gen:
             self.loop_start = None
         return code, ends
 
+    def exit_stub(self, slots: list[int]) -> list[str] | None:
+        """The code of a short block that computes r0 and exits (``r0 = 2; exit``), which a
+        forward jump runs in place instead of going through the dispatcher; None for others."""
+        insns = [self.by_slot[s] for s in slots]
+        if len(insns) > 4 or not insns[-1].is_exit or any(
+                (i.opcode & CLASS_MASK) not in (InsnClass.ALU, InsnClass.ALU64) and not i.is_ld_imm64
+                or self.register_problem(i.opcode & CLASS_MASK, i) for i in insns[:-1]):
+            return None
+        code: list[str] = []
+        for s, insn in zip(slots, insns):
+            if self.count:
+                code.append("IC[0] += 1")
+            code.extend(self.insn(s, insn, False))
+        return code
+
     def jump(self, src: int, dst: int) -> list[str]:
         """Statements that transfer control to slot ``dst`` (from a multi-block function)."""
+        if dst > src and dst in self.stubs:
+            return list(self.stubs[dst])
         exit_stmt = "continue" if self.loop_start is None else "break"
         if dst <= src:  # a back edge: count it
             limit = getattr(self.rt, "back_edge_limit", BACK_EDGE_LIMIT)
@@ -441,6 +476,9 @@ class _Gen:
         if self.copied is not None:  # the mov just before, fused: rD = rS; rD op= X -> rD = rS op X
             a = self.copied
             s = a if s == d else s
+            if a == "r10" and not x and op in (AluOp.ADD, AluOp.SUB):  # a stack address: never wraps
+                delta = insn.imm if op == AluOp.ADD else -insn.imm
+                return [f"{d} = r10 {'-' if delta < 0 else '+'} {abs(delta)}"]
         return [tmpl.format(d=d, a=a, s=s)]
 
     def jmp(self, pc: int, insn: Instruction) -> list[str]:
@@ -562,6 +600,8 @@ class _Gen:
             tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
             return [f"{dst} = {'I' if signed else 'U'}{size}(SB, {where})[0]{tail}"]
         addr = f"{base} + {off}" if off else base
+        if base == "r1" and self.r1_is_ctx and not signed:  # a context field: the hook computes it
+            return [f"{dst} = SL(({addr}) & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"]
         unpack = f"I{size}" if signed else f"U{size}"
         tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
         slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
@@ -682,6 +722,16 @@ def _fusable(mov: Instruction, nxt: Instruction) -> bool:
             and (nxt.opcode & SOURCE_MASK == Source.K or (nxt.src <= 10 and nxt.opcode & CODE_MASK != AluOp.NEG)))
 
 
+def _registers_named(insns: list[Instruction]) -> set[int]:
+    """Every register an instruction of ``insns`` names (as dst, src or callx target), and r0."""
+    named = {0}
+    for insn in insns:
+        named.update((insn.dst, insn.src))
+        if insn.opcode == CALLX:
+            named.add(insn.imm)
+    return named
+
+
 def _calls_out(insn: Instruction) -> bool:
     """Whether the instruction runs Python code that may remap regions: calls (helpers, kfuncs,
     BPF functions), LD_ABS/IND, atomics (their slow path)."""
@@ -725,6 +775,7 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
     if not insns:
         raise VMError("the program has no instructions", program=name)
     gen = _Gen(name, insns, runtime, resolve_ld64, count=counter is not None)
+    gen.ctx_hooked = prog_type == ProgramType.XDP
     if counter is not None:
         gen.env["IC"] = counter
     try:
