@@ -20,8 +20,6 @@ import bisect
 import io
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 from elftools.elf.segments import NoteSegment
 
+from ._lru import LRUCache
 from ._symbol import StackError
 
 log = logging.getLogger("pybpf.stacks")
@@ -212,8 +211,7 @@ def _function_symbols(elf: ELFFile) -> Iterable[_Sym]:
 
 #: files kept parsed, most recently used last
 CACHE_SIZE = 256
-_cache: OrderedDict[tuple[int, int, int], ElfSymbols] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LRUCache[tuple[int, int, int], ElfSymbols] = LRUCache(CACHE_SIZE)
 
 
 def elf_symbols(path: str | os.PathLike[str]) -> ElfSymbols:
@@ -226,24 +224,12 @@ def elf_symbols(path: str | os.PathLike[str]) -> ElfSymbols:
         st = os.stat(path)
     except OSError as exc:
         raise StackError(f"cannot read the symbols of {path}: {exc.strerror}") from exc
-    key = (st.st_dev, st.st_ino, st.st_mtime_ns)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    syms = ElfSymbols(path)
-    with _cache_lock:
-        _cache[key] = syms
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return syms
+    return _cache.get_or_make((st.st_dev, st.st_ino, st.st_mtime_ns), lambda: ElfSymbols(path))
 
 
 def clear_cache() -> None:
     """Forget every cached file."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 __all__ = ["DEBUG_ROOT", "ElfSymbols", "Segment", "clear_cache", "elf_symbols", "read_build_id"]

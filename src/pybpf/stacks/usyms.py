@@ -25,11 +25,11 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._lru import LRUCache
 from ._symbol import UNKNOWN, StackError, Symbol
 from .elfsyms import ElfSymbols, elf_symbols, read_build_id
 from .ksyms import kernel_symbols
@@ -342,23 +342,12 @@ def _read_memory(pid: int, address: int, size: int) -> bytes | None:
 
 #: processes kept by :func:`usym`, most recently used last
 CACHE_SIZE = 64
-_procs: OrderedDict[int, ProcessSymbols] = OrderedDict()
-_procs_lock = threading.Lock()
+_procs: LRUCache[int, ProcessSymbols] = LRUCache(CACHE_SIZE)
 
 
 def process_symbols(pid: int) -> ProcessSymbols:
     """The cached :class:`ProcessSymbols` of ``pid`` (created on first use)."""
-    with _procs_lock:
-        hit = _procs.get(pid)
-        if hit is not None:
-            _procs.move_to_end(pid)
-            return hit
-    syms = ProcessSymbols(pid)
-    with _procs_lock:
-        _procs[pid] = syms
-        while len(_procs) > CACHE_SIZE:
-            _procs.popitem(last=False)
-    return syms
+    return _procs.get_or_make(pid, lambda: ProcessSymbols(pid))
 
 
 def usym(pid: int, address: int) -> Symbol:
@@ -382,11 +371,10 @@ def sym(address: int, pid: int = -1) -> Symbol:
 
 def forget_process(pid: int | None = None) -> None:
     """Drop the cached maps of ``pid`` (all processes when None): a pid reused by a new process."""
-    with _procs_lock:
-        if pid is None:
-            _procs.clear()
-        else:
-            _procs.pop(pid, None)
+    if pid is None:
+        _procs.clear()
+    else:
+        _procs.forget(pid)
 
 
 __all__ = ["Mapping", "ProcessSymbols", "demangler", "forget_process", "parse_maps", "process_symbols",
