@@ -200,3 +200,14 @@ def test_iter_task_lists_every_task_once_and_ends_by_itself() -> None:
     assert me in tasks and "kthreadd:2" in tasks
     assert all(re.fullmatch(r".+:\d+", line) and not line.endswith(":0") for line in tasks), tasks  # no NULL task
     assert len(tasks) == len(set(tasks))
+
+
+def test_uprobe_args_of_a_library_function_from_its_separate_debug_file(tmp: Path) -> None:
+    # libc has no DWARF of its own: it comes from libc6-dbg (/usr/lib/debug/.build-id/...)
+    data = tmp / "written.txt"
+    data.write_text("hello-write")
+    cat = copy_binary("cat", tmp, "trlibccat")
+    r = _run(f'uprobe:libc:write /comm == "trlibccat"/ {{ printf("%d %d %s\\n", args.fd, args.nbytes, '
+             f'str(args.buf, args.nbytes)); }}', "-c", f"{cat} {data}")
+    assert r.stderr == "", r.stderr
+    assert "1 11 hello-write\n" in r.stdout, r.stdout  # after cat's own "hello-write" on the same stdout

@@ -139,12 +139,14 @@ def _is_float(die: Any | None) -> bool:
 
 
 def _params(sub: Any) -> tuple[Param, ...]:
+    params = [c for c in sub.iter_children() if c.tag == "DW_TAG_formal_parameter"]
+    origin = _origin(sub)
+    if not params and origin is not sub:
+        params = [c for c in origin.iter_children() if c.tag == "DW_TAG_formal_parameter"]
     out: list[Param] = []
     regs = iter(ARG_REGS)
     known = True
-    for child in sub.iter_children():
-        if child.tag != "DW_TAG_formal_parameter":
-            continue
+    for child in (_origin(p) for p in params):
         tdie = _target(child)
         name, spelled = _name(child) or f"arg{len(out)}", c_spelling(tdie)
         t = trace_type(tdie)
@@ -162,11 +164,87 @@ def _has_debug_info(elf: Any) -> bool:
     return bool(elf.has_dwarf_info()) and elf.get_section_by_name(".debug_info") is not None
 
 
-def function_args(binary: str, function: str) -> FunctionArgs:
-    """The parameters of ``function`` from ``binary``'s DWARF.
+#: where distributions install separate debug info (``-dbg``/``-dbgsym`` packages)
+DEBUG_ROOT = "/usr/lib/debug"
 
-    Raises :class:`~pybpf.errors.ELFError` when the binary has no DWARF (build it with ``-g``,
-    or install its debug symbols) or DWARF does not describe ``function``.
+
+def _build_id(elf: Any) -> str | None:
+    note_sec = elf.get_section_by_name(".note.gnu.build-id")
+    if note_sec is None:
+        return None
+    for note in note_sec.iter_notes():
+        if note["n_type"] == "NT_GNU_BUILD_ID":
+            return str(note["n_desc"])
+    return None
+
+
+def debug_file(binary: str, elf: Any, *, debug_root: str = DEBUG_ROOT) -> str | None:
+    """The file holding ``binary``'s DWARF: itself, or its separate debug file found by build id
+    (``/usr/lib/debug/.build-id/xx/yyyy.debug``) or by ``.gnu_debuglink``; None when none exists."""
+    import os
+
+    if _has_debug_info(elf):
+        return binary
+    candidates: list[str] = []
+    bid = _build_id(elf)
+    if bid:
+        candidates.append(os.path.join(debug_root, ".build-id", bid[:2], f"{bid[2:]}.debug"))
+    link = elf.get_section_by_name(".gnu_debuglink")
+    if link is not None:
+        name = link.data().split(b"\0", 1)[0].decode(errors="replace")
+        here = os.path.dirname(os.path.realpath(binary))
+        candidates += [os.path.join(here, name), os.path.join(here, ".debug", name),
+                       os.path.join(debug_root, here.lstrip("/"), name)]
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def _symbol_address(elf: Any, function: str) -> int | None:
+    from elftools.elf.sections import SymbolTableSection
+
+    for sec in elf.iter_sections():
+        if isinstance(sec, SymbolTableSection):
+            for sym in sec.get_symbol_by_name(function) or ():
+                if sym["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and sym["st_value"]:
+                    return int(sym["st_value"])
+    return None
+
+
+def _subprogram(dwarf: Any, function: str, address: int | None) -> Any | None:
+    """The DIE defining ``function``: found by its entry address (aliases like malloc, whose
+    DWARF name is __libc_malloc, too) in the one compile unit ``.debug_aranges`` points at, else
+    by name over every unit."""
+    units: Any = None
+    if address is not None and dwarf.has_debug_info:
+        aranges = dwarf.get_aranges()
+        offset = aranges.cu_offset_at_addr(address) if aranges is not None else None
+        if offset is not None:
+            units = [dwarf.get_CU_at(offset)]
+    by_name = None
+    for cu in units if units is not None else dwarf.iter_CUs():
+        for die in cu.iter_DIEs():
+            if die.tag != "DW_TAG_subprogram" or "DW_AT_declaration" in die.attributes:
+                continue
+            low = die.attributes.get("DW_AT_low_pc")
+            if address is not None and low is not None and low.value == address:
+                return die
+            if by_name is None and _name(_origin(die)) == function:
+                by_name = die
+    return by_name
+
+
+def _origin(die: Any) -> Any:
+    """The DIE that has the names and types (an out-of-line instance points at its abstract origin)."""
+    for attr in ("DW_AT_abstract_origin", "DW_AT_specification"):
+        if attr in die.attributes:
+            return _origin(die.get_DIE_from_attribute(attr))
+    return die
+
+
+def function_args(binary: str, function: str) -> FunctionArgs:
+    """The parameters of ``function`` from the DWARF of ``binary`` or of its separate debug file.
+
+    Raises :class:`~pybpf.errors.ELFError` when there is no DWARF (build it with ``-g``, or
+    install its debug symbols) or DWARF does not describe ``function``.
     """
     from elftools.common.exceptions import ELFError as PyElfError
     from elftools.elf.elffile import ELFFile
@@ -174,15 +252,15 @@ def function_args(binary: str, function: str) -> FunctionArgs:
     try:
         with open(binary, "rb") as f:
             elf = ELFFile(f)
-            if not _has_debug_info(elf):
-                raise ELFError(f"{binary} has no DWARF debug information, so the arguments of {function} are "
-                               "unknown: rebuild it with -g (or install its debug symbols), or use arg0, arg1...")
-            dwarf = elf.get_dwarf_info()
-            for cu in dwarf.iter_CUs():
-                for die in cu.iter_DIEs():
-                    if die.tag == "DW_TAG_subprogram" and _name(die) == function \
-                            and "DW_AT_declaration" not in die.attributes:
-                        return FunctionArgs(binary, function, _params(die))
+            address = _symbol_address(elf, function)
+            source = debug_file(binary, elf)
+        if source is None:
+            raise ELFError(f"{binary} has no DWARF debug information, so the arguments of {function} are "
+                           "unknown: rebuild it with -g (or install its debug symbols), or use arg0, arg1...")
+        with open(source, "rb") as f:
+            die = _subprogram(ELFFile(f).get_dwarf_info(), function, address)
+            if die is not None:
+                return FunctionArgs(binary, function, _params(die))
     except PyElfError as e:
         raise ELFError(f"cannot read the DWARF of {binary}: {e}") from None
     raise ELFError(f"the DWARF of {binary} does not describe a function {function}: use arg0, arg1...")
@@ -190,7 +268,8 @@ def function_args(binary: str, function: str) -> FunctionArgs:
 
 def list_functions(binary: str) -> dict[str, FunctionArgs]:
     """Every function the DWARF of ``binary`` defines, with its parameters (for ``-lv``);
-    empty when the binary has no DWARF."""
+    empty when the binary has no DWARF of its own (a separate debug file, as system libraries
+    have, is not read whole for a listing: it takes minutes in pure Python)."""
     from elftools.elf.elffile import ELFFile
 
     out: dict[str, FunctionArgs] = {}

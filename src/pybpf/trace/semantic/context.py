@@ -252,7 +252,7 @@ class ContextBuilder:
         from ..codegen.probes import PT_REGS
 
         try:
-            fa = self.env.function_args(_resolve_binary(ap.target), ap.func)
+            fa = self.env.function_args(_resolve_library(ap.target), ap.func)
         except _errors.ELFError as e:
             raise self.error(str(e), ap.span) from None
         except OSError as e:
@@ -278,6 +278,19 @@ def _resolve_binary(target: str) -> str:
     if "/" in target:
         return target
     return shutil.which(target) or target
+
+
+def _resolve_library(target: str) -> str:
+    """A binary on PATH (``bash``) or a library by name (``libc``), as uprobes resolve them."""
+    path = _resolve_binary(target)
+    if "/" in path:
+        return path
+    from ...link._uprobe_resolve import find_library
+
+    try:
+        return find_library(target)
+    except _errors.BPFError:
+        return path  # reading it fails with the name in the message
 
 
 def _common_fields(a: RecordType, b: RecordType) -> tuple[Field, ...]:
