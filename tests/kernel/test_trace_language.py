@@ -211,3 +211,13 @@ def test_uprobe_args_of_a_library_function_from_its_separate_debug_file(tmp: Pat
              f'str(args.buf, args.nbytes)); }}', "-c", f"{cat} {data}")
     assert r.stderr == "", r.stderr
     assert "1 11 hello-write\n" in r.stdout, r.stdout  # after cat's own "hello-write" on the same stdout
+
+
+def test_uprobe_args_after_structs_passed_by_value(args_bin: Path) -> None:
+    # struct pair (16 bytes) takes rdi and rsi, so x is in rdx; struct big (24 bytes) goes on the stack, y in rdi
+    r = _run(f'uprobe:{args_bin}:after_struct {{ printf("x=%d\\n", args.x); }} '
+             f'uprobe:{args_bin}:after_big {{ printf("y=%d\\n", args.y); }}', "-c", str(args_bin))
+    assert r.stderr == ""
+    assert ["x=3", "y=4"] == [line for line in r.stdout.splitlines() if line[:2] in ("x=", "y=")]
+    refused = _run(f"uprobe:{args_bin}:after_struct {{ print(args.p); }}")
+    assert "argument 'p' of after_struct (struct pair) is not readable" in refused.stderr

@@ -4,8 +4,10 @@ uprobes (``uprobe:/bin/x:func { args.name }``, as bpftrace >= 0.18 has it).
 A parameter of integer or pointer type is read from the register the System V x86-64 calling
 convention passes it in (the first six such parameters: rdi, rsi, rdx, rcx, r8, r9), at function
 entry. Floating-point parameters travel in SSE registers and are left out without taking an
-integer register; a parameter passed by value as a struct makes the registers of the ones after
-it unknown, so those are left out too. What is left out is listed in :attr:`FunctionArgs.skipped`
+integer register; a struct passed by value is left out, taking one integer register per eightbyte
+when it is at most 16 bytes of integers and pointers, none when larger (it goes on the stack); a
+struct with floating-point members makes the registers of the ones after it unknown, so those are
+left out too. What is left out is listed in :attr:`FunctionArgs.skipped`
 so an error can say why ``args.x`` is missing.
 
 Pure: reads the file, no syscalls.
@@ -144,20 +146,56 @@ def _params(sub: Any) -> tuple[Param, ...]:
     if not params and origin is not sub:
         params = [c for c in origin.iter_children() if c.tag == "DW_TAG_formal_parameter"]
     out: list[Param] = []
-    regs = iter(ARG_REGS)
+    used = 0  # integer argument registers taken so far
     known = True
     for child in (_origin(p) for p in params):
         tdie = _target(child)
         name, spelled = _name(child) or f"arg{len(out)}", c_spelling(tdie)
         t = trace_type(tdie)
         if t is not None and known:
-            reg = next(regs, "")
+            reg = ARG_REGS[used] if used < len(ARG_REGS) else ""
+            used += 1
             out.append(Param(name, spelled, t if reg else None, reg))
             continue
         if not _is_float(tdie):
-            known = False  # a struct by value: where the next ones travel depends on its layout
+            n = _aggregate_registers(tdie)
+            if n is None:
+                known = False  # where the next ones travel depends on a layout not classified here
+            elif n and used + n <= len(ARG_REGS):
+                used += n  # a small all-integer struct takes whole registers; else it goes on the stack
         out.append(Param(name, spelled))
     return tuple(out)
+
+
+_AGGREGATES = frozenset({"DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_class_type"})
+
+
+def _has_float(die: Any | None, depth: int = 0) -> bool:
+    die = _strip(die)
+    if die is None or depth > 8:
+        return False
+    if die.tag == "DW_TAG_base_type":
+        return _is_float(die)
+    if die.tag == "DW_TAG_array_type":
+        return _has_float(_target(die), depth + 1)
+    if die.tag in _AGGREGATES:
+        return any(_has_float(_target(m), depth + 1) for m in die.iter_children() if m.tag == "DW_TAG_member")
+    return False
+
+
+def _aggregate_registers(die: Any | None) -> int | None:
+    """Integer registers a struct or union passed by value takes (System V classification):
+    0 above 16 bytes (passed in memory), one per eightbyte when every member is an integer or a
+    pointer, None when it has floating-point members (SSE classes) or is not an aggregate."""
+    die = _strip(die)
+    if die is None or die.tag not in _AGGREGATES:
+        return None
+    size = _byte_size(die)
+    if size > 16:
+        return 0
+    if _has_float(die):
+        return None
+    return (size + 7) // 8
 
 
 def _has_debug_info(elf: Any) -> bool:

@@ -261,7 +261,8 @@ class ContextBuilder:
         for p in fa.skipped:
             self.unreadable_args[(record, p.name)] = (
                 f"{ap.func} ({p.c_type}) is not readable: pybpf reads the integer and pointer arguments passed "
-                "in registers, before any struct passed by value; read it through a pointer or a register "
+                "in registers (not floating-point ones, structs passed by value, or what follows a struct with "
+                "floating-point members); read it through a pointer or a register "
                 "(reg(\"...\")) instead")
         fields = tuple(Field(p.name, p.type, PT_REGS[p.register]) for p in fa.readable if p.type is not None)
         return RecordType(record, PT_REGS_SIZE, fields)
