@@ -30,7 +30,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 from elftools.elf.segments import NoteSegment
 
-from ._lru import LRUCache
+from .._lru import LRUCache
 from ._symbol import StackError
 
 log = logging.getLogger("pybpf.stacks")

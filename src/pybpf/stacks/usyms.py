@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._lru import LRUCache
+from .._lru import LRUCache
 from ._symbol import UNKNOWN, StackError, Symbol
 from .elfsyms import ElfSymbols, elf_symbols, read_build_id
 from .ksyms import kernel_symbols

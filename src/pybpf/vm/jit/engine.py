@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
+from ..._lru import LRUCache
 from ...isa import Instruction
 from ..interpreter import BACK_EDGE_LIMIT
 from .abi import thunk_symbol
@@ -75,8 +75,7 @@ class _Engine:
             return cls._tm
 
 
-_cache: OrderedDict[tuple[object, ...], NativeProgram] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LRUCache[tuple[object, ...], NativeProgram] = LRUCache(CACHE_SIZE)
 
 
 def available() -> bool:
@@ -111,21 +110,17 @@ def native_program(name: str, insns: list[Instruction], resolve_ld64: Callable[[
     if _llvm is None:
         raise JitUnsupported(_IMPORT_ERROR)
     key = _key(insns, resolve_ld64) + (back_edge_limit,)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
+    return _cache.get_or_make(key, lambda: _build(name, insns, resolve_ld64, back_edge_limit))
+
+
+def _build(name: str, insns: list[Instruction], resolve_ld64: Callable[[Instruction, int], int],
+           back_edge_limit: int) -> NativeProgram:
     tm = _Engine.target_machine()
     lowered: LoweredProgram = lower_program(name, insns, resolve_ld64, _llvm.get_process_triple(),
                                             back_edge_limit=back_edge_limit)
     with _Engine._lock:  # LLVM's global context is not thread-safe
         native = _compile(name, lowered, tm)
     log.debug("jit compiled %s: %d instructions, %d functions", name, len(insns), len(native.addresses))
-    with _cache_lock:
-        _cache[key] = native
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
     return native
 
 

@@ -1,4 +1,4 @@
-"""``LRUCache``: the thread-safe, size-bounded caches of parsed symbol tables (ELF files, processes)."""
+"""``LRUCache``: a thread-safe, size-bounded cache of things slow to make (parsed ELF files and processes, JIT-compiled programs)."""
 
 from __future__ import annotations
 
