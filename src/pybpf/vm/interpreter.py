@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.vm.interpreter")
 
 __all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK_EDGE_LIMIT", "CALLX",
-           "callx_register"]
+           "callx_register", "callx_not_a_function", "INVALID_CALLX"]
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -145,6 +145,14 @@ TAIL_CALL_HELPER = 12
 PACKET_BASE = PACKET_REGION << 32
 #: ``callx``: BPF_JMP | BPF_CALL | BPF_X
 CALLX = InsnClass.JMP | JmpOp.CALL | Source.X
+
+
+INVALID_CALLX = "an invalid callx (the register goes in dst, or in imm for LLVM < 19)"
+
+
+def callx_not_a_function(reg: int) -> str:
+    """What a ``callx`` through a value that is no function's address stops with (both tiers)."""
+    return f"callx r{reg}: the register does not hold the address of a function of this program"
 
 
 def callx_register(insn: Instruction) -> int | None:
@@ -570,12 +578,11 @@ class _Gen:
         The kernel's verifier rejects it; compilers emit it for indirect calls."""
         reg = callx_register(insn)
         if reg is None:
-            return [self.bad(pc, insn, "an invalid callx (the register goes in dst, or in imm for LLVM < 19)")]
+            return [self.bad(pc, insn, INVALID_CALLX)]
         self.env["VMError"] = VMError
         return [f"if d >= {MAX_CALL_FRAMES - 1}: DEPTH({pc})",
                 f"g = FUNCS.get(r{reg} ^ {FUNC_TAG:#x})",
-                f"if g is None: raise VMError(f'callx r{reg}: {{r{reg}:#x}} is not the address of a function of "
-                f"this program', pc={pc})",
+                f"if g is None: raise VMError({callx_not_a_function(reg)!r}, pc={pc})",
                 "r0 = g(r1, r2, r3, r4, r5, d + 1)"]
 
     def bad(self, pc: int, insn: Instruction, what: str) -> str:

@@ -5,7 +5,7 @@ messages); the tier is chosen per program when it is first run:
 
 * ``Tier.AUTO`` (default): the interpreter for a program's first :data:`HOT_RUNS` runs, then
   the JIT when llvmlite is installed and the program uses nothing the JIT does not lower (kfunc
-  calls, ``callx``); else the interpreter, with the reason logged on ``pybpf.vm.jit``.
+  calls); else the interpreter, with the reason logged on ``pybpf.vm.jit``.
 * ``Tier.INTERPRETER``: always the interpreter.
 * ``Tier.JIT``: the JIT, falling back (with a warning) only when it cannot run the program.
 
@@ -30,7 +30,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Iterator
 
-from ..interpreter import BACK_EDGE_LIMIT, CALLX, CompiledProgram, compile_program
+from ..interpreter import BACK_EDGE_LIMIT, CompiledProgram, compile_program
 from .engine import available, unavailable_reason
 from .lower import JitUnsupported
 from .run import test_run_native
@@ -117,7 +117,6 @@ def jit_compile(program: VMProgram, *, strict: bool = False) -> CompiledProgram 
 
     rt = program.runtime
     try:
-        _check_lowerable(program)
         native = native_program(program.name, program.instructions, rt.resolve_ld64,
                                 back_edge_limit=getattr(rt, "back_edge_limit", BACK_EDGE_LIMIT))
     except JitUnsupported as exc:
@@ -125,16 +124,6 @@ def jit_compile(program: VMProgram, *, strict: bool = False) -> CompiledProgram 
                 "program %r runs in the interpreter: the JIT does not support it (%s)", program.name, exc)
         return None
     return bind_program(native, program.name, program.instructions, rt, program.type)
-
-
-def _check_lowerable(program: VMProgram) -> None:
-    """Raise :class:`JitUnsupported` for instructions only the interpreter runs: ``callx``
-    (an indirect call needs every function reachable from one call site)."""
-    slot = 0
-    for insn in program.instructions:
-        if insn.opcode == CALLX:
-            raise JitUnsupported(f"callx (an indirect call) at slot {slot}")
-        slot += insn.slots
 
 
 def _tiering(program: VMProgram, interpreted: CompiledProgram) -> CompiledProgram:

@@ -27,6 +27,7 @@ from ...isa.opcodes import (
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
+from ..interpreter import CALLX, FUNC_TAG, INVALID_CALLX, callx_not_a_function, callx_register
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 from .fastmaps import FAST_HELPERS, FastHelpers
@@ -454,6 +455,8 @@ class _Lowerer:
             b.ret(f.reg(0))
             return False
         if op == JmpOp.CALL:
+            if insn.opcode == CALLX:
+                return self.callx(f, pc, insn)
             if not insn.is_call:
                 return self.bad(f, pc, insn, "an invalid call (callx and JMP32 calls are not supported)")
             return self.call(f, pc, insn)
@@ -494,6 +497,38 @@ class _Lowerer:
         b.position_at_end(taken)
         f.goto(pc, t)
         b.position_at_end(cont)
+        return True
+
+    def callx(self, f: _Func, pc: int, insn: Instruction) -> bool:
+        """``callx rN``: a switch over the program's functions on the pointer's value."""
+        reg = callx_register(insn)
+        if reg is None:
+            return self.bad(f, pc, insn, INVALID_CALLX)
+        b = f.b
+        args = [f.reg(i) for i in range(1, 6)]
+        deep, ok = f.new_block("too_deep"), f.new_block("callx")
+        b.cbranch(b.icmp_signed(">=", f.depth, _c(MAX_CALL_FRAMES - 1)), deep, ok)
+        b.position_at_end(deep)
+        f.fail("depth", "", pc)
+        b.position_at_end(ok)
+        target = f.reg(reg)
+        missing, done = f.new_block("callx_no_function"), f.new_block("callx_done")
+        switch = b.switch(target, missing)
+        results = []
+        for entry, callee in sorted(self.functions.items()):
+            block = f.new_block(f"callx_{entry}")
+            switch.add_case(_c(FUNC_TAG | entry), block)
+            b.position_at_end(block)
+            results.append((b.call(callee, [f.fn.args[0], *args, b.add(f.depth, _c(1))]), block))
+            b.branch(done)
+        b.position_at_end(missing)
+        f.fail("message", callx_not_a_function(reg), pc)
+        b.position_at_end(done)
+        r0 = b.phi(I64)
+        for value, block in results:
+            r0.add_incoming(value, block)
+        f.check_err()
+        f.set_reg(0, r0)
         return True
 
     def call(self, f: _Func, pc: int, insn: Instruction) -> bool:
