@@ -24,14 +24,12 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from ._sys import TestRunFlags
+from ._sys import ENOTSUPP, TestRunFlags
 from .enums import ProgramType
 from .errors import BPFError, NotSupportedError, SyscallError
 
 __all__ = ["RULES", "RunRequest", "TestRunArgumentError", "TestRunRules", "check", "explain_failure"]
 
-#: the kernel's ENOTSUPP (no test runner for this program type), which errno does not name
-_ENOTSUPP = 524
 #: MAX_BPF_FUNC_ARGS * sizeof(u64): a raw tracepoint passes at most 12 arguments
 _RAW_TP_MAX_CTX = 12 * 8
 #: ETH_HLEN: the flow dissector starts at the Ethernet header
@@ -166,7 +164,7 @@ def check(prog_type: ProgramType, name: str, *, data: bytes | None, ctx: bytes |
 def explain_failure(prog_type: ProgramType, name: str, request: RunRequest, exc: SyscallError) -> BPFError:
     """The error to raise for a test run the kernel refused, told in terms of the program type."""
     what = f"{prog_type.name} program {name!r}"
-    if exc.errno == _ENOTSUPP:
+    if exc.errno == ENOTSUPP:  # no test runner for this program type
         return NotSupportedError(
             f"BPF_PROG_TEST_RUN of {what}",
             reason=f"the kernel has no test runner for {prog_type.name} programs",

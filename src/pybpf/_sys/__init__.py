@@ -79,10 +79,10 @@ from .objects import (
 from .perf import perf_event_disable, perf_event_enable, perf_event_set_bpf, software_event, tracepoint_event
 from .perf_attr import PerfEventAttr
 from .progs import LoadedProgram, TestRunResult, prog_bind_map, prog_load, prog_load_logged, prog_test_run
-from .syscall import LinuxSyscalls, Syscalls, bpf, bpf_fd, current, error_for, ioctl, override, perf_event_open
+from .syscall import ENOTSUPP, LinuxSyscalls, Syscalls, bpf, bpf_fd, current, error_for, ioctl, override, perf_event_open
 
 __all__ = [
-    "AttachFlags", "BTFObjectInfo", "BatchResult", "BtfInfo", "ClosedFDError", "Command", "FD", "FdLike",
+    "ENOTSUPP", "AttachFlags", "BTFObjectInfo", "BatchResult", "BtfInfo", "ClosedFDError", "Command", "FD", "FdLike",
     "FileFlags", "HasFileno", "LinkInfo", "LinuxSyscalls", "LoadedBTF", "LoadedProgram", "MapInfo",
     "ObjectKind", "PerfEventAttr", "PerfFlags", "PerfHwConfig", "PerfIoctl", "PerfSwConfig", "PerfType",
     "ProgInfo", "ProgramInfo", "QueryResult", "StatsType", "Syscalls", "TestRunFlags", "TestRunResult",

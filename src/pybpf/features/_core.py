@@ -16,12 +16,11 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from .._sys.syscall import ENOTSUPP as ENOTSUPP  # re-exported to the probes
 from ..errors import BPFError, SyscallError, VerifierError
 
 log = logging.getLogger("pybpf.features")
 
-#: The kernel-internal ENOTSUPP that leaks out of some bpf() paths (not in errno).
-ENOTSUPP = 524
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ def _trampoline(label: str, pt: ProgramType, attach_type: AttachType, targets: t
         prog = load(pt, probe=ProgProbe("", expected_attach_type=attach_type, attach_btf=targets))
     except SyscallError as exc:
         reason = describe_error(exc, what)
-        if getattr(exc, "log", "") == "" and exc.errno in (errno.EINVAL, errno.ENOTSUP, 524):
+        if getattr(exc, "log", "") == "" and exc.errno in (errno.EINVAL, errno.ENOTSUP, _sys.ENOTSUPP):
             reason += ": the kernel cannot build a BPF trampoline here"
         return False, reason
     try:

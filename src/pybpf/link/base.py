@@ -168,7 +168,7 @@ class Link:
                 self.program = prog
                 return
             except SyscallError as exc:
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, 524):  # 524: the kernel's ENOTSUPP
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, _sys.ENOTSUPP):
                     raise
                 refused = f"BPF_LINK_UPDATE answered {errno.errorcode.get(exc.errno or 0, exc.errno)}"
         else:

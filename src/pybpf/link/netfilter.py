@@ -50,7 +50,7 @@ _PRI_FIRST, _PRI_LAST = -(2**31), 2**31 - 1
 _REFUSALS = {
     errno.EINVAL: "EINVAL: no netfilter links here (CONFIG_NETFILTER_BPF_LINK), or a bad hook/priority",
     errno.EOPNOTSUPP: "EOPNOTSUPP: this kernel does not support this netfilter hook",
-    524: "ENOTSUPP: netfilter links are not built into this kernel",
+    _sys.ENOTSUPP: "ENOTSUPP: netfilter links are not built into this kernel",
     errno.EAFNOSUPPORT: "EAFNOSUPPORT: the protocol family's netfilter module is not loaded",
 }
 

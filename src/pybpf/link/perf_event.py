@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.link")
 
 #: errnos of BPF_LINK_CREATE that mean "this kernel has no perf links" (then use the ioctl).
-_NO_PERF_LINK = frozenset({errno.EINVAL, errno.EOPNOTSUPP, 524})
+_NO_PERF_LINK = frozenset({errno.EINVAL, errno.EOPNOTSUPP, _sys.ENOTSUPP})
 _ONLINE = Path("/sys/devices/system/cpu/online")
 #: A perf PMU for hardware counters (x86 ``cpu``, arm ``armv8_pmuv3*``...): its sysfs entry.
 _PMU_DIR = Path("/sys/bus/event_source/devices")

@@ -51,7 +51,7 @@ def tp_btf(prog: Program, *, cookie: int = 0) -> Link:
     try:
         fd = _sys.link_create_tracing(prog.fd, AttachType.TRACE_RAW_TP, cookie=cookie)
     except SyscallError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, 524) or cookie:
+        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, _sys.ENOTSUPP) or cookie:
             raise
         log.debug("LINK_CREATE for tp_btf refused (%s); using BPF_RAW_TRACEPOINT_OPEN", exc)
         fd = _sys.raw_tracepoint_open(prog.fd, None)

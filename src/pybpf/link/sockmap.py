@@ -38,7 +38,7 @@ SOCKMAP_ATTACH_TYPES: dict[AttachType, ProgramType] = {
 _DEFAULT_BY_TYPE = {ProgramType.SK_MSG: AttachType.SK_MSG_VERDICT}
 
 #: BPF_LINK_CREATE answers meaning "this kernel has no sockmap links": fall back to PROG_ATTACH
-_NO_LINKS = (errno.EINVAL, errno.EOPNOTSUPP, 524)
+_NO_LINKS = (errno.EINVAL, errno.EOPNOTSUPP, _sys.ENOTSUPP)
 
 
 def sockmap(prog: Program, sock_map: HasFileno, attach_type: AttachType | None = None, *,

@@ -39,8 +39,8 @@ _KINDS: dict[AttachType, tuple[str, str]] = {
     AttachType.LSM_MAC: ("lsm", "lsm"),
 }
 
-#: errnos that mean "this kernel will not attach trampolines" (ENOTSUPP is 524).
-_REFUSED = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, 524})
+#: errnos that mean "this kernel will not attach trampolines"
+_REFUSED = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, _sys.ENOTSUPP})
 
 
 def _target_of(prog: Program) -> str:
