@@ -1,7 +1,8 @@
-"""Helpers that change an skb, in the kernel and in the VM: tc programs call each helper with
-arguments from ``__sk_buff.cb[]`` (so one loaded program serves every case), and every case must
-give the same return value, the same packet out (BPF_PROG_TEST_RUN returns the rewritten skb)
-and the same ctx out. Cases are drawn with fixed seeds around each helper's limits."""
+"""Helpers that change an skb, in the kernel and in the VM: tc and lwt_xmit programs call each
+helper with arguments from ``__sk_buff.cb[]`` (so one loaded program serves every case), and
+every case must give the same return value, the same packet out (BPF_PROG_TEST_RUN returns the
+rewritten skb) and the same ctx out. Cases are drawn with fixed seeds around each helper's
+limits."""
 
 from __future__ import annotations
 
@@ -127,16 +128,22 @@ def _ctx(args: tuple[int, ...]) -> bytes:
     return bytes(ctx.ljust(SK_BUFF_SIZE, b"\0"))
 
 
+#: (helper, program type): tc sees the Ethernet header, lwt_xmit starts at the network header
+#: (and has no skb_adjust_room)
+HELPER_CASES = [(h, ProgramType.SCHED_CLS) for h in PROGRAMS] + [
+    (h, ProgramType.LWT_XMIT) for h in PROGRAMS if h != "skb_adjust_room"]
+
+
 @pytest.mark.parametrize("tier", ["interpreter", "jit"])
-@pytest.mark.parametrize("helper", list(PROGRAMS))
-def test_skb_helper_matches_kernel(helper: str, tier: str) -> None:
+@pytest.mark.parametrize(("helper", "prog_type"), HELPER_CASES, ids=[f"{h}-{t.name.lower()}" for h, t in HELPER_CASES])
+def test_skb_helper_matches_kernel(helper: str, prog_type: ProgramType, tier: str) -> None:
     insns = assemble(PROGRAMS[helper])
     rt = vm.Runtime()
     rt.tier = tier
-    prog = vm.program_from_instructions(insns, ProgramType.SCHED_CLS, runtime=rt, name=helper)
+    prog = vm.program_from_instructions(insns, prog_type, runtime=rt, name=helper)
     rnd = random.Random(sum(map(ord, helper)))
     compared, mismatches = 0, []
-    with _sys.prog_load(ProgramType.SCHED_CLS, encode(insns), "GPL") as fd:
+    with _sys.prog_load(prog_type, encode(insns), "GPL") as fd:
         for packet in PACKETS:
             for args in _cases(helper, rnd, packet):
                 ctx = _ctx(args)
