@@ -8,12 +8,13 @@ import pytest
 
 from pybpf import cc
 from pybpf.btf import (
-    BTF, Array, Const, Enum, Enum64, EnumValue, Func, FuncProto, Fwd, Int, IntEncoding, Member,
-    Param, Pointer, Restrict, Struct, Typedef, Union_, Volatile,
+    BTF, Array, Const, DeclTag, Enum, Enum64, EnumValue, Func, FuncLinkage, FuncProto, Fwd, Int, IntEncoding,
+    Member, Param, Pointer, Restrict, Struct, Typedef, Union_, Volatile,
 )
 from pybpf.btf.c_dump import dump_c
 from pybpf.btf.c_dump_check import layout_asserts
 from pybpf.errors import BTFError, CompileError
+from pybpf.spec import ExternKind, ObjectSpec
 
 INT = Int("int", 4, IntEncoding.SIGNED, 32)
 CHAR = Int("char", 1, IntEncoding.SIGNED, 8)
@@ -331,3 +332,76 @@ def test_forward_declared_enum_is_usable_through_pointers(tmp_path: Path) -> Non
         Pointer(2),                                        # 3
         Struct("s", 8, (Member("p", 3, 0),)),              # 4
     ], "enum fw;\n\nstruct s {\n\tenum fw *p;\n};\n\n", tmp_path)
+
+
+KFUNC_MACROS = (
+    "#ifndef BPF_NO_KFUNC_PROTOTYPES\n"
+    "#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n"
+    "#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n"
+    "#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n"
+    "#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n"
+)
+KFUNC_TYPES = [
+    INT,                                                        # 1
+    U32,                                                        # 2
+    Typedef("u32", 2),                                          # 3
+    Struct("task", 4, (Member("pid", 1, 0),)),                  # 4
+    Pointer(4),                                                 # 5
+    FuncProto(5, (Param("pid", 1), Param("flags", 3))),         # 6 struct task *(int pid, u32 flags)
+    Func("find_task", 6, FuncLinkage.GLOBAL),                   # 7
+    DeclTag("bpf_kfunc", 7),                                    # 8
+    FuncProto(0, (Param("t", 5), Param("u32", 3))),             # 9 a parameter named like a typedef
+    Func("put_task", 9, FuncLinkage.GLOBAL),                    # 10
+    DeclTag("bpf_fastcall", 10),                                # 11 (before its bpf_kfunc tag)
+    DeclTag("bpf_kfunc", 10),                                   # 12
+    Func("not_a_kfunc", 6, FuncLinkage.GLOBAL),                 # 13
+    DeclTag("bpf_kfunc", 13, 0),                                # 14 tags a parameter, not the function
+    FuncProto(1, ()),                                           # 15 int (void)
+    Func("count_tasks", 15, FuncLinkage.GLOBAL),                # 16
+    DeclTag("bpf_kfunc", 16),                                   # 17
+    DeclTag("bpf_kfunc", 16),                                   # 18 tagged twice: declared once
+]
+KFUNC_CALLER = """
+#include <bpf/bpf_helpers.h>
+
+SEC("syscall")
+int use_kfuncs(void *ctx)
+{
+	struct task *t = find_task(1, 0);
+
+	if (t)
+		put_task(t, 0);
+	return ctx ? count_tasks() : 0;
+}
+"""
+
+
+def test_kfuncs_get_weak_extern_prototypes(tmp_path: Path) -> None:
+    """A FUNC with a whole-function ``bpf_kfunc`` decl tag gets an ``extern ... __weak __ksym``
+    prototype with its parameter names, after the types; programs call it with no declaration."""
+    btf = BTF.from_types(KFUNC_TYPES)
+    text = dump_c(btf, header_guard=None)
+    types, _, kfuncs = text.partition(_POP)
+    assert types.startswith(_PUSH) and "find_task" not in types
+    assert kfuncs == KFUNC_MACROS + (
+        "extern struct task *find_task(int pid, u32 flags) __weak __ksym;\n"
+        "extern void put_task(struct task *t, u32) __weak __ksym __bpf_fastcall;\n"
+        "extern int count_tasks(void) __weak __ksym;\n"
+        "\n#endif /* BPF_NO_KFUNC_PROTOTYPES */\n\n"
+    )
+    obj = compile_checked(btf, tmp_path, KFUNC_CALLER)  # also: bpf_helpers.h defines __ksym again
+    externs = ObjectSpec.from_file(obj).externs
+    assert {name: (e.kind, e.weak) for name, e in externs.items()} == {
+        name: (ExternKind.KFUNC, True) for name in ("find_task", "put_task", "count_tasks")
+    }
+
+
+def test_no_kfunc_prototypes_when_the_includer_says_so(tmp_path: Path) -> None:
+    """``BPF_NO_KFUNC_PROTOTYPES`` leaves them out, for programs that declare kfuncs their way."""
+    (tmp_path / "vmlinux.h").write_text(dump_c(BTF.from_types(KFUNC_TYPES)))
+    src = ('#define BPF_NO_KFUNC_PROTOTYPES\n#include "vmlinux.h"\n'
+           "extern long find_task(long) __attribute__((section(\".ksyms\")));\n"
+           "long f(void) { return find_task(3); }\n")
+    cc.compile(src, include_dirs=[tmp_path], cflags=["-Wall", "-Werror"], cache=False)
+    with pytest.raises(CompileError, match="conflicting types"):
+        cc.compile(src.replace("#define BPF_NO_KFUNC_PROTOTYPES\n", ""), include_dirs=[tmp_path], cache=False)

@@ -3,17 +3,18 @@ named member, and CO-RE programs built on it relocate against the kernel."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from pybpf import cc
-from pybpf.btf import BTF, Kind, kernel_btf
+from pybpf.btf import BTF, DeclTag, Kind, kernel_btf
 from pybpf.btf.c_dump import dump_c
 from pybpf.btf.c_dump_check import layout_asserts
 from pybpf.btf.core import resolve_program
 from pybpf.btf.types import CoreRelocKind
-from pybpf.spec import ObjectSpec
+from pybpf.spec import ExternKind, ObjectSpec
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
@@ -87,3 +88,50 @@ def test_core_program_on_the_dump_relocates_against_the_kernel(header_dir: Path)
     assert got == want
     # both reads relocate both fields: two accesses for each of the two reads
     assert len(offsets) == 4
+
+
+def kernel_kfuncs(btf: BTF) -> set[str]:
+    """Names of the functions a whole-function ``bpf_kfunc`` decl tag marks, read from BTF."""
+    return {btf.name_of(t.type_id) for _, t in btf.types()
+            if isinstance(t, DeclTag) and t.name == "bpf_kfunc" and t.component_idx == -1}
+
+
+def test_kernel_header_declares_every_kfunc(header_dir: Path) -> None:
+    text = (header_dir / "vmlinux.h").read_text()
+    kfuncs = kernel_kfuncs(kernel_btf())
+    assert {"bpf_task_from_pid", "bpf_task_release", "bpf_rcu_read_lock"} <= kfuncs
+    section = text[text.index("#ifndef BPF_NO_KFUNC_PROTOTYPES\n"):]
+    declared = re.findall(r"^extern .*?\b(\w+)\(.* __weak __ksym(?: __bpf_fastcall)?;$", section, re.M)
+    assert sorted(declared) == sorted(kfuncs)
+    assert "extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;\n" in section
+
+
+KFUNC_PROG = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+int found_tgid;
+
+SEC("syscall")
+int find_me(void *ctx)
+{
+    struct task_struct *task = bpf_task_from_pid(bpf_get_current_pid_tgid() >> 32);
+
+    if (!task)
+        return 1;
+    found_tgid = task->tgid;
+    bpf_task_release(task);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_program_calling_kfuncs_of_the_dump_compiles(header_dir: Path) -> None:
+    """No declaration of its own: the kfuncs come from vmlinux.h, as weak .ksyms externs."""
+    obj = cc.compile(KFUNC_PROG, include_dirs=[header_dir], cflags=["-Wall", "-Werror"], cache=False)
+    externs = ObjectSpec.from_file(obj).externs
+    assert {name: (e.kind, e.weak) for name, e in externs.items()} == {
+        "bpf_task_from_pid": (ExternKind.KFUNC, True), "bpf_task_release": (ExternKind.KFUNC, True),
+    }

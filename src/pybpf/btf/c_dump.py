@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from ..errors import BTFError
 from ._decode import MemberRow
 from .c_dump_layout import Layout, RecordPlan, TypeWords, pad_type
-from .c_dump_names import NameEntry, Names
+from .c_dump_names import NameEntry, Names, c_identifier
 from .types import IntEncoding, Kind
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ __all__ = ["dump_c", "FORMAT_VERSION"]
 
 #: Bumped whenever the text dump_c produces changes, in this file or in c_dump_layout /
 #: c_dump_names (pybpf.cc caches the generated vmlinux.h by a hash of this file).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _PRESERVE_PUSH = (
     "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
@@ -63,6 +63,16 @@ _PRESERVE_PUSH = (
     "#endif\n\n"
 )
 _PRESERVE_POP = "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n"
+#: around the kfunc prototypes; __ksym and __weak are spelled as in bpf/bpf_helpers.h, which
+#: defines them again without a guard (an identical redefinition is allowed)
+_KFUNCS_START = (
+    "#ifndef BPF_NO_KFUNC_PROTOTYPES\n"
+    "#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n"
+    "#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n"
+    "#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n"
+    "#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n"
+)
+_KFUNCS_END = "\n#endif /* BPF_NO_KFUNC_PROTOTYPES */\n\n"
 
 #: ``__attribute__((mode(...)))`` that gives an enum each size
 _ENUM_MODE = {1: "QI", 2: "HI", 4: "SI", 8: "DI"}
@@ -86,8 +96,11 @@ def dump_c(btf: BTF, *, header_guard: str | None = "__VMLINUX_H__") -> str:
     ``header_guard`` names the ``#ifndef`` include guard (None or "" for none). Structs and
     unions are wrapped in ``#pragma clang attribute push (preserve_access_index)`` unless
     the includer defines ``BPF_NO_PRESERVE_ACCESS_INDEX``, so field accesses on them are
-    CO-RE relocatable. Raises :class:`~pybpf.errors.BTFError` for a type graph C cannot
-    express (a struct containing itself by value).
+    CO-RE relocatable. Functions the kernel marks as kfuncs (a ``bpf_kfunc`` declaration tag)
+    get ``extern ... __weak __ksym;`` prototypes after the types, unless the includer defines
+    ``BPF_NO_KFUNC_PROTOTYPES`` (for programs that declare kfuncs themselves). Raises
+    :class:`~pybpf.errors.BTFError` for a type graph C cannot express (a struct containing
+    itself by value).
     """
     log.debug("dumping %d BTF types as C", len(btf))
     with _recursion_room(10_000), _no_gc():
@@ -101,12 +114,15 @@ def dump_c(btf: BTF, *, header_guard: str | None = "__VMLINUX_H__") -> str:
             # free the dump's ~10^5 objects by reference count while the collector is still
             # paused; otherwise its first pass afterwards walks every one of them
             records = dumper.records
+            kfuncs = dumper.kfuncs
             dumper.release()
             del dumper
     head = f"#ifndef {header_guard}\n#define {header_guard}\n\n" if header_guard else ""
     tail = f"#endif /* {header_guard} */\n" if header_guard else ""
     if records:  # clang warns about an attribute region that applies to nothing
         body = f"{_PRESERVE_PUSH}{body}{_PRESERVE_POP}"
+    if kfuncs:
+        body = f"{body}{_KFUNCS_START}{''.join(kfuncs)}{_KFUNCS_END}"
     return f"{head}{body}{tail}"
 
 
@@ -165,6 +181,7 @@ class _Dumper:
         self.in_params = 0  # > 0 while writing a prototype's parameter list
         self.proto_depth = 0  # > 0 while meeting the needs of a prototype's parameters
         self.records = 0  # struct/union definitions emitted
+        self.kfuncs: list[str] = []  # extern prototypes of kfuncs (see _kfunc_prototypes)
         #: need() calls already satisfied: one bit per (complete, inside a prototype), by id
         self.met = bytearray(self.n)
         need_by_kind: dict[Kind, Callable[[int, bool], None]] = {
@@ -228,6 +245,7 @@ class _Dumper:
         # anonymous enums meant to be inlined by a type nothing emitted
         for tid in sorted(inlinable - self.inlined_enums):
             self._emit_enum(tid)
+        self.kfuncs = self._kfunc_prototypes()  # what their types need goes to out first
         return "".join(self.out)
 
     def _top_record(self, tid: int) -> None:
@@ -263,6 +281,73 @@ class _Dumper:
                         for off in [offsets[tid] for tid in self.top if kinds[tid] in _RECORD_KIND_NUMS]]
         found.update(anon.intersection(chain.from_iterable(member_types)))
         return found
+
+    # --- kfuncs --------------------------------------------------------------------------
+
+    def _kfunc_prototypes(self) -> list[str]:
+        """``extern`` declarations of the kernel functions BPF programs may call: the FUNCs
+        that a ``bpf_kfunc`` declaration tag marks, in tag order; ``bpf_fastcall`` ones also get
+        ``__bpf_fastcall``. Weak, so that a program loads on kernels without some of them."""
+        kfuncs: dict[int, None] = {}  # FUNC ids in tag order, once each
+        fastcall: set[int] = set()
+        for tag, func in self._func_decl_tags():
+            if tag == _KFUNC_TAG:
+                kfuncs[func] = None
+            elif tag == _FASTCALL_TAG:
+                fastcall.add(func)
+        if not kfuncs:
+            return []
+        taken = set(self.ident.values())  # typedef names: a function or parameter must not hide one
+        seen: set[str] = set()
+        lines = []
+        for func in kfuncs:
+            name = c_identifier(self.types.name(func))
+            proto = self.types.ref(func)
+            if self.kinds[proto] != _FUNC_PROTO:
+                raise BTFError(f"FUNC {name} (type id {func}) has type id {proto}, which is not a FUNC_PROTO")
+            if name in taken or name in seen:
+                log.debug("kfunc %s: its name is taken in the dump, no prototype", name)
+                continue
+            seen.add(name)
+            self.need(proto, False)
+            text = self.decl(self.types.ref(proto), f"{name}({self._named_params(proto, taken)})", 0)
+            lines.append(f"extern {text} __weak __ksym{' __bpf_fastcall' if func in fastcall else ''};\n")
+        return lines
+
+    def _func_decl_tags(self) -> Iterator[tuple[str, int]]:
+        """``(tag, FUNC id)`` of every declaration tag on a whole function (not a parameter)."""
+        kinds = self.kinds
+        w = self.words
+        offsets = self.offsets
+        marker = bytes([_DECL_TAG])
+        tid = kinds.find(marker)
+        while tid >= 0:
+            target = self.types.ref(tid)
+            if w[offsets[tid] + 3] == _WHOLE_DECL and kinds[target] == _FUNC:
+                yield self.types.name(tid), target
+            tid = kinds.find(marker, tid + 1)
+
+    def _named_params(self, proto: int, taken: set[str]) -> str:
+        """A prototype's parameter list with the parameter names BTF records (a name that
+        would hide a typedef is left out)."""
+        types = self._param_types(proto)
+        if not types:
+            return "void"
+        w = self.words
+        off = self.offsets[proto]
+        names = self.types.names_at(w[off + 3:off + 3 + 2 * len(types):2])
+        out = []
+        self.in_params += 1
+        try:
+            for name, param in zip(names, types):
+                if param == 0:
+                    out.append("...")
+                    continue
+                name = c_identifier(name) if name else ""
+                out.append(self.decl(param, "" if name in taken else name, 0))
+        finally:
+            self.in_params -= 1
+        return ", ".join(out)
 
     # --- what a use of a type needs emitted first ---------------------------------------
 
@@ -587,6 +672,12 @@ _TYPEDEF = int(Kind.TYPEDEF)
 _FUNC_PROTO = int(Kind.FUNC_PROTO)
 _FLOAT = int(Kind.FLOAT)
 _TYPE_TAG = int(Kind.TYPE_TAG)
+_FUNC = int(Kind.FUNC)
+_DECL_TAG = int(Kind.DECL_TAG)
+_WHOLE_DECL = 0xFFFFFFFF  # component_idx -1 of a DECL_TAG: it tags the whole declaration
+#: declaration tags (BTF_DECL_TAG) the kernel puts on functions BPF programs may call
+_KFUNC_TAG = "bpf_kfunc"
+_FASTCALL_TAG = "bpf_fastcall"
 _ARRAY_ELEM = 3  # word of an ARRAY record holding the element type id
 _ARRAY_NELEMS = 5  # ... and the number of elements
 _SIGNED = int(IntEncoding.SIGNED)
