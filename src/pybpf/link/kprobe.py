@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _sys, tracefs
+from .._process import pid_alive
 from ..enums import ProgramType
 from ..errors import BPFError, NotSupportedError
 from .alternatives import refusal, syscall_function, syscall_of
@@ -120,16 +121,6 @@ def _open_pmu(pmu: int, function: str, offset: int, retprobe: bool) -> _sys.FD:
     return fd
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_probes(control: str = "kprobe_events") -> list[str]:
     """Remove the legacy probes of pybpf processes that have exited (a SIGKILLed tracer's leftovers).
 
@@ -138,7 +129,7 @@ def remove_stale_probes(control: str = "kprobe_events") -> list[str]:
     removed: list[str] = []
     for line in tracefs.dynamic_events(control):
         m = _LEGACY_NAME.match(line)
-        if m is None or _pid_alive(int(m[1])):
+        if m is None or pid_alive(int(m[1])):
             continue
         event = line.split()[0].split(":", 1)[1]
         try:

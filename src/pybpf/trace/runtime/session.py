@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..._process import pid_alive
 from ...errors import BPFError
 from .. import points as A
 from ..points import ProbeType as P
@@ -353,16 +354,6 @@ class PausedCommand:
         self.proc.wait()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def _sigint_flag() -> Iterator[threading.Event]:
     """An event set by SIGINT (Ctrl-C) while the loop runs; the previous handler comes back."""
@@ -486,7 +477,7 @@ class Session:
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
             return True
-        return self.options.pid is not None and not _alive(self.options.pid)
+        return self.options.pid is not None and not pid_alive(self.options.pid)
 
     def _loop(self, coll: Any, handler: EventHandler, reader: Any) -> int:
         lost = [0]
