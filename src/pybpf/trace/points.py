@@ -82,6 +82,7 @@ class AttachPoint:
     ``hardware:cache-misses:1e6``   provider=HARDWARE, func="cache-misses", freq=1000000
     ``iter:task``                   provider=ITER, func="task"
     ``watchpoint:0x1000:8:rw``      provider=WATCHPOINT, address=0x1000, length=8, mode="rw"
+    ``watchpoint:f+arg1:4:w``       provider=WATCHPOINT, func="f", offset=1 (the argument), length=4
     ==============================  ======================================================
 
     ``raw`` is the text as written; ``wildcard`` is True when ``target`` or ``func`` contains
@@ -131,6 +132,11 @@ def _name_kprobe(ap: AttachPoint) -> list[str]:
     return [p for p in (ap.target, func) if p]
 
 
+def _name_watchpoint(ap: AttachPoint) -> list[str]:
+    where = f"{ap.func}+arg{ap.offset or 0}" if ap.func else hex(ap.address or 0)
+    return [where, str(ap.length), ap.mode]
+
+
 _NAME_PARTS: dict[ProbeType, Callable[[AttachPoint], list[str]]] = {
     ProbeType.BEGIN: lambda ap: [],
     ProbeType.END: lambda ap: [],
@@ -148,6 +154,6 @@ _NAME_PARTS: dict[ProbeType, Callable[[AttachPoint], list[str]]] = {
     ProbeType.SOFTWARE: lambda ap: [ap.func] + ([str(ap.freq)] if ap.freq else []),
     ProbeType.HARDWARE: lambda ap: [ap.func] + ([str(ap.freq)] if ap.freq else []),
     ProbeType.ITER: lambda ap: [ap.func],
-    ProbeType.WATCHPOINT: lambda ap: [hex(ap.address or 0), str(ap.length), ap.mode],
-    ProbeType.ASYNCWATCHPOINT: lambda ap: [hex(ap.address or 0), str(ap.length), ap.mode],
+    ProbeType.WATCHPOINT: lambda ap: _name_watchpoint(ap),
+    ProbeType.ASYNCWATCHPOINT: lambda ap: _name_watchpoint(ap),
 }

@@ -45,6 +45,9 @@ HARDWARE_EVENTS = ("cpu-cycles", "cycles", "instructions", "cache-references", "
                    "branch-instructions", "branches", "branch-misses", "bus-cycles", "frontend-stalls",
                    "backend-stalls", "ref-cycles")
 ITER_TARGETS = ("task", "task_file", "task_vma")
+#: integer argument registers of the calling convention (x86-64 System V): argN of a
+#: watchpoint:FUNC+argN is read from one of them
+ARG_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
 
 
 def split_parts(raw: str) -> list[str]:
@@ -183,12 +186,14 @@ def _ap_watchpoint(ctx: _Ctx, p: ProbeType, parts: list[str]) -> dict[str, objec
     mode = parts[2]
     if not mode or any(c not in "rwx" for c in mode):
         raise ctx.error(f"watchpoint mode must be made of r, w and x, not '{mode}'")
-    if re.fullmatch(r"[A-Za-z_][\w.]*\+arg\d+", parts[0]):
-        raise ctx.error(f"{p}:FUNCTION+argN (watching the address a function is given) is not supported by "
-                        f"pybpf trace; watch an absolute address of the process instead: "
-                        f"{p}:0xADDRESS:{parts[1]}:{mode} with -p PID or -c CMD")
-    return {"address": ctx.number(parts[0], "watchpoint address"),
-            "length": ctx.number(parts[1], "watchpoint length"), "mode": mode}
+    length = ctx.number(parts[1], "watchpoint length")
+    func = re.fullmatch(r"([A-Za-z_][\w.]*)\+arg(\d+)", parts[0])
+    if func:  # the address the function is given as argument N, watched from its first call
+        n = int(func.group(2))
+        if n >= len(ARG_REGISTERS):
+            raise ctx.error(f"{p}: arg{n} is not passed in a register; watch one of arg0..arg{len(ARG_REGISTERS) - 1}")
+        return {"func": func.group(1), "offset": n, "length": length, "mode": mode}
+    return {"address": ctx.number(parts[0], "watchpoint address"), "length": length, "mode": mode}
 
 
 _PARSERS: dict[ProbeType, Callable[[_Ctx, ProbeType, list[str]], dict[str, object]]] = {
