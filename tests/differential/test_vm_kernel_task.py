@@ -1,6 +1,7 @@
 """bpf_get_current_task[_btf] in the kernel and in the VM: a raw tracepoint test run reads
-pid, tgid and comm of the task running it (this test's thread); the VM, given a task_struct
-with this thread's identity, must read the same values through the same CO-RE offsets."""
+pid, tgid and comm of the task running it (this test's thread); the VM, given this thread's
+identity (``contexts.current_task()``), must read the same values through the same CO-RE
+offsets."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ import pybpf
 import pybpf.vm as vm
 from pybpf import _sys
 from pybpf.cc import compile as cc_compile
-from pybpf.vm import TaskContext
-from pybpf.vm.contexts import task_struct
+from pybpf.vm.contexts import current_task
 
 pytestmark = pytest.mark.kernel
 
@@ -33,7 +33,8 @@ def test_current_task_matches_the_kernel() -> None:
     with open(f"/proc/self/task/{tid}/comm", "rb") as f:
         comm = f.read().rstrip(b"\n")
     assert (k_seen["pid"], k_seen["tgid"], k_seen["comm"]) == (tid, tgid, comm)  # the kernel saw this thread
-    task = TaskContext(pid=tid, tgid=tgid, comm=comm, task_struct=task_struct(pid=tid, tgid=tgid, comm=comm))
+    task = current_task()
+    assert (task.pid, task.tgid, task.comm) == (tid, tgid, comm)
     with vm.load(obj, task=task) as coll:
         v_ret = coll.programs["current_task"].test_run(ctx=bytes(8)).retval
         v_seen = dict(coll.globals["seen"])  # type: ignore[index]

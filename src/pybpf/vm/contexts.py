@@ -10,7 +10,8 @@
 * Anything else: the caller's ctx bytes as a read-only region (raw tracepoint / tracing
   u64 arguments, pt_regs, a syscall program's writable ctx).
 
-:func:`task_struct` builds the ``struct task_struct`` bytes ``bpf_get_current_task`` points to.
+:func:`task_struct` builds the ``struct task_struct`` bytes ``bpf_get_current_task`` points to;
+:func:`current_task` the whole task context of the calling thread.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from .memory import CTX_REGION, PACKET_REGION, Memory, Region, VMError
 
 if TYPE_CHECKING:
     from ..btf import BTF
+    from .runtime import TaskContext
 
 __all__ = ["Packet", "ContextBuilder", "build_context", "PreparedContext", "XDP_HEADROOM", "ETH_HLEN",
-           "SK_BUFF_SIZE", "XDP_MD_SIZE", "task_struct"]
+           "SK_BUFF_SIZE", "XDP_MD_SIZE", "task_struct", "current_task"]
 
 ETH_HLEN = 14
 #: XDP_PACKET_HEADROOM
@@ -328,3 +330,22 @@ def task_struct(btf: BTF | None = None, **fields: object) -> bytes:
         raise BTFError("the BTF has no struct task_struct; pass the kernel's BTF (pybpf.btf.kernel_btf()) or one "
                        "from a vmlinux with BTF")
     return encode_value(btf, ids[0], fields)
+
+
+def current_task(btf: BTF | None = None) -> TaskContext:
+    """A :class:`~pybpf.vm.TaskContext` for the calling thread: its pid (thread id), tgid
+    (process id), uid, gid and comm, and a ``task_struct`` (laid out as in ``btf``, default the
+    kernel's) holding the same pid, tgid and comm, as a kernel test run would see them."""
+    import os
+    import threading
+
+    from .runtime import TaskContext
+
+    tid, tgid = threading.get_native_id(), os.getpid()
+    try:
+        with open(f"/proc/self/task/{tid}/comm", "rb") as f:
+            comm = f.read().rstrip(b"\n")
+    except OSError:  # no procfs: the kernel would have a name, the VM makes do without
+        comm = b""
+    return TaskContext(pid=tid, tgid=tgid, uid=os.getuid(), gid=os.getgid(), comm=comm,
+                       task_struct=task_struct(btf, pid=tid, tgid=tgid, comm=comm))
