@@ -37,11 +37,13 @@ class EnvSlot(IntEnum):
     MAPS = 144       # address of u64[NMAPS]: map handle -> NativeIndex header address (0 = none)
     NMAPS = 145      # map handles MAPS covers (0: no native map lookups)
     CPU = 146        # the runtime's cpu (set by Python on entry and after every helper)
+    CLOCK_FN = 147   # address of clock_gettime while runtime.clock is time.monotonic_ns, else 0
+    RANDOM = 148     # address of runtime.random's Mersenne Twister state (see fastmisc), else 0
 
 
 #: arguments travel through Env memory, not as C arguments: ctypes converts each C argument
 #: of a callback or foreign call on every call (~0.35 us apiece), a memoryview store is ~30 ns
-ENV_SLOTS = 16 + 2 * 64 + 3
+ENV_SLOTS = 16 + 2 * 64 + 5
 #: Context fields computed by a Python hook (xdp_md's data/data_end pointers) are pure functions
 #: of VM state only Python code changes; a value read once stays valid until control next
 #: returns to Python. Entry ``off // 4`` holds ``(GEN << 4 | size, value)`` for a 4-byte-aligned

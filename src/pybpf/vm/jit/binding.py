@@ -22,7 +22,8 @@ from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, Memory, VMError
 from ...enums import ProgramType
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ENV_SLOTS, ERR_PYTHON, ERR_STATIC, EnvSlot, SlowKind
 from .engine import NativeProgram
-from .fastmaps import LOOKUP_HELPER, SMP_PROCESSOR_ID_HELPER, UPDATE_HELPER
+from .fastmaps import DELETE_HELPER, LOOKUP_HELPER, SMP_PROCESSOR_ID_HELPER, UPDATE_HELPER
+from .fastmisc import KTIME_HELPER, PRANDOM_HELPER, clock_address, random_state_address
 from .lower import StaticError
 
 if TYPE_CHECKING:
@@ -165,6 +166,13 @@ class _Binding:
         env[EnvSlot.CAPACITY] = self.table.capacity
         for slot, cb in zip((EnvSlot.HELPER_FN, EnvSlot.SLOW_FN, EnvSlot.ATOMIC_FN), self._callbacks):
             env[slot] = ctypes.cast(cb, ctypes.c_void_p).value or 0
+        #: native bpf_ktime_get_ns / bpf_get_prandom_u32 (see fastmisc): the program calls them
+        #: and the runtime has no Python helper of its own for them
+        own = getattr(runtime, "_python_helpers", {})
+        self.native_clock = KTIME_HELPER in native.helper_ids and KTIME_HELPER not in own
+        self.native_random = PRANDOM_HELPER in native.helper_ids and PRANDOM_HELPER not in own
+        self.random: object = None  # the generator env[RANDOM] points into (kept alive)
+        self.misc_words()
         self.functions = {slot: self._wrap(_THUNK(addr)) for slot, addr in native.addresses.items()}
         self.map_table: ctypes.Array[ctypes.c_uint64] | None = None
         self.refresh_maps()
@@ -179,7 +187,7 @@ class _Binding:
         rt = self.rt
         maps = getattr(rt, "maps", {})
         own = getattr(rt, "_python_helpers", {})
-        if LOOKUP_HELPER in own or UPDATE_HELPER in own or not maps:
+        if LOOKUP_HELPER in own or UPDATE_HELPER in own or DELETE_HELPER in own or not maps:
             self.env[EnvSlot.NMAPS] = 0
             return
         table = (U64 * (max(maps) + 1))()
@@ -190,6 +198,16 @@ class _Binding:
         self.map_table = table  # the old table stays alive until the Env points at the new one
         self.env[EnvSlot.MAPS] = ctypes.addressof(table)
         self.env[EnvSlot.NMAPS] = len(table)
+
+    def misc_words(self) -> None:
+        """Point ``env[CLOCK_FN]`` / ``env[RANDOM]`` at the runtime's clock and generator as they
+        are now (0 when native code must ask Python); called on entry and after every helper."""
+        rt = self.rt
+        if self.native_clock:
+            self.args[EnvSlot.CLOCK_FN] = clock_address(rt.clock)
+        if self.native_random and rt.random is not self.random:
+            self.random = rt.random
+            self.args[EnvSlot.RANDOM] = random_state_address(rt.random)
 
     def cpu_word(self) -> int:
         """What ``env[CPU]`` holds: the runtime's cpu, or FALLBACK when native code must not
@@ -246,6 +264,8 @@ class _Binding:
                 elif hid == UPDATE_HELPER and not result:
                     self._fill_element(r1, r2)
             self.args[EnvSlot.CPU] = self.cpu_word()  # a Python helper may have moved the cpu
+            if self.native_clock or self.native_random:
+                self.misc_words()
             self.table.validate()
             self.args[EnvSlot.GEN] += 1
             return result
@@ -297,6 +317,7 @@ class _Binding:
         args[EnvSlot.GEN] += 1
         args[A:A + 7] = memoryview(struct.pack("<7Q", r1 & M64, 0, 0, 0, 0, 0, max(times, 0))).cast("Q")
         args[EnvSlot.CPU] = self.cpu_word()
+        self.misc_words()
         if self.ctx_hot:
             self.prefill_ctx()
         r0 = self._repeat(ctypes.c_void_p(self.env_address))
@@ -348,9 +369,12 @@ class _Binding:
 
         cpu_slot, cpu_word, rt = EnvSlot.CPU, self.cpu_word, self.rt
         last_cpu = [args[cpu_slot], rt.cpu]  # (word, rt.cpu it was made from)
+        misc = self.misc_words if self.native_clock or self.native_random else None
 
         def run(r1: int, r2: int, r3: int, r4: int, r5: int, d: int) -> int:
             validate()
+            if misc is not None:
+                misc()
             if rt.cpu is not last_cpu[1]:
                 last_cpu[1] = rt.cpu
                 args[cpu_slot] = cpu_word()

@@ -2,8 +2,11 @@
 :class:`~pybpf.vm.maps.native_index.NativeIndex` (plain HASH and ARRAY), without calling Python:
 ``bpf_map_lookup_elem`` (also PERCPU_ARRAY, for ``env[CPU]``), ``bpf_map_update_elem`` of an
 element that exists (flags ANY or EXIST; a new key, NOEXIST and read-only values are left to
-Python), and ``bpf_get_smp_processor_id`` (``env[CPU]``, which Python keeps equal to the
-runtime's ``cpu``).
+Python), ``bpf_map_delete_elem`` when it changes nothing (a HASH key that is not there:
+-ENOENT; any ARRAY key: -EINVAL, as the Python maps answer; deleting a present key is left to
+Python, which owns the elements), and ``bpf_get_smp_processor_id`` (``env[CPU]``, which Python
+keeps equal to the runtime's ``cpu``). ``bpf_ktime_get_ns`` and ``bpf_get_prandom_u32`` are in
+:mod:`.fastmisc`.
 
 ``u64 bpf_map_lookup_fast(env, r1, r2)`` returns the value address (or 0 for a miss) exactly as
 the Python helper would, or :data:`FALLBACK` when it cannot tell (not a map pointer, a map
@@ -22,19 +25,24 @@ from llvmlite import ir
 from ..maps.base import MAP_TAG
 from ..maps.native_index import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, IndexKind
 from .abi import ENTRY_WORDS, EnvSlot
+from .fastmisc import KTIME_HELPER, PRANDOM_HELPER, emit_ktime, emit_prandom
 
 __all__ = ["FALLBACK", "LOOKUP_SYMBOL", "UPDATE_SYMBOL", "LOOKUP_HELPER", "UPDATE_HELPER", "FAST_HELPERS",
            "SMP_PROCESSOR_ID_HELPER",
            "FastHelpers", "emit_lookup", "emit_update"]
 
-#: bpf_map_lookup_elem, bpf_map_update_elem
+#: bpf_map_lookup_elem, bpf_map_update_elem, bpf_map_delete_elem
 LOOKUP_HELPER = 1
 UPDATE_HELPER = 2
+DELETE_HELPER = 3
 #: bpf_get_smp_processor_id: env[CPU] unless that is FALLBACK
 SMP_PROCESSOR_ID_HELPER = 8
 UPDATE_SYMBOL = "bpf_map_update_fast"
+DELETE_SYMBOL = "bpf_map_delete_fast"
 #: the helper ids with a native fast path
-FAST_HELPERS = frozenset({LOOKUP_HELPER, UPDATE_HELPER, SMP_PROCESSOR_ID_HELPER})
+FAST_HELPERS = frozenset({LOOKUP_HELPER, UPDATE_HELPER, DELETE_HELPER, SMP_PROCESSOR_ID_HELPER, KTIME_HELPER,
+                          PRANDOM_HELPER})
+ENOENT, EINVAL = 2, 22
 #: "ask Python": never a VM address (region ids are far below 2**32 - 1)
 FALLBACK = (1 << 64) - 1
 LOOKUP_SYMBOL = "bpf_map_lookup_fast"
@@ -222,6 +230,31 @@ def emit_update(module: ir.Module, lookup: ir.Function) -> ir.Function:
     return fn
 
 
+def emit_delete(module: ir.Module, lookup: ir.Function) -> ir.Function:
+    """Add ``u64 bpf_map_delete_fast(env, r1, r2)``: -ENOENT for a HASH key that is not there,
+    -EINVAL for an ARRAY or PERCPU_ARRAY key, else FALLBACK (see the module docstring)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [P8, I64, I64]), DELETE_SYMBOL)
+    fn.linkage = "internal"
+    env_arg, r1, r2 = fn.args
+    blk = {n: fn.append_basic_block(n) for n in ("entry", "known", "hash", "array", "fallback")}
+    b = ir.IRBuilder(blk["entry"])
+    addr = b.call(lookup, [env_arg, r1, r2])  # FALLBACK unless r1 is an indexed map and the key readable
+    b.cbranch(b.icmp_unsigned("==", addr, _c(FALLBACK)), blk["fallback"], blk["known"])
+    b.position_at_end(blk["fallback"])
+    b.ret(_c(FALLBACK))
+    b.position_at_end(blk["known"])
+    env = b.bitcast(env_arg, P64)
+    maps = b.inttoptr(b.load(b.gep(env, [_c(int(EnvSlot.MAPS))])), P64)
+    hdr = b.inttoptr(b.load(b.gep(maps, [b.and_(r1, _c(0xFFFFFFFF))])), P64)
+    kind = b.load(hdr)
+    b.cbranch(b.icmp_unsigned("==", kind, _c(IndexKind.HASH)), blk["hash"], blk["array"])
+    b.position_at_end(blk["hash"])
+    b.ret(b.select(b.icmp_unsigned("==", addr, _c(0)), _c(-ENOENT), _c(FALLBACK)))
+    b.position_at_end(blk["array"])
+    b.ret(_c(-EINVAL))
+    return fn
+
+
 class FastHelpers:
     """The fast paths of one module, emitted on first use, and the calls to them."""
 
@@ -229,6 +262,9 @@ class FastHelpers:
         self.module = module
         self.lookup: ir.Function | None = None
         self.update: ir.Function | None = None
+        self.delete: ir.Function | None = None
+        self.ktime: ir.Function | None = None
+        self.prandom: ir.Function | None = None
 
     def call(self, f: Any, pc: int, hid: int, args: list[ir.Value]) -> ir.Value:
         """Helper ``hid`` (in :data:`FAST_HELPERS`) at slot ``pc`` of the function being lowered
@@ -242,6 +278,18 @@ class FastHelpers:
             if self.update is None:
                 self.update = emit_update(self.module, self.lookup)
             fast = b.call(self.update, [f.fn.args[0], *args[:4]])
+        elif hid == DELETE_HELPER:
+            if self.delete is None:
+                self.delete = emit_delete(self.module, self.lookup)
+            fast = b.call(self.delete, [f.fn.args[0], *args[:2]])
+        elif hid == KTIME_HELPER:
+            if self.ktime is None:
+                self.ktime = emit_ktime(self.module)
+            fast = b.call(self.ktime, [f.fn.args[0]])
+        elif hid == PRANDOM_HELPER:
+            if self.prandom is None:
+                self.prandom = emit_prandom(self.module)
+            fast = b.call(self.prandom, [f.fn.args[0]])
         else:
             fast = b.call(self.lookup, [f.fn.args[0], args[0], args[1]])
         fast_end = b.block
