@@ -30,7 +30,7 @@ PROGS_LOAD = Path(__file__).parent / "progs_load"
 #: differential programs the kernel accepts (the rest are disassembler fixtures that misuse
 #: their context on purpose, or lack a license for GPL helpers; see test_rejected_fixtures)
 LOADABLE_DIFF = {
-    "alu32", "callback", "global_data", "jmp32", "ld_abs", "license", "maps_btf", "maps_legacy",
+    "alu32", "callback", "global_data", "jmp32", "kfunc_rcu", "ld_abs", "license", "maps_btf", "maps_legacy",
     "memcpy", "ringbuf", "sext_loads", "stack", "subprogs", "switch", "tail_call", "xdp_parse",
 }
 #: differential programs the ELF reader cannot read yet (weak kfunc as a value, inline asm
