@@ -109,3 +109,18 @@ def test_kfunc_call_by_raw_btf_id_says_how_to_keep_names() -> None:
     with pytest.raises(VMError, match="kfunc call to kernel BTF id 1234, which names no kfunc the VM knows"):
         prog.run()
 
+
+
+def test_kconfig_externs_take_the_given_values() -> None:
+    """__kconfig externs: overrides over the running kernel's configuration, as pybpf.load does;
+    LINUX_KERNEL_VERSION computed; a missing __weak one is 0."""
+    from pybpf.cc import compile as cc_compile
+    from pybpf.loader.kconfig import kernel_version_code
+
+    obj = cc_compile(Path(__file__).parent.parent / "kernel" / "progs_load" / "ksyms.bpf.c")
+    with vm.load(obj, ksyms={"do_unlinkat": 0x1234}, kconfig={"CONFIG_HZ": 300, "CONFIG_BPF_SYSCALL": True}) as coll:
+        assert coll.programs["read_ksyms"].test_run(ctx=b"").retval == 0
+        g = coll.globals
+        assert g is not None
+        assert (g["unlinkat_addr"], g["hz"], g["bpf_syscall"], g["absent"]) == (0x1234, 300, 1, 0)
+        assert g["kernel_version"] == kernel_version_code()

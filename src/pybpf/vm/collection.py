@@ -79,15 +79,17 @@ class VMCollection(CollectionBase["VMProgram", "VMMap"]):
 def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed: int | None = None,
          task: TaskContext | None = None, memory_capacity: int = DEFAULT_CAPACITY,
          log_trace: bool = True, tier: str | None = None,
-         ksyms: Mapping[str, int | bytes] | None = None) -> VMCollection:
+         ksyms: Mapping[str, int | bytes] | None = None,
+         kconfig: Mapping[str, object] | None = None) -> VMCollection:
     """Load an eBPF object (path, bytes or :class:`~pybpf.spec.ObjectSpec`) into a new VM.
 
     ``btf``: what CO-RE relocates against (default: the kernel's BTF when readable, else the
     object's own); ``ncpus``: CPUs of per-CPU maps; ``seed``: for ``get_prandom_u32``;
     ``task``: the current task helpers report; ``tier``: "interpreter", "jit" or "auto" (default:
     the process default, see :mod:`pybpf.vm.jit`); ``ksyms``: kernel symbols (``__ksym``
-    externs) by name, their bytes or an address (see :meth:`VMCollection.register_ksym`). Set
-    ``.rodata`` values on the spec first.
+    externs) by name, their bytes or an address (see :meth:`VMCollection.register_ksym`);
+    ``kconfig``: ``__kconfig`` values over the running kernel's configuration (as
+    :func:`pybpf.load` takes them). Set ``.rodata`` values on the spec first.
 
     >>> with pybpf.vm.load("counter.bpf.o") as obj:               # doctest: +SKIP
     ...     obj.programs["count"].test_run(data=bytes(64)).retval
@@ -95,7 +97,7 @@ def load(path_or_spec: Loadable, *, btf: BTF | None = None, ncpus: int = 1, seed
     spec = as_spec(path_or_spec)
     rt = Runtime(ncpus=ncpus, memory=Memory(memory_capacity), seed=seed, task=task, log_trace=log_trace)
     rt.tier = tier
-    maps = create_maps(rt, spec)
+    maps = create_maps(rt, spec, kconfig=kconfig)
     programs = load_programs(rt, spec, maps, btf=btf)
     coll = VMCollection(rt, programs, maps, spec=spec)
     for name, value in (ksyms or {}).items():

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..enums import MapFlags
 from ..errors import BPFError, BTFError
+from ..loader.kconfig import fill_kconfig
 from ..loader.ksyms import ResolvedKsym
 from ..loader.relocate import RelocationContext, relocate
 from ..spec import ExternKind, ObjectSpec
@@ -15,6 +16,8 @@ from .program import VMProgram
 from .runtime import Runtime
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..btf import BTF
     from ..spec import MapSpec
     from .maps import VMMap
@@ -56,10 +59,17 @@ def _make_map(rt: Runtime, ms: MapSpec, spec: ObjectSpec) -> VMMap:
     return m
 
 
-def create_maps(rt: Runtime, spec: ObjectSpec) -> dict[str, VMMap]:
-    """Every map of ``spec`` as a VM map (global data written; slots naming programs left for later)."""
+def create_maps(rt: Runtime, spec: ObjectSpec, *, kconfig: Mapping[str, object] | None = None) -> dict[str, VMMap]:
+    """Every map of ``spec`` as a VM map (global data written; slots naming programs left for later).
+
+    ``__kconfig`` externs get the running kernel's configuration, as the kernel loader gives
+    them, overridden by ``kconfig`` (a machine without one needs every strong extern there)."""
     maps: dict[str, VMMap] = {}
     for name, ms in spec.maps.items():
+        if ms.section == ".kconfig":
+            if spec.btf is None:
+                raise BPFError("the object has __kconfig externs but no BTF; compile it with -g")
+            ms = fill_kconfig(ms, spec.externs, spec.btf, overrides=kconfig)
         maps[name] = _make_map(rt, ms, spec)
     for name, ms in spec.maps.items():
         for key, value in ms.contents.items():
