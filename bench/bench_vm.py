@@ -1,7 +1,8 @@
 """ns per instruction: pybpf.vm's interpreter (and JIT tier) against the kernel's JIT, same run.
 
 Run (root for the kernel column): .venv/bin/python bench/bench_vm.py [REPEAT]
-Goal (issue 7): interpreter at least 30 million instructions/s; the ratio is reported as is.
+Goal (issue 7): interpreter at least 30 million instructions/s (checked per program and over
+all three); the ratio is reported as is.
 
 Programs (bench/c/vm_bench.bpf.c), each run with BPF_PROG_TEST_RUN(repeat=N) in the kernel and
 ``VMProgram.test_run(repeat=N)`` in the VM on the same input:
@@ -10,7 +11,9 @@ Programs (bench/c/vm_bench.bpf.c), each run with BPF_PROG_TEST_RUN(repeat=N) in 
 - count:     a hash-map counter (lookup, atomic add / update)
 The executed-instruction count comes from the VM's counting mode, taken after a first run (count's
 first run inserts its key; the timed runs find it); both backends run the same instructions, so
-ns/insn = mean run time / count.
+ns/insn = mean run time / count. VM runs are timed as the thread's CPU time over batches of
+runs (the fastest of five batches counts): the kernel's timer leaves out the time it was
+rescheduled, and on a shared machine wall time mostly measures the other tasks.
 """
 
 from __future__ import annotations
@@ -18,9 +21,22 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 HERE = Path(__file__).parent
+BATCHES = 5
+
+
+def cpu_ns_per_run(run: Callable[..., Any], runs: int, batches: int = BATCHES) -> float:
+    """The thread's CPU time per run of ``run(repeat=runs)``, fastest of ``batches`` batches."""
+    best = float("inf")
+    for _ in range(batches):
+        start = time.thread_time_ns()
+        run(repeat=runs)
+        best = min(best, (time.thread_time_ns() - start) / runs)
+    return best
 
 
 def _packet(size: int = 1500) -> bytes:
@@ -54,19 +70,21 @@ def main() -> None:
     print(f"{'program':<10} {'insns/run':>9} {'interp ns/insn':>14} {'interp Minsn/s':>14} {'jit ns/insn':>12} "
           f"{'kernel ns/insn':>15} {'interp/kernel':>14} {'jit/kernel':>11}")
     total_insns = total_vm_ns = 0.0
+    slowest = float("inf")
     for name in ("hash_loop", "parse", "count"):
         vprog = vm.programs[name]
         vprog.test_run(packet)  # compile; count's first run inserts its key, later runs take the lookup path
         insns = vprog.count_instructions(packet)  # what every timed run executes
-        vm_ns = min(vprog.test_run(packet, repeat=max(repeat // 10, 1)).duration_ns for _ in range(3))
+        vm_ns = cpu_ns_per_run(lambda repeat: vprog.test_run(packet, repeat=repeat), repeat * 10)
         total_insns += insns
         total_vm_ns += vm_ns
         vm_per = vm_ns / insns
+        slowest = min(slowest, 1e3 / vm_per)
         jit_per = None
         if jit_vm is not None:
             jprog = jit_vm.programs[name]
             assert jprog.test_run(packet).retval == vprog.test_run(packet).retval, name
-            j_ns = min(jprog.test_run(packet, repeat=repeat * 10).duration_ns for _ in range(3))
+            j_ns = cpu_ns_per_run(lambda repeat: jprog.test_run(packet, repeat=repeat), repeat * 100)
             jit_per = max(j_ns, 1) / insns
         jcol = f"{jit_per:12.3f}" if jit_per is not None else f"{'-':>12}"
         if kernel is not None:
@@ -82,6 +100,8 @@ def main() -> None:
     overall = total_insns / total_vm_ns * 1e3
     verdict = "meets" if overall >= 30 else "MISSES"
     print(f"interpreter overall: {overall:.1f} million instructions/s ({verdict} the 30M goal)")
+    verdict = "meets" if slowest >= 30 else "MISSES"
+    print(f"interpreter, slowest program: {slowest:.1f} million instructions/s ({verdict} the 30M goal)")
     vm.close()
     if jit_vm is not None:
         jit_vm.close()

@@ -16,8 +16,8 @@ Python, so the ``jit`` column includes the cost of entering the program from Pyt
 (printed first, for an empty program); ``jit-loop`` runs the repeat loop in native code
 (``pybpf.vm.jit.test_run_native``), like the kernel's test run, and ``loop/kernel`` is the ratio
 the 1.5x goal is about. The native loop and the kernel are timed in batches taken in turns (so
-both see the same machine load), and the fastest batch of each counts; the native loop counts
-the thread's CPU time, as the kernel's timer leaves out the time it was rescheduled.
+both see the same machine load), and the fastest batch of each counts. Every VM figure is the
+thread's CPU time (fastest batch), as the kernel's timer leaves out the time it was rescheduled.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from bench_vm import _packet  # noqa: E402 - the same 1,500-byte packet
+from bench_vm import _packet, cpu_ns_per_run  # noqa: E402 - the same packet and timing
 
 
 #: batches of the native loop and of the kernel's test run (the fastest counts)
@@ -59,7 +59,7 @@ def main() -> None:
         empty = pybpf.vm.program_from_instructions(assemble("r0 = 2\nexit"), pybpf.enums.ProgramType.XDP)
         empty.test_run(packet)
         assert tier_of(empty) == Tier.JIT
-        entry_ns = _best(lambda: empty.test_run(packet, repeat=repeat).duration_ns)
+        entry_ns = cpu_ns_per_run(lambda repeat: empty.test_run(packet, repeat=repeat), repeat)
     print(f"entering a JIT-compiled program from Python: {entry_ns:.0f} ns per run")
     print(f"{'program':<10} {'insns/run':>9} {'interp ns/insn':>15} {'jit ns/insn':>12} {'jit-loop':>9} "
           f"{'kernel ns/insn':>15} {'jit/kernel':>11} {'loop/kernel':>12} {'interp/jit':>11}")
@@ -68,8 +68,8 @@ def main() -> None:
         assert iprog.test_run(packet).retval == jprog.test_run(packet).retval, name
         insns = iprog.count_instructions(packet)  # after a first run: what every timed run executes
         assert tier_of(jprog) == Tier.JIT, name
-        i_ns = _best(lambda: iprog.test_run(packet, repeat=max(repeat // 100, 1)).duration_ns)
-        j_ns = _best(lambda: jprog.test_run(packet, repeat=repeat).duration_ns)
+        i_ns = cpu_ns_per_run(lambda repeat: iprog.test_run(packet, repeat=repeat), max(repeat // 10, 1))
+        j_ns = cpu_ns_per_run(lambda repeat: jprog.test_run(packet, repeat=repeat), repeat)
         if kernel is None:
             l_ns = _best(lambda: test_run_native(jprog, packet, repeat=repeat * 10).duration_ns, NATIVE_BATCHES)
             kcol, ratio, lratio = f"{'(needs root)':>15}", f"{'-':>11}", f"{'-':>12}"
