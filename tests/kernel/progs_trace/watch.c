@@ -1,6 +1,7 @@
 /* Test binary for watchpoints: maps a page at a fixed address (as bpftrace's own test program
  * does) so the address is known before it runs, then writes the first word argv[1] times and
- * reads it once. With a second argument it first waits for a byte on stdin (for tracing by pid). */
+ * reads it once. With a second argument it first waits for a byte on stdin (for tracing by pid);
+ * with "func" as second argument it increments a malloc'd counter through increment() instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -8,8 +9,21 @@
 
 #define WATCHED ((void *)0x10000000)
 
+/* For watchpoint:increment+arg1: the address is the one increment() is given. */
+__attribute__((noinline)) void increment(__attribute__((unused)) int unused, int *i) { (*i)++; }
+
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 3;
+    if (argc > 2 && argv[2][0] == 'f') {  /* "func": n calls of increment, and n writes after each */
+        int *i = malloc(sizeof(int));
+        *i = 0;
+        for (int k = 0; k < n; k++) {
+            increment(0, i);
+            (*i)++;
+        }
+        printf("counted to %d\n", *i);
+        return 0;
+    }
     volatile long *p = mmap(WATCHED, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (p == MAP_FAILED) {
         perror("mmap");

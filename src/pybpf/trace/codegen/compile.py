@@ -11,13 +11,14 @@ from llvmlite import ir
 from ...enums import MapType
 from ..ast import ProbeType
 from ..semantic import Env, TypedProgram, analyse
+from ..semantic.model import EventKind
 from . import btfmaps as B
 from . import maps as M
 from .debuginfo import add_debug_info
 from .helpers import I8, I32, PTR
 from .irgen import ProbeGen, Unit
 from .object import emit_object, load_spec
-from .probes import program_name, section
+from .probes import emit_watch_setup, program_name, section
 from .result import CompiledScript, ProbeAttach
 
 log = logging.getLogger("pybpf.trace.codegen")
@@ -76,6 +77,9 @@ def compile_typed(tp: TypedProgram, *, cpid: int = 0) -> CompiledScript:
             fn = ir.Function(module, fnty, name)
             fn.section = section(ap)
             ProbeGen(unit, info, attach, fn).generate()
+            if attach.watch_setup_program:
+                watch = next(ev for ev in tp.events if ev.kind is EventKind.WATCH and ev.node_id == ap.node_id)
+                emit_watch_setup(unit, attach, watch)
     scratch.value_size = unit.scratch_size
     add_debug_info(module, maps=defs)
     lic = ir.GlobalVariable(module, ir.ArrayType(I8, 4), "_license")

@@ -15,7 +15,9 @@ from ..ast import AttachPoint, ProbeType as P
 from .irgen import CodegenError
 
 if TYPE_CHECKING:
-    from .irgen import ProbeGen
+    from ..semantic.model import EventLayout
+    from .irgen import ProbeGen, Unit
+    from .result import ProbeAttach
 
 #: x86-64 ``struct pt_regs`` member offsets
 PT_REGS = {
@@ -142,3 +144,31 @@ def usdt_arg(g: ProbeGen, n: int) -> ir.Value:
         return regval
     narrow = g.b.trunc(regval, ir.IntType(8 * spec.size))
     return g.b.sext(narrow, i64) if spec.signed else g.b.zext(narrow, i64)
+
+
+#: signal a synchronous watchpoint stops the traced process with until its watchpoint is set
+SIGSTOP = 19
+
+
+def emit_watch_setup(unit: Unit, attach: ProbeAttach, event: EventLayout) -> None:
+    """The uprobe program of ``watchpoint:FUNC+argN``: on each call of FUNC it sends ``event``
+    (the u64 in argN's register) to the runtime, which sets the watchpoint; a synchronous
+    ``watchpoint`` also stops the process (SIGSTOP) so that nothing is missed before the runtime
+    has set it and continued the process, as bpftrace does."""
+    from . import maps as M
+    from .helpers import I32, I64, PTR, Helper, call
+
+    fn = ir.Function(unit.module, ir.FunctionType(I32, [PTR]), attach.watch_setup_program)
+    fn.section = "uprobe"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    record = b.alloca(ir.ArrayType(I64, 2), name="watch")
+    reg = ARG_REGS[attach.attach_point.offset or 0]
+    slot = b.bitcast(b.gep(fn.args[0], [ir.Constant(I64, PT_REGS[reg])]), I64.as_pointer())
+    zero = ir.Constant(I32, 0)
+    b.store(ir.Constant(I64, event.id), b.gep(record, [zero, zero]))
+    b.store(b.load(slot, align=8), b.gep(record, [zero, ir.Constant(I32, 1)]))
+    call(b, Helper.RINGBUF_OUTPUT, unit.map_global(M.RINGBUF_NAME), b.bitcast(record, PTR),
+         ir.Constant(I64, 16), ir.Constant(I64, 0))
+    if attach.kind is P.WATCHPOINT:
+        call(b, Helper.SEND_SIGNAL, ir.Constant(I64, SIGSTOP))
+    b.ret(ir.Constant(I32, 0))

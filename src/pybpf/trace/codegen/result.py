@@ -45,6 +45,14 @@ class ProbeAttach:
         """Tracepoint/function/event name (``attach_point.func``)."""
         return self.attach_point.func
 
+    @property
+    def watch_setup_program(self) -> str:
+        """``watchpoint:FUNC+argN``: the uprobe program on FUNC that sends argN's address to the
+        runtime (which then sets the watchpoint); empty for every other probe."""
+        ap = self.attach_point
+        watching = self.kind in (ProbeType.WATCHPOINT, ProbeType.ASYNCWATCHPOINT) and bool(ap.func)
+        return f"ws{self.index}" if watching else ""
+
 
 @dataclass(frozen=True)
 class MapBinding:

@@ -18,6 +18,7 @@ under ``-f json``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -84,6 +85,8 @@ class EventHandler:
     read_map: Callable[[str], MapData]
     clear_map: Callable[[str], None]
     zero_map: Callable[[str], None]
+    #: watchpoint:FUNC+argN: set the watchpoint at the address a WATCH record carries
+    watch: Callable[[EventLayout, list[Any]], None] | None = None
     exit_requested: bool = False
     _table: dict[EventKind, Callable[[EventLayout, list[Any]], None]] = field(init=False, repr=False)
 
@@ -104,6 +107,7 @@ class EventHandler:
             EventKind.SYSTEM: self._system,
             EventKind.CLEAR: lambda ev, args: self.clear_map(ev.map),
             EventKind.ZERO: lambda ev, args: self.zero_map(ev.map),
+            EventKind.WATCH: lambda ev, args: self.watch(ev, args) if self.watch is not None else None,
         }
 
     def __call__(self, raw: bytes) -> None:
@@ -235,13 +239,17 @@ def _counter(prog: Any, point: A.AttachPoint) -> Any:
     return perf_event(prog, period=point.freq or default, event=enum[config])
 
 
-def _watchpoint(prog: Any, point: A.AttachPoint, pid: int | None) -> Any:
+def _watchpoint(prog: Any, point: A.AttachPoint, pid: int | None, address: int | None = None) -> Any:
     """watchpoint:ADDR:LEN:MODE: a user address of the traced process (-p/-c), else a kernel address."""
     from ...link.breakpoint import watchpoint
     try:
-        return watchpoint(prog, point.address or 0, point.length, access=point.mode, pid=pid)
+        return watchpoint(prog, point.address or 0 if address is None else address, point.length,
+                          access=point.mode, pid=pid)
     except ValueError as e:
         raise TraceRuntimeError(f"{point.raw}: {e}") from None
+
+
+_WATCHPOINTS = frozenset({P.WATCHPOINT, P.ASYNCWATCHPOINT})
 
 
 def _run_iterators(links: Sequence[Any], drain: Callable[[], None]) -> bool:
@@ -331,6 +339,7 @@ class PausedCommand:
         with os.fdopen(ready_r, "rb") as ready:
             ready.read(1)
         self.pid = self.proc.pid
+        self.path = path  # the binary it becomes (uprobes set before release name it)
         self.released = False
 
     def release(self) -> None:
@@ -387,6 +396,8 @@ class Session:
         self._live: dict[str, LiveMap] = {}
         self._stacks: dict[str, Any] = {}
         self._lost_map: LiveMap | None = None
+        self._watch_links: list[Any] = []  # watchpoints set by watchpoint:FUNC+argN as addresses arrive
+        self._watched: set[tuple[int, int]] = set()
 
     # -- maps ---------------------------------------------------------------------------
 
@@ -435,7 +446,7 @@ class Session:
             if lost_map:
                 self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
             handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
-                                   self._clear, self._zero)
+                                   self._clear, self._zero, watch=lambda ev, args: self._watch(coll, ev, args))
             reader = (RingBuffer(coll.maps[self.script.ringbuf_map], handler.batch, batch=True)
                       if self.script.ringbuf_map else None)
             try:
@@ -474,6 +485,43 @@ class Session:
         largest = record_span(max((ev.size for ev in self.script.events), default=8))
         return int(coll.maps[self.script.ringbuf_map].max_entries) // (4 * largest)
 
+    def _attach_watchpoint(self, coll: Any, probe: ProbeAttach) -> Any:
+        """An address watchpoint (in the traced process, or the kernel without one); for
+        FUNC+argN, the uprobe on FUNC that reports the address to watch."""
+        from ... import link
+        pid = self._target_pid()
+        if not probe.watch_setup_program:
+            return _watchpoint(coll.programs[probe.program_name], probe.attach_point, pid)
+        if pid is None:
+            raise TraceRuntimeError(f"{probe.name} watches an address of a process: give -p PID or -c CMD")
+        binary = self.child.path if self.child is not None and self.options.pid is None else f"/proc/{pid}/exe"
+        return link.uprobe(coll.programs[probe.watch_setup_program], binary, probe.func, pid=pid)
+
+    def _target_pid(self) -> int | None:
+        """The traced process: -p PID, or the command of -c."""
+        if self.options.pid is not None:
+            return self.options.pid
+        return self.child.pid if self.child is not None else None
+
+    def _watch(self, coll: Any, ev: EventLayout, args: list[Any]) -> None:
+        """watchpoint:FUNC+argN was called with ``args[0]`` in argN: watch that address (once per
+        probe and address), then continue the process the synchronous form stopped."""
+        probe = next(p for p in self.script.probes if p.attach_point.node_id == ev.node_id)
+        address, pid = int(args[0]), self._target_pid()
+        try:
+            if (probe.index, address) not in self._watched:
+                self._watched.add((probe.index, address))
+                self._watch_links.append(_watchpoint(coll.programs[probe.program_name], probe.attach_point, pid,
+                                                     address))
+        except OSError as e:
+            if e.errno != errno.ESRCH:
+                raise
+            log.debug("%s: the process exited before its watchpoint was set", probe.name)  # asyncwatchpoint
+        finally:
+            if probe.kind is P.WATCHPOINT and pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
             return True
@@ -493,6 +541,9 @@ class Session:
                     attach = attachers.get(probe.kind)
                     if attach is None:
                         raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
+                    if probe.kind in _WATCHPOINTS:
+                        links.append(self._attach_watchpoint(coll, probe))
+                        continue
                     links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
                 for probe in self.script.begin:
                     run_special(coll.programs[probe.program_name])
@@ -520,7 +571,7 @@ class Session:
                     else:
                         interrupted.wait(interval)
             finally:
-                for ln in links:
+                for ln in links + self._watch_links:
                     ln.close()
             self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
             handler.exit_requested = False

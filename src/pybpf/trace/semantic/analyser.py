@@ -22,7 +22,7 @@ from ..types import (
 from . import btftypes
 from .builtins import BUILTINS as _BUILTINS
 from .context import USER_PROBES, ContextBuilder, check_builtin
-from .model import Env, FieldBase, FieldInfo, MapInfo, ProbeInfo, TypedProgram
+from .model import Env, EventKind, FieldBase, FieldInfo, MapInfo, ProbeInfo, TypedProgram
 
 _COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE, BinaryOp.EQ, BinaryOp.NE})
 _LOGICAL = frozenset({BinaryOp.LAND, BinaryOp.LOR})
@@ -60,7 +60,19 @@ class Analyser:
             self.tp.call_events.clear()
             for info in self.tp.probes:
                 self._probe(info)
+        self._watch_events()
         return self.tp
+
+    def _watch_events(self) -> None:
+        """A ``watchpoint:FUNC+argN`` sends the address it finds in argN (a u64) to the runtime,
+        which then sets the watchpoint: one event per such attach point, keyed by its node id."""
+        from .events import layout
+
+        for info in self.tp.probes:
+            for ap in info.attach_points:
+                if ap.provider in (P.WATCHPOINT, P.ASYNCWATCHPOINT) and ap.func:
+                    self.tp.events.append(layout(len(self.tp.events), EventKind.WATCH, [IntType(64, False)],
+                                                 node_id=ap.node_id))
 
     def _config(self) -> None:
         if self.program.config is None:

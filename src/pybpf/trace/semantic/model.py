@@ -148,6 +148,7 @@ class EventKind(enum.StrEnum):
     SYSTEM = "system"
     CLEAR = "clear"
     ZERO = "zero"
+    WATCH = "watch"          # watchpoint:FUNC+argN: the address to watch (node_id: the attach point)
 
 
 @dataclass(frozen=True)
