@@ -13,7 +13,6 @@ import pytest
 
 import pybpf
 import pybpf.vm as vm
-from pybpf import _sys
 from pybpf.cc import compile as cc_compile
 from pybpf.vm.contexts import current_task
 
@@ -25,9 +24,7 @@ PROG = Path(__file__).parent.parent / "unit" / "progs_vm" / "current_task.bpf.c"
 def test_current_task_matches_the_kernel() -> None:
     obj = cc_compile(PROG)
     with pybpf.load(obj) as kernel:
-        # a raw tracepoint test run takes only ctx (repeat, data and ctx_out must be 0)
-        k_ret = _sys.prog_test_run(kernel.programs["current_task"].fd, ctx=bytes(8), repeat=0,
-                                   ctx_out_size=0).retval
+        k_ret = kernel.programs["current_task"].test_run(ctx=bytes(8)).retval
         k_seen = dict(kernel.globals["seen"])  # type: ignore[call-overload]
     tid, tgid = threading.get_native_id(), os.getpid()
     with open(f"/proc/self/task/{tid}/comm", "rb") as f:
