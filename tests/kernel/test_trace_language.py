@@ -221,3 +221,21 @@ def test_uprobe_args_after_structs_passed_by_value(args_bin: Path) -> None:
     assert ["x=3", "y=4"] == [line for line in r.stdout.splitlines() if line[:2] in ("x=", "y=")]
     refused = _run(f"uprobe:{args_bin}:after_struct {{ print(args.p); }}")
     assert "argument 'p' of after_struct (struct pair) is not readable" in refused.stderr
+
+
+def test_watchpoint_on_the_address_a_function_is_given(watch_bin: Path) -> None:
+    # the process is stopped at the first call of increment() until the watchpoint on *arg1 is set:
+    # 3 writes in increment() and 3 in main() are all seen (bpftrace 0.17 prints the same)
+    r = _run('watchpoint:increment+arg1:4:w { printf("hit %s\\n", comm); @hits = count(); }',
+             "-c", f"{watch_bin} 3 func")
+    assert r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    assert "counted to 6" in lines
+    assert lines.count("hit trwatch") == 6
+    assert lines[-1] == "@hits: 6"
+
+
+def test_watchpoint_on_a_function_argument_needs_a_process() -> None:
+    r = _run('watchpoint:increment+arg1:4:w { printf("hit\\n"); }')
+    assert r.returncode != 0
+    assert "give -p PID or -c CMD" in r.stderr

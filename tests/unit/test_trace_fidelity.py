@@ -70,3 +70,17 @@ def test_iterator_programs_return_at_the_end_of_iteration_call() -> None:
     # the object pointer after meta is checked before anything is printed
     first_load = next(line for line in text.splitlines() if "+ 8)" in line and "*(u64 *)" in line)
     assert text.index(first_load) < text.index("bpf_ringbuf_reserve")
+
+
+def test_watchpoint_on_a_function_argument_compiles_a_reporting_uprobe() -> None:
+    from test_trace_codegen import compile_
+
+    for provider, stops in (("watchpoint", True), ("asyncwatchpoint", False)):
+        cs = compile_(f'{provider}:increment+arg1:4:w {{ printf("hit\\\\n"); }}')
+        probe = cs.probes[0]
+        assert probe.name == f"{provider}:increment+arg1:4:w" and probe.watch_setup_program == "ws0"
+        setup = cs.object_spec.programs["ws0"]
+        assert setup.section == "uprobe"
+        text = cs.disassembly().split("ws0 (uprobe):")[1]
+        assert "+ 104)" in text  # arg1: rsi in struct pt_regs
+        assert ("call bpf_send_signal" in text) is stops
