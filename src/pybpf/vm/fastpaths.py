@@ -15,6 +15,7 @@ each giving exactly the general path's result:
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Callable
 
 from .maps.base import MAP_TAG
@@ -64,18 +65,21 @@ def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int
     the helper itself, for everything the shortcut does not cover), or None when there is no
     shortcut (not a map helper, ``ptr`` not the address of one of the runtime's maps, ...)."""
     m = rt.maps.get(ptr & OFFSET_MASK) if ptr >> 60 == MAP_TAG >> 60 else None
-    if hid not in MAP_HELPERS or m is None or m.address != ptr or getattr(m.kind, "fd_target", False):
+    if (hid not in MAP_HELPERS or m is None or m.address != ptr or getattr(m.kind, "fd_target", False)
+            or m.key_size <= 0 or m.value_size <= 0):
         return None
     mem = rt.memory
     bufs, rlen, top, maps = mem.bufs, mem.rlen, mem.top, rt.maps
-    handle, ptr, ks, vs = m.address & OFFSET_MASK, m.address, m.key_size, m.value_size
+    handle, ks, vs = ptr & OFFSET_MASK, m.key_size, m.value_size
+    # bytes of a key / value straight from a buffer, in one copy (a slice and bytes() are two)
+    key_at, value_at = struct.Struct(f"{ks}s").unpack_from, struct.Struct(f"{vs}s").unpack_from
 
     if hid == LOOKUP:
         lookup = m.bpf_lookup
 
         def lookup_elem(r2: int, r3: int, r4: int, r5: int) -> int:
             if maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]:
-                return lookup(bytes(bufs[i][o:o + ks]), rt.cpu) & M64
+                return lookup(key_at(bufs[i], o)[0], rt.cpu) & M64
             return general(ptr, r2, r3, r4, r5) & M64
         return lookup_elem
 
@@ -85,7 +89,7 @@ def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int
         def update_elem(r2: int, r3: int, r4: int, r5: int) -> int:
             if (maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]
                     and 0 <= r3 < top and (p := r3 & 0xFFFFFFFF) + vs <= rlen[(j := r3 >> 32)]):
-                return update(bytes(bufs[i][o:o + ks]), bytes(bufs[j][p:p + vs]), r4, rt.cpu) & M64
+                return update(key_at(bufs[i], o)[0], value_at(bufs[j], p)[0], r4, rt.cpu) & M64
             return general(ptr, r2, r3, r4, r5) & M64
         return update_elem
 
@@ -93,6 +97,6 @@ def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int
 
     def delete_elem(r2: int, r3: int, r4: int, r5: int) -> int:
         if maps.get(handle) is m and 0 <= r2 < top and (o := r2 & 0xFFFFFFFF) + ks <= rlen[(i := r2 >> 32)]:
-            return delete(bytes(bufs[i][o:o + ks])) & M64
+            return delete(key_at(bufs[i], o)[0]) & M64
         return general(ptr, r2, r3, r4, r5) & M64
     return delete_elem
