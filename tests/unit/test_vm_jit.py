@@ -200,15 +200,30 @@ def test_env_variable_picks_the_tier(monkeypatch: pytest.MonkeyPatch, caplog: py
     assert "not a tier" in caplog.text
 
 
-def test_unsupported_program_falls_back_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
-    """A kfunc call is not lowered: the program runs in the interpreter, with the reason logged."""
-    insns = [Instruction(0x85, 0, 2, 0, 1234), *assemble("r0 = 1\nexit")]
+def test_unsupported_program_falls_back_and_says_why(caplog: pytest.LogCaptureFixture,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program the JIT cannot lower runs in the interpreter, with the reason logged."""
+    from pybpf.vm.jit import engine
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise jit.JitUnsupported("no lowering for this program")
+
+    monkeypatch.setattr(engine, "lower_program", refuse)
     with use_tier(Tier.JIT), caplog.at_level(logging.WARNING, "pybpf.vm.jit"):
-        prog = program_from_instructions(insns, ProgramType.XDP)
+        prog = program_from_instructions(assemble("r0 = 424242\nexit"), ProgramType.XDP)
         assert tier_of(prog) == Tier.INTERPRETER
-        with pytest.raises(VMError, match="kfunc"):
+        assert prog.test_run(bytes(14)).retval == 424242
+    assert "does not support it (no lowering for this program)" in caplog.text
+
+
+def test_kfunc_calls_run_natively_through_the_helper_callback() -> None:
+    """A kfunc call is a helper call under KFUNC_HELPER_BASE | id: same result and errors."""
+    insns = [Instruction(0x85, 0, 2, 0, 1234), *assemble("r0 = 1\nexit")]
+    with use_tier(Tier.JIT):
+        prog = program_from_instructions(insns, ProgramType.XDP)
+        assert tier_of(prog) == Tier.JIT
+        with pytest.raises(VMError, match="kfunc call to kernel BTF id 1234, which names no kfunc"):
             prog.test_run(bytes(14))
-    assert "does not support it (kernel function call at slot 0)" in caplog.text
 
 
 def test_identical_programs_share_native_code() -> None:

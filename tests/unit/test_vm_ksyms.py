@@ -26,7 +26,6 @@ def obj() -> Path:
 
 @pytest.fixture(params=["interpreter", "jit"])
 def tier(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """kfunc programs run in the interpreter under either tier (the JIT leaves them to it)."""
     with jit.use_tier(request.param):
         yield request.param
 
@@ -42,6 +41,7 @@ def test_registered_ksyms_and_kfunc(obj: Path, tier: str) -> None:
         _give_ksyms(coll, active=7, counter=5)
         coll.register_helper("scale", lambda rt, value, factor, *_: value * factor)
         assert coll.programs["ksyms"].test_run(bytes(64)).retval == (7 + 5) * 3
+        assert jit.tier_of(coll.programs["ksyms"]) == tier
 
 
 def test_ksyms_given_to_load(obj: Path) -> None:
@@ -69,7 +69,7 @@ def test_missing_ksym_names_it_and_how_to_register_it(obj: Path) -> None:
     assert err.value.pc is not None and err.value.program == "ksyms"
 
 
-def test_unregistered_kfunc_names_it(obj: Path) -> None:
+def test_unregistered_kfunc_names_it(obj: Path, tier: str) -> None:
     with vm.load(obj) as coll:
         _give_ksyms(coll, active=1, counter=2)
         with pytest.raises(VMError, match=r"kfunc 'scale' is not implemented in the VM; add it with "
@@ -82,7 +82,7 @@ def test_builtin_task_reference_kfuncs(obj: Path, tier: str) -> None:
         assert coll.programs["task_ref"].test_run(bytes(64)).retval == 1
 
 
-def test_registered_kfunc_replaces_a_builtin(obj: Path) -> None:
+def test_registered_kfunc_replaces_a_builtin(obj: Path, tier: str) -> None:
     calls: list[str] = []
     with vm.load(obj) as coll:
         coll.register_helper("bpf_task_release", lambda rt, *args: calls.append("release") or 0)
@@ -90,7 +90,7 @@ def test_registered_kfunc_replaces_a_builtin(obj: Path) -> None:
     assert calls == ["release"]
 
 
-def test_weak_kfunc_exists_only_when_implemented(obj: Path) -> None:
+def test_weak_kfunc_exists_only_when_implemented(obj: Path, tier: str) -> None:
     with vm.load(obj) as coll:
         assert coll.programs["weak_kfunc"].test_run(bytes(64)).retval == 1
     with vm.load(obj) as coll:
@@ -104,7 +104,7 @@ def test_helper_names_still_register_helpers() -> None:
     assert prog.run() == 42
 
 
-def test_kfunc_call_by_raw_btf_id_says_how_to_keep_names() -> None:
+def test_kfunc_call_by_raw_btf_id_says_how_to_keep_names(tier: str) -> None:
     prog = program_from_instructions([Instruction(0x85, 0, 2, 0, 1234), *assemble("r0 = 1\nexit")], ProgramType.XDP)
     with pytest.raises(VMError, match="kfunc call to kernel BTF id 1234, which names no kfunc the VM knows"):
         prog.run()

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf.vm.interpreter")
 
 __all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK_EDGE_LIMIT", "CALLX",
-           "callx_register", "callx_not_a_function", "INVALID_CALLX"]
+           "callx_register", "callx_not_a_function", "INVALID_CALLX", "KFUNC_HELPER_BASE"]
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -142,6 +142,8 @@ _SIGNED_JMP = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
 #: helper ids whose Python implementation also takes the frame depth (they call back into BPF)
 CALLBACK_HELPERS = {164, 181, 180, 197, 209}  # for_each_map_elem, loop, find_vma, user_ringbuf_drain, ...
 TAIL_CALL_HELPER = 12
+#: helper id standing for kfunc BTF id N in a tier that calls kfuncs as helpers: BASE | N
+KFUNC_HELPER_BASE = 1 << 32
 PACKET_BASE = PACKET_REGION << 32
 #: ``callx``: BPF_JMP | BPF_CALL | BPF_X
 CALLX = InsnClass.JMP | JmpOp.CALL | Source.X

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..isa import HELPER_IDS, HELPER_NAMES, Instruction
 from ..isa.opcodes import AtomicOp, PseudoSrc
 from ..spec import ExternKind, ExternSpec
-from .interpreter import FUNC_TAG
+from .interpreter import FUNC_TAG, KFUNC_HELPER_BASE
 from .maps import MAP_TAG, VMMap
 from .memory import Memory, OFFSET_MASK, Region, VMError
 
@@ -229,7 +229,10 @@ class Runtime:
         self._bound.pop(hid, None)
 
     def helper(self, hid: int, pc: int) -> Callable[..., int]:
-        """The bound implementation of helper ``hid`` (a stub that raises when it has none)."""
+        """The bound implementation of helper ``hid`` (a stub that raises when it has none);
+        ``KFUNC_HELPER_BASE | N`` is the kfunc with extern id N."""
+        if hid >= KFUNC_HELPER_BASE:
+            return self.kfunc(hid & 0xFFFFFFFF, pc)
         bound = self._bound.get(hid)
         if bound is not None:
             return bound
@@ -267,7 +270,7 @@ class Runtime:
                        f"register_helper({ext.name!r}, func) (func(runtime, r1, r2, r3, r4, r5) -> int)")
 
         def missing(*args: int) -> int:
-            raise VMError(message, pc=pc)
+            raise VMError(message)  # like a missing helper's; the program's run names the program
         return missing
 
     # ---- slow paths of the generated code ------------------------------------------------

@@ -4,8 +4,8 @@ Results are identical to the reference interpreter (same r0, memory, maps and :c
 messages); the tier is chosen per program when it is first run:
 
 * ``Tier.AUTO`` (default): the interpreter for a program's first :data:`HOT_RUNS` runs, then
-  the JIT when llvmlite is installed and the program uses nothing the JIT does not lower (kfunc
-  calls); else the interpreter, with the reason logged on ``pybpf.vm.jit``.
+  the JIT when llvmlite is installed and lowers the program; else the interpreter, with the
+  reason logged on ``pybpf.vm.jit``.
 * ``Tier.INTERPRETER``: always the interpreter.
 * ``Tier.JIT``: the JIT, falling back (with a warning) only when it cannot run the program.
 

@@ -27,7 +27,7 @@ from ...isa.opcodes import (
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from ..interpreter import _Gen, BACK_EDGE_LIMIT, MAY_GOTO_BUDGET, TAIL_CALL_HELPER, CALLBACK_HELPERS
-from ..interpreter import CALLX, FUNC_TAG, INVALID_CALLX, callx_not_a_function, callx_register
+from ..interpreter import CALLX, FUNC_TAG, INVALID_CALLX, KFUNC_HELPER_BASE, callx_not_a_function, callx_register
 from ..memory import CTX_REGION, MAX_CALL_FRAMES, STACK_REGION, STACK_SIZE
 from .abi import CTX_CACHE_ENTRIES, ENTRY_WORDS, ERR_STATIC, EnvSlot, SlowKind, thunk_symbol
 from .fastmaps import FAST_HELPERS, FastHelpers
@@ -545,9 +545,8 @@ class _Lowerer:
             f.check_err()
             f.set_reg(0, r0)
             return True
-        if insn.src != CallSrc.HELPER:
-            raise JitUnsupported(f"kernel function call at slot {pc}")
-        hid = insn.imm
+        # a kfunc goes through the helper callback under a helper id no helper has
+        hid = KFUNC_HELPER_BASE | (insn.imm & 0xFFFFFFFF) if insn.src != CallSrc.HELPER else insn.imm
         self.helper_ids.add(hid)
         if hid in FAST_HELPERS:
             f.set_reg(0, self.fast.call(f, pc, hid, args))
