@@ -84,3 +84,13 @@ def test_watchpoint_on_a_function_argument_compiles_a_reporting_uprobe() -> None
         text = cs.disassembly().split("ws0 (uprobe):")[1]
         assert "+ 104)" in text  # arg1: rsi in struct pt_regs
         assert ("call bpf_send_signal" in text) is stops
+
+
+def test_a_pinned_iterator_is_refused_with_the_alternative() -> None:
+    import pytest
+
+    from pybpf.trace.errors import TraceSyntaxError
+    from pybpf.trace.parser import parse
+
+    with pytest.raises(TraceSyntaxError, match="pinning an iterator is not supported.*run iter:task without a pin"):
+        parse('iter:task:list { printf("x\\n"); }')

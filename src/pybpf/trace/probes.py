@@ -178,6 +178,10 @@ def _ap_iter(ctx: _Ctx, p: ProbeType, parts: list[str]) -> dict[str, object]:
     _args(ctx, "iter", parts, (1, 2))
     if parts[0] not in ITER_TARGETS:
         raise ctx.error(f"iter:{parts[0]} is not supported (use one of: {', '.join(ITER_TARGETS)})")
+    if len(parts) == 2:
+        raise ctx.error(f"iter:{parts[0]}:{parts[1]}: pinning an iterator is not supported by pybpf trace (its "
+                        f"printf output goes through the ring buffer, not the iterator's file); run "
+                        f"iter:{parts[0]} without a pin: it prints one pass and exits")
     return {"func": parts[0]}
 
 
