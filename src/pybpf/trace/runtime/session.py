@@ -261,7 +261,7 @@ def _run_iterators(links: Sequence[Any], drain: Callable[[], None]) -> bool:
     for ln in links:
         if isinstance(ln, IterLink):
             with ln.open() as f:
-                while f.read1(65536):
+                while f.read(65536):
                     drain()
             drain()
             ran = True
