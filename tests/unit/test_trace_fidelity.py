@@ -94,3 +94,17 @@ def test_a_pinned_iterator_is_refused_with_the_alternative() -> None:
 
     with pytest.raises(TraceSyntaxError, match="pinning an iterator is not supported.*run iter:task without a pin"):
         parse('iter:task:list { printf("x\\n"); }')
+
+
+def test_printing_the_probe_context_is_refused_as_bpftrace_does() -> None:
+    import pytest
+    from test_trace_codegen import compile_
+
+    from pybpf.trace.errors import TraceSemanticError
+
+    # bpftrace 0.17, byte for byte (pybpf used to print the record's bytes as if it were a value)
+    with pytest.raises(TraceSemanticError) as e:
+        compile_('tracepoint:syscalls:sys_enter_openat /comm == "cat"/ { print(args); exit(); }')
+    assert str(e.value).splitlines()[0] == (
+        "stdin:1:56-67: ERROR: (ctx) struct _tracepoint_syscalls_sys_enter_openat * type passed to print() "
+        "is not printable")

@@ -11,7 +11,7 @@ from .. import ast as A
 from ..ast import ProbeType as P
 from ..types import (
     INT64, UINT8, UINT64, AggKind, AggType, ArrayType, BufType, InetType, IntType, KsymType, MacAddrType,
-    PointerType, SpecialU64Type, StackMode, StackType, StringType, Type, U64Kind, UsymType,
+    PointerType, RecordType, SpecialU64Type, StackMode, StackType, StringType, Type, U64Kind, UsymType,
     VoidType, VOID, kind_word,
 )
 from . import printf as _printf
@@ -107,6 +107,9 @@ def _print(self: Analyser, node: A.Call) -> Type | None:
         return VOID
     if isinstance(t, (VoidType, AggType)):
         self.fail(f"print() cannot print a value of type '{t}'", node.span)
+    if isinstance(arg, A.Builtin) and arg.name in ("args", "ctx") and isinstance(t, RecordType):
+        # the probe's context, not a value: bpftrace 0.17 refuses it with these words
+        self.fail(f"(ctx) {t.name} * type passed to print() is not printable", node.span)
     _emit(self, node, EventKind.PRINT, [t])
     return VOID
 
