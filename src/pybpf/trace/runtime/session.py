@@ -522,6 +522,14 @@ class Session:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
 
+    def _continue_stopped(self) -> None:
+        """A synchronous watchpoint:FUNC+argN stops the process at each call until its WATCH
+        record is handled; records left unhandled (after exit(), at Ctrl-C) must not leave it stopped."""
+        pid = self._target_pid()
+        if pid is not None and any(p.watch_setup_program and p.kind is P.WATCHPOINT for p in self.script.probes):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def _stop(self) -> bool:
         if self.child is not None and not self.child.running():
             return True
@@ -573,6 +581,7 @@ class Session:
             finally:
                 for ln in links + self._watch_links:
                     ln.close()
+                self._continue_stopped()
             self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
             handler.exit_requested = False
             for probe in self.script.end:
