@@ -239,3 +239,10 @@ def test_watchpoint_on_a_function_argument_needs_a_process() -> None:
     r = _run('watchpoint:increment+arg1:4:w { printf("hit\\n"); }')
     assert r.returncode != 0
     assert "give -p PID or -c CMD" in r.stderr
+
+
+def test_a_process_stopped_for_its_watchpoint_is_not_left_stopped_after_exit(watch_bin: Path) -> None:
+    r = _run('watchpoint:increment+arg1:4:w { printf("hit %s\\n", comm); exit(); }', "-c", f"{watch_bin} 3 func")
+    assert r.stderr == "", r.stderr
+    assert r.stdout.splitlines()[1] == "hit trwatch"
+    assert "counted to 6" in r.stdout  # the command ran to its end
