@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import _sys, program_run
+from . import _sys
 from ._lifetime import Finalized
 from .enums import ProgramType
 from .errors import BPFError, SyscallError
@@ -147,6 +147,8 @@ class Program(Finalized):
 
             >>> raw_tp.test_run(ctx=struct.pack("<QQ", 0, 39)).retval    # doctest: +SKIP
         """
+        from . import program_run  # here: loading and attaching (pybpf trace start-up) do not need it
+
         request = program_run.check(self.type, self.name, data=data, ctx=ctx, repeat=repeat,
                                     data_out_size=data_out_size, ctx_out_size=ctx_out_size, cpu=cpu)
         try:

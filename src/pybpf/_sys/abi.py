@@ -6,12 +6,13 @@ per-architecture syscall tables; nothing here touches the kernel.
 
 from __future__ import annotations
 
-import platform
+import os
 from enum import IntEnum, IntFlag
 
 from ..errors import NotSupportedError
 
-#: ``(bpf, perf_event_open)`` syscall numbers per ``platform.machine()``.
+#: ``(bpf, perf_event_open)`` syscall numbers per machine (``os.uname().machine``, what
+#: ``platform.machine()`` returns on Linux, without importing ``platform`` at start-up).
 #: aarch64, riscv64 and loongarch64 use the asm-generic table.
 SYSCALL_NUMBERS: dict[str, tuple[int, int]] = {
     "x86_64": (321, 298),
@@ -25,7 +26,7 @@ SYSCALL_NUMBERS: dict[str, tuple[int, int]] = {
 
 def syscall_numbers(machine: str | None = None) -> tuple[int, int]:
     """Return ``(NR_bpf, NR_perf_event_open)`` for ``machine`` (default: this machine)."""
-    machine = (machine or platform.machine()).lower()
+    machine = (machine or os.uname().machine).lower()
     try:
         return SYSCALL_NUMBERS[machine]
     except KeyError:

@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import _sys
 from ..btf import BTF, kernel_btf
@@ -28,12 +28,16 @@ from ..errors import BPFError, BTFLoadError
 from ..map import Map
 from ..program import Program
 from ..spec import ExternKind, ObjectSpec
-from . import struct_ops
 from .btf_sanitize import BTFFeature, probe_features, sanitized_blob
-from .kconfig import fill_kconfig
-from .ksyms import KsymResolver, default_resolver, resolve_all
 from .programs import load_program
 from .relocate import RelocationContext, relocate
+
+if TYPE_CHECKING:
+    from .ksyms import KsymResolver, ResolvedKsym
+    from .struct_ops import StructOpsLayout
+
+# struct_ops, .kconfig and .ksyms support is imported by the objects that use it (most do not):
+# start-up of a small loader (pybpf trace) does not pay for it
 
 log = logging.getLogger("pybpf.loader")
 
@@ -79,17 +83,27 @@ def load_spec(
     """Run the pipeline; returns the loaded programs, created maps and struct_ops values by name."""
     kernel: Callable[[], BTF] = lru_cache(maxsize=1)(kernel_btf)
     target: BTF | Callable[[], BTF] = btf if btf is not None else kernel
-    ops = struct_ops.layouts(spec, kernel)  # before anything is created
-    ops_attach = struct_ops.program_attach(spec, ops)
+    ops: dict[str, StructOpsLayout] = {}
+    ops_attach: dict[str, tuple[int, int]] = {}
+    if any(m.type == MapType.STRUCT_OPS for m in spec.maps.values()):
+        from . import struct_ops
+
+        ops = struct_ops.layouts(spec, kernel)  # before anything is created
+        ops_attach = struct_ops.program_attach(spec, ops)
 
     # 1. externs
     ksym_resolver = None
+    ksyms: dict[str, ResolvedKsym] = {}
     if any(e.kind in (ExternKind.KSYM, ExternKind.KFUNC) for e in spec.externs.values()):
+        from .ksyms import default_resolver, resolve_all
+
         ksym_resolver = resolver or default_resolver()
-    ksyms = resolve_all(spec.externs, spec.btf, ksym_resolver) if ksym_resolver else {}
+        ksyms = resolve_all(spec.externs, spec.btf, ksym_resolver)
     kconfig_name = next((n for n, m in spec.maps.items() if m.section == ".kconfig"), "")
     map_specs = dict(spec.maps)
     if kconfig_name:
+        from .kconfig import fill_kconfig
+
         if spec.btf is None:
             raise BPFError("the object has __kconfig externs but no BTF; compile it with -g")
         map_specs[kconfig_name] = fill_kconfig(spec.maps[kconfig_name], spec.externs, spec.btf, overrides=kconfig)

@@ -15,7 +15,6 @@ from ..isa import Instruction, encode
 from ..program import Program
 from ..spec import ProgramSpec
 from .attach import attach_btf_id, check_loadable
-from .kconfig import kernel_version_code
 from .source import source_line
 
 log = logging.getLogger("pybpf.loader")
@@ -66,6 +65,8 @@ def load_program(
     btf_id = attach_btf_id(prog, kernel)
     if attach is not None:
         btf_id, expected = attach
+    from .kconfig import kernel_version_code  # .kconfig support is imported only when used (see pipeline)
+
     try:
         loaded = _sys.prog_load_logged(
             prog.type, encode(insns), prog.license or license or "",

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..btf import BTF
 from ..errors import BPFError
 from ..isa import Instruction
 from ..isa.opcodes import CallSrc, PseudoSrc
 from ..spec import ProgramSpec, Relocation, RelocationKind
-from .ksyms import ResolvedKsym
+
+if TYPE_CHECKING:  # only objects with .ksyms externs import the resolver (pipeline.load_spec)
+    from .ksyms import ResolvedKsym
 
 #: imm of the call that replaces a weak kfunc the kernel lacks (an impossible helper id).
 POISON_KFUNC_CALL = 0x7EAD0000

@@ -104,9 +104,13 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 def _llvmlite_identity() -> tuple[int, int] | None:
     """Size and mtime of llvmlite's shared library (the LLVM that compiles), without importing it."""
-    import importlib.util
+    from importlib.machinery import PathFinder  # importing importlib.util costs more than this lookup
 
-    spec = importlib.util.find_spec("llvmlite")
+    spec = PathFinder.find_spec("llvmlite")
+    if spec is None:  # installed through another finder (an editable install's hook, a zip...)
+        import importlib.util
+
+        spec = importlib.util.find_spec("llvmlite")
     if spec is None or not spec.submodule_search_locations:
         return None
     lib_dir = os.path.join(next(iter(spec.submodule_search_locations)), "binding")

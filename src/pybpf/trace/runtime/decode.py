@@ -9,12 +9,9 @@ strftime, username, strerror, cgroup paths, probe names).
 
 from __future__ import annotations
 
-import datetime
 import errno as _errno
-import ipaddress
 import logging
 import os
-import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -178,6 +175,9 @@ class Decoder:
         return self.symbolizer.usym(_int(raw, off, 8, False), _int(raw, off + 8, 8, False))
 
     def _inet(self, t: InetType, raw: bytes, off: int) -> str:
+        import ipaddress  # here, not at the top: start-up of every trace would pay for it
+        import socket
+
         family = _int(raw, off, 8, False)
         addr = bytes(raw[off + 8:off + 24])
         if family == socket.AF_INET:
@@ -213,6 +213,8 @@ def boot_time_ns() -> int:
 
 def strftime(fmt: str, ns_since_boot: int, *, boot_ns: int | None = None) -> str:
     """``strftime(fmt, nsecs)``: local time of a boot-relative timestamp; ``%f`` is microseconds."""
+    import datetime  # only programs that call strftime() pay for the import
+
     wall = (boot_time_ns() if boot_ns is None else boot_ns) + ns_since_boot
     dt = datetime.datetime.fromtimestamp(wall / 1e9)
     return dt.strftime(fmt.replace("%f", f"{(wall // 1000) % 1_000_000:06d}"))

@@ -22,10 +22,6 @@ import errno
 import logging
 import os
 import signal
-import json
-import shlex
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -87,6 +83,8 @@ class EventHandler:
     zero_map: Callable[[str], None]
     #: watchpoint:FUNC+argN: set the watchpoint at the address a WATCH record carries
     watch: Callable[[EventLayout, list[Any]], None] | None = None
+    #: unwatch(addr): remove the watchpoints set at the address an UNWATCH record carries
+    unwatch: Callable[[int], None] | None = None
     exit_requested: bool = False
     _table: dict[EventKind, Callable[[EventLayout, list[Any]], None]] = field(init=False, repr=False)
 
@@ -108,6 +106,7 @@ class EventHandler:
             EventKind.CLEAR: lambda ev, args: self.clear_map(ev.map),
             EventKind.ZERO: lambda ev, args: self.zero_map(ev.map),
             EventKind.WATCH: lambda ev, args: self.watch(ev, args) if self.watch is not None else None,
+            EventKind.UNWATCH: lambda ev, args: self.unwatch(int(args[0])) if self.unwatch is not None else None,
         }
 
     def __call__(self, raw: bytes) -> None:
@@ -178,6 +177,8 @@ class EventHandler:
             self.printer.warning(f"failed to open file '{path}': {exc.strerror}")
 
     def _system(self, ev: EventLayout, args: list[Any]) -> None:
+        import subprocess  # system() needs --unsafe: rare, so not imported at start-up
+
         command = format_printf(ev.fmt, args)
         done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
         self.printer.text("syscall", done.stdout)  # the record type bpftrace uses for system()
@@ -256,7 +257,10 @@ def _run_iterators(links: Sequence[Any], drain: Callable[[], None]) -> bool:
     """Run each iterator probe's pass over its kernel objects (one ``read()`` of a new iterator
     drives the program over all of them; what it prints arrives through the ring buffer, drained
     between reads). True when there was one: the trace then ends, as bpftrace's does."""
-    from ...link.iter import IterLink
+    iter_module = sys.modules.get("pybpf.link.iter")
+    if iter_module is None:  # never imported, so no IterLink exists (and start-up skips the import)
+        return False
+    IterLink = iter_module.IterLink  # noqa: N806 - the class
     ran = False
     for ln in links:
         if isinstance(ln, IterLink):
@@ -319,6 +323,11 @@ class PausedCommand:
 
     def __init__(self, command: str) -> None:
         """Start ``command`` (``"ls -l /"``; quotes group words) held before it runs."""
+        import json  # -c only: a trace without it does not pay for these imports at start-up
+        import shlex
+        import shutil
+        import subprocess
+
         argv = shlex.split(command)
         if not argv:
             raise TraceRuntimeError("-c needs a command to run")
@@ -396,8 +405,8 @@ class Session:
         self._live: dict[str, LiveMap] = {}
         self._stacks: dict[str, Any] = {}
         self._lost_map: LiveMap | None = None
-        self._watch_links: list[Any] = []  # watchpoints set by watchpoint:FUNC+argN as addresses arrive
-        self._watched: set[tuple[int, int]] = set()
+        #: watchpoints set by watchpoint:FUNC+argN as addresses arrive, by (probe index, address)
+        self._watched: dict[tuple[int, int], Any] = {}
 
     # -- maps ---------------------------------------------------------------------------
 
@@ -446,7 +455,8 @@ class Session:
             if lost_map:
                 self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
             handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
-                                   self._clear, self._zero, watch=lambda ev, args: self._watch(coll, ev, args))
+                                   self._clear, self._zero, watch=lambda ev, args: self._watch(coll, ev, args),
+                                   unwatch=self._unwatch)
             reader = (RingBuffer(coll.maps[self.script.ringbuf_map], handler.batch, batch=True)
                       if self.script.ringbuf_map else None)
             try:
@@ -510,9 +520,9 @@ class Session:
         address, pid = int(args[0]), self._target_pid()
         try:
             if (probe.index, address) not in self._watched:
-                self._watched.add((probe.index, address))
-                self._watch_links.append(_watchpoint(coll.programs[probe.program_name], probe.attach_point, pid,
-                                                     address))
+                self._watched[(probe.index, address)] = None  # also when setting it fails: not retried
+                self._watched[(probe.index, address)] = _watchpoint(coll.programs[probe.program_name],
+                                                                    probe.attach_point, pid, address)
         except OSError as e:
             if e.errno != errno.ESRCH:
                 raise
@@ -521,6 +531,14 @@ class Session:
             if probe.kind is P.WATCHPOINT and pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
+
+    def _unwatch(self, address: int) -> None:
+        """``unwatch(addr)``: remove the watchpoints set at ``address`` (a later call of the
+        function with that address sets it again)."""
+        for key in [k for k in self._watched if k[1] == address]:
+            ln = self._watched.pop(key)
+            if ln is not None:
+                ln.close()
 
     def _continue_stopped(self) -> None:
         """A synchronous watchpoint:FUNC+argN stops the process at each call until its WATCH
@@ -579,7 +597,7 @@ class Session:
                     else:
                         interrupted.wait(interval)
             finally:
-                for ln in links + self._watch_links:
+                for ln in links + [w for w in self._watched.values() if w is not None]:
                     ln.close()
                 self._continue_stopped()
             self._drain(reader, lost)  # what probes sent before they were detached (dropped after exit())
