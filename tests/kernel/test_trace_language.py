@@ -246,3 +246,14 @@ def test_a_process_stopped_for_its_watchpoint_is_not_left_stopped_after_exit(wat
     assert r.stderr == "", r.stderr
     assert r.stdout.splitlines()[1] == "hit trwatch"
     assert "counted to 6" in r.stdout  # the command ran to its end
+
+
+def test_unwatch_removes_the_watchpoint(watch_bin: Path, tmp: Path) -> None:
+    # one call of increment(), then 0.3 s, then main's own write: seen without unwatch, not with it
+    watch = "watchpoint:increment+arg1:4:w { @hits = count(); }"
+    assert _run(watch, "-c", f"{watch_bin} 1 fs").stdout.splitlines()[-1] == "@hits: 2"
+    unwatching = (f"uprobe:{watch_bin}:increment {{ @a = arg1; }} "
+                  "watchpoint:increment+arg1:4:w { @hits = count(); unwatch(@a); }")
+    r = _run(unwatching, "-c", f"{watch_bin} 1 fs")
+    assert r.stderr == "", r.stderr
+    assert "@hits: 1" in r.stdout.splitlines(), r.stdout

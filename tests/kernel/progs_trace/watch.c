@@ -1,7 +1,8 @@
 /* Test binary for watchpoints: maps a page at a fixed address (as bpftrace's own test program
  * does) so the address is known before it runs, then writes the first word argv[1] times and
  * reads it once. With a second argument it first waits for a byte on stdin (for tracing by pid);
- * with "func" as second argument it increments a malloc'd counter through increment() instead. */
+ * with "func" as second argument it increments a malloc'd counter through increment() instead
+ * ("fs": sleeping 0.3 s after each call). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -19,6 +20,8 @@ int main(int argc, char **argv) {
         *i = 0;
         for (int k = 0; k < n; k++) {
             increment(0, i);
+            if (argv[2][1] == 's')  /* "fs": give the tracer time to handle what increment() caused */
+                usleep(300000);
             (*i)++;
         }
         printf("counted to %d\n", *i);

@@ -265,7 +265,7 @@ CALLS: dict[str, Callable[[ProbeGen, Any], ir.Value]] = {
     "signal": _signal, "delete": _delete, "has_key": _has_key, "len": _len, "kstack": _stack_call,
     "ustack": _stack_call, "cgroupid": _cgroupid, "reg": _reg,
     "printf": _event, "cat": _event, "system": _event, "print": _event, "time": _event, "join": _event,
-    "exit": _event, "clear": _event, "zero": _event,
+    "exit": _event, "clear": _event, "zero": _event, "unwatch": _event,
 }
 
 INTO_CALLS: dict[str, Callable[[ProbeGen, Any, ir.Value, int], bool]] = {

@@ -31,6 +31,7 @@ ARGS: dict[EventKind, Callable[[A.Call, EventLayout], tuple[A.Expr, ...]]] = {
     EventKind.PRINT: lambda n, lay: tuple(n.args[:1]) if lay.fields else (),
     EventKind.TIME: lambda n, lay: (),
     EventKind.EXIT: lambda n, lay: tuple(n.args[:1]),
+    EventKind.UNWATCH: lambda n, lay: tuple(n.args[:1]),
     EventKind.CLEAR: lambda n, lay: (),
     EventKind.ZERO: lambda n, lay: (),
     EventKind.JOIN: lambda n, lay: (),

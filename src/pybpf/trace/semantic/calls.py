@@ -260,6 +260,14 @@ def _exit(self: Analyser, node: A.Call) -> Type:
     return VOID
 
 
+def _unwatch(self: Analyser, node: A.Call) -> Type:
+    """``unwatch(addr)``: the runtime removes the watchpoints watchpoint:FUNC+argN set on addr."""
+    _arity(self, node, 1, 1)
+    _int_arg(self, node, 0, "integer or pointer")
+    _emit(self, node, EventKind.UNWATCH, [UINT64])
+    return VOID
+
+
 def _whole_map(self: Analyser, node: A.Call, kind: EventKind | None) -> Type:
     _arity(self, node, 1, 1)
     arg = node.args[0]
@@ -394,6 +402,7 @@ CALLS: dict[str, Handler] = {
     "strerror": _strerror,
     "signal": _signal,
     "exit": _exit,
+    "unwatch": _unwatch,
     "delete": _delete,
     "clear": lambda self, node: _whole_map(self, node, EventKind.CLEAR),
     "zero": lambda self, node: _whole_map(self, node, EventKind.ZERO),

@@ -149,6 +149,7 @@ class EventKind(enum.StrEnum):
     CLEAR = "clear"
     ZERO = "zero"
     WATCH = "watch"          # watchpoint:FUNC+argN: the address to watch (node_id: the attach point)
+    UNWATCH = "unwatch"      # unwatch(addr): remove the watchpoints set on addr
 
 
 @dataclass(frozen=True)
