@@ -26,7 +26,7 @@ __all__ = ["PacketWindow", "PACKET_BASE", "ACCESS_SIZES"]
 
 PACKET_BASE = PACKET_REGION << 32
 ACCESS_SIZES = (1, 2, 4, 8)
-I8, I64 = ir.IntType(8), ir.IntType(64)
+I1, I8, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(64)
 P8 = I8.as_pointer()
 #: table words of an entry: readable length (loads), writable length (stores)
 READ_WORD, WRITE_WORD = 1, 2
@@ -34,6 +34,12 @@ READ_WORD, WRITE_WORD = 1, 2
 
 def _c(value: int) -> ir.Constant:
     return ir.Constant(I64, value & ((1 << 64) - 1))
+
+
+def _expect(module: ir.Module) -> ir.Function:
+    """``i1 llvm.expect.i1(i1, i1)``: tells LLVM which way the packet check goes (in bounds)."""
+    fn = module.globals.get("llvm.expect.i1")
+    return fn if fn is not None else ir.Function(module, ir.FunctionType(I1, [I1, I1]), "llvm.expect.i1")
 
 
 class PacketWindow:
@@ -69,6 +75,6 @@ class PacketWindow:
         b = self.f.b
         off = b.sub(addr, _c(PACKET_BASE))
         bound = b.load(self.bounds[(size, WRITE_WORD if write else READ_WORD)])
-        ok = b.icmp_unsigned("<", off, bound)
+        ok = b.call(_expect(self.f.fn.module), [b.icmp_unsigned("<", off, bound), ir.Constant(I1, 1)])
         ptr = b.gep(b.inttoptr(b.load(self.host), P8), [off])
         return ok, b.bitcast(ptr, ir.IntType(size * 8).as_pointer())
