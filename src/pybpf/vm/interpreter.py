@@ -503,7 +503,7 @@ class _Gen:
                 return self.callx(pc, insn)
             if not insn.is_call:
                 # the JIT words it the same way (tiers give identical errors)
-                return [self.bad(pc, insn, "an invalid call (callx and JMP32 calls are not supported)")]
+                return [self.bad(pc, insn, "an invalid call (no call of this encoding exists)")]
             return self.call(pc, insn)
         if op == JmpOp.JA:
             return self.jump(pc, self.target(pc, insn))

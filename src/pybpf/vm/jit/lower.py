@@ -458,7 +458,7 @@ class _Lowerer:
             if insn.opcode == CALLX:
                 return self.callx(f, pc, insn)
             if not insn.is_call:
-                return self.bad(f, pc, insn, "an invalid call (callx and JMP32 calls are not supported)")
+                return self.bad(f, pc, insn, "an invalid call (no call of this encoding exists)")
             return self.call(f, pc, insn)
         if op == JmpOp.JA:
             f.goto(pc, self.target(f, pc, insn))
