@@ -258,7 +258,8 @@ class Runtime:
     def kfunc(self, btf_id: int, pc: int) -> Callable[..., int]:
         """The bound implementation of the kfunc with extern id ``btf_id`` (a stub that raises
         when it is unknown or has none)."""
-        ext = self.externs.get(btf_id & 0xFFFFFFFF)
+        btf_id &= 0xFFFFFFFF  # an unsigned id, however the instruction's imm was read
+        ext = self.externs.get(btf_id)
         func = self._kfunc_impl(ext.name) if ext is not None else None
         if func is not None:
             return types.MethodType(func, self)

@@ -242,6 +242,8 @@ class _Binding:
 
     def _helper(self) -> int:
         hid, r1, r2, r3, r4, r5, depth, pc = self.args[A:A + 8]
+        if hid >= 1 << 63:
+            hid -= 1 << 64  # a negative helper id (imm) comes back as a u64; the table keeps imm
         self.args[EnvSlot.GEN] += 1
         try:
             if hid == TAIL_CALL_HELPER:
@@ -425,7 +427,8 @@ def bind_program(native: NativeProgram, name: str, insns: list[Instruction], run
                  prog_type: ProgramType | None = None) -> CompiledProgram:
     """The native code of a program as the interpreter's :class:`CompiledProgram` (same calling
     convention: ``entry(r1, r2, r3, r4, r5, depth) -> r0``)."""
-    helpers = {hid: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
+    # keyed by the u64 native code passes (a negative helper id arrives as 2**64 - n)
+    helpers = {hid & M64: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
     binding = _Binding(native, runtime, helpers, cache_ctx=prog_type == ProgramType.XDP)
     slots: dict[int, Any] = {}
     slot = 0
