@@ -427,8 +427,7 @@ def bind_program(native: NativeProgram, name: str, insns: list[Instruction], run
                  prog_type: ProgramType | None = None) -> CompiledProgram:
     """The native code of a program as the interpreter's :class:`CompiledProgram` (same calling
     convention: ``entry(r1, r2, r3, r4, r5, depth) -> r0``)."""
-    # keyed by the u64 native code passes (a negative helper id arrives as 2**64 - n)
-    helpers = {hid & M64: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
+    helpers = {hid: runtime.helper(hid, 0) for hid in native.helper_ids if hid != TAIL_CALL_HELPER}
     binding = _Binding(native, runtime, helpers, cache_ctx=prog_type == ProgramType.XDP)
     slots: dict[int, Any] = {}
     slot = 0
