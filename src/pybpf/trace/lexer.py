@@ -78,7 +78,13 @@ class Token:
             return "/"
         if self.kind is TokenKind.PRED_END:
             return "/"
-        return self.kind.value
+        return str(self.kind.value)
+
+    def int_value(self) -> int:
+        """The value of an INT or PARAM token."""
+        if not isinstance(self.value, int):
+            raise TypeError(f"{self.kind.name} token {self.text!r} has no integer value")
+        return self.value
 
 
 class _TopState(enum.Enum):

@@ -12,13 +12,15 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from . import ast as A
 from .ast import BinaryOp, Span, UnaryOp
 from .errors import TraceSyntaxError
 from .lexer import Token, TokenKind, tokenize
 from .probes import parse_attach_point
+
+_Node = TypeVar("_Node")
 
 #: builtin variable names (``argN``/``sargN`` are matched by pattern)
 BUILTINS = frozenset({
@@ -112,7 +114,12 @@ class Parser:
             raise self.unexpected(_quote(text))
         return self.advance()
 
-    def node(self, cls: type, *args: Any, span: Span, **kw: Any) -> Any:
+    def at_kind(self, kind: TokenKind) -> bool:
+        """Whether the current token is of ``kind`` (a call, so checks after ``advance`` are not
+        narrowed away by the type checker)."""
+        return self.tok.kind is kind
+
+    def node(self, cls: Callable[..., _Node], *args: Any, span: Span, **kw: Any) -> _Node:
         return cls(*args, span=span, node_id=next(self._ids), **kw)
 
     def _prev_span(self) -> Span:
@@ -198,10 +205,10 @@ class Parser:
         predicate = None
         if self.tok.kind is TokenKind.PRED_START:
             self.advance()
-            if self.tok.kind is TokenKind.PRED_END:
+            if self.at_kind(TokenKind.PRED_END):
                 raise self.error("syntax error, empty predicate", self.tok.span)
             predicate = self.expr()
-            if self.tok.kind is not TokenKind.PRED_END:
+            if not self.at_kind(TokenKind.PRED_END):
                 raise self.unexpected("/")
             self.advance()
         if not self.at("{"):
@@ -216,7 +223,7 @@ class Parser:
         stmts: list[A.Stmt] = []
         self._enter(start)
         while not self.at("}"):
-            if self.tok.kind is TokenKind.EOF:
+            if self.at_kind(TokenKind.EOF):
                 raise self.unexpected("}")
             if self.accept(";"):
                 continue
@@ -259,8 +266,9 @@ class Parser:
         op = _COMPOUND[self.advance().text]
         value = self.expr()
         span = target.span.merge(value.span)
-        cls = A.VarAssign if isinstance(target, A.Variable) else A.MapAssign
-        return self.node(cls, target, value, op, span=span)
+        if isinstance(target, A.Variable):
+            return self.node(A.VarAssign, target, value, op, span=span)
+        return self.node(A.MapAssign, target, value, op, span=span)
 
     def if_stmt(self) -> tuple[A.Stmt, bool]:
         start = self.advance().span
@@ -300,7 +308,7 @@ class Parser:
             raise self.unexpected("variable")
         var = self.primary()
         self.expect(":")
-        if self.tok.kind is TokenKind.MAP and not self._range_follows():
+        if self.at_kind(TokenKind.MAP) and not self._range_follows():
             target = self.map_expr()
             if target.keys:
                 raise self.error("for loops iterate over a whole map: write @m, not @m[...]", target.span)
@@ -427,7 +435,7 @@ class Parser:
         if self.accept("["):
             if self.tok.kind is not TokenKind.INT:
                 raise self.unexpected("integer")
-            array_len = int(self.advance().value)  # type: ignore[arg-type]
+            array_len = self.advance().int_value()
             self.expect("]")
         return self.node(A.TypeName, name, depth, array_len, span=self._span_from(start))
 
@@ -471,7 +479,7 @@ class Parser:
 
     def _int(self) -> A.Expr:
         t = self.advance()
-        return self.node(A.Integer, int(t.value), span=t.span)  # type: ignore[arg-type]
+        return self.node(A.Integer, t.int_value(), span=t.span)
 
     def _string(self) -> A.Expr:
         t = self.advance()
@@ -483,7 +491,7 @@ class Parser:
 
     def _param(self) -> A.Expr:
         t = self.advance()
-        return self.node(A.PositionalParam, int(t.value), span=t.span)  # type: ignore[arg-type]
+        return self.node(A.PositionalParam, t.int_value(), span=t.span)
 
     def _param_count(self) -> A.Expr:
         return self.node(A.ParamCount, span=self.advance().span)
