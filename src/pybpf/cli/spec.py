@@ -50,7 +50,7 @@ def _map_row(m: MapSpec) -> tuple[str, ...]:
     if m.inner_map is not None:
         extra.append(f"inner={m.inner_map.type.name.lower()}({m.inner_map.key_size}/{m.inner_map.value_size})")
     if m.contents:
-        extra.append("slots=" + ",".join(f"{k}:{v}" for k, v in sorted(m.contents.items())))
+        extra.append("slots=" + ",".join(f"{k}:{v!s}" for k, v in sorted(m.contents.items())))
     if m.struct_ops_programs:
         extra.append("ops=" + ",".join(f"{k}:{v}" for k, v in m.struct_ops_programs.items()))
     if m.pinning:

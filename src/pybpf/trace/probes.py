@@ -52,7 +52,9 @@ ARG_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
 
 def split_parts(raw: str) -> list[str]:
     """Split on ``:`` outside double quotes, removing the quotes."""
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for c in raw:
         if c == '"':
             quoted = not quoted

@@ -111,7 +111,7 @@ def _kallsyms() -> dict[str, int]:
 
 
 def _kaddr(g: ProbeGen, node: A.Call) -> ir.Value:
-    name = node.args[0].value  # type: ignore[union-attr]
+    name = str(node.args[0].value)  # type: ignore[union-attr]
     addr = _kallsyms().get(name)
     if addr is None:
         raise CodegenError(f"kaddr: kernel symbol '{name}' not found in /proc/kallsyms")
@@ -228,7 +228,7 @@ def _cgroupid(g: ProbeGen, node: A.Call) -> ir.Value:
 
 
 def _reg(g: ProbeGen, node: A.Call) -> ir.Value:
-    return PR.reg(g, node.args[0].value)  # type: ignore[union-attr]
+    return PR.reg(g, str(node.args[0].value))  # type: ignore[union-attr]
 
 
 def _passthrough(g: ProbeGen, node: A.Call) -> ir.Value:

@@ -403,7 +403,7 @@ def _offsetof(g: ProbeGen, node: A.Offsetof) -> ir.Value:
             if hit is None:
                 raise CodegenError(f"offsetof: no field {name} in {t}")
             off += hit[0]
-            t = btftypes.to_type(kernel_btf(), hit[1])  # type: ignore[assignment]
+            t = btftypes.to_type(kernel_btf(), hit[1])
         else:
             off += f.offset
             t = f.type

@@ -35,7 +35,7 @@ class Analyser:
 
     def __init__(self, program: A.Program, env: Env) -> None:
         self.program = program
-        self.env = env
+        self.env: Env = env
         self.tp = TypedProgram(program, params=env.params, unsafe=env.unsafe)
         self.ctx = ContextBuilder(env, program.source, program.filename)
         self.final = False
@@ -544,12 +544,12 @@ class Analyser:
             self._crecords[name] = rec
             return rec
         btf = self.ctx.btf()
-        rec = btftypes.record_by_name(btf, name) if btf is not None else None
-        if rec is None:
+        found = btftypes.record_by_name(btf, name) if btf is not None else None
+        if found is None:
             if tn.pointer_depth and btf is None:
                 return RecordType(name, 0)
             self.fail(f"Unknown struct/union: '{name}'", tn.span)
-        return rec
+        return found
 
     def _c_record(self, d: A.CDefinition) -> RecordType:
         fields: list[Field] = []

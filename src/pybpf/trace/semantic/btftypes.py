@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 def record_by_name(btf: BTF, name: str) -> RecordType | None:
     """``"struct task_struct"`` (or a bare/typedef name) -> RecordType, None when unknown."""
     kind_word, _, bare = name.partition(" ")
+    kinds: tuple[Kind, ...]
     if not bare:
         bare, kinds = kind_word, (Kind.STRUCT, Kind.UNION, Kind.TYPEDEF)
     else:
-        kinds = ({"struct": (Kind.STRUCT,), "union": (Kind.UNION,)}).get(kind_word, ())
+        kinds = {"struct": (Kind.STRUCT,), "union": (Kind.UNION,)}.get(kind_word, ())
     for kind in kinds:
         for tid in btf.find(bare, kind):
             tid = btf.resolve(tid)

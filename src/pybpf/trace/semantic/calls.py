@@ -173,7 +173,7 @@ def _buf(self: Analyser, node: A.Call) -> Type | None:
     return None
 
 
-def _addr_to(kind: type) -> Handler:
+def _addr_to(kind: Callable[[], Type]) -> Handler:
     def handler(self: Analyser, node: A.Call) -> Type:
         _arity(self, node, 1, 1)
         _int_arg(self, node, 0)
