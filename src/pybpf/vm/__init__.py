@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .._sys import TestRunResult
 from ..enums import ProgramType
+from ..isa import Instruction
 from .collection import VMCollection, load
 from .memory import Memory, VMError
 from .program import VMProgram
@@ -25,7 +26,7 @@ __all__ = ["load", "VMCollection", "VMProgram", "VMError", "Runtime", "TaskConte
            "TestRunResult", "program_from_instructions"]
 
 
-def program_from_instructions(insns: list, prog_type: ProgramType = ProgramType.SOCKET_FILTER, *,
+def program_from_instructions(insns: list[Instruction], prog_type: ProgramType = ProgramType.SOCKET_FILTER, *,
                               name: str = "prog", runtime: Runtime | None = None) -> VMProgram:
     """A VM program from already-relocated instructions (``pybpf.isa.assemble`` output).
 

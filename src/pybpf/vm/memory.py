@@ -221,7 +221,8 @@ class Memory:
                 if value is not None:
                     return value
             elif off + size <= len(region.buf):
-                return _PACK[size].unpack_from(region.buf, off)[0]
+                loaded: int = _PACK[size].unpack_from(region.buf, off)[0]
+                return loaded
         raise self._fault(addr, size, "read", pc)
 
     def slow_store(self, addr: int, size: int, value: int, pc: int | None = None) -> None:

@@ -38,6 +38,8 @@ M64 = (1 << 64) - 1
 
 #: value of ``ld_imm64 rX, <kfunc>`` (``if (kfunc)``) for an implemented kfunc: a tag, never an address
 KFUNC_TAG = 0xE << 60
+#: <linux/time.h>; Python's time module has it on Linux, its type stubs do not
+_CLOCK_MONOTONIC_COARSE = 6
 
 #: a helper written in Python: ``func(runtime, r1, r2, r3, r4, r5) -> int``
 HelperFunc = Callable[..., int]
@@ -93,7 +95,7 @@ class Runtime:
         #: clocks (replace for deterministic runs)
         self.clock: Callable[[], int] = time.monotonic_ns
         self.boot_clock: Callable[[], int] = lambda: time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-        self.coarse_clock: Callable[[], int] = lambda: time.clock_gettime_ns(time.CLOCK_MONOTONIC_COARSE)
+        self.coarse_clock: Callable[[], int] = lambda: time.clock_gettime_ns(_CLOCK_MONOTONIC_COARSE)
         #: every trace_printk line, in order
         self.trace: list[str] = []
         self.log_trace = log_trace
@@ -342,7 +344,8 @@ class Runtime:
         if self.state.tail_calls >= MAX_TAIL_CALLS:
             return None
         self.state.tail_calls += 1
-        return target.compiled().entry
+        entry: Callable[..., int] = target.compiled().entry
+        return entry
 
 
 _ATOMIC_OPS: dict[int, Callable[[int, int], int]] = {

@@ -73,7 +73,7 @@ def callback(rt: Runtime, fn: int) -> Callable[..., int]:
     prog = rt.state.program
     if prog is None:
         raise VMError("callback outside a program run")
-    func = prog.compiled().functions.get(fn & 0xFFFFFFFF)
+    func: Callable[..., int] | None = prog.compiled().functions.get(fn & 0xFFFFFFFF)
     if func is None:
         raise VMError(f"no function starts at slot {fn & 0xFFFFFFFF}")
     return func

@@ -21,7 +21,7 @@ def _s32(v: int) -> int:
 
 
 def _packet(rt: Runtime) -> Packet:
-    packet = rt.state.packet
+    packet: Packet | None = rt.state.packet
     if packet is None:
         raise VMError("this helper needs a packet; run the program with data=")
     return packet

@@ -32,7 +32,7 @@ try:  # llvmlite is optional: without it every program runs in the interpreter
     import llvmlite.binding as _llvm
     _IMPORT_ERROR = ""
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    _llvm = None  # type: ignore[assignment]
+    _llvm = None
     _IMPORT_ERROR = f"llvmlite is not installed ({exc}); install it with `pip install llvmlite`"
 
 

@@ -19,7 +19,7 @@ import random
 import time
 from typing import Any
 
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 
 from .abi import EnvSlot
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 
 from ..memory import PACKET_REGION
 from .abi import ENTRY_WORDS
