@@ -200,30 +200,67 @@ def test_kaddr_programs_are_keyed_by_the_module_addresses(monkeypatch: pytest.Mo
 
 def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     """What a cached launch imports, up to attaching: no parser, analyser, code generation,
-    llvmlite, syntax tree, ELF reader or pyelftools."""
+    llvmlite, syntax tree, ELF reader or pyelftools; nor what only other programs or options
+    need: pybpf.btf (the BTF is loaded as the entry keeps it), struct_ops/ksyms support,
+    test-run checks, iterators, numpy record types, -c/system() helpers, strftime/inet, platform."""
     cached_program(PROGRAM, "stdin", (), unsafe=False)
     code = f"""
-        import json, sys
+        import sys
         from pybpf.cli import build_parser
         build_parser("trace").parse_args(["trace", "-e", {PROGRAM!r}])
-        from pybpf.cli.trace import cached_program
-        assert cached_program({PROGRAM!r}, "stdin", (), unsafe=False).typed is None
+        from pybpf.cli.trace import _program_to_run
+        script, loader = _program_to_run({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True)
+        assert script.typed is None and loader is not None and script.object_spec.btf is None
         from pybpf.trace.runtime.output import make_printer
         from pybpf.trace.runtime.session import Session
         from pybpf.events import RingBuffer
         from pybpf import link
         link.tracepoint
-        import pybpf.loader, pybpf.collection
-        print(json.dumps(sorted(sys.modules)))
+        import pybpf.loader, pybpf.collection, pybpf.loader.programs
+        print(" ".join(sorted(sys.modules)))
     """
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True,
                          timeout=120, env={**os.environ, "PYBPF_CACHE_DIR": str(root)})
-    mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
-    assert "pybpf.trace.cache" in mods
+    mods = set(out.stdout.strip().splitlines()[-1].split())
+    assert "pybpf.trace.cache" in mods and "pybpf.loader.prepared" in mods
     compiler = {"llvmlite", "elftools", "pybpf.elf", "pybpf.trace.parser", "pybpf.trace.lexer", "pybpf.trace.ast",
                 "pybpf.trace.semantic.analyser", "pybpf.trace.codegen.compile", "pybpf.stacks.elfsyms", "pybpf.cc",
                 "pybpf.cli.disasm", "hashlib"}
     assert not compiler & mods, sorted(compiler & mods)
+    not_needed = {"pybpf.btf", "pybpf.btf.types", "pybpf.btf.container", "pybpf.loader.btf_sanitize",
+                  "pybpf.loader.struct_ops", "pybpf.loader.ksyms", "pybpf.program_run", "pybpf.link.iter",
+                  "pybpf.events.dtype", "numpy", "json", "subprocess", "shlex", "datetime", "socket", "platform",
+                  "importlib.util"}
+    assert not not_needed & mods, sorted(not_needed & mods)
+
+
+def test_the_btf_kept_apart_gives_the_whole_script_back(root: Path) -> None:
+    from pybpf.btf import BTF
+
+    script = cached_program(PROGRAM, "stdin", (), unsafe=False)
+    key = C.cache_key(PROGRAM, "stdin", (), unsafe=False)
+    bare, prepared = C.TraceCache().lookup_prepared(key)  # type: ignore[misc]
+    assert prepared is not None and bare.object_spec.btf is None
+    assert prepared.blob == script.object_spec.btf.to_bytes()
+    assert all(not p.func_info and not p.line_info for p in bare.object_spec.programs.values())
+    assert set(prepared.func_info) == set(script.object_spec.programs)
+    whole = C.TraceCache().lookup(key)
+    assert whole is not None and isinstance(whole.object_spec.btf, BTF)
+    _same(script, whole)
+
+
+def test_btf_is_kept_apart_only_when_loading_needs_nothing_else_of_it() -> None:
+    from pybpf.cli.trace import compile_program
+    from pybpf.loader.prepared import prepare_btf
+
+    spec = compile_program(PROGRAM, "stdin", (), unsafe=False).object_spec
+    assert prepare_btf(spec) is not None
+    assert prepare_btf(dataclasses.replace(spec, btf=None)) is None
+    name, prog = next(iter(spec.programs.items()))
+    with_core = dataclasses.replace(prog, core_relocations=[object()])  # CO-RE reads the object's types
+    assert prepare_btf(dataclasses.replace(spec, programs={**spec.programs, name: with_core})) is None
+    kconfig = dataclasses.replace(next(iter(spec.maps.values())), section=".kconfig")
+    assert prepare_btf(dataclasses.replace(spec, maps={**spec.maps, "kconfig": kconfig})) is None
 
 
 def test_the_least_recently_used_entries_are_pruned(root: Path) -> None:

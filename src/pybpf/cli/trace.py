@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -112,6 +112,35 @@ def cached_program(text: str, filename: str, params: tuple[str, ...], *, unsafe:
     return script
 
 
+def _program_to_run(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int,
+                    use_cache: bool) -> tuple[Any, Callable[[Any], Any] | None]:
+    """(script, loader for the Session): as :func:`cached_program`, but a cache hit whose BTF was
+    kept apart comes with a loader that loads it as kept (no :mod:`pybpf.btf` import)."""
+    if not use_cache:
+        return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid), None
+    from ..trace.cache import TraceCache, cache_key
+
+    cache = TraceCache()
+    key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
+    found = cache.lookup_prepared(key)
+    if found is None:
+        script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
+        cache.store(key, script)
+        return script, None
+    script, prepared = found
+    if prepared is None:
+        return script, None
+
+    def load(spec: Any) -> Any:  # pybpf.load with the kept BTF
+        from ..collection import Collection
+        from ..loader import load_spec
+
+        loaded = load_spec(spec, prepared_btf=prepared)
+        return Collection(loaded.programs, loaded.maps, spec=spec, struct_ops=loaded.struct_ops)
+
+    return script, load
+
+
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
     if path is None:
@@ -150,13 +179,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         from ..trace.cache import enabled
 
-        script = cached_program(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
-                                use_cache=enabled(args.no_cache))
+        script, loader = _program_to_run(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
+                                         use_cache=enabled(args.no_cache))
         if args.emit_obj:
             script.write_object(args.emit_obj)
         with _output(args.output) as out:
             printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)
-            return Session(script, printer, SessionOptions(pid=args.pid), child=child).run()
+            return Session(script, printer, SessionOptions(pid=args.pid), child=child, loader=loader).run()
     finally:
         if child is not None:
             child.close()

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 from ..enums import MapType
 from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
-from .dtype import RecordType, btf_of, record_decoder, resolve_record_type
 from .errors import EventsError, RecordTypeError
 
 if TYPE_CHECKING:
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
 
     from ..btf import BTF
     from ..map import Map
+    from .dtype import RecordType
 
 log = logging.getLogger("pybpf.events")
 
@@ -134,6 +134,10 @@ class Ring:
         return int(self._prod[0] - self._cons[0])
 
     def _decoder(self) -> Callable[[bytes], Any] | None:
+        if self.dtype is None:
+            return None  # records stay bytes
+        from .dtype import record_decoder
+
         return record_decoder(self.dtype, "record")
 
     def drain(self, sink: Sink | None, limit: int = DEFAULT_LIMIT) -> int:
@@ -304,7 +308,11 @@ class RingBuffer(EpollReader):
         :data:`STORE_EVERY` bytes: one Python call per batch instead of one per record.
         """
         self._check_open()
-        dtype = resolve_record_type(record_type, btf_of(btf) or map.btf)
+        dtype = None
+        if record_type is not None:  # .dtype (and pybpf.btf) only for typed records
+            from .dtype import btf_of, resolve_record_type
+
+            dtype = resolve_record_type(record_type, btf_of(btf) or map.btf)
         ring = Ring(map, callback, dtype, batch=batch)
         try:
             self._register(ring)

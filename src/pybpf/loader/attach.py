@@ -2,7 +2,8 @@
 
 ``SEC("fentry/do_unlinkat")`` is verified against the prototype of ``do_unlinkat``, so
 BPF_PROG_LOAD needs that FUNC's id in the kernel BTF (``attach_btf_id``). The table
-:data:`TARGETS` says, per expected attach type, which BTF name and kind to look for.
+:func:`targets` says, per expected attach type, which BTF name and kind to look for (built on
+first use: loading programs of other types never imports :mod:`pybpf.btf`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from ..btf import BTF, Kind
 from ..enums import AttachType, ProgramType
 from ..errors import BPFError, NotSupportedError
 from ..spec import ProgramSpec
+
+if TYPE_CHECKING:
+    from ..btf import BTF, Kind
 
 log = logging.getLogger("pybpf.loader")
 
@@ -32,18 +37,21 @@ class Target:
     what: str  # for messages
 
 
-_FUNC = Target("", Kind.FUNC, "kernel function")
+@lru_cache(maxsize=1)
+def targets() -> dict[AttachType, Target]:
+    """AttachType -> the BTF name and kind its target is."""
+    from ..btf import Kind
 
-#: AttachType -> the BTF name and kind its target is.
-TARGETS: dict[AttachType, Target] = {
-    AttachType.TRACE_FENTRY: _FUNC,
-    AttachType.TRACE_FEXIT: _FUNC,
-    AttachType.MODIFY_RETURN: _FUNC,
-    AttachType.TRACE_RAW_TP: Target("btf_trace_", Kind.TYPEDEF, "BTF tracepoint"),
-    AttachType.LSM_MAC: Target("bpf_lsm_", Kind.FUNC, "LSM hook"),
-    AttachType.LSM_CGROUP: Target("bpf_lsm_", Kind.FUNC, "LSM hook"),
-    AttachType.TRACE_ITER: Target("bpf_iter_", Kind.FUNC, "BPF iterator"),
-}
+    func = Target("", Kind.FUNC, "kernel function")
+    return {
+        AttachType.TRACE_FENTRY: func,
+        AttachType.TRACE_FEXIT: func,
+        AttachType.MODIFY_RETURN: func,
+        AttachType.TRACE_RAW_TP: Target("btf_trace_", Kind.TYPEDEF, "BTF tracepoint"),
+        AttachType.LSM_MAC: Target("bpf_lsm_", Kind.FUNC, "LSM hook"),
+        AttachType.LSM_CGROUP: Target("bpf_lsm_", Kind.FUNC, "LSM hook"),
+        AttachType.TRACE_ITER: Target("bpf_iter_", Kind.FUNC, "BPF iterator"),
+    }
 
 #: Program types whose load needs an attach BTF id.
 BTF_ATTACHED = frozenset({ProgramType.TRACING, ProgramType.LSM})
@@ -51,9 +59,9 @@ BTF_ATTACHED = frozenset({ProgramType.TRACING, ProgramType.LSM})
 
 def attach_btf_id(prog: ProgramSpec, kernel: BTF | Callable[[], BTF]) -> int:
     """The ``attach_btf_id`` for ``prog`` (0 when its type needs none)."""
-    if prog.type not in BTF_ATTACHED or prog.expected_attach_type not in TARGETS:
+    if prog.type not in BTF_ATTACHED or prog.expected_attach_type not in targets():
         return 0
-    target = TARGETS[prog.expected_attach_type]
+    target = targets()[prog.expected_attach_type]
     if not prog.attach_to:
         raise AttachTargetError(f"program {prog.name!r} (section {prog.section!r}) names no {target.what}; "
                                 f"write it in the section name, e.g. SEC(\"{prog.section.split('/')[0]}/<name>\")")

@@ -18,10 +18,13 @@ import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..btf import BTF, Array, Enum, Enum64, Int, IntEncoding
 from ..errors import BPFError
 from ..spec import ExternKind, ExternSpec, MapSpec
+
+if TYPE_CHECKING:
+    from ..btf import BTF
 
 log = logging.getLogger("pybpf.loader")
 
@@ -96,6 +99,8 @@ COMPUTED: dict[str, Callable[[], str]] = {
 
 def _encode(btf: BTF, ext: ExternSpec, raw: str) -> bytes:
     """The bytes of one kconfig value as the extern's type lays it out."""
+    from ..btf import Array, Enum, Enum64, Int, IntEncoding  # kernel_version_code's users need none of it
+
     tid = btf.resolve(ext.type_id)
     t = btf[tid]
     size = ext.size

@@ -11,6 +11,9 @@
 
 Whatever fails, everything created so far is closed before the error propagates, so a failed
 load leaves nothing behind in the kernel. The spec is not modified.
+
+A spec whose BTF was prepared earlier (:mod:`.prepared`: stage 2's result and the packed
+func/line info, kept by a cache) loads with ``prepared_btf=``, without importing :mod:`pybpf.btf`.
 """
 
 from __future__ import annotations
@@ -22,17 +25,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import _sys
-from ..btf import BTF, kernel_btf
 from ..enums import MapType, ProgramType
 from ..errors import BPFError, BTFLoadError
 from ..map import Map
 from ..program import Program
 from ..spec import ExternKind, ObjectSpec
-from .btf_sanitize import BTFFeature, probe_features, sanitized_blob
 from .programs import load_program
 from .relocate import RelocationContext, relocate
 
 if TYPE_CHECKING:
+    from ..btf import BTF
+    from .btf_sanitize import BTFFeature
+    from .prepared import PreparedBTF
     from .ksyms import KsymResolver, ResolvedKsym
     from .struct_ops import StructOpsLayout
 
@@ -56,10 +60,23 @@ def _needs_btf(spec: ObjectSpec) -> bool:
     return any(e.kind == ExternKind.KFUNC for e in spec.externs.values())
 
 
-def _load_btf(spec: ObjectSpec, features: frozenset[BTFFeature] | None) -> tuple[BTF | None, _sys.FD | None]:
-    if spec.btf is None:
+def _kernel_btf() -> BTF:
+    from ..btf import kernel_btf  # only loads that read kernel types (CO-RE, attach targets, struct_ops)
+
+    return kernel_btf()
+
+
+def _load_btf(spec: ObjectSpec, features: frozenset[BTFFeature] | None,
+              prepared: PreparedBTF | None = None) -> tuple[BTF | None, _sys.FD | None]:
+    if prepared is not None:
+        blob: bytes = prepared.blob
+        sanitized = None
+    elif spec.btf is None:
         return None, None
-    sanitized, blob = sanitized_blob(spec.btf, probe_features() if features is None else features)
+    else:
+        from .btf_sanitize import probe_features, sanitized_blob
+
+        sanitized, blob = sanitized_blob(spec.btf, probe_features() if features is None else features)
     try:
         return sanitized, _sys.btf_load(blob).fd
     except BTFLoadError as exc:
@@ -79,9 +96,16 @@ def load_spec(
     kconfig: Mapping[str, object] | None = None,
     features: frozenset[BTFFeature] | None = None,
     resolver: KsymResolver | None = None,
+    prepared_btf: PreparedBTF | None = None,
 ) -> Loaded:
-    """Run the pipeline; returns the loaded programs, created maps and struct_ops values by name."""
-    kernel: Callable[[], BTF] = lru_cache(maxsize=1)(kernel_btf)
+    """Run the pipeline; returns the loaded programs, created maps and struct_ops values by name.
+
+    ``prepared_btf``: the object's BTF as :func:`pybpf.loader.prepared.prepare_btf` kept it, for
+    the spec it returned (which holds no BTF); stage 2 then loads that blob as it is.
+    """
+    if prepared_btf is not None and spec.btf is not None:
+        raise BPFError("prepared_btf= is for the spec prepare_btf() returned, which has no BTF of its own")
+    kernel: Callable[[], BTF] = lru_cache(maxsize=1)(_kernel_btf)
     target: BTF | Callable[[], BTF] = btf if btf is not None else kernel
     ops: dict[str, StructOpsLayout] = {}
     ops_attach: dict[str, tuple[int, int]] = {}
@@ -115,7 +139,7 @@ def load_spec(
     ops_values: dict[str, bytes] = {}
     try:
         # 2. BTF
-        loaded_btf, btf_fd = _load_btf(spec, features)
+        loaded_btf, btf_fd = _load_btf(spec, features, prepared_btf)
         # 3. maps
         for name, mspec in map_specs.items():
             if pin_path is not None and os.path.exists(os.path.join(os.fspath(pin_path), mspec.name)):
@@ -138,7 +162,9 @@ def load_spec(
             insns = relocate(pspec, ctx, local=spec.btf, target=target)
             programs[name] = load_program(
                 pspec, insns, license=spec.license, btf=loaded_btf, btf_fd=btf_fd, kernel=kernel,
-                fd_array=ctx.fd_array, log_level=log_level, attach=ops_attach.get(name))
+                fd_array=ctx.fd_array, log_level=log_level, attach=ops_attach.get(name),
+                packed_info=((prepared_btf.func_info.get(name, b""), prepared_btf.line_info.get(name, b""))
+                             if prepared_btf is not None else None))
         # 5. slots naming programs and maps
         for name, mspec in spec.maps.items():
             named = {k: v for k, v in mspec.contents.items() if isinstance(v, str)}

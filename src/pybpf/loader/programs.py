@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .. import _sys
-from ..btf import BTF
-from ..btf.ext import pack_func_info, pack_line_info
 from ..enums import AttachType, ProgramFlags, ProgramType
 from ..errors import BPFError, MissingPrivilegeError, NotSupportedError, VerifierError
 from ..isa import Instruction, encode
@@ -16,6 +15,9 @@ from ..program import Program
 from ..spec import ProgramSpec
 from .attach import attach_btf_id, check_loadable
 from .source import source_line
+
+if TYPE_CHECKING:
+    from ..btf import BTF
 
 log = logging.getLogger("pybpf.loader")
 
@@ -45,21 +47,33 @@ def load_program(
     fd_array: list[int] | None = None,
     log_level: int = 0,
     attach: tuple[int, int] | None = None,
+    packed_info: tuple[bytes, bytes] | None = None,
 ) -> Program:
     """Load ``prog`` (its already relocated ``insns``) and wrap the fd in a :class:`Program`.
 
     A rejection raises :class:`VerifierError` whose message names the program and the C
     source line of the failing instruction (from the program's BTF line info). ``attach``
-    overrides ``(attach_btf_id, expected_attach_type)`` (struct_ops members).
+    overrides ``(attach_btf_id, expected_attach_type)`` (struct_ops members). ``packed_info``:
+    the program's func and line info records already packed (a prepared BTF, see
+    :mod:`.prepared`), used with ``btf_fd`` instead of packing them from ``btf``.
     """
     if prog.type == ProgramType.UNSPEC:
         raise ProgramLoadError(
             f"program {prog.name!r}: section {prog.section!r} does not say what type of program it is; "
             "use a known SEC() name or set spec.programs[name].type before loading")
     check_loadable(prog, attach is not None)
-    with_btf = btf is not None and btf_fd is not None
-    func_info = pack_func_info(prog.func_info) if with_btf and prog.func_info else None
-    line_info = pack_line_info(prog.line_info, btf) if with_btf and btf is not None and prog.line_info else None
+    func_info: bytes | None = None
+    line_info: bytes | None = None
+    if packed_info is not None:
+        with_btf = btf_fd is not None
+        func_info, line_info = (packed_info[0] or None, packed_info[1] or None) if with_btf else (None, None)
+    else:
+        with_btf = btf is not None and btf_fd is not None
+        if with_btf and btf is not None and (prog.func_info or prog.line_info):
+            from ..btf.ext import pack_func_info, pack_line_info
+
+            func_info = pack_func_info(prog.func_info) if prog.func_info else None
+            line_info = pack_line_info(prog.line_info, btf) if prog.line_info else None
     flags = ProgramFlags(prog.flags) | (ProgramFlags.SLEEPABLE if prog.sleepable else ProgramFlags.NONE)
     expected: AttachType | int = prog.expected_attach_type if prog.expected_attach_type is not None else 0
     btf_id = attach_btf_id(prog, kernel)

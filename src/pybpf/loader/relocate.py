@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..btf import BTF
 from ..errors import BPFError
 from ..isa import Instruction
 from ..isa.opcodes import CallSrc, PseudoSrc
 from ..spec import ProgramSpec, Relocation, RelocationKind
 
 if TYPE_CHECKING:  # only objects with .ksyms externs import the resolver (pipeline.load_spec)
+    from ..btf import BTF
     from .ksyms import ResolvedKsym
 
 #: imm of the call that replaces a weak kfunc the kernel lacks (an impossible helper id).

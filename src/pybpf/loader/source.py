@@ -6,8 +6,10 @@ import bisect
 import re
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
-from ..btf import LineInfo
+if TYPE_CHECKING:
+    from ..btf import LineInfo
 
 #: a verifier log line for one instruction: "12: (85) call bpf_map_lookup_elem#1"
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")

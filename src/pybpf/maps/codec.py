@@ -29,11 +29,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..btf.types import Array, Int, IntEncoding, Pointer
 from ..errors import BTFError, MapEncodingError
 
 if TYPE_CHECKING:
     from ..btf import BTF
+    from ..btf.types import Array
 
 _ORDER = sys.byteorder
 #: struct-module codes for unsigned and signed ints by size (for memoryview.cast)
@@ -155,6 +155,9 @@ class BTFCodec(_Base):
     """Encodes through a BTF type (see :mod:`pybpf.btf.values`)."""
 
     def __init__(self, btf: BTF, type_id: int, size: int, *, what: str = "value") -> None:
+        # imported here, where a parsed BTF exists: maps without one (pybpf trace) never import them
+        from ..btf.types import Array, Int, IntEncoding, Pointer
+
         self.btf = btf
         self.type_id = type_id
         self.size = size
@@ -202,6 +205,8 @@ class BTFCodec(_Base):
 
 
 def _is_char_array(btf: BTF, t: Array) -> bool:
+    from ..btf.types import Int
+
     elem = btf[btf.resolve(t.elem_type_id)]
     return isinstance(elem, Int) and elem.size == 1
 

@@ -18,7 +18,11 @@ run needs (``-p PID``, the output format, uprobe addresses, which the attach ste
 part of neither.
 
 Entries are :mod:`marshal` data of builtins only, never pickles: dataclasses and enums are
-written as (class name, fields) and read back only for classes of :data:`_MODULES`. A missing,
+written as (class name, fields) and read back only for classes of :data:`_MODULES`. When the
+object's BTF loads as it was marshalled (:func:`pybpf.loader.prepared.prepare_btf`), the entry
+keeps it apart, as the blob and packed func/line info the kernel takes: a launch
+(:meth:`TraceCache.lookup_prepared`) then loads it without importing :mod:`pybpf.btf`, while
+:meth:`TraceCache.lookup` gives the whole script back. A missing,
 truncated, corrupt, stale or foreign entry is a miss; reading the cache never raises. Bypass it
 with ``pybpf trace --no-cache`` or ``PYBPF_TRACE_CACHE=0``.
 """
@@ -34,14 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._cache_dir import cache_dir
+from ..errors import BPFError
 
 if TYPE_CHECKING:
+    from ..loader.prepared import PreparedBTF
     from .codegen.result import CompiledScript
 
 log = logging.getLogger("pybpf.trace.cache")
 
 #: bumped when the entry layout changes (old entries become misses)
-FORMAT = 1
+FORMAT = 2
 #: the first bytes of every entry file
 MAGIC = b"pybpf-trace-cache\n"
 #: modules whose dataclasses and enums an entry may name; nothing else is ever instantiated
@@ -305,6 +311,20 @@ def decode(data: object) -> object:
     return _Decoder()(data)
 
 
+def _with_btf(script: CompiledScript, kept: tuple[Any, ...]) -> CompiledScript:
+    """``script`` whose object_spec (stored without BTF) has its BTF and func/line info back."""
+    import dataclasses
+
+    from ..btf import BTF
+
+    spec = script.object_spec
+    infos: Any = decode(kept[3])
+    programs = {n: dataclasses.replace(p, func_info=list(infos[n][0]), line_info=list(infos[n][1]))
+                for n, p in spec.programs.items()}
+    spec = dataclasses.replace(spec, btf=BTF.from_bytes(kept[0]), programs=programs)
+    return dataclasses.replace(script, object_spec=spec)
+
+
 # ----------------------------------------------------------------------------- the store
 
 
@@ -328,6 +348,35 @@ class TraceCache:
         An entry someone else could have written (another owner, group- or world-writable) is
         ignored: its programs are loaded into the kernel with this process's privileges.
         """
+        found = self._read(key)
+        if found is None:
+            return None
+        script, kept = found
+        if kept is None:
+            return script
+        try:
+            return _with_btf(script, kept)
+        except Exception as exc:  # noqa: BLE001 - as in _read: a damaged entry is a miss
+            log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
+                        self.path(key), type(exc).__name__, exc)
+            return None
+
+    def lookup_prepared(self, key: str) -> tuple[CompiledScript, PreparedBTF | None] | None:
+        """What a launch needs (as :meth:`lookup`, never raises): the script and, when the entry
+        keeps the BTF apart, the :class:`~pybpf.loader.prepared.PreparedBTF` to load its object
+        with (the script's ``object_spec`` then has no BTF; see :func:`pybpf.loader.load_spec`)."""
+        found = self._read(key)
+        if found is None:
+            return None
+        script, kept = found
+        if kept is None:
+            return script, None
+        from ..loader.prepared import PreparedBTF
+
+        return script, PreparedBTF(kept[0], kept[1], kept[2])
+
+    def _read(self, key: str) -> tuple[CompiledScript, tuple[Any, ...] | None] | None:
+        """The decoded script of the entry and its BTF kept apart (raw entry data), or None."""
         path = self.path(key)
         try:
             with open(path, "rb") as f:
@@ -349,6 +398,10 @@ class TraceCache:
             script = decode(entry[3])
             if type(script).__name__ != "CompiledScript":
                 raise CacheFormatError("the entry does not hold a compiled script")
+            kept = entry[4]
+            if kept is not None and not (isinstance(kept, tuple) and len(kept) == 4 and isinstance(kept[0], bytes)
+                                         and isinstance(kept[1], dict) and isinstance(kept[2], dict)):
+                raise CacheFormatError("the entry's prepared BTF is not (blob, func info, line info, infos)")
         except Exception as exc:  # noqa: BLE001 - any damage to the file is a miss, never a crash
             log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
                         path, type(exc).__name__, exc)
@@ -358,7 +411,7 @@ class TraceCache:
             os.utime(path)  # recently used: the last to be pruned
         except OSError:
             pass
-        return script  # type: ignore[return-value]
+        return script, kept  # type: ignore[return-value]
 
     def store(self, key: str, script: CompiledScript) -> Path | None:
         """Keep ``script`` (without its typed AST and IR) under ``key``; None when it cannot be
@@ -366,9 +419,22 @@ class TraceCache:
         import dataclasses
         import tempfile
 
+        from ..loader.prepared import prepare_btf
+
         try:
-            body = encode(dataclasses.replace(script, typed=None, ir=""))
-            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body))  # type: ignore[arg-type]
+            spec = script.object_spec
+            try:
+                prepared = prepare_btf(spec)
+            except BPFError as exc:  # a BTF the loader's checks refuse: kept whole, it fails at load
+                log.debug("not keeping the BTF apart: %s", exc)
+                prepared = None
+            kept: tuple[Any, ...] | None = None
+            if prepared is not None:
+                kept = (prepared[1].blob, prepared[1].func_info, prepared[1].line_info,
+                        encode({n: (p.func_info, p.line_info) for n, p in spec.programs.items()}))
+            body = encode(dataclasses.replace(script, typed=None, ir="",
+                                              object_spec=prepared[0] if prepared is not None else spec))
+            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body, kept))  # type: ignore[arg-type]
         except (CacheFormatError, ValueError) as exc:
             log.warning("not caching the compiled program: %s", exc)
             return None
