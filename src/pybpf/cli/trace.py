@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import BPFError
+from . import RawDescriptionHelpFormatter
 
 
 class CodegenUnavailableError(BPFError):
@@ -31,7 +32,7 @@ class CodegenUnavailableError(BPFError):
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "trace", help="run a bpftrace program", description="Run a bpftrace program (one-liner or script).",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
+        formatter_class=RawDescriptionHelpFormatter, epilog=__doc__,
     )
     p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
     p.add_argument("-l", dest="list", action="store_true",

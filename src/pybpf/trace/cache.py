@@ -434,7 +434,8 @@ class TraceCache:
                         encode({n: (p.func_info, p.line_info) for n, p in spec.programs.items()}))
             body = encode(dataclasses.replace(script, typed=None, ir="",
                                               object_spec=prepared[0] if prepared is not None else spec))
-            data = MAGIC + marshal.dumps((FORMAT, key, binary_dependencies(script), body, kept))  # type: ignore[arg-type]
+            entry = (FORMAT, key, binary_dependencies(script), body, kept)
+            data = MAGIC + marshal.dumps(entry)  # type: ignore[arg-type]
         except (CacheFormatError, ValueError) as exc:
             log.warning("not caching the compiled program: %s", exc)
             return None
