@@ -208,9 +208,10 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
         import sys
         from pybpf.cli import build_parser
         build_parser("trace").parse_args(["trace", "-e", {PROGRAM!r}])
-        from pybpf.cli.trace import _program_to_run
-        script, loader = _program_to_run({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True)
-        assert script.typed is None and loader is not None and script.object_spec.btf is None
+        from pybpf.cli.trace import _compiled, _prepared_loader
+        script, prepared = _compiled({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True, whole=False)
+        assert script.typed is None and prepared is not None and script.object_spec.btf is None
+        _prepared_loader(prepared)
         from pybpf.trace.runtime.output import make_printer
         from pybpf.trace.runtime.session import Session
         from pybpf.events import RingBuffer

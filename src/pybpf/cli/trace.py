@@ -19,10 +19,13 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import BPFError
 from . import RawDescriptionHelpFormatter
+
+if TYPE_CHECKING:
+    from ..loader.prepared import PreparedBTF
 
 
 class CodegenUnavailableError(BPFError):
@@ -100,46 +103,43 @@ def cached_program(text: str, filename: str, params: tuple[str, ...], *, unsafe:
                    use_cache: bool = True) -> Any:
     """The compiled script from the cache when this program was compiled before for this kernel
     (nothing of the compiler is imported then), else :func:`compile_program`'s, then stored."""
-    if not use_cache:
-        return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
-    from ..trace.cache import TraceCache, cache_key
-
-    cache = TraceCache()
-    key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
-    script = cache.lookup(key)
-    if script is None:
-        script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
-        cache.store(key, script)
-    return script
+    return _compiled(text, filename, params, unsafe=unsafe, cpid=cpid, use_cache=use_cache, whole=True)[0]
 
 
-def _program_to_run(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int,
-                    use_cache: bool) -> tuple[Any, Callable[[Any], Any] | None]:
-    """(script, loader for the Session): as :func:`cached_program`, but a cache hit whose BTF was
-    kept apart comes with a loader that loads it as kept (no :mod:`pybpf.btf` import)."""
+def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int, use_cache: bool,
+              whole: bool) -> tuple[Any, PreparedBTF | None]:
+    """(script, None) as :func:`cached_program` gives it, or with ``whole=False`` (a launch) a
+    cache hit as the entry keeps it: the script without its BTF and the BTF prepared for loading
+    (:meth:`~pybpf.trace.cache.TraceCache.lookup_prepared`; pybpf.btf is not imported)."""
     if not use_cache:
         return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid), None
     from ..trace.cache import TraceCache, cache_key
 
     cache = TraceCache()
     key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
-    found = cache.lookup_prepared(key)
+    found: tuple[Any, PreparedBTF | None] | None
+    if whole:
+        script = cache.lookup(key)
+        found = None if script is None else (script, None)
+    else:
+        found = cache.lookup_prepared(key)
     if found is None:
         script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
         cache.store(key, script)
         return script, None
-    script, prepared = found
-    if prepared is None:
-        return script, None
+    return found
 
-    def load(spec: Any) -> Any:  # pybpf.load with the kept BTF
+
+def _prepared_loader(prepared: PreparedBTF) -> Callable[[Any], Any]:
+    """:func:`pybpf.load` for a spec whose BTF is ``prepared`` (the Session's ``loader``)."""
+    def load(spec: Any) -> Any:
         from ..collection import Collection
         from ..loader import load_spec
 
         loaded = load_spec(spec, prepared_btf=prepared)
         return Collection(loaded.programs, loaded.maps, spec=spec, struct_ops=loaded.struct_ops)
 
-    return script, load
+    return load
 
 
 @contextlib.contextmanager
@@ -180,8 +180,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         from ..trace.cache import enabled
 
-        script, loader = _program_to_run(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
-                                         use_cache=enabled(args.no_cache))
+        script, prepared = _compiled(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
+                                     use_cache=enabled(args.no_cache), whole=False)
+        loader = _prepared_loader(prepared) if prepared is not None else None
         if args.emit_obj:
             script.write_object(args.emit_obj)
         with _output(args.output) as out:
