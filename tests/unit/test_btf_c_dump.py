@@ -301,6 +301,14 @@ def test_struct_containing_itself_by_value_is_a_btf_error() -> None:
         dump_c(btf)
 
 
+def test_unnamed_member_of_a_typedef_cycle_is_a_btf_error() -> None:
+    """Deciding whether an unnamed member is padding follows its typedefs: a cycle of them is
+    reported, not followed forever."""
+    btf = BTF.from_types([Typedef("a", 2), Typedef("b", 1), Struct("s", 4, (Member("", 1, 0),))])
+    with pytest.raises(BTFError, match="cycle of typedefs/modifiers"):
+        dump_c(btf)
+
+
 def test_layout_mismatch_is_caught_by_the_asserts(tmp_path: Path) -> None:
     """The layout asserts can fail: a header for other offsets does not compile with them."""
     real = BTF.from_types([INT, Struct("s", 8, (Member("a", 1, 0), Member("b", 1, 32)))])
