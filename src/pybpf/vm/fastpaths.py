@@ -4,28 +4,35 @@ each giving exactly the general path's result:
 * :func:`context_loader`: XDP context fields (``data``, ``data_end``, ...) computed by the
   context's load hook, remembered while the Memory's ``epoch`` stands. The ``xdp_md`` hook is a
   pure function of the regions (and of its read-only bytes), and every change to a region bumps
-  the epoch, so a remembered value is what the hook would return now. The JIT's context cache
+  the epoch, so a remembered value is what the hook would return now. The generated code reads
+  the cache itself first (the Memory empties it when the epoch moves). The JIT's context cache
   relies on the same rule (see :mod:`pybpf.vm.jit.abi`).
 * :func:`bound_map_helper`: ``bpf_map_lookup_elem`` / ``update`` / ``delete`` at a call site
   whose map is known when the program compiles (``r1`` set by ``ld_imm64`` in the same block):
   the key and value are read straight from plain memory and the map's own method is called,
   without the helper's map-pointer decoding and checked reads. Anything unusual (the map closed,
   a key or value not in plain memory) goes to the general helper, which reports it as before.
+* :func:`lookup_table`: for a lookup whose key is at a fixed place of the stack, the map's own
+  table of value addresses (:attr:`~pybpf.vm.maps.VMMap.value_addresses`), which the generated
+  code reads with one ``dict.get``; the value's size and whether programs may write it let the
+  code that follows access the value without bounds checks (see the interpreter).
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .maps.base import MAP_TAG
-from .memory import CTX_REGION, OFFSET_MASK
+from .memory import CTX_REGION, OFFSET_MASK, EpochCache
 
 if TYPE_CHECKING:
+    from .maps import VMMap
     from .memory import Memory
     from .runtime import Runtime
 
-__all__ = ["context_loader", "bound_map_helper", "MAP_HELPERS"]
+__all__ = ["context_loader", "bound_map_helper", "MAP_HELPERS", "LookupTable", "lookup_table"]
 
 M64 = (1 << 64) - 1
 LOOKUP, UPDATE, DELETE = 1, 2, 3
@@ -35,10 +42,13 @@ MAP_HELPERS = frozenset({LOOKUP, UPDATE, DELETE})
 _CTX_FIELD = 4
 
 
-def context_loader(memory: Memory, slow_load: Callable[[int, int, int], int]) -> Callable[[int, int, int], int]:
-    """``slow_load`` for an XDP program: 4-byte loads from a read-only context region with a load
-    hook are remembered until the Memory's epoch moves (see the module docstring)."""
-    cache: dict[int, int] = {}
+def context_loader(memory: Memory, slow_load: Callable[[int, int, int], int]
+                   ) -> tuple[Callable[[int, int, int], int], EpochCache]:
+    """``slow_load`` for an XDP program, and its cache (address -> value): 4-byte loads from a
+    read-only context region with a load hook are remembered until the Memory's epoch moves
+    (see the module docstring)."""
+    cache = EpochCache()
+    memory.epoch_caches.add(cache)
     seen = [-1]
     regions = memory.regions
 
@@ -57,15 +67,45 @@ def context_loader(memory: Memory, slow_load: Callable[[int, int, int], int]) ->
                 cache[addr] = value
         return value
 
-    return load
+    return load, cache
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """What the generated code needs to look keys up in ``map`` itself: key -> value address
+    (``int_keys``: keys are little-endian integers, else bytes; ``complete``: a key missing from
+    ``addresses`` is absent, so the lookup gives 0)."""
+
+    map: VMMap
+    addresses: dict[int | bytes, int]
+    complete: bool
+    int_keys: bool
+    key_size: int
+    value_size: int
+    writable: bool
+
+
+def map_at(rt: Runtime, ptr: int) -> VMMap | None:
+    """The runtime's map whose pointer is ``ptr``, or None."""
+    m = rt.maps.get(ptr & OFFSET_MASK) if ptr >> 60 == MAP_TAG >> 60 else None
+    return m if m is not None and m.address == ptr else None
+
+
+def lookup_table(rt: Runtime, ptr: int) -> LookupTable | None:
+    """The table of value addresses of the map ``ptr`` points to, when the map keeps one."""
+    m = map_at(rt, ptr)
+    if m is None or m.value_addresses is None or m.key_size <= 0 or m.value_size <= 0:
+        return None
+    return LookupTable(m, m.value_addresses, m.value_addresses_complete, m.int_keys, m.key_size, m.value_size,
+                       m.values_writable)
 
 
 def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int]) -> Callable[..., int] | None:
     """``f(r2, r3, r4, r5) -> r0`` for helper ``hid`` called with ``r1 = ptr`` (``general`` is
     the helper itself, for everything the shortcut does not cover), or None when there is no
     shortcut (not a map helper, ``ptr`` not the address of one of the runtime's maps, ...)."""
-    m = rt.maps.get(ptr & OFFSET_MASK) if ptr >> 60 == MAP_TAG >> 60 else None
-    if (hid not in MAP_HELPERS or m is None or m.address != ptr or getattr(m.kind, "fd_target", False)
+    m = map_at(rt, ptr)
+    if (hid not in MAP_HELPERS or m is None or getattr(m.kind, "fd_target", False)
             or m.key_size <= 0 or m.value_size <= 0):
         return None
     mem = rt.memory

@@ -34,7 +34,7 @@ from ..isa.opcodes import (
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from ..enums import ProgramType
-from .fastpaths import MAP_HELPERS, bound_map_helper, context_loader
+from .fastpaths import LOOKUP, MAP_HELPERS, LookupTable, bound_map_helper, context_loader, lookup_table
 from .memory import MAX_CALL_FRAMES, PACKET_REGION, STACK_REGION, STACK_SIZE, VMError
 
 if TYPE_CHECKING:
@@ -111,6 +111,8 @@ class CompiledProgram:
     source: str
     insn_count: int
     slots: dict[int, Instruction] = field(repr=False, default_factory=dict)
+    #: whether a run may tail-call (False: its runs need not reset the tail-call count)
+    tail_calls: bool = True
 
 
 #: ``{d}`` is the destination, ``{a}`` the left operand (the destination's value, or the register a
@@ -206,6 +208,19 @@ class _Gen:
         self.env: dict[str, object] = {}
         self.helpers_used: set[int] = set()
         self.loop_start: int | None = None
+        #: registers known (in the block being generated) to hold the address of a map value
+        #: that a table lookup just returned: register -> (the table, known not to be NULL)
+        self.values: dict[int, tuple[LookupTable, bool]] = {}
+        #: the table of the lookup the call just generated (r0 holds its result)
+        self.looked_up: LookupTable | None = None
+        #: what the block stored on the stack through r10 and still holds: offset in the frame ->
+        #: (size, the register stored or None for a constant, the stored value's expression)
+        self.stored: dict[int, tuple[int, int | None, str]] = {}
+        #: the block's register stores to the stack keep the stored value in a local ``s<offset>``
+        #: too (in blocks with calls: a map lookup takes its key from there, see table_lookup)
+        self.stack_temps = False
+        #: the call being generated cannot change the packet (no need to re-read the packet locals)
+        self.keeps_packet = False
 
     # ---- analysis --------------------------------------------------------------------
 
@@ -309,7 +324,7 @@ class _Gen:
         return lines
 
     def packet_locals(self, slots: list[int], start: int) -> str:
-        """For a function with a loop and memory accesses through registers: the statement that
+        """For a function with a loop (or of an XDP program) and memory accesses through registers: the statement that
         reads the packet region's buffer and, per access size, the last offset such an access
         may start at (read at entry and after every call out, which may change the packet), so
         packet accesses take one compare. "" for other functions."""
@@ -324,7 +339,7 @@ class _Gen:
                 reads.add(size)
             elif cls in (InsnClass.ST, InsnClass.STX) and insn.dst != 10 and mode == Mode.MEM:
                 writes.add(size)
-        if not loops or not (reads or writes):
+        if not (loops or self.ctx_hooked) or not (reads or writes):  # XDP: most accesses are the packet's
             return ""
         parts = [f"PK = M[{PACKET_REGION}]"]
         parts += [f"PR{n} = L[{PACKET_REGION}] - {n}" for n in sorted(reads)]
@@ -346,6 +361,9 @@ class _Gen:
         to the dispatcher (with ``pc`` set)."""
         self.loop_start = None
         self.block_slots = slots
+        self.values = {}
+        self.stored = {}
+        self.stack_temps = any(self.by_slot[s].is_call for s in slots)
         self.r1_is_ctx = self.r1_is_ctx and slots[0] == 0
         if not single and any(
             self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset == slots[0] for s in slots
@@ -358,9 +376,13 @@ class _Gen:
                 code.append("IC[0] += 1")
             elif k + 1 < len(slots) and _fusable(insn, self.by_slot[slots[k + 1]]):
                 self.copied = f"r{insn.src}"  # emitted with the next instruction
+                self.track_values(insn)
+                self.track_stack(insn)
                 continue
             code.extend(self.insn(s, insn, single))
             self.copied = None
+            self.track_values(insn)
+            self.track_stack(insn)
             if 1 in _written(insn):
                 self.r1_is_ctx = False
         last = self.by_slot[slots[-1]]
@@ -380,6 +402,69 @@ class _Gen:
             code = ["while True:"] + ["    " + c for c in code]
             self.loop_start = None
         return code, ends
+
+    def track_values(self, insn: Instruction) -> None:
+        """Follow map value addresses from a table lookup through the block: copied by ``mov``,
+        known not NULL past ``if rN == 0 goto``, forgotten when overwritten or when Python code
+        runs (which may delete the element)."""
+        values = self.values
+        looked_up, self.looked_up = self.looked_up, None
+        cls = insn.opcode & CLASS_MASK
+        if values and insn.opcode == InsnClass.JMP | JmpOp.JEQ | Source.K and insn.imm == 0 and insn.dst in values:
+            values[insn.dst] = (values[insn.dst][0], True)  # the fall-through: not NULL
+            return
+        if insn.opcode == InsnClass.ALU64 | AluOp.MOV | Source.X and not insn.off:
+            if insn.src in values:
+                values[insn.dst] = values[insn.src]
+            else:
+                values.pop(insn.dst, None)
+            return
+        if _calls_out(insn):
+            values.clear()
+            if looked_up is not None:
+                values[0] = (looked_up, False)
+            return
+        if cls in (InsnClass.JMP, InsnClass.JMP32):
+            return
+        for reg in _written(insn):
+            values.pop(reg, None)
+
+    def track_stack(self, insn: Instruction) -> None:
+        """Follow what the block stores on the stack through r10 (a register or a constant),
+        forgetting it when the register changes, when something else may write the stack
+        (a store through another register, an atomic, Python code) or when a store overlaps."""
+        cls, mode = insn.opcode & CLASS_MASK, insn.opcode & MODE_MASK
+        stored = self.stored
+        if cls in (InsnClass.ST, InsnClass.STX) and insn.dst == 10 and mode == Mode.MEM:
+            size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+            where = STACK_SIZE + insn.off
+            for off in [o for o, (n, _, _) in stored.items() if o < where + size and where < o + n]:
+                del stored[off]
+            mask = (1 << (size * 8)) - 1
+            if cls == InsnClass.STX:
+                if self.stack_temps and insn.src != 10:
+                    stored[where] = (size, None, f"s{where}")
+            else:
+                stored[where] = (size, None, str(insn.imm & mask))
+            return
+        if cls in (InsnClass.ST, InsnClass.STX) or _calls_out(insn):
+            stored.clear()
+            return
+        written = _written(insn)
+        for off in [o for o, (_, reg, _) in stored.items() if reg in written]:
+            del stored[off]
+
+    def value_buffer(self, base: str, off: int, size: int, write: bool) -> str | None:
+        """``M[rN >> 32]``, the buffer of the map value ``base`` holds, when the access of ``size``
+        bytes at ``off`` is known to be inside it (and allowed): no check needed."""
+        if not base.startswith("r") or base == "r10":
+            return None
+        known = self.values.get(int(base[1:]))
+        if known is None or not known[1] or off < 0 or off + size > known[0].value_size:
+            return None
+        if write and not known[0].writable:
+            return None
+        return f"M[{base} >> 32]"
 
     def exit_stub(self, slots: list[int]) -> list[str] | None:
         """The code of a short block that computes r0 and exits (``r0 = 2; exit``), which a
@@ -417,8 +502,9 @@ class _Gen:
             return [self.bad(pc, insn, problem)]
         handler = _CLASS_HANDLERS.get(cls)
         assert handler is not None
+        self.keeps_packet = False
         lines = handler(self, pc, insn)
-        if self.reload and _calls_out(insn):  # Python code ran: the packet may have changed
+        if self.reload and _calls_out(insn) and not self.keeps_packet:  # Python code ran: the packet may have changed
             lines.append(self.reload)
         return lines
 
@@ -561,6 +647,11 @@ class _Gen:
         name = self.const(f"h_{hid & M32}", fn)
         bound = self.bound_map_helper(pc, hid, fn)
         if bound is not None:
+            self.keeps_packet = True  # map operations leave the packet alone
+            if hid == LOOKUP:
+                fast = self.table_lookup(pc, bound)
+                if fast is not None:
+                    return fast
             return [f"r0 = {bound}(r2, r3, r4, r5)"]
         if hid in CALLBACK_HELPERS:
             return [f"r0 = {name}(r1, r2, r3, r4, r5, d) & 0xFFFFFFFFFFFFFFFF"]
@@ -569,18 +660,71 @@ class _Gen:
     def bound_map_helper(self, pc: int, hid: int, general: Callable[..., int]) -> str | None:
         """The name of a map helper bound to the map ``r1`` holds at slot ``pc``, when an
         ``ld_imm64`` earlier in the block set it (see :mod:`pybpf.vm.fastpaths`)."""
-        if hid not in MAP_HELPERS or hid in getattr(self.rt, "_python_helpers", {}) or pc not in self.block_slots:
+        if hid not in MAP_HELPERS or hid in getattr(self.rt, "_python_helpers", {}):
+            return None
+        ptr = self.map_argument(pc)
+        if ptr is None:
+            return None
+        bound = bound_map_helper(self.rt, hid, ptr, general)
+        return self.const(f"b_{hid}_{pc}", bound) if bound is not None else None
+
+    def last_writer(self, pc: int, reg: int) -> int | None:
+        """The slot of the instruction before ``pc`` in the block that last wrote ``reg``."""
+        if pc not in self.block_slots:
             return None
         for s in reversed(self.block_slots[:self.block_slots.index(pc)]):
-            insn = self.by_slot[s]
-            if 1 not in _written(insn):
-                continue
-            if not insn.is_ld_imm64:
-                return None
-            ptr = self.resolve_ld64(insn, s)  # a map's address (ld_pseudo, or the address itself)
-            bound = bound_map_helper(self.rt, hid, ptr, general)
-            return self.const(f"b_{hid}_{pc}", bound) if bound is not None else None
+            if reg in _written(self.by_slot[s]):
+                return s
         return None
+
+    def map_argument(self, pc: int) -> int | None:
+        """The map pointer an ``ld_imm64`` earlier in the block put in ``r1`` for the call at ``pc``."""
+        s = self.last_writer(pc, 1)
+        if s is None or not self.by_slot[s].is_ld_imm64:
+            return None
+        return self.resolve_ld64(self.by_slot[s], s)  # a map's address (ld_pseudo, or the address itself)
+
+    def stack_argument(self, pc: int, reg: int, size: int) -> int | None:
+        """The offset in the frame's stack buffer of the ``size`` bytes ``reg`` points to at the call
+        at ``pc``, when the block set it as ``reg = r10; reg += OFF`` (inside the frame); else None."""
+        s = self.last_writer(pc, reg)
+        if s is None or self.block_slots.index(s) == 0:
+            return None
+        add, mov = self.by_slot[s], self.by_slot[self.block_slots[self.block_slots.index(s) - 1]]
+        if (add.opcode != InsnClass.ALU64 | AluOp.ADD | Source.K or add.dst != reg or add.off
+                or mov.opcode != InsnClass.ALU64 | AluOp.MOV | Source.X or mov.dst != reg or mov.src != 10 or mov.off):
+            return None
+        if not (-STACK_SIZE <= add.imm and add.imm + size <= 0):
+            return None
+        return STACK_SIZE + add.imm
+
+    def table_lookup(self, pc: int, bound: str) -> list[str] | None:
+        """``bpf_map_lookup_elem`` with the key at a fixed place of the stack, in a map that keeps
+        a table of value addresses: one ``dict.get`` on the key's bytes (the bound helper when
+        the map is gone from the runtime, or the table does not know the key yet)."""
+        ptr = self.map_argument(pc)
+        table = lookup_table(self.rt, ptr) if ptr is not None else None
+        if table is None:
+            return None
+        off = self.stack_argument(pc, 2, table.key_size)
+        if off is None:
+            return None
+        self.env["MAPS_GET"] = self.rt.maps.get
+        mp = self.const(f"map_{pc}", table.map)
+        tab = self.const(f"tab_{pc}", table.addresses)
+        if not table.int_keys:
+            key = f"{self.const(f'K{table.key_size}s', struct.Struct(f'{table.key_size}s').unpack_from)}(SB, {off})[0]"
+        elif (known := self.stored.get(off)) is not None and known[0] == table.key_size:
+            key = known[2]  # the block just stored it there
+        else:
+            key = f"U{table.key_size}(SB, {off})[0]"
+        self.looked_up = table
+        handle = ptr & M32 if ptr is not None else 0
+        if table.complete:
+            return [f"if MAPS_GET({handle}) is {mp}: r0 = {tab}.get({key}, 0)",
+                    f"else: r0 = {bound}(r2, r3, r4, r5)"]
+        return [f"r0 = {tab}.get({key}, 0) if MAPS_GET({handle}) is {mp} else 0",
+                f"if not r0: r0 = {bound}(r2, r3, r4, r5)"]
 
     def callx(self, pc: int, insn: Instruction) -> list[str]:
         """``callx rN``: a BPF-to-BPF call through a function pointer (``ld_imm64 src=FUNC``).
@@ -613,24 +757,36 @@ class _Gen:
             where = self.stack_offset(pc, base, off, size, "read")
             if isinstance(where, str):
                 return [where]
+            if size == 1 and not signed:
+                return [f"{dst} = SB[{where}]"]
             tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
             return [f"{dst} = {'I' if signed else 'U'}{size}(SB, {where})[0]{tail}"]
         addr = f"{base} + {off}" if off else base
+        buf = self.value_buffer(base, off, size, write=False)
+        if buf is not None:  # a map value the access is known to fit in
+            if size == 1 and not signed:
+                return [f"{dst} = {buf}[{off}]"]
+            return [f"{dst} = {'I' if signed else 'U'}{size}({buf}, {off})[0]{' & 0xFFFFFFFFFFFFFFFF' if signed else ''}"]
         if base == "r1" and self.r1_is_ctx and not signed:  # a context field: the hook computes it
+            if size == 4:  # remembered while the regions stay the same (see fastpaths.context_loader)
+                return [f"{dst} = CX.get({addr}) or SL(({addr}) & 0xFFFFFFFFFFFFFFFF, 4, {pc})"]
             return [f"{dst} = SL(({addr}) & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"]
         unpack = f"I{size}" if signed else f"U{size}"
         tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
+        byte = size == 1 and not signed  # indexing a bytearray gives the byte without a tuple
         slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
         if self.reload:  # the packet first (see packet_locals)
             return [
-                f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PR{size}: {dst} = {unpack}(PK, o)[0]{tail}",
+                f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PR{size}: "
+                f"{dst} = {'PK[o]' if byte else f'{unpack}(PK, o)[0]{tail}'}",
                 f"elif 0 <= (a := {addr}) < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: "
-                f"{dst} = {unpack}(M[i], o)[0]{tail}",
+                f"{dst} = {'M[i][o]' if byte else f'{unpack}(M[i], o)[0]{tail}'}",
                 f"else: {dst} = {slow}",  # a load hook computes a value; it does not remap regions
             ]
         return [
             f"a = {addr}",
-            f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: {dst} = {unpack}(M[i], o)[0]{tail}",
+            f"if 0 <= a < TOP and (o := a & 0xFFFFFFFF) + {size} <= L[(i := a >> 32)]: "
+            f"{dst} = {'M[i][o]' if byte else f'{unpack}(M[i], o)[0]{tail}'}",
             f"else: {dst} = {slow}",
         ]
 
@@ -639,8 +795,13 @@ class _Gen:
             where = self.stack_offset(pc, base, off, size, "write")
             if isinstance(where, str):
                 return [where]
+            if self.stack_temps and value.startswith("r") and not value.startswith("r10"):  # see track_stack
+                return [f"s{where} = {value}; P{size}(SB, {where}, s{where})"]
             return [f"P{size}(SB, {where}, {value})"]
         addr = f"{base} + {off}" if off else base
+        buf = self.value_buffer(base, off, size, write=True)
+        if buf is not None:  # a map value the access is known to fit in
+            return [f"P{size}({buf}, {off}, {value})"]
         if self.reload:  # the packet first (see packet_locals)
             return [
                 f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PW{size}: P{size}(PK, o, {value})",
@@ -685,6 +846,11 @@ class _Gen:
         if inline is not None and insn.src != 10:
             # plain writable memory: read-modify-write in place (Runtime.atomic's own fast path)
             src, mask = f"r{insn.src}", (1 << (size * 8)) - 1
+            buf = self.value_buffer(f"r{insn.dst}", insn.off, size, write=True)
+            if buf is not None:  # a map value the access is known to fit in
+                self.keeps_packet = True
+                update = f"P{size}(B, {insn.off}, (t {inline} {src}) & {mask})"
+                return [f"B = {buf}; t = U{size}(B, {insn.off})[0]; {update}" + (f"; {src} = t" if op.fetch else "")]
             update = f"P{size}(M[i], o, (t {inline} {src}) & {mask})"
             done = f"{update}; {src} = t" if op.fetch else update
             return [
@@ -792,6 +958,10 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
         raise VMError("the program has no instructions", program=name)
     gen = _Gen(name, insns, runtime, resolve_ld64, count=counter is not None)
     gen.ctx_hooked = prog_type == ProgramType.XDP
+    mem = runtime.memory
+    slow_load: Callable[[int, int, int], int] = mem.slow_load
+    if gen.ctx_hooked:
+        slow_load, gen.env["CX"] = context_loader(mem, mem.slow_load)
     if counter is not None:
         gen.env["IC"] = counter
     try:
@@ -803,13 +973,12 @@ def compile_program(name: str, insns: list[Instruction], runtime: Runtime,
     code = compile(source, f"<bpf program {name}>", "exec")
     namespace: dict[str, object] = {}
     exec(code, namespace)  # noqa: S102 - our own generated source
-    mem = runtime.memory
     stack_tops = [((STACK_REGION + depth) << 32) + STACK_SIZE for depth in range(MAX_CALL_FRAMES)]
-    slow_load = context_loader(mem, mem.slow_load) if prog_type == ProgramType.XDP else mem.slow_load
     functions = namespace["_factory"](  # type: ignore[operator]
         mem.bufs, mem.rlen, mem.wlen, mem.top, slow_load, runtime.slow_load_signed,
         mem.slow_store, runtime.atomic, runtime.ld_abs, runtime.tail_call_target, stack_tops,
         _limit, _depth, gen.env,
     )
     log.debug("compiled %s: %d instructions, %d functions", name, len(insns), len(functions))
-    return CompiledProgram(name, functions[0], functions, source, len(insns), gen.by_slot)
+    tail_calls = any(i.is_call and i.src == CallSrc.HELPER and i.imm == TAIL_CALL_HELPER for i in insns)
+    return CompiledProgram(name, functions[0], functions, source, len(insns), gen.by_slot, tail_calls=tail_calls)

@@ -24,6 +24,7 @@ dynamic regions (map values, ring-buffer records, registered memory) from :data:
 from __future__ import annotations
 
 import struct
+import weakref
 from typing import Callable
 
 from ..errors import BPFError
@@ -31,6 +32,7 @@ from ..errors import BPFError
 __all__ = [
     "VMError", "Region", "Memory", "region_base", "NULL_REGION", "CTX_REGION", "PACKET_REGION",
     "STACK_REGION", "STACK_SIZE", "MAX_CALL_FRAMES", "FIRST_DYNAMIC", "OFFSET_MASK", "DEFAULT_CAPACITY",
+    "EpochCache",
 ]
 
 
@@ -106,6 +108,20 @@ class Region:
 _EMPTY = bytearray()
 
 
+class EpochCache(dict[int, int]):
+    """A dict of values computed from the regions that :class:`Memory` empties whenever its
+    epoch moves (register it in ``Memory.epoch_caches``)."""
+
+    __slots__ = ("__weakref__",)
+
+    # kept in a WeakSet: one cache is one member, whatever it holds
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
 class Memory:
     """The address space of one VM (see the module docstring for the layout)."""
 
@@ -123,6 +139,9 @@ class Memory:
         #: bumped whenever a region is mapped, refreshed or dropped (the JIT keeps values that
         #: context hooks computed from the regions while it stays the same)
         self.epoch = 0
+        #: caches of values computed from the regions, emptied whenever the epoch moves (so
+        #: compiled code may read them without comparing epochs)
+        self.epoch_caches: weakref.WeakSet[EpochCache] = weakref.WeakSet()
         for depth in range(MAX_CALL_FRAMES):
             self.map_fixed(STACK_REGION + depth, bytearray(STACK_SIZE), f"stack frame {depth}")
 
@@ -159,11 +178,16 @@ class Memory:
     def refresh(self, region: Region) -> None:
         """Re-read a region's length and access rights (after its buffer was replaced or resized)."""
         rid = region.rid
-        self.epoch += 1
+        self._new_epoch()
         self.bufs[rid] = region.buf
         plain_read = region.readable and region.load is None
         self.rlen[rid] = len(region.buf) if plain_read else 0
         self.wlen[rid] = len(region.buf) if region.writable and region.store is None and plain_read else 0
+
+    def _new_epoch(self) -> None:
+        self.epoch += 1
+        for cache in self.epoch_caches:
+            cache.clear()
 
     def unmap(self, region: Region, *, deferred: bool = False) -> None:
         """Remove a region. ``deferred`` keeps it readable until :meth:`collect` (kernel RCU:
@@ -177,7 +201,7 @@ class Memory:
         if self.regions[rid] is None:
             return
         self.regions[rid] = None
-        self.epoch += 1
+        self._new_epoch()
         self.bufs[rid] = _EMPTY
         self.rlen[rid] = self.wlen[rid] = 0
         if rid >= FIRST_DYNAMIC:

@@ -105,7 +105,8 @@ class VMProgram(Finalized):
                                      ctx_out_size=ctx_out_size)
             finally:
                 rt.cpu = saved_cpu
-        entry = self.compiled().entry
+        compiled = self.compiled()
+        entry = compiled.entry
         prepared = build_context(self.type, rt.memory, data, ctx)
         rt.state = state = RunState(program=self, ctx=prepared.address, packet=prepared.packet,
                                     redirect_ret=prepared.redirect_ret)
@@ -114,9 +115,13 @@ class VMProgram(Finalized):
         r0 = 0
         start = time.perf_counter_ns()
         try:
-            for _ in range(runs):
-                state.tail_calls = 0
-                r0 = entry(r1, 0, 0, 0, 0, 0)
+            if compiled.tail_calls:
+                for _ in range(runs):
+                    state.tail_calls = 0
+                    r0 = entry(r1, 0, 0, 0, 0, 0)
+            else:  # the count stays 0: a program without tail calls never tail-calls another
+                for _ in range(runs):
+                    r0 = entry(r1, 0, 0, 0, 0, 0)
         except VMError as exc:
             if not exc.program:
                 raise VMError(exc.detail, pc=exc.pc, address=exc.address, program=self.name) from None

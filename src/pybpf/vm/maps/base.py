@@ -50,6 +50,19 @@ class VMMap(Finalized, MapAPI):
         self._describe(map_type, key_size, value_size, max_entries, flags=flags, name=name, btf=btf,
                        key_type_id=key_type_id, value_type_id=value_type_id, ncpus=ncpus)
         self._finalizer = weakref.finalize(self, nothing_to_release)
+        #: key bytes -> address of the value ``bpf_lookup`` returns, kept by maps whose lookups
+        #: have no side effect and do not depend on the CPU (plain HASH and ARRAY), so compiled
+        #: code can look a key up with one ``dict.get`` (see :mod:`pybpf.vm.fastpaths`); None
+        #: for the others. ``value_addresses_complete``: a key missing from it is absent (HASH),
+        #: rather than not looked up yet (ARRAY creates an element's region on first use); keyed
+        #: by :meth:`table_key`
+        self.value_addresses: dict[int | bytes, int] | None = None
+        self.value_addresses_complete = False
+        #: the table's keys are the keys' little-endian integers (key sizes 1, 2, 4, 8: the
+        #: generated code reads them with one unpack, or takes the register it just stored)
+        self.int_keys = self.key_size in (1, 2, 4, 8)
+        #: programs can write the values at those addresses
+        self.values_writable = True
 
     # ---- identity / resource (the kernel Map's surface) --------------------------------
 
@@ -77,6 +90,10 @@ class VMMap(Finalized, MapAPI):
     def freeze(self) -> None:
         """Make the map read-only for user space (programs can still write it)."""
         self.flags |= MapFlags.RDONLY
+
+    def table_key(self, key: bytes) -> int | bytes:
+        """``key``'s key in :attr:`value_addresses`."""
+        return int.from_bytes(key, "little") if self.int_keys else key
 
     # ---- the program's side (raw bytes; overridden per family) ---------------------------
 

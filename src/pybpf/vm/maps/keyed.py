@@ -54,8 +54,14 @@ class HashMap(_PerCPUSlots, VMMap):
         self.native_index: NativeIndex | None = (
             NativeIndex(IndexKind.HASH, self.key_size, value_size=self.value_size)
             if self.type == MapType.HASH and self.key_size > 0 else None)
+        if self.type == MapType.HASH:  # LRU lookups reorder, per-CPU lookups depend on the CPU
+            self.value_addresses = {}
+            self.value_addresses_complete = True
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
+        addresses = self.value_addresses
+        if addresses is not None:
+            return addresses.get(self.table_key(key), 0)
         regions = self._entries.get(key)
         if regions is None:
             return 0
@@ -84,6 +90,8 @@ class HashMap(_PerCPUSlots, VMMap):
         regions = self._entries[key] = [self._new_region(v, self.value_size, "") for v in values]
         if self.native_index is not None:
             self.native_index.insert(key, regions[0].base)
+        if self.value_addresses is not None:
+            self.value_addresses[self.table_key(key)] = regions[0].base
         return 0
 
     def bpf_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
@@ -103,6 +111,8 @@ class HashMap(_PerCPUSlots, VMMap):
             return -errno.ENOENT
         if self.native_index is not None:
             self.native_index.remove(key)
+        if self.value_addresses is not None:
+            del self.value_addresses[self.table_key(key)]
         for region in regions:
             self.memory.unmap(region, deferred=True)
         return 0
@@ -140,14 +150,19 @@ class ArrayMap(_PerCPUSlots, VMMap):
         self.native_index: NativeIndex | None = (
             NativeIndex(kind, self.key_size, self.max_entries, value_size=self.value_size, ncpus=n)
             if kind is not None and self.key_size == 4 and 0 < self.max_entries * n <= MAX_ARRAY_INDEX else None)
+        self.values_writable = not (self.flags & MapFlags.RDONLY_PROG)
+        if self.type == MapType.ARRAY and self.key_size == 4:  # filled as elements get their regions
+            self.value_addresses = {}
 
     def _regions(self, index: int) -> list[Region]:
         regions = self._slots.get(index)
         if regions is None:
-            writable = not (self.flags & MapFlags.RDONLY_PROG)
+            writable = self.values_writable
             n = self.ncpus if self.kind.percpu else 1
             regions = [self._new_region(None, self.value_size, f"[{index}]", writable=writable) for _ in range(n)]
             self._slots[index] = regions
+            if self.value_addresses is not None and index < self.max_entries:
+                self.value_addresses[index] = regions[0].base
             if self.native_index is not None and index < self.max_entries:
                 for cpu, region in enumerate(regions):
                     self.native_index.set_element(index, region.base, cpu, len(regions))
