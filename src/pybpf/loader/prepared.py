@@ -50,21 +50,26 @@ def prepare_btf(spec: ObjectSpec) -> tuple[ObjectSpec, PreparedBTF] | None:
     prepared for loading; None when loading ``spec`` needs more of its BTF than the blob.
 
     That is: the object has no BTF, it has externs (``.ksyms``, ``.kconfig``), struct_ops maps
-    or CO-RE relocations (their resolution reads types), or the loader would change its BTF
-    even for a kernel with every BTF feature (extern fix-ups). A kernel that lacks a feature the
-    blob uses refuses it at load, which then goes on without BTF, as it does when the kernel
-    refuses a sanitised BTF (see :func:`pybpf.loader.load_spec`).
+    or CO-RE relocations (their resolution reads types), the loader would change its BTF even
+    for a kernel with every BTF feature (extern fix-ups), or it uses a kind younger than ring
+    buffers (5.8: FLOAT, DECL_TAG, TYPE_TAG, ENUM64), which the sanitiser replaces on kernels that
+    lack it. Every kernel with ring buffers takes the other kinds; one that still refuses the blob
+    gets the object without BTF, as when it refuses a sanitised BTF (see :func:`pybpf.loader.load_spec`).
     """
     import dataclasses
 
     from ..btf.ext import pack_func_info, pack_line_info
     from ..enums import MapType
-    from .btf_sanitize import ALL_FEATURES, sanitize
+    from .btf_sanitize import ALL_FEATURES, KIND_FEATURE, BTFFeature, sanitize
 
     btf = spec.btf
     if (btf is None or spec.externs or any(m.section == ".kconfig" or m.type == MapType.STRUCT_OPS
                                            for m in spec.maps.values())
-            or any(p.core_relocations for p in spec.programs.values()) or sanitize(btf, ALL_FEATURES) is not btf):
+            or any(p.core_relocations for p in spec.programs.values())):
+        return None
+    older = (BTFFeature.FUNC, BTFFeature.GLOBAL_FUNC, BTFFeature.DATASEC)  # kernels 5.0-5.6
+    younger = {int(kind) for kind, feature in KIND_FEATURE.items() if feature not in older}
+    if younger.intersection(btf.kinds()) or sanitize(btf, ALL_FEATURES) is not btf:
         return None
     prepared = PreparedBTF(
         btf.to_bytes(),
