@@ -3,7 +3,8 @@ the general paths' results: map helpers bound at compile time (found, missed, up
 a map gone or a key outside plain memory reported as before; a helper registered by the user
 still wins), XDP context fields remembered only while the packet stays the same, packet accesses
 in loops with their bounds re-read after every call, and a ``mov`` fused into the next ALU
-operation."""
+operation; map lookups with the key on the stack read the map's table of value addresses, and
+accesses through a value pointer known not to be NULL skip the checks only when they fit."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import errno
 
 import pytest
 
-from pybpf.enums import MapType, ProgramType
+from pybpf.enums import MapFlags, MapType, ProgramType
 from pybpf.isa import assemble
 from pybpf.vm import Runtime, VMError, program_from_instructions
 from pybpf.vm.jit import Tier, use_tier
@@ -283,3 +284,134 @@ def test_context_pointer_overwritten_before_a_load() -> None:
     prog = program_from_instructions(assemble(src), ProgramType.XDP)
     data_end = prog.test_run(bytes(16)).retval - 77
     assert prog.test_run(bytes(17)).retval == data_end + 1 + 77
+
+
+def _with_map(map_type: MapType, value_size: int = 8, entries: int = 4,
+              flags: MapFlags = MapFlags.NONE) -> tuple[Runtime, int, int]:
+    rt = Runtime()
+    handle = rt.new_handle()
+    m = rt.maps[handle] = create_map(rt.memory, handle, map_type, 4, value_size, entries, flags=flags)
+    return rt, handle, m.address
+
+
+# the key is stored from r6, which changes before the lookup; the value gets an atomic add and is read
+COUNT = """
+    r6 = *(u32 *)(r1 + 0)
+    r6 = *(u8 *)(r6 + 0)
+    *(u32 *)(r10 - 4) = r6
+    r6 = 1000
+    r1 = {map} ll
+    r2 = r10
+    r2 += -4
+    call 1
+    if r0 == 0 goto miss
+    r1 = 5
+    lock *(u64 *)(r0 + 0) += r1
+    r6 = r0
+    r0 = *(u64 *)(r6 + 0)
+    exit
+miss:
+    r0 = 77
+    exit
+"""
+
+
+def test_table_lookup_reads_the_stored_key_and_updates_the_value() -> None:
+    rt, handle, address = _with_map(MapType.HASH)
+    prog = program_from_instructions(assemble(COUNT.format(map=address)), ProgramType.XDP, runtime=rt)
+    m = rt.maps[handle]
+    assert prog.test_run(bytes([3]) + bytes(63)).retval == 77            # a miss
+    m[3] = 10
+    assert prog.test_run(bytes([3]) + bytes(63)).retval == 15
+    assert prog.test_run(bytes([3]) + bytes(63), repeat=3).retval == 30
+    assert prog.test_run(bytes([4]) + bytes(63)).retval == 77
+    assert "tab_" in prog.source and "s508" in prog.source and "M[r0 >> 32]" in prog.source
+    del m[3]
+    assert prog.test_run(bytes([3]) + bytes(63)).retval == 77            # deleted: gone from the table
+    assert dict(m.items()) == {}
+
+
+def test_table_lookup_in_an_array_creates_the_element() -> None:
+    rt, handle, address = _with_map(MapType.ARRAY, entries=4)
+    prog = program_from_instructions(assemble(COUNT.format(map=address)), ProgramType.XDP, runtime=rt)
+    assert prog.test_run(bytes([2]) + bytes(63)).retval == 5              # element 2 made on first use
+    assert prog.test_run(bytes([2]) + bytes(63)).retval == 10
+    assert prog.test_run(bytes([4]) + bytes(63)).retval == 77             # out of range: NULL
+    assert rt.maps[handle][2] == 10 and rt.maps[handle][1] == 0
+
+
+def test_store_through_another_pointer_changes_the_key() -> None:
+    """The key is read from the stack again when a store through another register may have changed it."""
+    rt, handle, address = _with_map(MapType.HASH)
+    rt.maps[handle][9] = 90
+    src = f"""
+        r6 = 1
+        *(u32 *)(r10 - 4) = r6
+        r3 = r10
+        r3 += -4
+        *(u32 *)(r3 + 0) = 9
+        r1 = {address} ll
+        r2 = r10
+        r2 += -4
+        call 1
+        if r0 == 0 goto out
+        r0 = *(u64 *)(r0 + 0)
+    out:
+        exit
+    """
+    prog = program_from_instructions(assemble(src), ProgramType.XDP, runtime=rt)
+    assert prog.test_run(bytes(64)).retval == 90
+
+
+@pytest.mark.parametrize("access,message", [
+    ("r0 = *(u64 *)(r0 + 4)", "outside"),               # past the 8-byte value: the checked path faults
+    ("*(u32 *)(r0 + 6) = 1", "outside"),
+    ("r1 = 1\n    lock *(u64 *)(r0 + 8) += r1", "outside"),
+])
+def test_access_past_a_known_value_is_checked(access: str, message: str) -> None:
+    rt, handle, address = _with_map(MapType.HASH)
+    rt.maps[handle][0] = 1
+    src = f"""
+        *(u32 *)(r10 - 4) = 0
+        r1 = {address} ll
+        r2 = r10
+        r2 += -4
+        call 1
+        if r0 == 0 goto out
+        {access}
+    out:
+        exit
+    """
+    prog = program_from_instructions(assemble(src), ProgramType.XDP, runtime=rt)
+    with pytest.raises(VMError, match=message):
+        prog.test_run(bytes(64))
+
+
+def test_read_only_array_value_refuses_writes() -> None:
+    rt, handle, address = _with_map(MapType.ARRAY, flags=MapFlags.RDONLY_PROG)
+    src = f"""
+        *(u32 *)(r10 - 4) = 1
+        r1 = {address} ll
+        r2 = r10
+        r2 += -4
+        call 1
+        if r0 == 0 goto out
+        r1 = *(u64 *)(r0 + 0)
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+    out:
+        exit
+    """
+    prog = program_from_instructions(assemble(src), ProgramType.XDP, runtime=rt)
+    with pytest.raises(VMError, match="read-only"):
+        prog.test_run(bytes(64))
+    assert "tab_" in prog.source
+
+
+def test_lookup_without_a_null_check_is_checked() -> None:
+    """A value read without ``if r0 == 0`` goes through the checked path (NULL faults)."""
+    rt, handle, address = _with_map(MapType.HASH)
+    src = f"*(u32 *)(r10 - 4) = 0\nr1 = {address} ll\nr2 = r10\nr2 += -4\ncall 1\nr0 = *(u64 *)(r0 + 0)\nexit"
+    prog = program_from_instructions(assemble(src), ProgramType.XDP, runtime=rt)
+    with pytest.raises(VMError, match="NULL"):
+        prog.test_run(bytes(64))

@@ -48,7 +48,7 @@ def context_loader(memory: Memory, slow_load: Callable[[int, int, int], int]
     read-only context region with a load hook are remembered until the Memory's epoch moves
     (see the module docstring)."""
     cache = EpochCache()
-    memory.epoch_caches.add(cache)
+    memory.epoch_caches[id(cache)] = cache
     seen = [-1]
     regions = memory.regions
 

@@ -195,6 +195,8 @@ class _Gen:
         #: the function being generated keeps the packet's buffer and bounds in locals (PK, PRn,
         #: PWn: see _Gen.packet_locals); the statement that re-reads them after a call out
         self.reload = ""
+        #: the packet bounds (``PRn = ...``) the function being generated uses
+        self.packet_bounds: set[str] = set()
         self.name = name
         self.insns = insns
         self.rt = runtime
@@ -316,18 +318,21 @@ class _Gen:
         if not has_jumps:
             code, _ = self.block(blocks[0][1], single=True)
             lines.extend(ind + c for c in code)
-            return lines
-        lines.append(f"{ind}pc = {start}")
-        lines.append(f"{ind}while True:")
-        tree = self.tree(blocks, 0, len(blocks), 12)
-        lines.extend(tree)
+        else:
+            lines.append(f"{ind}pc = {start}")
+            lines.append(f"{ind}while True:")
+            lines.extend(self.tree(blocks, 0, len(blocks), 12))
+        if self.reload:  # the packet locals the code uses (see packet_locals)
+            used = "; ".join([f"PK = M[{PACKET_REGION}]"] + sorted(self.packet_bounds)) if self.packet_bounds else "pass"
+            lines = [line.replace(_RELOAD, used) for line in lines]
         return lines
 
     def packet_locals(self, slots: list[int], start: int) -> str:
-        """For a function with a loop (or of an XDP program) and memory accesses through registers: the statement that
-        reads the packet region's buffer and, per access size, the last offset such an access
-        may start at (read at entry and after every call out, which may change the packet), so
-        packet accesses take one compare. "" for other functions."""
+        """For a function with a loop (or of an XDP program) and memory accesses through
+        registers: the statement that reads the packet region's buffer and, per access size, the
+        last offset such an access may start at (read at entry and after every call out that may
+        change the packet), so packet accesses take one compare; :data:`_RELOAD` stands for it
+        until the function's code shows which sizes it uses. "" for other functions."""
         loops = any(self.by_slot[s].is_jump and s + 1 + self.by_slot[s].jump_offset <= s for s in slots)
         reads: set[int] = set()
         writes: set[int] = set()
@@ -341,10 +346,8 @@ class _Gen:
                 writes.add(size)
         if not (loops or self.ctx_hooked) or not (reads or writes):  # XDP: most accesses are the packet's
             return ""
-        parts = [f"PK = M[{PACKET_REGION}]"]
-        parts += [f"PR{n} = L[{PACKET_REGION}] - {n}" for n in sorted(reads)]
-        parts += [f"PW{n} = W[{PACKET_REGION}] - {n}" for n in sorted(writes)]
-        return "; ".join(parts)
+        self.packet_bounds = set()  # filled by mem_load/mem_store; function() puts them in place of _RELOAD
+        return _RELOAD
 
     def tree(self, blocks: list[tuple[int, list[int]]], lo: int, hi: int, indent: int) -> list[str]:
         pad = " " * indent
@@ -776,6 +779,7 @@ class _Gen:
         byte = size == 1 and not signed  # indexing a bytearray gives the byte without a tuple
         slow = f"SLX(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})" if signed else f"SL(a & 0xFFFFFFFFFFFFFFFF, {size}, {pc})"
         if self.reload:  # the packet first (see packet_locals)
+            self.packet_bounds.add(f"PR{size} = L[{PACKET_REGION}] - {size}")
             return [
                 f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PR{size}: "
                 f"{dst} = {'PK[o]' if byte else f'{unpack}(PK, o)[0]{tail}'}",
@@ -803,6 +807,7 @@ class _Gen:
         if buf is not None:  # a map value the access is known to fit in
             return [f"P{size}({buf}, {off}, {value})"]
         if self.reload:  # the packet first (see packet_locals)
+            self.packet_bounds.add(f"PW{size} = W[{PACKET_REGION}] - {size}")
             return [
                 f"if 0 <= (o := {base} - {PACKET_BASE - off}) <= PW{size}: P{size}(PK, o, {value})",
                 f"elif 0 <= (a := {addr}) < TOP and (o := a & 0xFFFFFFFF) + {size} <= W[(i := a >> 32)]: "
@@ -891,6 +896,9 @@ _CLASS_HANDLERS: dict[int, Callable[[_Gen, int, Instruction], list[str]]] = {
     InsnClass.LD: _Gen.ld,
 }
 
+
+#: stands for the statement that reads the packet locals until a function's code is complete
+_RELOAD = "<reload packet locals>"
 
 #: atomic operations the generated code does in place on plain memory (and their fetch forms)
 _INLINE_ATOMIC: dict[int, str] = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}

@@ -110,16 +110,9 @@ _EMPTY = bytearray()
 
 class EpochCache(dict[int, int]):
     """A dict of values computed from the regions that :class:`Memory` empties whenever its
-    epoch moves (register it in ``Memory.epoch_caches``)."""
+    epoch moves (register it in ``Memory.epoch_caches`` under its ``id``)."""
 
     __slots__ = ("__weakref__",)
-
-    # kept in a WeakSet: one cache is one member, whatever it holds
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
 
 
 class Memory:
@@ -141,7 +134,7 @@ class Memory:
         self.epoch = 0
         #: caches of values computed from the regions, emptied whenever the epoch moves (so
         #: compiled code may read them without comparing epochs)
-        self.epoch_caches: weakref.WeakSet[EpochCache] = weakref.WeakSet()
+        self.epoch_caches: weakref.WeakValueDictionary[int, EpochCache] = weakref.WeakValueDictionary()
         for depth in range(MAX_CALL_FRAMES):
             self.map_fixed(STACK_REGION + depth, bytearray(STACK_SIZE), f"stack frame {depth}")
 
@@ -186,7 +179,7 @@ class Memory:
 
     def _new_epoch(self) -> None:
         self.epoch += 1
-        for cache in self.epoch_caches:
+        for cache in self.epoch_caches.values():
             cache.clear()
 
     def unmap(self, region: Region, *, deferred: bool = False) -> None:
