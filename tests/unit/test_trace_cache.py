@@ -133,6 +133,12 @@ def test_a_second_run_reads_the_cache_and_a_bypassed_run_does_not(root: Path) ->
     assert cached_program(PROGRAM, "stdin", ("x",), unsafe=False).typed is not None  # another parameter
 
 
+def _kept_damaged(entry: tuple[object, ...]) -> tuple[object, ...]:
+    """``entry`` whose BTF kept apart has a packed line info that is not bytes."""
+    blob, func_info, line_info, infos = entry[4]  # type: ignore[misc]
+    return (*entry[:4], (blob, func_info, {name: 7 for name in line_info}, infos))
+
+
 def _entry(root: Path) -> Path:
     entries = list((root / "trace").rglob("*.bin"))
     assert len(entries) == 1, entries
@@ -148,6 +154,8 @@ def _entry(root: Path) -> Path:
     pytest.param(lambda raw: raw.replace(b"pybpf.trace.types", b"pybpf.trace.typex"), id="unknown-module"),
     pytest.param(lambda raw: raw.replace(b"pybpf.spec:ProgramSpec", b"pybpf.spec:ObjectSpec\x00\x00\x00\x00"),
                  id="bad-class-name"),
+    pytest.param(lambda raw: C.MAGIC + marshal.dumps(_kept_damaged(marshal.loads(raw[len(C.MAGIC):]))),
+                 id="bad-kept-btf"),
 ])
 def test_a_damaged_entry_is_compiled_again_and_rewritten(root: Path, damage: object,
                                                          caplog: pytest.LogCaptureFixture) -> None:

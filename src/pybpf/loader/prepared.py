@@ -37,13 +37,6 @@ class PreparedBTF:
     def __repr__(self) -> str:
         return f"PreparedBTF({len(self.blob)} bytes, programs={sorted(self.func_info)})"
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PreparedBTF):
-            return NotImplemented
-        return (self.blob, self.func_info, self.line_info) == (other.blob, other.func_info, other.line_info)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable dicts inside
-
 
 def prepare_btf(spec: ObjectSpec) -> tuple[ObjectSpec, PreparedBTF] | None:
     """``spec`` without its BTF (and its programs without func and line info) and that BTF

@@ -311,6 +311,16 @@ def decode(data: object) -> object:
     return _Decoder()(data)
 
 
+def _is_kept_btf(kept: object) -> bool:
+    """Whether ``kept`` is what :meth:`TraceCache.store` writes for a BTF kept apart: (blob,
+    {program: packed func info}, {program: packed line info}, encoded func/line info)."""
+    def packed(d: object) -> bool:
+        return isinstance(d, dict) and all(isinstance(k, str) and isinstance(v, bytes) for k, v in d.items())
+
+    return (isinstance(kept, tuple) and len(kept) == 4 and isinstance(kept[0], bytes)
+            and packed(kept[1]) and packed(kept[2]))
+
+
 def _with_btf(script: CompiledScript, kept: tuple[Any, ...]) -> CompiledScript:
     """``script`` whose object_spec (stored without BTF) has its BTF and func/line info back."""
     import dataclasses
@@ -399,8 +409,7 @@ class TraceCache:
             if type(script).__name__ != "CompiledScript":
                 raise CacheFormatError("the entry does not hold a compiled script")
             kept = entry[4]
-            if kept is not None and not (isinstance(kept, tuple) and len(kept) == 4 and isinstance(kept[0], bytes)
-                                         and isinstance(kept[1], dict) and isinstance(kept[2], dict)):
+            if kept is not None and not _is_kept_btf(kept):
                 raise CacheFormatError("the entry's prepared BTF is not (blob, func info, line info, infos)")
         except Exception as exc:  # noqa: BLE001 - any damage to the file is a miss, never a crash
             log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
