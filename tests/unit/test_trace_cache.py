@@ -238,8 +238,8 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     assert not compiler & mods, sorted(compiler & mods)
     not_needed = {"pybpf.btf", "pybpf.btf.types", "pybpf.btf.container", "pybpf.loader.btf_sanitize",
                   "pybpf.loader.struct_ops", "pybpf.loader.ksyms", "pybpf.program_run", "pybpf.link.iter",
-                  "pybpf.events.dtype", "numpy", "json", "subprocess", "shlex", "shutil", "datetime", "socket",
-                  "platform", "importlib.util"}
+                  "pybpf.link.info", "pybpf.events.dtype", "numpy", "json", "subprocess", "shlex", "shutil",
+                  "datetime", "socket", "platform", "importlib.util"}
     assert not not_needed & mods, sorted(not_needed & mods)
 
 

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Protocol
 from .. import _sys
 from ..enums import LinkType
 from ..errors import BPFError, NotSupportedError, SyscallError
-from .info import LinkInfo, link_info
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from ..program import Program
+    from .info import LinkInfo
 
 log = logging.getLogger("pybpf.link")
 
@@ -150,6 +150,8 @@ class Link:
 
     def info(self) -> LinkInfo:
         """What the kernel reports about the link: type, id, program id, kind-specific details."""
+        from .info import link_info  # the decoded link info is imported on first use, not at attach
+
         return link_info(self._link_fd("info()"))
 
     def update(self, prog: Program) -> None:
@@ -240,6 +242,8 @@ class Link:
     def from_fd(cls, fd: _sys.FD, *, program: Program | None = None) -> Link:
         """Wrap an owned BPF link fd (its description comes from the kernel); on ``Link`` itself
         the class registered for the link's type is used (an iterator gives an ``IterLink``)."""
+        from .info import link_info
+
         try:
             info = link_info(fd)
         except BPFError:
@@ -342,5 +346,14 @@ class LinkGroup(Link):
 
     def __len__(self) -> int:
         return len(self.links)
+
+
+def __getattr__(name: str) -> object:
+    if name == "LinkInfo":  # re-exported, imported on first use (see Link.info)
+        from .info import LinkInfo
+
+        return LinkInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Closeable", "Link", "LinkError", "LinkGroup", "LinkInfo", "register_link_class"]
