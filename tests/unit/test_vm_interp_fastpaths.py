@@ -316,16 +316,20 @@ miss:
 """
 
 
-def test_table_lookup_reads_the_stored_key_and_updates_the_value() -> None:
-    rt, handle, address = _with_map(MapType.HASH)
+@pytest.mark.parametrize("value_size,path", [(8, "views_"), (12, "M[r0 >> 32]")])
+def test_table_lookup_reads_the_stored_key_and_updates_the_value(value_size: int, path: str) -> None:
+    """Values of whole u64 words are reached through their word views, others through their buffer."""
+    rt, handle, address = _with_map(MapType.HASH, value_size)
     prog = program_from_instructions(assemble(COUNT.format(map=address)), ProgramType.XDP, runtime=rt)
     m = rt.maps[handle]
     assert prog.test_run(bytes([3]) + bytes(63)).retval == 77            # a miss
-    m[3] = 10
+    m[3] = (10).to_bytes(value_size, "little")
     assert prog.test_run(bytes([3]) + bytes(63)).retval == 15
     assert prog.test_run(bytes([3]) + bytes(63), repeat=3).retval == 30
     assert prog.test_run(bytes([4]) + bytes(63)).retval == 77
-    assert "tab_" in prog.source and "s508" in prog.source and "M[r0 >> 32]" in prog.source
+    assert "tab_" in prog.source and "s508" in prog.source and path in prog.source
+    m[3] = (2).to_bytes(value_size, "little")                             # replaced in place
+    assert prog.test_run(bytes([3]) + bytes(63)).retval == 7
     del m[3]
     assert prog.test_run(bytes([3]) + bytes(63)).retval == 77            # deleted: gone from the table
     assert dict(m.items()) == {}

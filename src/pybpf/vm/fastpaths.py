@@ -83,6 +83,8 @@ class LookupTable:
     key_size: int
     value_size: int
     writable: bool
+    #: value address -> its u64 words (:attr:`~pybpf.vm.maps.VMMap.value_views`), or None
+    views: dict[int, memoryview] | None
 
 
 def map_at(rt: Runtime, ptr: int) -> VMMap | None:
@@ -97,7 +99,7 @@ def lookup_table(rt: Runtime, ptr: int) -> LookupTable | None:
     if m is None or m.value_addresses is None or m.key_size <= 0 or m.value_size <= 0:
         return None
     return LookupTable(m, m.value_addresses, m.value_addresses_complete, m.int_keys, m.key_size, m.value_size,
-                       m.values_writable)
+                       m.values_writable, m.value_views)
 
 
 def bound_map_helper(rt: Runtime, hid: int, ptr: int, general: Callable[..., int]) -> Callable[..., int] | None:

@@ -469,6 +469,16 @@ class _Gen:
             return None
         return f"M[{base} >> 32]"
 
+    def value_words(self, base: str, off: int, size: int, write: bool) -> str | None:
+        """``views[rN]``, the u64 words of the map value ``base`` holds, for an aligned 8-byte
+        access known to be inside it (see :attr:`~pybpf.vm.maps.VMMap.value_views`)."""
+        if size != 8 or off % 8 or self.value_buffer(base, off, size, write) is None:
+            return None
+        table = self.values[int(base[1:])][0]
+        if table.views is None:
+            return None
+        return f"{self.const(f'views_{table.map.handle}', table.views)}[{base}]"
+
     def exit_stub(self, slots: list[int]) -> list[str] | None:
         """The code of a short block that computes r0 and exits (``r0 = 2; exit``), which a
         forward jump runs in place instead of going through the dispatcher; None for others."""
@@ -765,6 +775,9 @@ class _Gen:
             tail = " & 0xFFFFFFFFFFFFFFFF" if signed else ""
             return [f"{dst} = {'I' if signed else 'U'}{size}(SB, {where})[0]{tail}"]
         addr = f"{base} + {off}" if off else base
+        words = self.value_words(base, off, size, write=False)
+        if words is not None:
+            return [f"{dst} = {words}[{off // 8}]"]
         buf = self.value_buffer(base, off, size, write=False)
         if buf is not None:  # a map value the access is known to fit in
             if size == 1 and not signed:
@@ -803,6 +816,9 @@ class _Gen:
                 return [f"s{where} = {value}; P{size}(SB, {where}, s{where})"]
             return [f"P{size}(SB, {where}, {value})"]
         addr = f"{base} + {off}" if off else base
+        words = self.value_words(base, off, size, write=True)
+        if words is not None:
+            return [f"{words}[{off // 8}] = {value}"]
         buf = self.value_buffer(base, off, size, write=True)
         if buf is not None:  # a map value the access is known to fit in
             return [f"P{size}({buf}, {off}, {value})"]
@@ -851,6 +867,12 @@ class _Gen:
         if inline is not None and insn.src != 10:
             # plain writable memory: read-modify-write in place (Runtime.atomic's own fast path)
             src, mask = f"r{insn.src}", (1 << (size * 8)) - 1
+            words = self.value_words(f"r{insn.dst}", insn.off, size, write=True)
+            fetch = f"; {src} = t" if op.fetch else ""
+            if words is not None:
+                self.keeps_packet = True
+                k = insn.off // 8
+                return [f"V = {words}; t = V[{k}]; V[{k}] = (t {inline} {src}) & {mask}{fetch}"]
             buf = self.value_buffer(f"r{insn.dst}", insn.off, size, write=True)
             if buf is not None:  # a map value the access is known to fit in
                 self.keeps_packet = True

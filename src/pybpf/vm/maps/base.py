@@ -10,6 +10,7 @@ value's region, or 0 / a negative errno). Every value lives in its own region of
 from __future__ import annotations
 
 import errno
+import sys
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ class VMMap(Finalized, MapAPI):
         self.int_keys = self.key_size in (1, 2, 4, 8)
         #: programs can write the values at those addresses
         self.values_writable = True
+        #: value address -> the value's bytes as native u64 words, for maps with a table whose
+        #: value size is a multiple of 8 on a little-endian host: compiled code reads and adds
+        #: to an aligned u64 of a value it looked up with one subscript (see the interpreter)
+        self.value_views: dict[int, memoryview] | None = None
 
     # ---- identity / resource (the kernel Map's surface) --------------------------------
 
@@ -90,6 +95,16 @@ class VMMap(Finalized, MapAPI):
     def freeze(self) -> None:
         """Make the map read-only for user space (programs can still write it)."""
         self.flags |= MapFlags.RDONLY
+
+    def _keep_views(self) -> None:
+        """Called by maps that keep :attr:`value_addresses`: keep :attr:`value_views` too when
+        the values are whole u64 words and the host's words are little-endian like the VM's."""
+        if self.value_size % 8 == 0 and sys.byteorder == "little":
+            self.value_views = {}
+
+    def _add_view(self, region: Region) -> None:
+        if self.value_views is not None:
+            self.value_views[region.base] = memoryview(region.buf).cast("Q")
 
     def table_key(self, key: bytes) -> int | bytes:
         """``key``'s key in :attr:`value_addresses`."""

@@ -57,6 +57,7 @@ class HashMap(_PerCPUSlots, VMMap):
         if self.type == MapType.HASH:  # LRU lookups reorder, per-CPU lookups depend on the CPU
             self.value_addresses = {}
             self.value_addresses_complete = True
+            self._keep_views()
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         addresses = self.value_addresses
@@ -92,6 +93,7 @@ class HashMap(_PerCPUSlots, VMMap):
             self.native_index.insert(key, regions[0].base)
         if self.value_addresses is not None:
             self.value_addresses[self.table_key(key)] = regions[0].base
+            self._add_view(regions[0])
         return 0
 
     def bpf_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
@@ -113,6 +115,8 @@ class HashMap(_PerCPUSlots, VMMap):
             self.native_index.remove(key)
         if self.value_addresses is not None:
             del self.value_addresses[self.table_key(key)]
+        if self.value_views is not None:
+            self.value_views.pop(regions[0].base, None)
         for region in regions:
             self.memory.unmap(region, deferred=True)
         return 0
@@ -153,6 +157,7 @@ class ArrayMap(_PerCPUSlots, VMMap):
         self.values_writable = not (self.flags & MapFlags.RDONLY_PROG)
         if self.type == MapType.ARRAY and self.key_size == 4:  # filled as elements get their regions
             self.value_addresses = {}
+            self._keep_views()
 
     def _regions(self, index: int) -> list[Region]:
         regions = self._slots.get(index)
@@ -163,6 +168,7 @@ class ArrayMap(_PerCPUSlots, VMMap):
             self._slots[index] = regions
             if self.value_addresses is not None and index < self.max_entries:
                 self.value_addresses[index] = regions[0].base
+                self._add_view(regions[0])
             if self.native_index is not None and index < self.max_entries:
                 for cpu, region in enumerate(regions):
                     self.native_index.set_element(index, region.base, cpu, len(regions))
