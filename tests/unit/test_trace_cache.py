@@ -210,7 +210,8 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     """What a cached launch imports, up to attaching: no parser, analyser, code generation,
     llvmlite, syntax tree, ELF reader or pyelftools; nor what only other programs or options
     need: pybpf.btf (the BTF is loaded as the entry keeps it), struct_ops/ksyms support,
-    test-run checks, iterators, numpy record types, -c/system() helpers, strftime/inet, platform."""
+    test-run checks, iterators, link info, numpy record types, map formatting and -f json (until
+    maps are printed or JSON asked for), -c/system() helpers, strftime/inet, platform."""
     cached_program(PROGRAM, "stdin", (), unsafe=False)
     code = f"""
         import sys
@@ -238,8 +239,9 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     assert not compiler & mods, sorted(compiler & mods)
     not_needed = {"pybpf.btf", "pybpf.btf.types", "pybpf.btf.container", "pybpf.loader.btf_sanitize",
                   "pybpf.loader.struct_ops", "pybpf.loader.ksyms", "pybpf.program_run", "pybpf.link.iter",
-                  "pybpf.link.info", "pybpf.events.dtype", "numpy", "json", "subprocess", "shlex", "shutil",
-                  "datetime", "socket", "platform", "importlib.util"}
+                  "pybpf.link.info", "pybpf.events.dtype", "pybpf.trace.runtime.aggregations",
+                  "pybpf.trace.runtime.json", "numpy", "json", "subprocess", "shlex", "shutil", "datetime", "socket",
+                  "platform", "importlib.util"}
     assert not not_needed & mods, sorted(not_needed & mods)
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..types import AggKind, AggType, StackType, TupleType, Type
-from .aggregations import Agg, MapData, Stats
 from .decode import Decoder
+
+if TYPE_CHECKING:  # .aggregations is imported when a map is read (printing maps), not at start-up
+    from .aggregations import Agg, MapData
 
 
 class Binding(Protocol):
@@ -77,6 +79,8 @@ class LiveMap:
 
 
 def _agg(value: Type) -> Agg:
+    from .aggregations import Agg
+
     return Agg(str(value.kind)) if isinstance(value, AggType) else Agg.VALUE
 
 
@@ -85,6 +89,8 @@ def _i64(raw: bytes, off: int, signed: bool = True) -> int:
 
 
 def _combine(kind: Agg, signed: bool, cpus: Sequence[bytes]) -> Any:
+    from .aggregations import Agg, Stats
+
     if kind in (Agg.COUNT, Agg.SUM):
         return sum(_i64(c, 0, signed) for c in cpus)
     if kind in (Agg.MIN, Agg.MAX):
@@ -136,6 +142,8 @@ class KeyDecoder:
 def read_map(b: Binding, items: Iterable[tuple[bytes, Sequence[bytes]]], decoder: Decoder, *,
              stacks: StackLookup | None = None) -> MapData:
     """The :class:`MapData` of binding ``b`` from its raw entries."""
+    from .aggregations import Agg, MapData
+
     info = b.info
     kind = _agg(info.value)
     lhist = (0, 0, 0)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from . import json as J
-from .aggregations import MapData, format_value, map_text, maps_text
 from .formatting import format_printf
+
+if TYPE_CHECKING:  # maps and values are formatted (and -f json records made) on first use:
+    from .aggregations import MapData  # start-up of a trace imports neither module
 
 
 class Printer(Protocol):
@@ -37,6 +38,8 @@ def _now(fmt: str) -> str:
 
 
 def _join(parts: Sequence[bytes | str], sep: str) -> str:
+    from .aggregations import format_value
+
     return sep.join(format_value(p) for p in parts)
 
 
@@ -87,12 +90,18 @@ class TextPrinter:
         self._write(_join(parts, sep) + "\n")
 
     def value(self, v: Any) -> None:
+        from .aggregations import format_value
+
         self._write(format_value(v) + "\n")
 
     def map(self, m: MapData, *, top: int = 0, div: int = 1) -> None:
+        from .aggregations import map_text
+
         self._write(map_text(m, top=top, div=div))
 
     def exit_maps(self, maps: Sequence[MapData]) -> None:
+        from .aggregations import maps_text
+
         self._exit_prefix()
         self._write(maps_text(maps))
 
@@ -108,37 +117,44 @@ class TextPrinter:
 class JsonPrinter(TextPrinter):
     """``-f json``: one record per line (see :mod:`.json`)."""
 
+    def __init__(self, out: TextIO, *, err: TextIO | None = None, quiet: bool = False,
+                 terminal: TextIO | None = None) -> None:
+        super().__init__(out, err=err, quiet=quiet, terminal=terminal)
+        from . import json
+
+        self._json = json
+
     def attached(self, probes: int) -> None:
         if not self.quiet:
-            self._write(J.attached_probes(probes))
+            self._write(self._json.attached_probes(probes))
 
     def printf(self, fmt: str, args: Sequence[Any]) -> None:
-        self._write(J.text_record("printf", format_printf(fmt, args)))
+        self._write(self._json.text_record("printf", format_printf(fmt, args)))
 
     def printf_texts(self, texts: Sequence[str]) -> None:
-        self._write("".join([J.text_record("printf", t) for t in texts]))
+        self._write("".join([self._json.text_record("printf", t) for t in texts]))
 
     def text(self, kind: str, text: str) -> None:
-        self._write(J.text_record(kind, text))
+        self._write(self._json.text_record(kind, text))
 
     def time(self, fmt: str) -> None:
-        self._write(J.text_record("time", _now(fmt)))
+        self._write(self._json.text_record("time", _now(fmt)))
 
     def join(self, parts: Sequence[bytes | str], sep: str) -> None:
-        self._write(J.text_record("join", _join(parts, sep)))
+        self._write(self._json.text_record("join", _join(parts, sep)))
 
     def value(self, v: Any) -> None:
-        self._write(J.value_record(v))
+        self._write(self._json.value_record(v))
 
     def map(self, m: MapData, *, top: int = 0, div: int = 1) -> None:
-        self._write(J.map_record(m, top=top, div=div))
+        self._write(self._json.map_record(m, top=top, div=div))
 
     def exit_maps(self, maps: Sequence[MapData]) -> None:
         self._exit_prefix()
-        self._write("".join(J.map_record(m) for m in sorted(maps, key=lambda m: m.name)))
+        self._write("".join(self._json.map_record(m) for m in sorted(maps, key=lambda m: m.name)))
 
     def lost(self, n: int) -> None:
-        self._write(J.lost_events(n))
+        self._write(self._json.lost_events(n))
 
 
 def make_printer(out: TextIO, *, fmt: str = "text", quiet: bool = False, err: TextIO | None = None,

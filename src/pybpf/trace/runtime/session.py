@@ -34,7 +34,6 @@ from ...errors import BPFError
 from .. import points as A
 from ..points import ProbeType as P
 from ..semantic.model import EventKind, EventLayout
-from .aggregations import MapData
 from .decode import Decoder, Symbolizer
 from .formatting import format_printf
 from .maps import LiveMap, read_map
@@ -43,6 +42,7 @@ from .render import Renderer, compile_printf
 
 if TYPE_CHECKING:
     from ..codegen.result import CompiledScript, ProbeAttach
+    from .aggregations import MapData
 
 log = logging.getLogger("pybpf.trace.runtime.session")
 
