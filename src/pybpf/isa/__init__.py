@@ -18,8 +18,9 @@ exit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from .helpers import HELPER_IDS, HELPER_NAMES
 from .instruction import SLOT_SIZE, Instruction, decode, encode, iter_decode
 from .opcodes import (
@@ -44,15 +45,7 @@ _LAZY = {"assemble": ".asm", **dict.fromkeys(
     ("Symbolizer", "Syntax", "disassemble", "format_instruction", "is_canonical"), ".disasm")}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

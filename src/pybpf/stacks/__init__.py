@@ -16,8 +16,9 @@ Modules: :mod:`.stackmap` (StackTraceMap, build ids, stack id errors), :mod:`.ks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._symbol import UNKNOWN, KallsymsRestrictedError, StackError, Symbol
 from .folded import StackKey, folded, folded_counts, stack_key
 from .ksyms import KernelSymbols, kernel_symbols, ksym, ksym_reload, ksymname
@@ -37,15 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

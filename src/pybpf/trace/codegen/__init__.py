@@ -17,8 +17,9 @@ Example (needs tracefs for the tracepoint's format)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._lazy import lazy_attributes
 from .result import CompiledScript, MapBinding, ProbeAttach
 
 if TYPE_CHECKING:
@@ -31,12 +32,4 @@ __all__ = ["compile_script", "compile_typed", "CompiledScript", "MapBinding", "P
 _LAZY = {"compile_script": ".compile", "compile_typed": ".compile", "CodegenError": ".irgen"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
