@@ -10,10 +10,15 @@ and faults); helpers are called by id with five u64 arguments.
 
 Shortcuts that keep the results of the general paths: a map helper whose ``r1`` an ``ld_imm64``
 in the same block sets is bound to that map, and XDP context fields are remembered while the
-packet stays the same (both in :mod:`pybpf.vm.fastpaths`); a function with a loop keeps the
-packet's buffer and per-size bounds in locals (``PK``, ``PRn``/``PWn``, re-read after every call
-out), so a packet access is one compare; ``mov rD, rS`` followed by an ALU operation on rD is one
-statement; a forward jump to a short block that exits runs that block in place.
+packet stays the same (both in :mod:`pybpf.vm.fastpaths`; the remembered fields are read inline);
+a lookup whose key the block put at a fixed place of the stack is one ``dict.get`` in the map's
+table of value addresses (the key taken from the local the block stored it from), and the value
+it returns, once ``if rN == 0`` has ruled out NULL, is read and written in the same block without
+checks when the access fits (aligned u64s through the value's word view); a function with a loop,
+or of an XDP program, keeps the packet's buffer and per-size bounds in locals (``PK``,
+``PRn``/``PWn``, re-read after every call out that may change the packet), so a packet access is
+one compare; ``mov rD, rS`` followed by an ALU operation on rD is one statement; a forward jump
+to a short block that exits runs that block in place; byte loads index the buffer.
 
 Semantics follow the kernel (RFC 9669 + Linux): 32-bit results zero-extend, ``x / 0 = 0``,
 ``x % 0 = x`` (zero-extended in 32-bit), ``INT_MIN s/ -1 = INT_MIN``, ``INT_MIN s% -1 = 0``,
