@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._log import get_logger
 from . import _sys
 from ._collection_base import CollectionBase, GlobalVariables, Loadable, as_spec
 from .spec import ObjectSpec
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .map import Map
     from .program import Program
 
-log = logging.getLogger("pybpf.collection")
+log = get_logger("pybpf.collection")
 
 __all__ = ["Collection", "Globals", "Loadable", "load"]
 

@@ -19,12 +19,12 @@ and give its id on read.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._log import get_logger
 from . import _sys
 from ._lifetime import Finalized
 from ._sys import FD, FdLike, ObjectKind, UpdateFlags
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .btf import BTF
     from .spec import MapSpec
 
-log = logging.getLogger("pybpf.map")
+log = get_logger("pybpf.map")
 
 __all__ = ["LPMKey", "Map", "MapInfo", "PerCPUValues"]
 

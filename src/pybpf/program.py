@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._log import get_logger
 from . import _sys
 from ._lifetime import Finalized
 from .enums import ProgramType
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .link import Link
     from .spec import ProgramSpec
 
-log = logging.getLogger("pybpf.program")
+log = get_logger("pybpf.program")
 
 
 @dataclass(frozen=True)

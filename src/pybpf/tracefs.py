@@ -15,16 +15,16 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
-import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._log import get_logger
 from ._sys.mounts import mount_points
 from .errors import BPFError, NotSupportedError
 
-log = logging.getLogger("pybpf.tracefs")
+log = get_logger("pybpf.tracefs")
 
 #: Where tracefs is mounted when nothing mounted it yet.
 DEFAULT_MOUNT = Path("/sys/kernel/tracing")

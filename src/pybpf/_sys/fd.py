@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import weakref
 from typing import TYPE_CHECKING, Protocol, Union
 
+from .._log import get_logger
 from ..errors import BPFError
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from .syscall import Syscalls
 
-log = logging.getLogger("pybpf._sys")
+log = get_logger("pybpf._sys")
 
 
 class HasFileno(Protocol):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import errno
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec
 
+from .._log import get_logger
 from ..enums import AttachType, ProgramFlags, ProgramType
 from ..errors import SyscallError, VerifierError
 from .abi import Command, TestRunFlags
@@ -16,7 +16,7 @@ from .buffers import Buffer, OutBuffer, Pinned, c_string, object_name
 from .fd import FD, FdLike, fdno
 from .syscall import bpf, bpf_fd
 
-log = logging.getLogger("pybpf._sys")
+log = get_logger("pybpf._sys")
 
 #: First verifier log buffer size; grown on ENOSPC.
 DEFAULT_LOG_SIZE = 1 << 18

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import logging
 import os
 import resource
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
+from .._log import get_logger
 from ..enums import MapType, ProgramType
 from ..errors import MissingPrivilegeError, SyscallError
 from .abi import Command, PerfFlags, syscall_numbers
@@ -26,7 +26,7 @@ from .attrs import Attr, MapCreateAttr
 from .fd import FD
 from .perf_attr import PerfEventAttr
 
-log = logging.getLogger("pybpf._sys")
+log = get_logger("pybpf._sys")
 
 
 class Syscalls(Protocol):

@@ -12,14 +12,14 @@ formal guarantee.
 
 from __future__ import annotations
 
-import logging
 import mmap
 from typing import Any
 
+from .._log import get_logger
 from .. import _sys
 from ..errors import SyscallError
 
-log = logging.getLogger("pybpf.events")
+log = get_logger("pybpf.events")
 
 PAGE_SIZE = mmap.PAGESIZE
 

@@ -9,17 +9,17 @@ feeding ``async for``.
 
 from __future__ import annotations
 
-import logging
 import select
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+from .._log import get_logger
 from .._lifetime import Finalized
 from .errors import EventsError
 
-log = logging.getLogger("pybpf.events")
+log = get_logger("pybpf.events")
 
 #: a sink takes one record (bytes, or a numpy record when a record type is set)
 Sink = Callable[[Any], object]

@@ -33,11 +33,11 @@ and reads ``obj.maps["rb_lost"][0]``. :attr:`Ring.lost` is therefore always 0 an
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any
 
+from .._log import get_logger
 from ..enums import MapType
 from ._mmap import PAGE_SIZE, close_mapping, map_shared, release
 from ._reader import DEFAULT_LIMIT, EpollReader, Sink
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ..map import Map
     from .dtype import RecordType
 
-log = logging.getLogger("pybpf.events")
+log = get_logger("pybpf.events")
 
 HEADER_SIZE = 8
 #: Ring.drain stores consumer_pos at least once per this many bytes of records

@@ -25,12 +25,12 @@ perf event behind (a tracefs kprobe entry is the one thing the kernel does not r
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from .._log import get_logger
 from .. import _sys
 from ..enums import LinkType
 from ..errors import BPFError, NotSupportedError, SyscallError
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..program import Program
     from .info import LinkInfo
 
-log = logging.getLogger("pybpf.link")
+log = get_logger("pybpf.link")
 
 
 class Closeable(Protocol):

@@ -11,12 +11,12 @@ period, or with a hardware counter where the CPU has a PMU the kernel drives.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from .._log import get_logger
 from .. import _sys
 from .._sys import PerfHwConfig, PerfSwConfig, PerfType
 from .._sys.cpus import parse_cpu_list
@@ -26,7 +26,7 @@ from .base import Closeable, Link, LinkGroup
 if TYPE_CHECKING:
     from ..program import Program
 
-log = logging.getLogger("pybpf.link")
+log = get_logger("pybpf.link")
 
 #: errnos of BPF_LINK_CREATE that mean "this kernel has no perf links" (then use the ioctl).
 _NO_PERF_LINK = frozenset({errno.EINVAL, errno.EOPNOTSUPP, _sys.ENOTSUPP})

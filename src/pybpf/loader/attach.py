@@ -8,12 +8,12 @@ first use: loading programs of other types never imports :mod:`pybpf.btf`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .._log import get_logger
 from ..enums import AttachType, ProgramType
 from ..errors import BPFError, NotSupportedError
 from ..spec import ProgramSpec
@@ -21,7 +21,7 @@ from ..spec import ProgramSpec
 if TYPE_CHECKING:
     from ..btf import BTF, Kind
 
-log = logging.getLogger("pybpf.loader")
+log = get_logger("pybpf.loader")
 
 
 class AttachTargetError(BPFError):

@@ -12,7 +12,6 @@ Values are encoded by the extern's BTF type: ``bool``/``char`` for tristates (``
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -20,13 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._log import get_logger
 from ..errors import BPFError
 from ..spec import ExternKind, ExternSpec, MapSpec
 
 if TYPE_CHECKING:
     from ..btf import BTF
 
-log = logging.getLogger("pybpf.loader")
+log = get_logger("pybpf.loader")
 
 #: Where the kernel configuration is looked for, in order ("{release}" is ``uname -r``).
 CONFIG_PATHS = ("/proc/config.gz", "/boot/config-{release}")

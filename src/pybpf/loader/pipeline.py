@@ -18,12 +18,12 @@ func/line info, kept by a cache) loads with ``prepared_btf=``, without importing
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from .._log import get_logger
 from .. import _sys
 from ..enums import MapType, ProgramType
 from ..errors import BPFError, BTFLoadError
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 # struct_ops, .kconfig and .ksyms support is imported by the objects that use it (most do not):
 # start-up of a small loader (pybpf trace) does not pay for it
 
-log = logging.getLogger("pybpf.loader")
+log = get_logger("pybpf.loader")
 
 
 class Loaded(NamedTuple):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._log import get_logger
 from .. import _sys
 from ..enums import AttachType, ProgramFlags, ProgramType
 from ..errors import BPFError, MissingPrivilegeError, NotSupportedError, VerifierError
@@ -19,7 +19,7 @@ from .source import source_line
 if TYPE_CHECKING:
     from ..btf import BTF
 
-log = logging.getLogger("pybpf.loader")
+log = get_logger("pybpf.loader")
 
 FUNC_INFO_REC_SIZE = 8  # sizeof(struct bpf_func_info)
 LINE_INFO_REC_SIZE = 16  # sizeof(struct bpf_line_info)

@@ -9,15 +9,15 @@ reason is kept.
 from __future__ import annotations
 
 import errno
-import logging
 import weakref
 from collections.abc import Iterator
 
+from .._log import get_logger
 from .. import _sys
 from ..enums import MapType
 from ..errors import SyscallError
 
-log = logging.getLogger("pybpf.map")
+log = get_logger("pybpf.map")
 
 #: errnos meaning "this kernel / map type has no batch ops" (524 is the kernel's ENOTSUPP)
 _UNSUPPORTED = frozenset({errno.EINVAL, errno.EOPNOTSUPP, 524, errno.ENOSYS})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import logging
 import os
 from typing import TYPE_CHECKING, TypeVar
 
+from .._log import get_logger
 from .. import _sys
 from .._sys import FD, FdLike
 from ..enums import MapFlags, MapType, PinType
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..spec import MapSpec
     from .info import MapInfo
 
-log = logging.getLogger("pybpf.map")
+log = get_logger("pybpf.map")
 
 _M = TypeVar("_M", bound="Map")
 

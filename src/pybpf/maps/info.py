@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._log import get_logger
 from .. import _sys
 from .._sys import FdLike, ObjectKind
 from ..enums import MapFlags, MapType
@@ -14,7 +14,7 @@ from ..errors import BTFError, SyscallError
 if TYPE_CHECKING:
     from ..btf import BTF
 
-log = logging.getLogger("pybpf.map")
+log = get_logger("pybpf.map")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ with ``pybpf trace --no-cache`` or ``PYBPF_TRACE_CACHE=0``.
 
 from __future__ import annotations
 
-import logging
 import marshal
 import os
 import sys
@@ -37,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._log import get_logger
 from .._cache_dir import cache_dir
 from ..errors import BPFError
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..loader.prepared import PreparedBTF
     from .codegen.result import CompiledScript
 
-log = logging.getLogger("pybpf.trace.cache")
+log = get_logger("pybpf.trace.cache")
 
 #: bumped when the entry layout changes (old entries become misses)
 FORMAT = 2

@@ -10,7 +10,6 @@ strftime, username, strerror, cgroup paths, probe names).
 from __future__ import annotations
 
 import errno as _errno
-import logging
 import os
 import struct
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..._log import get_logger
 from ...errors import BPFError
 from .formatting import Buffer
 from ..types import (
@@ -25,7 +25,7 @@ from ..types import (
     StackType, StringType, TupleType, Type, U64Kind, UsymType,
 )
 
-log = logging.getLogger("pybpf.trace.runtime.decode")
+log = get_logger("pybpf.trace.runtime.decode")
 
 
 class DecodeError(BPFError):

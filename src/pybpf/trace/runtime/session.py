@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import signal
 import sys
@@ -29,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..._log import get_logger
 from ..._process import pid_alive
 from ...errors import BPFError
 from .. import points as A
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..codegen.result import CompiledScript, ProbeAttach
     from .aggregations import MapData
 
-log = logging.getLogger("pybpf.trace.runtime.session")
+log = get_logger("pybpf.trace.runtime.session")
 
 
 class TraceRuntimeError(BPFError):
