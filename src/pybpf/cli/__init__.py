@@ -7,48 +7,37 @@ arguments, returning an exit status).
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import BPFError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ._help import HelpFormatter, RawDescriptionHelpFormatter  # noqa: F401  (re-exported below)
 
 #: subcommand modules, in the order they are listed in ``pybpf --help``
 _SUBCOMMANDS = ("disasm", "btf", "spec", "prog", "map", "features", "vm", "bcc", "trace")
 
 
-def _terminal_columns() -> int:
-    """What ``shutil.get_terminal_size().columns`` says ($COLUMNS, else the terminal's, else 80)."""
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
+def __getattr__(name: str) -> Any:
+    # the formatters subclass argparse's, which a ``pybpf trace`` launch does not import
+    if name in ("HelpFormatter", "RawDescriptionHelpFormatter"):
+        from . import _help
 
-
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, given the terminal width: argparse makes one for every argument
-    added and would otherwise import shutil (with zlib, bz2 and lzma) at each start-up to ask."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
-
-
-class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """argparse's RawDescriptionHelpFormatter (descriptions and epilogs kept as written), as :class:`HelpFormatter`."""
+        return getattr(_help, name)
+    raise AttributeError(f"module 'pybpf.cli' has no attribute {name!r}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``pybpf`` parser; ``only`` registers that one subcommand (its module alone is imported:
     start-up of ``pybpf trace`` does not pay for the imports of ``pybpf disasm`` or ``pybpf btf``)."""
+    import argparse
+
+    from ._help import HelpFormatter
+
     parser = argparse.ArgumentParser(prog="pybpf", description="eBPF for Python", formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in (only,) if only in _SUBCOMMANDS else _SUBCOMMANDS:
@@ -61,11 +50,23 @@ def _subcommand(argv: Sequence[str]) -> str | None:
     return argv[0] if argv and argv[0] in _SUBCOMMANDS else None
 
 
+def _launch_args(argv: Sequence[str]) -> Any:
+    """The parsed arguments of a plain ``pybpf trace`` command line without argparse (whose
+    import, translations and parser building cost ~5 ms of a cached launch), or None: anything
+    but the plain forms (help, mistakes, ``--opt=value``...) goes to the argparse parser."""
+    if argv and argv[0] == "trace":
+        from .trace import parse_launch
+
+        return parse_launch(argv[1:])
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    parser = build_parser(_subcommand(argv))
-    args = parser.parse_args(argv)
+    args = _launch_args(argv)
+    if args is None:
+        args = build_parser(_subcommand(argv)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BPFError as exc:

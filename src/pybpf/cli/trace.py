@@ -14,17 +14,18 @@ the next run of the same program on the same kernel starts without compiling. ``
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import BPFError
-from . import RawDescriptionHelpFormatter
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..loader.prepared import PreparedBTF
 
 
@@ -33,6 +34,8 @@ class CodegenUnavailableError(BPFError):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ._help import RawDescriptionHelpFormatter
+
     p = subparsers.add_parser(
         "trace", help="run a bpftrace program", description="Run a bpftrace program (one-liner or script).",
         formatter_class=RawDescriptionHelpFormatter, epilog=__doc__,
@@ -43,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("-v", dest="verbose", action="store_true", help="with -l: show tracepoint arguments")
     p.add_argument("-p", dest="pid", type=int, metavar="PID", help="enable USDT/uprobes for PID; stop when it exits")
     p.add_argument("-c", dest="command", metavar="CMD", help="run CMD, trace until it exits (cpid is its pid)")
-    p.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument("-f", dest="format", choices=_FORMATS, default="text", help="output format")
     p.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
     p.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...' line")
     p.add_argument("--unsafe", action="store_true", help="allow system() and signal()")
@@ -54,6 +57,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("args", nargs="*", metavar="ARG",
                    help="script file (without -e) and positional parameters $1, $2 ...; with -l: the pattern")
     p.set_defaults(func=run)
+
+
+#: the options :func:`parse_launch` reads, by their ``dest`` in :func:`register`: flags...
+_LAUNCH_FLAGS = {"-l": "list", "-v": "verbose", "-q": "quiet", "--unsafe": "unsafe", "--dry-run": "dry_run",
+                 "--no-cache": "no_cache"}
+#: ...and options with a value (``-p`` an int, ``-f`` one of ``_FORMATS``)
+_LAUNCH_VALUES = {"-e": "program", "-p": "pid", "-c": "command", "-f": "format", "-o": "output",
+                  "--emit-obj": "emit_obj"}
+_FORMATS = ("text", "json")
+
+
+def parse_launch(argv: Sequence[str]) -> SimpleNamespace | None:
+    """The arguments ``pybpf trace`` is given (``argv`` after ``trace``) parsed as the argparse
+    parser of :func:`register` parses them, for the forms a launch takes: each option its own
+    word, option values that do not start with ``-``, then the script and its parameters.
+    None for anything else (``-h``, ``-qv``, ``--emit-obj=F``, ``--``, a word starting with ``-``
+    among the parameters, a bad ``-p`` or ``-f``...): the argparse parser handles those, with its
+    messages. A launch then imports no argparse (~5 ms with its translations and parser building)."""
+    values: dict[str, Any] = {"command": None, "program": None, "list": False, "verbose": False, "pid": None,
+                              "format": "text", "output": None, "quiet": False, "unsafe": False, "dry_run": False,
+                              "emit_obj": None, "no_cache": False}
+    positional: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-") or word == "-":
+            positional.append(word)
+            continue
+        if positional:  # argparse takes one run of parameters; an option after them is its business
+            return None
+        if word in _LAUNCH_FLAGS:
+            values[_LAUNCH_FLAGS[word]] = True
+            continue
+        dest = _LAUNCH_VALUES.get(word)
+        value = next(words, None)
+        if dest is None or value is None or value.startswith("-"):
+            return None
+        if dest == "pid":
+            try:
+                values[dest] = int(value)
+            except ValueError:
+                return None
+        elif dest == "format" and value not in _FORMATS:
+            return None
+        else:
+            values[dest] = value
+    return SimpleNamespace(**values, args=positional, func=run)
 
 
 def _source(args: argparse.Namespace) -> tuple[str, str, tuple[str, ...]]:
