@@ -211,12 +211,14 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     llvmlite, syntax tree, ELF reader or pyelftools; nor what only other programs or options
     need: pybpf.btf (the BTF is loaded as the entry keeps it), struct_ops/ksyms support,
     test-run checks, iterators, link info, numpy record types, map formatting and -f json (until
-    maps are printed or JSON asked for), -c/system() helpers, strftime/inet, platform."""
+    maps are printed or JSON asked for), -c/system() helpers, strftime/inet, platform; nor
+    argparse (a plain command line is parsed without it), logging (until something logs a
+    warning) or the analyser's model (the runtime reads pybpf.trace.layouts)."""
     cached_program(PROGRAM, "stdin", (), unsafe=False)
     code = f"""
         import sys
-        from pybpf.cli import build_parser
-        build_parser("trace").parse_args(["trace", "-e", {PROGRAM!r}])
+        from pybpf.cli import _launch_args
+        assert _launch_args(["trace", "-e", {PROGRAM!r}]) is not None
         from pybpf.cli.trace import _compiled, _prepared_loader
         script, prepared = _compiled({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True, whole=False)
         assert script.typed is None and prepared is not None and script.object_spec.btf is None
@@ -241,7 +243,8 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
                   "pybpf.loader.struct_ops", "pybpf.loader.ksyms", "pybpf.program_run", "pybpf.link.iter",
                   "pybpf.link.info", "pybpf.events.dtype", "pybpf.trace.runtime.aggregations",
                   "pybpf.trace.runtime.json", "numpy", "json", "subprocess", "shlex", "shutil", "datetime", "socket",
-                  "platform", "importlib.util"}
+                  "platform", "importlib.util", "argparse", "gettext", "locale", "logging", "traceback",
+                  "pybpf.trace.semantic", "pybpf.trace.semantic.model", "pybpf.cli._help"}
     assert not not_needed & mods, sorted(not_needed & mods)
 
 

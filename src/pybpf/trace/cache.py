@@ -53,7 +53,7 @@ MAGIC = b"pybpf-trace-cache\n"
 #: modules whose dataclasses and enums an entry may name; nothing else is ever instantiated
 _MODULES = frozenset({
     "pybpf.enums", "pybpf.spec", "pybpf.btf.types", "pybpf.trace.types", "pybpf.trace.points",
-    "pybpf.trace.semantic.model", "pybpf.trace.codegen.result",
+    "pybpf.trace.layouts", "pybpf.trace.semantic.model", "pybpf.trace.codegen.result",
 })
 #: probe kinds whose target is a binary read while compiling (symbols, USDT notes)
 _BINARY_PROBES = ("uprobe", "uretprobe", "usdt")

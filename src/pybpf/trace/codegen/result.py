@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..layouts import EventLayout, MapInfo
 from ..points import AttachPoint, ProbeType
-from ..semantic.model import EventLayout, MapInfo, TypedProgram
 
 if TYPE_CHECKING:
     from ...spec import ObjectSpec
+    from ..semantic.model import TypedProgram
 
 
 @dataclass(frozen=True)

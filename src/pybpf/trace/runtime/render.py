@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..semantic.model import EventField
+from ..layouts import EventField
 from ..types import IntType, PointerType, StringType, Type
 from .decode import INT_CODES, DecodeError, Decoder
 from .formatting import LENGTH_BITS, compile_format, conversion, split_format

@@ -32,8 +32,8 @@ from ..._log import get_logger
 from ..._process import pid_alive
 from ...errors import BPFError
 from .. import points as A
+from ..layouts import EventKind, EventLayout
 from ..points import ProbeType as P
-from ..semantic.model import EventKind, EventLayout
 from .decode import Decoder, Symbolizer
 from .formatting import format_printf
 from .maps import LiveMap, read_map

@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+# the records and maps a compiled program describes live in pybpf.trace.layouts (the runtime of a
+# cached program imports them without this module); they are still importable from here
+from ..layouts import EVENT_HEADER_SIZE, EventField, EventKind, EventLayout, MapInfo
 from ..types import Type
+
+__all__ = [
+    "EVENT_HEADER_SIZE", "ContextKind", "Env", "EventField", "EventKind", "EventLayout", "FieldBase", "FieldInfo",
+    "MapInfo", "ProbeInfo", "TypedProgram",
+]
 
 if TYPE_CHECKING:
     from .. import ast as A
@@ -99,15 +107,6 @@ class FieldInfo:
     bit_offset: int = 0
 
 
-@dataclass(frozen=True)
-class MapInfo:
-    """A map's ``key`` type (None for a scalar map; a TupleType for several keys) and ``value`` type."""
-
-    name: str
-    key: Type | None
-    value: Type
-
-
 class ContextKind(enum.StrEnum):
     """What the BPF program's context is for a probe."""
 
@@ -134,53 +133,6 @@ class ProbeInfo:
     context: ContextKind
     args: Type | None = None
     is_return: bool = False
-
-
-class EventKind(enum.StrEnum):
-    """Records sent from BPF to the runtime through the ring buffer."""
-
-    PRINTF = "printf"
-    PRINT = "print"          # print(value) / print(@map)
-    TIME = "time"
-    JOIN = "join"
-    EXIT = "exit"
-    CAT = "cat"
-    SYSTEM = "system"
-    CLEAR = "clear"
-    ZERO = "zero"
-    WATCH = "watch"          # watchpoint:FUNC+argN: the address to watch (node_id: the attach point)
-    UNWATCH = "unwatch"      # unwatch(addr): remove the watchpoints set on addr
-
-
-@dataclass(frozen=True)
-class EventField:
-    """One value in an event record, at ``offset`` from the record start."""
-
-    type: Type
-    offset: int
-
-
-#: every event record starts with this header: u64 event id
-EVENT_HEADER_SIZE = 8
-
-
-@dataclass(frozen=True)
-class EventLayout:
-    """Layout of one event record: ``u64 id`` at offset 0, then ``fields`` (C-aligned).
-
-    ``fmt`` is the printf/time/system/cat format string, ``map`` the map name for
-    ``print(@m)``/``clear``/``zero``, ``node_id`` the call that emits it.
-    """
-
-    id: int
-    kind: EventKind
-    fields: tuple[EventField, ...]
-    size: int
-    fmt: str = ""
-    map: str = ""
-    node_id: int = 0
-    #: print(@m, top, div) / join separator / exit code ... extra constant arguments
-    extra: tuple[object, ...] = ()
 
 
 @dataclass
