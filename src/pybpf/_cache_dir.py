@@ -7,7 +7,10 @@ location (``pybpf trace`` on a cache hit) does not import the C toolchain packag
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def cache_dir() -> Path:
@@ -15,9 +18,15 @@ def cache_dir() -> Path:
 
     ``$PYBPF_CACHE_DIR``, else ``$XDG_CACHE_HOME/pybpf``, else ``~/.cache/pybpf``.
     """
+    from pathlib import Path
+
+    return Path(cache_dir_name())
+
+
+def cache_dir_name() -> str:
+    """:func:`cache_dir` as a string (a ``pybpf trace`` launch reads its cache without pathlib)."""
     explicit = os.environ.get("PYBPF_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return explicit
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "pybpf"
+    return os.path.join(xdg if xdg else os.path.join(os.path.expanduser("~"), ".cache"), "pybpf")

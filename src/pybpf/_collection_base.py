@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
 from typing import Generic, Protocol, TypeVar, Union
 
 from ._lifetime import Finalized
@@ -30,6 +29,8 @@ def as_spec(obj: Loadable) -> ObjectSpec:
         return obj
     if isinstance(obj, (bytes, bytearray)):
         return ObjectSpec.from_bytes(bytes(obj))
+    from pathlib import Path
+
     return ObjectSpec.from_file(Path(obj))
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, MutableMapping
 
 from .enums import AttachType, MapFlags, MapType, PinType, ProgramType
 from .errors import VariableEncodingError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .btf import BTF
     from .btf.types import CoreRelocation, FuncInfo, LineInfo
     from .isa import Instruction
@@ -212,6 +213,8 @@ class ObjectSpec:
     @classmethod
     def from_file(cls, path: str | Path) -> ObjectSpec:
         """Read an eBPF ELF object (as clang builds it) into a spec. Makes no syscall."""
+        from pathlib import Path
+
         from .elf import load_object
 
         return load_object(Path(path))

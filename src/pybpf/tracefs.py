@@ -18,16 +18,29 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._log import get_logger
-from ._sys.mounts import mount_points
+from ._sys.mounts import mount_dirs
 from .errors import BPFError, NotSupportedError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = get_logger("pybpf.tracefs")
 
-#: Where tracefs is mounted when nothing mounted it yet.
-DEFAULT_MOUNT = Path("/sys/kernel/tracing")
+#: Where tracefs is mounted when nothing mounted it yet (``DEFAULT_MOUNT``, a Path, below).
+_DEFAULT_MOUNT = "/sys/kernel/tracing"
+
+
+def __getattr__(name: str) -> Any:
+    # the paths are kept as strings: looking up a tracepoint id (a ``pybpf trace`` launch) does
+    # not import pathlib (with urllib.parse and ipaddress, ~2.5 ms); root() and the rest give Paths
+    if name == "DEFAULT_MOUNT":
+        from pathlib import Path
+
+        return Path(_DEFAULT_MOUNT)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class TracefsError(BPFError):
@@ -36,19 +49,26 @@ class TracefsError(BPFError):
 
 def mounted_dir() -> Path | None:
     """Where tracefs is mounted (tracefs itself, or ``tracing/`` in a mounted debugfs), or None."""
+    from pathlib import Path
+
+    found = _mounted_dir()
+    return None if found is None else Path(found)
+
+
+def _mounted_dir() -> str | None:
     try:
-        by_fs = mount_points()
+        by_fs = mount_dirs()
     except OSError:
         return None
     if "tracefs" in by_fs:
         return by_fs["tracefs"]
     debug = by_fs.get("debugfs")
-    if debug is not None and (debug / "tracing" / "events").is_dir():
-        return debug / "tracing"
+    if debug is not None and os.path.isdir(os.path.join(debug, "tracing", "events")):
+        return os.path.join(debug, "tracing")
     return None
 
 
-def _mount_tracefs(where: Path) -> None:
+def _mount_tracefs(where: str) -> None:
     import ctypes.util  # here only: it imports subprocess and tempfile
 
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -62,34 +82,41 @@ def _mount_tracefs(where: Path) -> None:
     log.info("mounted tracefs at %s", where)
 
 
-_root_cache: list[Path] = []
+_root_cache: list[str] = []
 
 
 def root(*, mount: bool = True) -> Path:
     """The tracefs directory; mounts it at :data:`DEFAULT_MOUNT` when missing and ``mount``."""
-    if _root_cache and (_root_cache[0] / "events").is_dir():
+    from pathlib import Path
+
+    return Path(_root_dir(mount=mount))
+
+
+def _root_dir(*, mount: bool = True) -> str:
+    if _root_cache and os.path.isdir(os.path.join(_root_cache[0], "events")):
         return _root_cache[0]
-    found = mounted_dir()
+    found = _mounted_dir()
     if found is None:
         if not mount:
-            raise TracefsError(f"tracefs is not mounted; mount it: mount -t tracefs nodev {DEFAULT_MOUNT}")
-        _mount_tracefs(DEFAULT_MOUNT)
-        found = DEFAULT_MOUNT
+            raise TracefsError(f"tracefs is not mounted; mount it: mount -t tracefs nodev {_DEFAULT_MOUNT}")
+        _mount_tracefs(_DEFAULT_MOUNT)
+        found = _DEFAULT_MOUNT
     _root_cache[:] = [found]
     return found
 
 
-def _event_dir(category: str, name: str) -> Path:
+def _event_dir(category: str, name: str) -> str:
     if not category or not name or "/" in category or "/" in name or ".." in (category, name):
         raise ValueError(f"not a tracepoint name: {category!r}:{name!r}")
-    return root() / "events" / category / name
+    return os.path.join(_root_dir(), "events", category, name)
 
 
 def tracepoint_id(category: str, name: str) -> int:
     """The perf ``config`` of tracepoint ``category:name`` (``events/<cat>/<name>/id``)."""
-    path = _event_dir(category, name) / "id"
+    path = os.path.join(_event_dir(category, name), "id")
     try:
-        return int(path.read_text().strip())
+        with open(path) as f:
+            return int(f.read().strip())
     except FileNotFoundError:
         near = similar_tracepoints(category, name)
         hint = f"; similar: {', '.join(near)}" if near else ""
@@ -99,7 +126,7 @@ def tracepoint_id(category: str, name: str) -> int:
 def tracepoint_exists(category: str, name: str) -> bool:
     """Does tracepoint ``category:name`` exist?"""
     try:
-        return (_event_dir(category, name) / "id").exists()
+        return os.path.exists(os.path.join(_event_dir(category, name), "id"))
     except (ValueError, BPFError):
         return False
 
@@ -209,9 +236,10 @@ def parse_format(text: str) -> TracepointFormat:
 
 def tracepoint_format(category: str, name: str) -> TracepointFormat:
     """The parsed ``format`` of tracepoint ``category:name``."""
-    path = _event_dir(category, name) / "format"
+    path = os.path.join(_event_dir(category, name), "format")
     try:
-        return parse_format(path.read_text())
+        with open(path) as f:
+            return parse_format(f.read())
     except FileNotFoundError:
         raise TracefsError(f"no tracepoint {category}:{name} ({path} does not exist)") from None
 

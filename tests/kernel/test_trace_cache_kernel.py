@@ -85,3 +85,26 @@ def test_the_btf_kept_apart_loads_the_object_a_whole_load_makes() -> None:
                 prog.close()
             for m in loaded.maps.values():
                 m.close()
+
+
+#: what a cached launch must not import (each costs start-up time; see bench/RESULTS.md issue 6):
+#: argparse (a plain command line is parsed without it), logging (nothing logged a warning),
+#: pathlib (tracefs, sysfs and cache paths are strings), ipaddress, the analyser's model
+_NOT_AT_START = ("argparse", "gettext", "logging", "pathlib", "ipaddress", "pybpf.trace.semantic.model",
+                 "pybpf.btf", "llvmlite")
+
+
+def test_a_cached_launch_imports_none_of_what_only_other_paths_need(tmp_path: Path) -> None:
+    program = "tracepoint:sched:sched_switch { @switches = count(); } interval:ms:50 { exit(); }"
+    env = {**os.environ, "PYBPF_CACHE_DIR": str(tmp_path)}
+    env.pop("PYBPF_TRACE_CACHE", None)
+    code = ("import sys\nfrom pybpf.cli import main\nrc = main(sys.argv[1:])\nsys.stdout.flush()\n"
+            f"sys.stderr.write(' '.join(m for m in {_NOT_AT_START!r} if m in sys.modules) + '\\n')\n"
+            "sys.exit(rc)\n")
+    for _ in range(2):  # the first run compiles and stores, the second is served from the cache
+        done = subprocess.run([sys.executable, "-c", code, "trace", "-e", program], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[0] == "Attaching 2 probes..." and any(line.startswith("@switches: ") for line in out), done.stdout
+    assert done.stderr.splitlines()[-1] == "", f"a cached launch imported: {done.stderr.splitlines()[-1]}"

@@ -213,7 +213,8 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
     test-run checks, iterators, link info, numpy record types, map formatting and -f json (until
     maps are printed or JSON asked for), -c/system() helpers, strftime/inet, platform; nor
     argparse (a plain command line is parsed without it), logging (until something logs a
-    warning) or the analyser's model (the runtime reads pybpf.trace.layouts)."""
+    warning), the analyser's model (the runtime reads pybpf.trace.layouts), pathlib (the cache,
+    tracefs and sysfs paths are strings; with urllib.parse) or ipaddress (LPM keys)."""
     cached_program(PROGRAM, "stdin", (), unsafe=False)
     code = f"""
         import sys
@@ -244,7 +245,8 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
                   "pybpf.link.info", "pybpf.events.dtype", "pybpf.trace.runtime.aggregations",
                   "pybpf.trace.runtime.json", "numpy", "json", "subprocess", "shlex", "shutil", "datetime", "socket",
                   "platform", "importlib.util", "argparse", "gettext", "locale", "logging", "traceback",
-                  "pybpf.trace.semantic", "pybpf.trace.semantic.model", "pybpf.cli._help"}
+                  "pybpf.trace.semantic", "pybpf.trace.semantic.model", "pybpf.cli._help", "pathlib",
+                  "urllib.parse", "ipaddress"}
     assert not not_needed & mods, sorted(not_needed & mods)
 
 

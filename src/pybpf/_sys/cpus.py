@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from ..errors import BPFError
 
-_POSSIBLE = Path("/sys/devices/system/cpu/possible")
+_POSSIBLE = "/sys/devices/system/cpu/possible"
 
 
 def parse_cpu_list(text: str) -> list[int]:
@@ -25,7 +24,8 @@ def parse_cpu_list(text: str) -> list[int]:
 def possible_cpus() -> int:
     """Number of possible CPUs: per-CPU map values hold one slot per possible CPU."""
     try:
-        return max(parse_cpu_list(_POSSIBLE.read_text())) + 1
+        with open(_POSSIBLE) as f:
+            return max(parse_cpu_list(f.read())) + 1
     except (OSError, ValueError) as exc:
         raise BPFError(f"cannot read {_POSSIBLE} ({exc}); is /sys mounted?") from exc
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: The kernel's table of this process's mounts.
 PROC_MOUNTS = "/proc/mounts"
@@ -19,13 +22,20 @@ def mount_points(mounts: str | os.PathLike[str] = PROC_MOUNTS) -> dict[str, Path
 
     Raises :class:`OSError` when the table cannot be read.
     """
-    by_fs: dict[str, Path] = {}
+    from pathlib import Path
+
+    return {fs: Path(where) for fs, where in mount_dirs(mounts).items()}
+
+
+def mount_dirs(mounts: str | os.PathLike[str] = PROC_MOUNTS) -> dict[str, str]:
+    """:func:`mount_points` as strings (what a ``pybpf trace`` launch reads, without pathlib)."""
+    by_fs: dict[str, str] = {}
     with open(mounts, encoding="utf-8") as f:
         for line in f:
             fields = line.split()
             if len(fields) >= 3:
-                by_fs.setdefault(fields[2], Path(_unescape(fields[1])))
+                by_fs.setdefault(fields[2], _unescape(fields[1]))
     return by_fs
 
 
-__all__ = ["PROC_MOUNTS", "mount_points"]
+__all__ = ["PROC_MOUNTS", "mount_dirs", "mount_points"]

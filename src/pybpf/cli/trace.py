@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -111,6 +110,8 @@ def _source(args: argparse.Namespace) -> tuple[str, str, tuple[str, ...]]:
         return args.program, "stdin", tuple(args.args)
     if not args.args:
         raise BPFError("no program: give -e 'PROGRAM' or a script file (see pybpf trace --help)")
+    from pathlib import Path
+
     path = Path(args.args[0])
     try:
         return path.read_text(), str(path), tuple(args.args[1:])

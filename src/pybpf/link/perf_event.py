@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from .._log import get_logger
@@ -30,9 +29,9 @@ log = get_logger("pybpf.link")
 
 #: errnos of BPF_LINK_CREATE that mean "this kernel has no perf links" (then use the ioctl).
 _NO_PERF_LINK = frozenset({errno.EINVAL, errno.EOPNOTSUPP, _sys.ENOTSUPP})
-_ONLINE = Path("/sys/devices/system/cpu/online")
+_ONLINE = "/sys/devices/system/cpu/online"
 #: A perf PMU for hardware counters (x86 ``cpu``, arm ``armv8_pmuv3*``...): its sysfs entry.
-_PMU_DIR = Path("/sys/bus/event_source/devices")
+_PMU_DIR = "/sys/bus/event_source/devices"
 _DEFAULT_FREQUENCY = 99
 
 
@@ -97,7 +96,8 @@ class AttachRefusedError(BPFError):
 def online_cpus() -> list[int]:
     """The CPUs that are online now (``/sys/devices/system/cpu/online``)."""
     try:
-        return parse_cpu_list(_ONLINE.read_text())
+        with open(_ONLINE) as f:
+            return parse_cpu_list(f.read())
     except (OSError, ValueError):
         return [0]
 
@@ -105,7 +105,7 @@ def online_cpus() -> list[int]:
 def hardware_pmu() -> str | None:
     """The name of a PMU that drives hardware counters, or None (e.g. in most VMs)."""
     try:
-        names = [p.name for p in _PMU_DIR.iterdir()]
+        names = os.listdir(_PMU_DIR)
     except OSError:
         return None
     for name in names:

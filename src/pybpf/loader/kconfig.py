@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._log import get_logger
@@ -57,12 +56,13 @@ def system_config() -> dict[str, str]:
     """The running kernel's configuration (empty, with a debug message, when none is found)."""
     release = os.uname().release
     for pattern in CONFIG_PATHS:
-        path = Path(pattern.format(release=release))
+        path = pattern.format(release=release)
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as f:
+                raw = f.read()
         except OSError:
             continue
-        if path.suffix == ".gz":
+        if path.endswith(".gz"):
             import gzip
 
             raw = gzip.decompress(raw)

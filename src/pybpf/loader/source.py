@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +39,8 @@ def source_line(log: str, line_info: Sequence[LineInfo]) -> str:
     li = line_for(sorted(line_info, key=lambda r: r.insn_off), insn)
     if li is None:
         return ""
+    from pathlib import PurePath  # here: pathlib is not imported when loading succeeds
+
     name = PurePath(li.file_name).name if li.file_name else "?"
     text = li.line_text.strip()
     return f"{name}:{li.line}: {text}" if text else f"{name}:{li.line}"

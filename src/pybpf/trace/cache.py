@@ -29,18 +29,20 @@ with ``pybpf trace --no-cache`` or ``PYBPF_TRACE_CACHE=0``.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._log import get_logger
-from .._cache_dir import cache_dir
+from .._cache_dir import cache_dir_name
 from ..errors import BPFError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..loader.prepared import PreparedBTF
     from .codegen.result import CompiledScript
 
@@ -345,12 +347,24 @@ class TraceCache:
     touches its entry's mtime).
     """
 
-    def __init__(self, root: Path | None = None, *, max_entries: int = 1000) -> None:
-        self.root = root if root is not None else cache_dir() / "trace"
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, max_entries: int = 1000) -> None:
+        # kept as a string: a lookup (a ``pybpf trace`` launch) does not import pathlib
+        self._root = os.fspath(root) if root is not None else os.path.join(cache_dir_name(), "trace")
         self.max_entries = max_entries
 
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._root)
+
     def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.bin"
+        from pathlib import Path
+
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        return os.path.join(self._root, key[:2], f"{key}.bin")
 
     def lookup(self, key: str) -> CompiledScript | None:
         """The script stored under ``key``, or None (missing, stale, unreadable or corrupt: never raises).
@@ -368,7 +382,7 @@ class TraceCache:
             return _with_btf(script, kept)
         except Exception as exc:  # noqa: BLE001 - as in _read: a damaged entry is a miss
             log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
-                        self.path(key), type(exc).__name__, exc)
+                        self._file(key), type(exc).__name__, exc)
             return None
 
     def lookup_prepared(self, key: str) -> tuple[CompiledScript, PreparedBTF | None] | None:
@@ -387,7 +401,7 @@ class TraceCache:
 
     def _read(self, key: str) -> tuple[CompiledScript, tuple[Any, ...] | None] | None:
         """The decoded script of the entry and its BTF kept apart (raw entry data), or None."""
-        path = self.path(key)
+        path = self._file(key)
         try:
             with open(path, "rb") as f:
                 st = os.fstat(f.fileno())
@@ -457,7 +471,8 @@ class TraceCache:
                     f.write(data)
                 os.replace(tmp, path)  # readers see the old entry or the whole new one
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 raise
         except OSError as exc:
             log.warning("cannot write the trace cache entry %s: %s", path, exc.strerror)
@@ -469,7 +484,7 @@ class TraceCache:
         """Remove the least recently used entries beyond ``max_entries``."""
         entries: list[tuple[int, str]] = []
         try:
-            for sub in os.scandir(self.root):
+            for sub in os.scandir(self._root):
                 if sub.is_dir(follow_symlinks=False):
                     entries += [(e.stat().st_mtime_ns, e.path) for e in os.scandir(sub.path) if e.name.endswith(".bin")]
         except OSError:
@@ -485,4 +500,4 @@ class TraceCache:
         """Remove every entry."""
         import shutil
 
-        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self._root, ignore_errors=True)

@@ -8,13 +8,14 @@ reads ring buffer records laid out by ``events`` and prints maps through ``maps`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..layouts import EventLayout, MapInfo
 from ..points import AttachPoint, ProbeType
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ...spec import ObjectSpec
     from ..semantic.model import TypedProgram
 
@@ -138,7 +139,8 @@ class CompiledScript:
 
     def write_object(self, path: str | Path) -> None:
         """Write the ELF object (``--emit-obj``); :func:`pybpf.load` loads it later."""
-        Path(path).write_bytes(self.elf)
+        with open(path, "wb") as f:
+            f.write(self.elf)
 
     def lost_events(self, collection: object) -> int:
         """Events dropped so far because the ring buffer was full (summed over CPUs)."""
