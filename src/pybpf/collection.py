@@ -11,9 +11,9 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._log import get_logger
 from . import _sys
 from ._collection_base import CollectionBase, GlobalVariables, Loadable, as_spec
+from ._log import get_logger
 from .spec import ObjectSpec
 
 if TYPE_CHECKING:

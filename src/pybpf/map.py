@@ -24,9 +24,9 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._log import get_logger
 from . import _sys
 from ._lifetime import Finalized
+from ._log import get_logger
 from ._sys import FD, FdLike, ObjectKind, UpdateFlags
 from ._sys.map_probe import map_lookup_value
 from .enums import MapFlags, MapType

@@ -14,9 +14,9 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._log import get_logger
 from . import _sys
 from ._lifetime import Finalized
+from ._log import get_logger
 from .enums import ProgramType
 from .errors import BPFError, SyscallError
 from .isa import Instruction, decode

@@ -15,8 +15,8 @@ from __future__ import annotations
 import mmap
 from typing import Any
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from ..errors import SyscallError
 
 log = get_logger("pybpf.events")

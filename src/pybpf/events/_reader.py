@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from .._log import get_logger
 from .._lifetime import Finalized
+from .._log import get_logger
 from .errors import EventsError
 
 log = get_logger("pybpf.events")

@@ -30,8 +30,8 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from ..enums import LinkType
 from ..errors import BPFError, NotSupportedError, SyscallError
 

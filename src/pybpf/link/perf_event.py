@@ -15,8 +15,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Union
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from .._sys import PerfHwConfig, PerfSwConfig, PerfType
 from .._sys.cpus import parse_cpu_list
 from ..errors import BPFError, NotSupportedError, SyscallError

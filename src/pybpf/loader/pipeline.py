@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from ..enums import MapType, ProgramType
 from ..errors import BPFError, BTFLoadError
 from ..map import Map

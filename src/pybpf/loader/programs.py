@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from ..enums import AttachType, ProgramFlags, ProgramType
 from ..errors import BPFError, MissingPrivilegeError, NotSupportedError, VerifierError
 from ..isa import Instruction, encode

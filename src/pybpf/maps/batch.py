@@ -12,8 +12,8 @@ import errno
 import weakref
 from collections.abc import Iterator
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from ..enums import MapType
 from ..errors import SyscallError
 

@@ -7,8 +7,8 @@ import errno
 import os
 from typing import TYPE_CHECKING, TypeVar
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from .._sys import FD, FdLike
 from ..enums import MapFlags, MapType, PinType
 from ..errors import BPFError, PinMismatchError, SyscallError

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._log import get_logger
 from .. import _sys
+from .._log import get_logger
 from .._sys import FdLike, ObjectKind
 from ..enums import MapFlags, MapType
 from ..errors import BTFError, SyscallError

@@ -36,8 +36,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._log import get_logger
 from .._cache_dir import cache_dir_name
+from .._log import get_logger
 from ..errors import BPFError
 
 if TYPE_CHECKING:
