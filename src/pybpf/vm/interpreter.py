@@ -29,7 +29,6 @@ jumps once it runs out.
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -39,7 +38,9 @@ from ..isa.opcodes import (
     InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from ..enums import ProgramType
-from .fastpaths import LOOKUP, MAP_HELPERS, LookupTable, bound_map_helper, context_loader, lookup_table
+from .arith import LOAD_SIGNED, LOAD_UNSIGNED, STORE, bswap, sdiv, sext, smod
+from .blockfacts import M32, MapSiteFacts, calls_out, written
+from .fastpaths import LOOKUP, context_loader
 from .memory import MAX_CALL_FRAMES, PACKET_REGION, STACK_REGION, STACK_SIZE, VMError
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ __all__ = ["CompiledProgram", "compile_program", "FUNC_TAG", "M64", "M32", "BACK
            "callx_register", "callx_not_a_function", "INVALID_CALLX", "KFUNC_HELPER_BASE"]
 
 M64 = (1 << 64) - 1
-M32 = (1 << 32) - 1
 S63 = 1 << 63
 S31 = 1 << 31
 #: value of ``ld_imm64 rX, <function>``: FUNC_TAG | slot of the callee (never a mapped address)
@@ -59,50 +59,6 @@ FUNC_TAG = 0xF << 60
 #: back edges one function call may take before the VM declares the program runaway
 BACK_EDGE_LIMIT = 1 << 26
 MAY_GOTO_BUDGET = 8 * 1024 * 1024
-
-_U = {n: struct.Struct("<" + c).unpack_from for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
-_I = {n: struct.Struct("<" + c).unpack_from for n, c in ((1, "b"), (2, "h"), (4, "i"), (8, "q"))}
-_P = {n: struct.Struct("<" + c).pack_into for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
-
-
-# ---- runtime functions the generated code calls ------------------------------------------
-
-def _sdiv(a: int, b: int, bits: int) -> int:
-    mask = (1 << bits) - 1
-    sign = 1 << (bits - 1)
-    a &= mask
-    b &= mask
-    if b == 0:
-        return 0
-    sa, sb = (a ^ sign) - sign, (b ^ sign) - sign
-    q = abs(sa) // abs(sb)
-    if (sa < 0) != (sb < 0):
-        q = -q
-    return q & mask
-
-
-def _smod(a: int, b: int, bits: int) -> int:
-    mask = (1 << bits) - 1
-    sign = 1 << (bits - 1)
-    a &= mask
-    b &= mask
-    if b == 0:
-        return a
-    sa, sb = (a ^ sign) - sign, (b ^ sign) - sign
-    r = abs(sa) % abs(sb)
-    if sa < 0:
-        r = -r
-    return r & mask
-
-
-def _bswap(value: int, nbytes: int) -> int:
-    return int.from_bytes((value & ((1 << (nbytes * 8)) - 1)).to_bytes(nbytes, "little"), "big")
-
-
-def _sext(value: int, bits: int) -> int:
-    sign = 1 << (bits - 1)
-    return ((value & ((1 << bits) - 1)) ^ sign) - sign
-
 
 # ---- compiled form ---------------------------------------------------------------------
 
@@ -182,14 +138,13 @@ def callx_register(insn: Instruction) -> int | None:
     return reg if 0 <= reg <= 10 else None
 
 
-class _Gen:
+class _Gen(MapSiteFacts):
     """Source generator for one program."""
 
     def __init__(self, name: str, insns: list[Instruction], runtime: Runtime,
                  resolve_ld64: Callable[[Instruction, int], int], count: bool = False) -> None:
         self.count = count
-        #: the slots of the block being generated (for what a call site knows about r1)
-        self.block_slots: list[int] = []
+        self.block_slots = []
         #: the source register of a ``mov`` fused into the instruction being generated
         self.copied: str | None = None
         #: the context's loads go through a load hook (XDP): load through r1 at the entry go
@@ -206,25 +161,18 @@ class _Gen:
         self.insns = insns
         self.rt = runtime
         self.resolve_ld64 = resolve_ld64
-        self.by_slot: dict[int, Instruction] = {}
+        self.by_slot = {}
         slot = 0
         for insn in insns:
             self.by_slot[slot] = insn
             slot += insn.slots
         self.end = slot
-        self.env: dict[str, object] = {}
+        self.env = {}
         self.helpers_used: set[int] = set()
         self.loop_start: int | None = None
-        #: registers known (in the block being generated) to hold the address of a map value
-        #: that a table lookup just returned: register -> (the table, known not to be NULL)
-        self.values: dict[int, tuple[LookupTable, bool]] = {}
-        #: the table of the lookup the call just generated (r0 holds its result)
-        self.looked_up: LookupTable | None = None
-        #: what the block stored on the stack through r10 and still holds: offset in the frame ->
-        #: (size, the register stored or None for a constant, the stored value's expression)
-        self.stored: dict[int, tuple[int, int | None, str]] = {}
-        #: the block's register stores to the stack keep the stored value in a local ``s<offset>``
-        #: too (in blocks with calls: a map lookup takes its key from there, see table_lookup)
+        self.values = {}
+        self.looked_up = None
+        self.stored = {}
         self.stack_temps = False
         #: the call being generated cannot change the packet (no need to re-read the packet locals)
         self.keeps_packet = False
@@ -274,10 +222,10 @@ class _Gen:
 
     def env_names(self) -> set[str]:
         base = {
-            "U1": _U[1], "U2": _U[2], "U4": _U[4], "U8": _U[8],
-            "I1": _I[1], "I2": _I[2], "I4": _I[4], "I8": _I[8],
-            "P1": _P[1], "P2": _P[2], "P4": _P[4], "P8": _P[8],
-            "SDIV": _sdiv, "SMOD": _smod, "BSWAP": _bswap, "SEXT": _sext,
+            **{f"U{n}": f for n, f in LOAD_UNSIGNED.items()},
+            **{f"I{n}": f for n, f in LOAD_SIGNED.items()},
+            **{f"P{n}": f for n, f in STORE.items()},
+            "SDIV": sdiv, "SMOD": smod, "BSWAP": bswap, "SEXT": sext,
         }
         self.env.update(base)
         return set()
@@ -391,7 +339,7 @@ class _Gen:
             self.copied = None
             self.track_values(insn)
             self.track_stack(insn)
-            if 1 in _written(insn):
+            if 1 in written(insn):
                 self.r1_is_ctx = False
         last = self.by_slot[slots[-1]]
         ends = last.is_exit or (last.is_jump and last.opcode in (InsnClass.JMP | JmpOp.JA, InsnClass.JMP32 | JmpOp.JA))
@@ -410,79 +358,6 @@ class _Gen:
             code = ["while True:"] + ["    " + c for c in code]
             self.loop_start = None
         return code, ends
-
-    def track_values(self, insn: Instruction) -> None:
-        """Follow map value addresses from a table lookup through the block: copied by ``mov``,
-        known not NULL past ``if rN == 0 goto``, forgotten when overwritten or when Python code
-        runs (which may delete the element)."""
-        values = self.values
-        looked_up, self.looked_up = self.looked_up, None
-        cls = insn.opcode & CLASS_MASK
-        if values and insn.opcode == InsnClass.JMP | JmpOp.JEQ | Source.K and insn.imm == 0 and insn.dst in values:
-            values[insn.dst] = (values[insn.dst][0], True)  # the fall-through: not NULL
-            return
-        if insn.opcode == InsnClass.ALU64 | AluOp.MOV | Source.X and not insn.off:
-            if insn.src in values:
-                values[insn.dst] = values[insn.src]
-            else:
-                values.pop(insn.dst, None)
-            return
-        if _calls_out(insn):
-            values.clear()
-            if looked_up is not None:
-                values[0] = (looked_up, False)
-            return
-        if cls in (InsnClass.JMP, InsnClass.JMP32):
-            return
-        for reg in _written(insn):
-            values.pop(reg, None)
-
-    def track_stack(self, insn: Instruction) -> None:
-        """Follow what the block stores on the stack through r10 (a register or a constant),
-        forgetting it when the register changes, when something else may write the stack
-        (a store through another register, an atomic, Python code) or when a store overlaps."""
-        cls, mode = insn.opcode & CLASS_MASK, insn.opcode & MODE_MASK
-        stored = self.stored
-        if cls in (InsnClass.ST, InsnClass.STX) and insn.dst == 10 and mode == Mode.MEM:
-            size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
-            where = STACK_SIZE + insn.off
-            for off in [o for o, (n, _, _) in stored.items() if o < where + size and where < o + n]:
-                del stored[off]
-            mask = (1 << (size * 8)) - 1
-            if cls == InsnClass.STX:
-                if self.stack_temps and insn.src != 10:
-                    stored[where] = (size, None, f"s{where}")
-            else:
-                stored[where] = (size, None, str(insn.imm & mask))
-            return
-        if cls in (InsnClass.ST, InsnClass.STX) or _calls_out(insn):
-            stored.clear()
-            return
-        written = _written(insn)
-        for off in [o for o, (_, reg, _) in stored.items() if reg in written]:
-            del stored[off]
-
-    def value_buffer(self, base: str, off: int, size: int, write: bool) -> str | None:
-        """``M[rN >> 32]``, the buffer of the map value ``base`` holds, when the access of ``size``
-        bytes at ``off`` is known to be inside it (and allowed): no check needed."""
-        if not base.startswith("r") or base == "r10":
-            return None
-        known = self.values.get(int(base[1:]))
-        if known is None or not known[1] or off < 0 or off + size > known[0].value_size:
-            return None
-        if write and not known[0].writable:
-            return None
-        return f"M[{base} >> 32]"
-
-    def value_words(self, base: str, off: int, size: int, write: bool) -> str | None:
-        """``views[rN]``, the u64 words of the map value ``base`` holds, for an aligned 8-byte
-        access known to be inside it (see :attr:`~pybpf.vm.maps.VMMap.value_views`)."""
-        if size != 8 or off % 8 or self.value_buffer(base, off, size, write) is None:
-            return None
-        table = self.values[int(base[1:])][0]
-        if table.views is None:
-            return None
-        return f"{self.const(f'views_{table.map.handle}', table.views)}[{base}]"
 
     def exit_stub(self, slots: list[int]) -> list[str] | None:
         """The code of a short block that computes r0 and exits (``r0 = 2; exit``), which a
@@ -522,7 +397,7 @@ class _Gen:
         assert handler is not None
         self.keeps_packet = False
         lines = handler(self, pc, insn)
-        if self.reload and _calls_out(insn) and not self.keeps_packet:  # Python code ran: the packet may have changed
+        if self.reload and calls_out(insn) and not self.keeps_packet:  # Python code ran: the packet may have changed
             lines.append(self.reload)
         return lines
 
@@ -674,75 +549,6 @@ class _Gen:
         if hid in CALLBACK_HELPERS:
             return [f"r0 = {name}(r1, r2, r3, r4, r5, d) & 0xFFFFFFFFFFFFFFFF"]
         return [f"r0 = {name}(r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF"]
-
-    def bound_map_helper(self, pc: int, hid: int, general: Callable[..., int]) -> str | None:
-        """The name of a map helper bound to the map ``r1`` holds at slot ``pc``, when an
-        ``ld_imm64`` earlier in the block set it (see :mod:`pybpf.vm.fastpaths`)."""
-        if hid not in MAP_HELPERS or hid in getattr(self.rt, "_python_helpers", {}):
-            return None
-        ptr = self.map_argument(pc)
-        if ptr is None:
-            return None
-        bound = bound_map_helper(self.rt, hid, ptr, general)
-        return self.const(f"b_{hid}_{pc}", bound) if bound is not None else None
-
-    def last_writer(self, pc: int, reg: int) -> int | None:
-        """The slot of the instruction before ``pc`` in the block that last wrote ``reg``."""
-        if pc not in self.block_slots:
-            return None
-        for s in reversed(self.block_slots[:self.block_slots.index(pc)]):
-            if reg in _written(self.by_slot[s]):
-                return s
-        return None
-
-    def map_argument(self, pc: int) -> int | None:
-        """The map pointer an ``ld_imm64`` earlier in the block put in ``r1`` for the call at ``pc``."""
-        s = self.last_writer(pc, 1)
-        if s is None or not self.by_slot[s].is_ld_imm64:
-            return None
-        return self.resolve_ld64(self.by_slot[s], s)  # a map's address (ld_pseudo, or the address itself)
-
-    def stack_argument(self, pc: int, reg: int, size: int) -> int | None:
-        """The offset in the frame's stack buffer of the ``size`` bytes ``reg`` points to at the call
-        at ``pc``, when the block set it as ``reg = r10; reg += OFF`` (inside the frame); else None."""
-        s = self.last_writer(pc, reg)
-        if s is None or self.block_slots.index(s) == 0:
-            return None
-        add, mov = self.by_slot[s], self.by_slot[self.block_slots[self.block_slots.index(s) - 1]]
-        if (add.opcode != InsnClass.ALU64 | AluOp.ADD | Source.K or add.dst != reg or add.off
-                or mov.opcode != InsnClass.ALU64 | AluOp.MOV | Source.X or mov.dst != reg or mov.src != 10 or mov.off):
-            return None
-        if not (-STACK_SIZE <= add.imm and add.imm + size <= 0):
-            return None
-        return STACK_SIZE + add.imm
-
-    def table_lookup(self, pc: int, bound: str) -> list[str] | None:
-        """``bpf_map_lookup_elem`` with the key at a fixed place of the stack, in a map that keeps
-        a table of value addresses: one ``dict.get`` on the key's bytes (the bound helper when
-        the map is gone from the runtime, or the table does not know the key yet)."""
-        ptr = self.map_argument(pc)
-        table = lookup_table(self.rt, ptr) if ptr is not None else None
-        if table is None:
-            return None
-        off = self.stack_argument(pc, 2, table.key_size)
-        if off is None:
-            return None
-        self.env["MAPS_GET"] = self.rt.maps.get
-        mp = self.const(f"map_{pc}", table.map)
-        tab = self.const(f"tab_{pc}", table.addresses)
-        if not table.int_keys:
-            key = f"{self.const(f'K{table.key_size}s', struct.Struct(f'{table.key_size}s').unpack_from)}(SB, {off})[0]"
-        elif (known := self.stored.get(off)) is not None and known[0] == table.key_size:
-            key = known[2]  # the block just stored it there
-        else:
-            key = f"U{table.key_size}(SB, {off})[0]"
-        self.looked_up = table
-        handle = ptr & M32 if ptr is not None else 0
-        if table.complete:
-            return [f"if MAPS_GET({handle}) is {mp}: r0 = {tab}.get({key}, 0)",
-                    f"else: r0 = {bound}(r2, r3, r4, r5)"]
-        return [f"r0 = {tab}.get({key}, 0) if MAPS_GET({handle}) is {mp} else 0",
-                f"if not r0: r0 = {bound}(r2, r3, r4, r5)"]
 
     def callx(self, pc: int, insn: Instruction) -> list[str]:
         """``callx rN``: a BPF-to-BPF call through a function pointer (``ld_imm64 src=FUNC``).
@@ -949,27 +755,8 @@ def _registers_named(insns: list[Instruction]) -> set[int]:
     return named
 
 
-def _calls_out(insn: Instruction) -> bool:
-    """Whether the instruction runs Python code that may remap regions: calls (helpers, kfuncs,
-    BPF functions), LD_ABS/IND, atomics (their slow path)."""
-    cls = insn.opcode & CLASS_MASK
-    return ((cls == InsnClass.JMP and insn.opcode & CODE_MASK == JmpOp.CALL)
-            or (cls == InsnClass.LD and not insn.is_ld_imm64)
-            or (cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC))
 
 
-def _written(insn: Instruction) -> set[int]:
-    """The registers an instruction may write (calls: r0; LD_ABS/IND: r0-r5)."""
-    cls = insn.opcode & CLASS_MASK
-    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
-        return {insn.dst}
-    if cls == InsnClass.LD:
-        return {insn.dst} if insn.is_ld_imm64 else {0, 1, 2, 3, 4, 5}
-    if cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC:
-        return {0, insn.src, insn.dst}
-    if cls in (InsnClass.JMP, InsnClass.JMP32) and insn.opcode & CODE_MASK == JmpOp.CALL:
-        return {0}
-    return set()
 
 
 def _limit(pc: int, limit: int = BACK_EDGE_LIMIT) -> None:
