@@ -7,14 +7,17 @@ arguments, returning an exit status).
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import BPFError
 
+#: not ``typing``'s: the ``pybpf`` command imports this module first, and ``typing`` (with ``re``,
+#: ``enum``, ``collections``, ``functools``...) costs ~8 ms of a ``pybpf trace`` start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
     from ._help import HelpFormatter, RawDescriptionHelpFormatter  # noqa: F401  (re-exported below)
 
@@ -35,6 +38,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``pybpf`` parser; ``only`` registers that one subcommand (its module alone is imported:
     start-up of ``pybpf trace`` does not pay for the imports of ``pybpf disasm`` or ``pybpf btf``)."""
     import argparse
+    import importlib
 
     from ._help import HelpFormatter
 
