@@ -105,6 +105,11 @@ def _root_dir(*, mount: bool = True) -> str:
     return found
 
 
+def root_name() -> str:
+    """Where tracefs is mounted, as a string (mounted first if it is not)."""
+    return _root_dir()
+
+
 def _event_dir(category: str, name: str) -> str:
     if not category or not name or "/" in category or "/" in name or ".." in (category, name):
         raise ValueError(f"not a tracepoint name: {category!r}:{name!r}")
@@ -116,11 +121,23 @@ def tracepoint_id(category: str, name: str) -> int:
     path = os.path.join(_event_dir(category, name), "id")
     try:
         with open(path) as f:
-            return int(f.read().strip())
+            tp_id = int(f.read().strip())
     except FileNotFoundError:
         near = similar_tracepoints(category, name)
         hint = f"; similar: {', '.join(near)}" if near else ""
         raise TracefsError(f"no tracepoint {category}:{name} ({path} does not exist){hint}") from None
+    _NAMES_BY_ID[tp_id] = (category, name)
+    return tp_id
+
+
+#: the tracepoints :func:`tracepoint_id` has read, by id (a recorded attach names them: ids are
+#: given out as tracepoints register, so a module loaded again gives its tracepoints new ones)
+_NAMES_BY_ID: dict[int, tuple[str, str]] = {}
+
+
+def tracepoint_name(tp_id: int) -> tuple[str, str] | None:
+    """(category, name) of a tracepoint id this process has looked up with :func:`tracepoint_id`."""
+    return _NAMES_BY_ID.get(tp_id)
 
 
 def tracepoint_exists(category: str, name: str) -> bool:
@@ -274,6 +291,6 @@ def dynamic_events(control: str) -> list[str]:
 
 __all__ = [
     "DEFAULT_MOUNT", "FormatField", "TracefsError", "TracepointFormat", "all_tracepoints", "categories",
-    "dynamic_events", "parse_format", "root", "similar_tracepoints", "tracepoint_exists", "tracepoint_format",
-    "tracepoint_id", "tracepoints", "write_dynamic_event",
+    "dynamic_events", "parse_format", "root", "root_name", "similar_tracepoints", "tracepoint_exists", "tracepoint_format",
+    "tracepoint_id", "tracepoint_name", "tracepoints", "write_dynamic_event",
 ]

@@ -221,9 +221,11 @@ def test_a_cache_hit_imports_nothing_of_the_compiler(root: Path) -> None:
         from pybpf.cli import _launch_args
         assert _launch_args(["trace", "-e", {PROGRAM!r}]) is not None
         from pybpf.cli.trace import _compiled, _prepared_loader
-        script, prepared = _compiled({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True, whole=False)
-        assert script.typed is None and prepared is not None and script.object_spec.btf is None
-        _prepared_loader(prepared)
+        launch = _compiled({PROGRAM!r}, "stdin", (), unsafe=False, cpid=0, use_cache=True, record=True)
+        assert launch.script.typed is None and launch.script.object_spec.btf is None
+        assert launch.prepared is not None
+        assert launch.record_launch is not None  # the entry has no launch record yet: this run records one
+        _prepared_loader(launch.prepared)
         from pybpf.trace.runtime.output import make_printer
         from pybpf.trace.runtime.session import Session
         from pybpf.events import RingBuffer

@@ -11,30 +11,9 @@ from enum import IntEnum, IntFlag
 
 from ..errors import NotSupportedError
 
-#: ``(bpf, perf_event_open)`` syscall numbers per machine (``os.uname().machine``, what
-#: ``platform.machine()`` returns on Linux, without importing ``platform`` at start-up).
-#: aarch64, riscv64 and loongarch64 use the asm-generic table.
-SYSCALL_NUMBERS: dict[str, tuple[int, int]] = {
-    "x86_64": (321, 298),
-    "amd64": (321, 298),
-    "aarch64": (280, 241),
-    "arm64": (280, 241),
-    "riscv64": (280, 241),
-    "loongarch64": (280, 241),
-}
-
-
-def syscall_numbers(machine: str | None = None) -> tuple[int, int]:
-    """Return ``(NR_bpf, NR_perf_event_open)`` for ``machine`` (default: this machine)."""
-    machine = (machine or os.uname().machine).lower()
-    try:
-        return SYSCALL_NUMBERS[machine]
-    except KeyError:
-        raise NotSupportedError(
-            f"bpf() on {machine}",
-            reason="pybpf does not know this architecture's syscall numbers",
-            alternative="supported architectures: " + ", ".join(sorted(SYSCALL_NUMBERS)),
-        ) from None
+# the syscall numbers live with the libc binding that uses them (re-exported here)
+from .raw import SYSCALL_NUMBERS as SYSCALL_NUMBERS  # noqa: E402
+from .raw import syscall_numbers as syscall_numbers  # noqa: E402
 
 
 class Command(IntEnum):

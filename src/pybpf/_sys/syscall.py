@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import os
 import resource
 import threading
@@ -21,10 +20,11 @@ from typing import Protocol, TypeVar
 from .._log import get_logger
 from ..enums import MapType, ProgramType
 from ..errors import MissingPrivilegeError, SyscallError
-from .abi import Command, PerfFlags, syscall_numbers
+from .abi import Command, PerfFlags
 from .attrs import Attr, MapCreateAttr
 from .fd import FD
 from .perf_attr import PerfEventAttr
+from .raw import RawSyscalls, syscall_numbers
 
 log = get_logger("pybpf._sys")
 
@@ -61,30 +61,19 @@ class LinuxSyscalls:
     """The real kernel, through libc's ``syscall(2)``."""
 
     def __init__(self, machine: str | None = None) -> None:
-        self._nr_bpf, self._nr_perf = syscall_numbers(machine)
-        self._bpf_call: Callable[..., int] | None = None
-        self._perf_call: Callable[..., int] | None = None
+        syscall_numbers(machine)  # an unknown architecture fails here, not at the first call
+        self._machine = machine
+        self._raw: RawSyscalls | None = None
         self._memlock_lock = threading.Lock()
         self.memlock_accounting: bool | None = None  # None: not probed yet
 
-    def _bind(self) -> None:
-        """Two typed handles on libc's syscall(2): one for bpf(), one for perf_event_open()."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        bpf_call, perf_call = libc["syscall"], libc["syscall"]  # [] gives independent handles
-        bpf_call.restype = perf_call.restype = ctypes.c_long
-        bpf_call.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
-        perf_call.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong]
-        self._bpf_call, self._perf_call = bpf_call, perf_call
+    def _libc(self) -> RawSyscalls:
+        if self._raw is None:
+            self._raw = RawSyscalls(self._machine)
+        return self._raw
 
     def _raw_bpf(self, cmd: int, attr: Attr) -> int:
-        if self._bpf_call is None:
-            self._bind()
-        assert self._bpf_call is not None
-        res = self._bpf_call(self._nr_bpf, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
-        if res < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        return int(res)
+        return self._libc().bpf(cmd, ctypes.addressof(attr), ctypes.sizeof(attr))
 
     def bpf(self, cmd: Command, attr: Attr) -> int:
         if self.memlock_accounting is None and cmd in _CHARGING:
@@ -92,25 +81,18 @@ class LinuxSyscalls:
         return self._raw_bpf(cmd, attr)
 
     def perf_event_open(self, attr: PerfEventAttr, pid: int, cpu: int, group_fd: int, flags: int) -> int:
-        if self._perf_call is None:
-            self._bind()
-        assert self._perf_call is not None
         if not attr.size:
             attr.size = ctypes.sizeof(attr)
-        res = self._perf_call(self._nr_perf, ctypes.byref(attr), pid, cpu, group_fd, flags)
-        if res < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        return int(res)
+        return self._libc().perf_event_open(ctypes.addressof(attr), pid, cpu, group_fd, flags)
 
     def ioctl(self, fd: int, request: int, arg: int) -> int:
-        return int(fcntl.ioctl(fd, request, arg))
+        return self._libc().ioctl(fd, request, arg)
 
     def close(self, fd: int) -> None:
         os.close(fd)
 
     def dup(self, fd: int) -> int:
-        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)
+        return self._libc().dup(fd)
 
     def _probe_memlock(self) -> None:
         """Decide once whether this kernel charges bpf memory to RLIMIT_MEMLOCK.

@@ -14,18 +14,20 @@ the next run of the same program on the same kernel starts without compiling. ``
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import BPFError
 
+TYPE_CHECKING = False  # not typing's: a cached launch (pybpf.trace.quick) starts from this module
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any, TextIO
 
+    from .._sys.replay import Replayed
     from ..loader.prepared import PreparedBTF
+    from ..trace.cache import TraceCache
 
 
 class CodegenUnavailableError(BPFError):
@@ -153,31 +155,58 @@ def cached_program(text: str, filename: str, params: tuple[str, ...], *, unsafe:
                    use_cache: bool = True) -> Any:
     """The compiled script from the cache when this program was compiled before for this kernel
     (nothing of the compiler is imported then), else :func:`compile_program`'s, then stored."""
-    return _compiled(text, filename, params, unsafe=unsafe, cpid=cpid, use_cache=use_cache, whole=True)[0]
-
-
-def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int, use_cache: bool,
-              whole: bool) -> tuple[Any, PreparedBTF | None]:
-    """(script, None) as :func:`cached_program` gives it, or with ``whole=False`` (a launch) a
-    cache hit as the entry keeps it: the script without its BTF and the BTF prepared for loading
-    (:meth:`~pybpf.trace.cache.TraceCache.lookup_prepared`; pybpf.btf is not imported)."""
     if not use_cache:
-        return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid), None
+        return compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
     from ..trace.cache import TraceCache, cache_key
 
     cache = TraceCache()
     key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
-    found: tuple[Any, PreparedBTF | None] | None
-    if whole:
-        script = cache.lookup(key)
-        found = None if script is None else (script, None)
-    else:
-        found = cache.lookup_prepared(key)
-    if found is None:
+    script = cache.lookup(key)
+    if script is None:
         script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
         cache.store(key, script)
-        return script, None
-    return found
+    return script
+
+
+class _Launch:
+    """What a launch loads: the script, the BTF prepared for it (a cache hit that keeps it apart:
+    pybpf.btf is not imported), and where to keep the launch record of this run (a cached
+    program without one, when the lean start could replay it: see pybpf.trace.quick)."""
+
+    def __init__(self, script: Any, prepared: PreparedBTF | None = None,
+                 record_launch: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.script = script
+        self.prepared = prepared
+        self.record_launch = record_launch
+
+
+def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int, use_cache: bool,
+              record: bool) -> _Launch:
+    """The program to launch, from the cache or compiled (and stored); ``record``: whether this
+    run's start may be recorded for the lean start of later ones."""
+    if not use_cache:
+        return _Launch(compile_program(text, filename, params, unsafe=unsafe, cpid=cpid))
+    from ..trace.cache import TraceCache, cache_key
+
+    cache = TraceCache()
+    key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
+
+    def keep(launch_record: dict[str, Any]) -> None:
+        cache.add_launch(key, launch_record)
+
+    entry = cache.read_entry(key)
+    decoded = cache.decode_entry(entry) if entry is not None else None
+    if entry is None or decoded is None:
+        script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
+        stored = cache.store(key, script) is not None
+        return _Launch(script, record_launch=keep if record and stored else None)
+    script, kept = decoded
+    prepared = None
+    if kept is not None:
+        from ..loader.prepared import PreparedBTF
+
+        prepared = PreparedBTF(kept[0], kept[1], kept[2])
+    return _Launch(script, prepared, keep if record and entry[5] is None else None)
 
 
 def _prepared_loader(prepared: PreparedBTF) -> Callable[[Any], Any]:
@@ -192,32 +221,37 @@ def _prepared_loader(prepared: PreparedBTF) -> Callable[[Any], Any]:
     return load
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
+def _output(path: str | None) -> Any:
+    """A context giving the output stream: stdout, or ``path`` opened for writing."""
+    import contextlib
+
     if path is None:
-        yield sys.stdout
-        return
+        return contextlib.nullcontext(sys.stdout)
     try:
-        f = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
         raise BPFError(f"cannot write {path}: {exc.strerror}") from None
-    with f:
-        yield f
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..trace.errors import TraceError
-
     try:
         if args.list:
             return _list(args)
-        return _run(args)
-    except TraceError as exc:
+        from ..trace.quick import launch
+
+        status = launch(args)
+        return _run(args) if status is None else status
+    except BPFError as exc:
+        from ..trace.errors import TraceError  # (imported here: a lean start does not import it)
+
+        if not isinstance(exc, TraceError):
+            raise
         sys.stderr.write(f"{exc}\n")
         return 1
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..trace.quick import replayable
     from ..trace.runtime.output import make_printer
     from ..trace.runtime.session import PausedCommand, Session, SessionOptions
 
@@ -230,14 +264,34 @@ def _run(args: argparse.Namespace) -> int:
     try:
         from ..trace.cache import enabled
 
-        script, prepared = _compiled(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
-                                     use_cache=enabled(args.no_cache), whole=False)
-        loader = _prepared_loader(prepared) if prepared is not None else None
+        launch = _compiled(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
+                           use_cache=enabled(args.no_cache), record=replayable(args))
+        loader = _prepared_loader(launch.prepared) if launch.prepared is not None else None
         if args.emit_obj:
-            script.write_object(args.emit_obj)
+            launch.script.write_object(args.emit_obj)
         with _output(args.output) as out:
             printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)
-            return Session(script, printer, SessionOptions(pid=args.pid), child=child, loader=loader).run()
+            options = SessionOptions(pid=args.pid, record_launch=launch.record_launch)
+            return Session(launch.script, printer, options, child=child, loader=loader).run()
     finally:
         if child is not None:
             child.close()
+
+
+def run_adopted(args: argparse.Namespace, cache: TraceCache, entry: tuple[Any, ...], record: dict[str, Any],
+                replayed: Replayed, *, interrupted: Callable[[], bool]) -> int:
+    """Go on with a trace the lean start (pybpf.trace.quick) loaded, attached and began to print:
+    the runtime adopts what it made. A cache entry that does not decode after all is launched
+    again the ordinary way (what the lean start made is closed first)."""
+    from ..trace.runtime.output import make_printer
+    from ..trace.runtime.session import Session, SessionOptions
+    from ..trace.runtime.startup import adopt
+
+    decoded = cache.decode_entry(entry)
+    if decoded is None:
+        replayed.close()
+        return _run(args)
+    script = decoded[0]
+    adopted = adopt(record, replayed, script, interrupted=interrupted)
+    printer = make_printer(sys.stdout, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)
+    return Session(script, printer, SessionOptions(pid=args.pid)).run(adopted=adopted)

@@ -137,6 +137,16 @@ class Link:
             )
         return self._fd
 
+    @property
+    def resources(self) -> tuple[Closeable, ...]:
+        """What closing the link closes besides its BPF link fd (a tracepoint's perf event fd...)."""
+        return tuple(self._resources)
+
+    @property
+    def cleanups(self) -> tuple[Callable[[], None], ...]:
+        """What closing the link runs (removing a dynamic event it created...)."""
+        return tuple(self._cleanups)
+
     def add_cleanup(self, cleanup: Callable[[], None]) -> None:
         """Run ``cleanup`` after the fds are closed (used by attach functions, not by users)."""
         self._cleanups.append(cleanup)

@@ -25,23 +25,28 @@ keeps it apart, as the blob and packed func/line info the kernel takes: a launch
 :meth:`TraceCache.lookup` gives the whole script back. A missing,
 truncated, corrupt, stale or foreign entry is a miss; reading the cache never raises. Bypass it
 with ``pybpf trace --no-cache`` or ``PYBPF_TRACE_CACHE=0``.
+
+An entry also keeps the *launch record* of the program's first run (:meth:`TraceCache.add_launch`;
+:mod:`pybpf.trace.runtime.startup`): the load and attach that run made, recorded at the syscall
+seam. A later launch replays it before importing the runtime (:mod:`pybpf.trace.quick`), with
+:meth:`TraceCache.read_entry`, which checks an entry without decoding it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from .._cache_dir import cache_dir_name
 from .._log import get_logger
 from ..errors import BPFError
 
+TYPE_CHECKING = False  # not typing's: a launch (pybpf.trace.quick) reads entries before importing it
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from pathlib import Path
+    from typing import Any
 
     from ..loader.prepared import PreparedBTF
     from .codegen.result import CompiledScript
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
 log = get_logger("pybpf.trace.cache")
 
 #: bumped when the entry layout changes (old entries become misses)
-FORMAT = 2
+FORMAT = 3
 #: the first bytes of every entry file
 MAGIC = b"pybpf-trace-cache\n"
 #: modules whose dataclasses and enums an entry may name; nothing else is ever instantiated
@@ -399,8 +404,10 @@ class TraceCache:
 
         return script, PreparedBTF(kept[0], kept[1], kept[2])
 
-    def _read(self, key: str) -> tuple[CompiledScript, tuple[Any, ...] | None] | None:
-        """The decoded script of the entry and its BTF kept apart (raw entry data), or None."""
+    def read_entry(self, key: str) -> tuple[Any, ...] | None:
+        """The entry stored under ``key`` as marshal gave it back: (format, key, binaries, script,
+        BTF kept apart, launch record), checked but not decoded; None if missing, stale, foreign
+        or damaged (never raises). Imports nothing: :mod:`pybpf.trace.quick` starts with it."""
         path = self._file(key)
         try:
             with open(path, "rb") as f:
@@ -415,16 +422,10 @@ class TraceCache:
             if not raw.startswith(MAGIC):
                 raise CacheFormatError("not a trace cache entry")
             entry = marshal.loads(raw[len(MAGIC):])
-            if entry[0] != FORMAT or entry[1] != key:
+            if type(entry) is not tuple or len(entry) != 6 or entry[0] != FORMAT or entry[1] != key:
                 raise CacheFormatError("an entry of another format or key")
             if not _dependencies_unchanged(entry[2]):
                 return None
-            script = decode(entry[3])
-            if type(script).__name__ != "CompiledScript":
-                raise CacheFormatError("the entry does not hold a compiled script")
-            kept = entry[4]
-            if kept is not None and not _is_kept_btf(kept):
-                raise CacheFormatError("the entry's prepared BTF is not (blob, func info, line info, infos)")
         except Exception as exc:  # noqa: BLE001 - any damage to the file is a miss, never a crash
             log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
                         path, type(exc).__name__, exc)
@@ -434,13 +435,67 @@ class TraceCache:
             os.utime(path)  # recently used: the last to be pruned
         except OSError:
             pass
+        return entry
+
+    def decode_entry(self, entry: tuple[Any, ...]) -> tuple[CompiledScript, tuple[Any, ...] | None] | None:
+        """The script of an entry :meth:`read_entry` gave and its BTF kept apart (raw entry data),
+        or None (logged) if it does not decode."""
+        try:
+            script = decode(entry[3])
+            if type(script).__name__ != "CompiledScript":
+                raise CacheFormatError("the entry does not hold a compiled script")
+            kept = entry[4]
+            if kept is not None and not _is_kept_btf(kept):
+                raise CacheFormatError("the entry's prepared BTF is not (blob, func info, line info, infos)")
+        except Exception as exc:  # noqa: BLE001 - any damage to the file is a miss, never a crash
+            log.warning("ignoring the damaged trace cache entry %s (%s: %s); compiling again",
+                        self._file(str(entry[1])), type(exc).__name__, exc)
+            return None
         return script, kept  # type: ignore[return-value]
+
+    def _read(self, key: str) -> tuple[CompiledScript, tuple[Any, ...] | None] | None:
+        """The decoded script of the entry and its BTF kept apart (raw entry data), or None."""
+        entry = self.read_entry(key)
+        return None if entry is None else self.decode_entry(entry)
+
+    def add_launch(self, key: str, record: dict[str, Any]) -> bool:
+        """Keep ``record`` (:mod:`pybpf.trace.runtime.startup`) with the entry under ``key``;
+        False if there is no such entry or it cannot be written."""
+        entry = self.read_entry(key)
+        if entry is None:
+            return False
+        try:
+            data = MAGIC + marshal.dumps((*entry[:5], record))
+        except ValueError as exc:
+            log.warning("not keeping the launch record: %s", exc)
+            return False
+        return self._write(self._file(key), data)
+
+    def _write(self, path: str, data: bytes) -> bool:
+        """Write ``data`` to ``path`` at once (readers see the old file or the whole new one)."""
+        import contextlib
+        import tempfile
+
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=os.path.basename(path) + ".")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            log.warning("cannot write the trace cache entry %s: %s", path, exc.strerror)
+            return False
+        return True
 
     def store(self, key: str, script: CompiledScript) -> Path | None:
         """Keep ``script`` (without its typed AST and IR) under ``key``; None when it cannot be
         stored (a read-only cache directory is not an error for the run)."""
         import dataclasses
-        import tempfile
 
         from ..loader.prepared import prepare_btf
 
@@ -457,25 +512,13 @@ class TraceCache:
                         encode({n: (p.func_info, p.line_info) for n, p in spec.programs.items()}))
             body = encode(dataclasses.replace(script, typed=None, ir="",
                                               object_spec=prepared[0] if prepared is not None else spec))
-            entry = (FORMAT, key, binary_dependencies(script), body, kept)
+            entry = (FORMAT, key, binary_dependencies(script), body, kept, None)
             data = MAGIC + marshal.dumps(entry)  # type: ignore[arg-type]
         except (CacheFormatError, ValueError) as exc:
             log.warning("not caching the compiled program: %s", exc)
             return None
         path = self.path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)  # readers see the old entry or the whole new one
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            log.warning("cannot write the trace cache entry %s: %s", path, exc.strerror)
+        if not self._write(str(path), data):
             return None
         self.prune()
         return path

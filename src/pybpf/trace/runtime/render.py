@@ -107,30 +107,60 @@ def _struct_of(slots: Sequence[_Slot], size: int) -> struct.Struct | None:
     return struct.Struct("".join(parts))
 
 
-def compile_printf(fmt: str, fields: Sequence[EventField], size: int, decoder: Decoder) -> Renderer:
-    """The renderer of the printf records of one event layout: ``fmt`` applied to ``fields``.
-
-    A record shorter than ``size`` raises :class:`DecodeError`.
-    """
+def _layout(fmt: str, fields: Sequence[EventField], size: int,
+            decoder: Decoder | None) -> tuple[str, list[_Slot], struct.Struct] | None:
+    """(Python %-format, slots, struct) of the one-unpack way of rendering ``fmt`` over ``fields``;
+    None when they do not match or slots overlap, or when (``decoder`` None) a conversion needs
+    the general way."""
     literals, specs, tail = split_format(fmt)
-    general = _general(fmt, fields, size, decoder)
     if len(specs) != len(fields):
-        return general  # the general way reports the mismatch as format_printf does
+        return None
     pieces: list[str] = []
     slots: list[_Slot] = []
     for lit, m, f in zip(literals, specs, fields):
         plain = _plain(m, f)
         if plain is None:
+            if decoder is None:
+                return None
             pieces.append("%s")
             slots.append(_Slot(f.offset, text=_text_of(decoder.getter(f.type, f.offset), conversion(m))))
         else:
             pieces.append(plain[0])
             slots.append(plain[1])
         pieces[-1] = lit.replace("%", "%%") + pieces[-1]
-    pyfmt = "".join(pieces) + tail.replace("%", "%%")
     layout = _struct_of(slots, size)
     if layout is None:
-        return general
+        return None
+    return "".join(pieces) + tail.replace("%", "%%"), slots, layout
+
+
+#: a printf event rendered without pybpf: (struct format, Python %-format, the indices of the
+#: unpacked values that are C strings: cut at the first NUL, decoded as UTF-8 with surrogateescape)
+Recipe = tuple[str, str, tuple[int, ...]]
+
+
+def printf_recipe(fmt: str, fields: Sequence[EventField], size: int) -> Recipe | None:
+    """The :data:`Recipe` of a printf event when every conversion is rendered the plain way, else
+    None. ``pybpf trace`` keeps it with a cached program: the first events of a later launch are
+    printed before this module is imported (:mod:`pybpf.trace.quick`)."""
+    laid = _layout(fmt, fields, size, None)
+    if laid is None:
+        return None
+    pyfmt, slots, layout = laid
+    if any(s.convert not in (None, _c_string) for s in slots):
+        return None
+    return layout.format, pyfmt, tuple(i for i, s in enumerate(slots) if s.convert is _c_string)
+
+
+def compile_printf(fmt: str, fields: Sequence[EventField], size: int, decoder: Decoder) -> Renderer:
+    """The renderer of the printf records of one event layout: ``fmt`` applied to ``fields``.
+
+    A record shorter than ``size`` raises :class:`DecodeError`.
+    """
+    laid = _layout(fmt, fields, size, decoder)
+    if laid is None:
+        return _general(fmt, fields, size, decoder)  # which reports a mismatch as format_printf does
+    pyfmt, slots, layout = laid
     unpack = layout.unpack_from
     post = [(i, s.convert) for i, s in enumerate(slots) if s.convert is not None]
     texts = [(i, s.text) for i, s in enumerate(slots) if s.text is not None]

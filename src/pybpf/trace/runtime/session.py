@@ -41,7 +41,9 @@ from .output import Printer
 from .render import Renderer, compile_printf
 
 if TYPE_CHECKING:
+    from ..._sys.record import Recorder
     from ..codegen.result import CompiledScript, ProbeAttach
+    from .startup import Adopted
     from .aggregations import MapData
 
 log = get_logger("pybpf.trace.runtime.session")
@@ -63,6 +65,9 @@ class SessionOptions:
     #: most this much delay; an event arriving after a quiet spell is still printed at once, and
     #: a producer fast enough to fill the ring during the wait is read without it; 0: no wait
     batch_wait: float = 0.001
+    #: record the load and attach and hand the launch record (see .startup) to this callable
+    #: once the probes are attached and BEGIN has run (pybpf trace keeps it in its cache)
+    record_launch: Callable[[dict[str, Any]], None] | None = None
 
 
 # ----------------------------------------------------------------------------- events
@@ -437,33 +442,54 @@ class Session:
 
     # -- run ----------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """Run to the end; maps are printed on every way out (exit, Ctrl-C, command exit)."""
+    def run(self, adopted: Adopted | None = None) -> int:
+        """Run to the end; maps are printed on every way out (exit, Ctrl-C, command exit).
+
+        ``adopted``: what a lean start (:mod:`pybpf.trace.quick`) loaded and attached, BEGIN
+        already run; the run goes on from there.
+        """
+        if adopted is not None:
+            with adopted.collection as coll:
+                return self._run(coll, adopted, None)
         import pybpf
-        from ...events import RingBuffer
 
         load = self._loader or pybpf.load
-        with load(self.script.object_spec) as coll:
-            self.script.prepare(coll)
-            for name, b in self.script.maps.items():
-                self._live[name] = LiveMap(coll.maps[b.bpf_name], percpu=b.percpu)
-            for name in getattr(self.script, "stack_maps", {}):
-                from ...stacks import StackTraceMap  # only scripts with stacks pay for the import
+        if self.options.record_launch is None:
+            with load(self.script.object_spec) as coll:
+                return self._run(coll, None, None)
+        from ... import _sys
+        from ..._sys.record import Recorder
+        from ...tracefs import tracepoint_name
 
-                self._stacks[name] = StackTraceMap(coll.maps[name])
-            lost_map = getattr(self.script, "lost_map", "")  # per-CPU u64: ring buffer reserve failures
-            if lost_map:
-                self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
-            handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
-                                   self._clear, self._zero, watch=lambda ev, args: self._watch(coll, ev, args),
-                                   unwatch=self._unwatch)
-            reader = (RingBuffer(coll.maps[self.script.ringbuf_map], handler.batch, batch=True)
-                      if self.script.ringbuf_map else None)
-            try:
-                return self._loop(coll, handler, reader)
-            finally:
-                if reader is not None:
-                    reader.close()
+        recorder = Recorder(_sys.current(), tracepoint_name=tracepoint_name)
+        with _sys.override(recorder), load(self.script.object_spec) as coll:
+            return self._run(coll, None, recorder)
+
+    def _run(self, coll: Any, adopted: Adopted | None, recorder: Recorder | None) -> int:
+        from ...events import RingBuffer
+
+        if adopted is None:
+            with recorder.dynamic("monotonic_ns") if recorder is not None else contextlib.nullcontext():
+                self.script.prepare(coll)
+        for name, b in self.script.maps.items():
+            self._live[name] = LiveMap(coll.maps[b.bpf_name], percpu=b.percpu)
+        for name in getattr(self.script, "stack_maps", {}):
+            from ...stacks import StackTraceMap  # only scripts with stacks pay for the import
+
+            self._stacks[name] = StackTraceMap(coll.maps[name])
+        lost_map = getattr(self.script, "lost_map", "")  # per-CPU u64: ring buffer reserve failures
+        if lost_map:
+            self._lost_map = LiveMap(coll.maps[lost_map], percpu=True)
+        handler = EventHandler(self.script.events, self.printer, self.decoder, self.snapshot,
+                               self._clear, self._zero, watch=lambda ev, args: self._watch(coll, ev, args),
+                               unwatch=self._unwatch)
+        reader = (RingBuffer(coll.maps[self.script.ringbuf_map], handler.batch, batch=True)
+                  if self.script.ringbuf_map else None)
+        try:
+            return self._loop(coll, handler, reader, adopted, recorder)
+        finally:
+            if reader is not None:
+                reader.close()
 
     def _lost(self, reader: Any) -> int:
         """Records dropped so far: the reader's count plus the script's per-CPU lost counter."""
@@ -553,26 +579,45 @@ class Session:
             return True
         return self.options.pid is not None and not pid_alive(self.options.pid)
 
-    def _loop(self, coll: Any, handler: EventHandler, reader: Any) -> int:
-        lost = [0]
+    def _attach(self, coll: Any, links: list[Any], recorder: Recorder | None) -> None:
+        """Print "Attaching N probes...", attach every probe (into ``links``), run BEGIN."""
         attachers = _attachers()
-        links = []
+        if recorder is not None:
+            recorder.mark("attaching")
+        self.printer.attached(len(self.script.probes))
+        for probe in self.script.probes:
+            if probe.kind in (P.BEGIN, P.END):
+                continue
+            attach = attachers.get(probe.kind)
+            if attach is None:
+                raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
+            if probe.kind in _WATCHPOINTS:
+                links.append(self._attach_watchpoint(coll, probe))
+                continue
+            links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
+        for probe in self.script.begin:
+            run_special(coll.programs[probe.program_name])
+        if recorder is not None and self.options.record_launch is not None:
+            recorder.stop()
+            from .startup import launch_record
+
+            record = launch_record(recorder, coll, links, self.script, len(self.script.probes))
+            if record is not None:
+                self.options.record_launch(record)
+
+    def _loop(self, coll: Any, handler: EventHandler, reader: Any, adopted: Adopted | None = None,
+              recorder: Recorder | None = None) -> int:
+        lost = [0]
+        links: list[Any] = []
         # Ctrl-C is taken from here on: BEGIN may already print what a user reacts to
         with _sigint_flag() as interrupted:
             try:
-                self.printer.attached(len(self.script.probes))
-                for probe in self.script.probes:
-                    if probe.kind in (P.BEGIN, P.END):
-                        continue
-                    attach = attachers.get(probe.kind)
-                    if attach is None:
-                        raise TraceRuntimeError(f"{probe.kind} probes cannot be attached by pybpf trace")
-                    if probe.kind in _WATCHPOINTS:
-                        links.append(self._attach_watchpoint(coll, probe))
-                        continue
-                    links.append(attach(coll.programs[probe.program_name], probe.attach_point, self.options.pid))
-                for probe in self.script.begin:
-                    run_special(coll.programs[probe.program_name])
+                if adopted is None:
+                    self._attach(coll, links, recorder)
+                else:
+                    links = list(adopted.links)
+                    if adopted.interrupted():  # Ctrl-C came before this loop's handler was set
+                        interrupted.set()
                 self._drain(reader, lost)
                 if _run_iterators(links, lambda: self._drain(reader, lost)):
                     handler.exit_requested = True
