@@ -16,6 +16,7 @@ from pathlib import Path
 import pybpf.cc
 from pybpf.spec import ObjectSpec
 from pybpf.trace.ast import AttachPoint, ProbeType
+from pybpf.trace.codegen.maps import RINGBUF_SIZE
 from pybpf.trace.codegen.result import CompiledScript, MapBinding, ProbeAttach
 from pybpf.trace.runtime.output import make_printer
 from pybpf.trace.runtime.session import PausedCommand, Session
@@ -131,7 +132,7 @@ def test_a_busy_trace_is_printed_in_batches() -> None:
     cmd = child(20000)
     out = CountingOut()
     busy = script(cmd.pid, 0)
-    busy.object_spec.maps["ringbuf"].max_entries = 1 << 22  # codegen's size (the fixture's holds 170 records)
+    busy.object_spec.maps["ringbuf"].max_entries = RINGBUF_SIZE  # codegen's size (the fixture's holds 170 records)
     try:
         Session(busy, make_printer(out, quiet=True), child=cmd).run()
     finally:

@@ -10,6 +10,7 @@ from test_trace_codegen import compile_
 from pybpf.btf.types import Datasec
 from pybpf.enums import MapType
 from pybpf.maps.codec import BTFCodec
+from pybpf.trace.codegen.maps import RINGBUF_SIZE
 from pybpf.trace.codegen import btfmaps as B
 
 PROGRAM = ('tracepoint:syscalls:sys_enter_openat { @c[comm, pid] = count(); @lo = min(pid); @h[comm] = hist(pid); '
@@ -52,7 +53,7 @@ def test_maps_the_kernel_takes_no_types_for_are_described_by_size() -> None:
     cs = compile_(PROGRAM)
     kinds = {ms.type: ms for ms in cs.object_spec.maps.values()}
     ring, stack = kinds[MapType.RINGBUF], kinds[MapType.STACK_TRACE]
-    assert (ring.key_type_id, ring.value_type_id, ring.max_entries) == (0, 0, 1 << 22)
+    assert (ring.key_type_id, ring.value_type_id, ring.max_entries) == (0, 0, RINGBUF_SIZE)
     assert (stack.key_type_id, stack.value_type_id, stack.key_size, stack.value_size) == (0, 0, 4, 8 * 127)
     scratch = cs.object_spec.maps["scratch"]
     assert scratch.value_size >= 16 and scratch.key_type_id  # grown after code generation, u32 index key

@@ -5,6 +5,10 @@ Every ``bpf()`` and ``perf_event_open()`` call in pybpf goes through :func:`bpf`
 (:func:`current`; :func:`override` swaps in a test double). Attr structures are declared
 once (``attrs``, ``info``, ``perf_attr``); the typed wrappers below build them, call the
 seam, and return owned :class:`FD` objects or decoded results.
+
+Underneath, one libc binding (:mod:`.raw`) makes the calls. :mod:`.record` is a seam that keeps
+what a load and attach asked of the kernel; :mod:`.replay` asks it again through :mod:`.raw`
+alone (a cached ``pybpf trace`` starts that way, before the typed layers are imported).
 """
 
 from __future__ import annotations

@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C before a command took it over (while loading...): no traceback
+        return 130
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .._sys.replay import Replayed
     from ..loader.prepared import PreparedBTF
     from ..trace.cache import TraceCache
+    from ..trace.quick import Declined
 
 
 class CodegenUnavailableError(BPFError):
@@ -181,9 +182,10 @@ class _Launch:
 
 
 def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int, use_cache: bool,
-              record: bool) -> _Launch:
+              record: bool, rerecord: bool = False) -> _Launch:
     """The program to launch, from the cache or compiled (and stored); ``record``: whether this
-    run's start may be recorded for the lean start of later ones."""
+    run's start may be recorded for the lean start of later ones (when the entry has no launch
+    record yet, or ``rerecord``: the one it has did not replay)."""
     if not use_cache:
         return _Launch(compile_program(text, filename, params, unsafe=unsafe, cpid=cpid))
     from ..trace.cache import TraceCache, cache_key
@@ -206,7 +208,7 @@ def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool
         from ..loader.prepared import PreparedBTF
 
         prepared = PreparedBTF(kept[0], kept[1], kept[2])
-    return _Launch(script, prepared, keep if record and entry[5] is None else None)
+    return _Launch(script, prepared, keep if record and (entry[5] is None or rerecord) else None)
 
 
 def _prepared_loader(prepared: PreparedBTF) -> Callable[[Any], Any]:
@@ -240,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         from ..trace.quick import launch
 
         status = launch(args)
-        return _run(args) if status is None else status
+        return status if isinstance(status, int) else _run(args, status)
     except BPFError as exc:
         from ..trace.errors import TraceError  # (imported here: a lean start does not import it)
 
@@ -250,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, declined: Declined | None = None) -> int:
+    """The ordinary launch (``declined``: why the lean start did not take it, see pybpf.trace.quick)."""
     from ..trace.quick import replayable
     from ..trace.runtime.output import make_printer
     from ..trace.runtime.session import PausedCommand, Session, SessionOptions
@@ -265,12 +268,14 @@ def _run(args: argparse.Namespace) -> int:
         from ..trace.cache import enabled
 
         launch = _compiled(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
-                           use_cache=enabled(args.no_cache), record=replayable(args))
+                           use_cache=enabled(args.no_cache), record=replayable(args),
+                           rerecord=declined is not None and declined.stale)
         loader = _prepared_loader(launch.prepared) if launch.prepared is not None else None
         if args.emit_obj:
             launch.script.write_object(args.emit_obj)
         with _output(args.output) as out:
-            printer = make_printer(out, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)
+            quiet = args.quiet or (declined is not None and declined.attaching_printed)
+            printer = make_printer(out, fmt=args.format, quiet=quiet, err=sys.stderr, terminal=sys.stdout)
             options = SessionOptions(pid=args.pid, record_launch=launch.record_launch)
             return Session(launch.script, printer, options, child=child, loader=loader).run()
     finally:
@@ -289,8 +294,10 @@ def run_adopted(args: argparse.Namespace, cache: TraceCache, entry: tuple[Any, .
 
     decoded = cache.decode_entry(entry)
     if decoded is None:
+        from ..trace.quick import Declined
+
         replayed.close()
-        return _run(args)
+        return _run(args, Declined(attaching_printed=not args.quiet))
     script = decoded[0]
     adopted = adopt(record, replayed, script, interrupted=interrupted)
     printer = make_printer(sys.stdout, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)

@@ -42,6 +42,22 @@ _HEADER = 8
 LAUNCH_FORMAT = 1
 
 
+class Declined:
+    """Why a launch did not start the lean way, for the ordinary start: ``attaching_printed``
+    (the replay failed after printing the Attaching line: not printed again) and ``stale`` (the
+    entry's launch record did not replay: this run records a new one)."""
+
+    __slots__ = ("attaching_printed", "stale")
+
+    def __init__(self, *, attaching_printed: bool = False, stale: bool = False) -> None:
+        self.attaching_printed = attaching_printed
+        self.stale = stale
+
+
+#: a launch that never tried the lean start
+NOT_TRIED = Declined()
+
+
 def replayable(args: Any) -> bool:
     """Whether a launch with these arguments starts the lean way (and so is worth recording)."""
     return (args.format == "text" and args.output is None and args.command is None and args.pid is None
@@ -134,35 +150,37 @@ def _source(args: Any) -> tuple[str, str, tuple[str, ...]] | None:
         return None  # the ordinary launch says what is wrong
 
 
-def launch(args: Any) -> int | None:
-    """Run the trace ``args`` describe the lean way; None when it cannot start so (nothing was
-    done then: the caller launches it the ordinary way)."""
+def launch(args: Any) -> int | Declined:
+    """Run the trace ``args`` describe the lean way: its exit status, or :class:`Declined` when
+    it cannot start so (all it made is closed: the caller launches it the ordinary way)."""
     from . import cache as trace_cache
 
     if not replayable(args) or not trace_cache.enabled(args.no_cache):
-        return None
+        return NOT_TRIED
     source = _source(args)
     if source is None:
-        return None
+        return NOT_TRIED
     text, filename, params = source
     cache = trace_cache.TraceCache()
     key = trace_cache.cache_key(text, filename, params, unsafe=args.unsafe)
     entry = cache.read_entry(key)
-    if entry is None or not isinstance(entry[5], dict) or entry[5].get("format") != LAUNCH_FORMAT:
-        return None
+    if entry is None or entry[5] is None:
+        return NOT_TRIED
     record = entry[5]
+    if not isinstance(record, dict) or record.get("format") != LAUNCH_FORMAT:
+        return Declined(stale=True)
     import _signal  # type: ignore[import-not-found]  # signal's enums cost ~3 ms; _signal is what it wraps
 
     interrupted: list[int] = []
     # Ctrl-C from here on ends the trace as it does in the runtime (END runs, maps are printed);
     # the runtime's handler takes over from this one and reads what it caught
     previous = _signal.signal(_signal.SIGINT, lambda signum, frame: interrupted.append(signum))
-    replayed = _start(record, quiet=args.quiet)
+    replayed, printed = _start(record, quiet=args.quiet)
     if replayed is None:
         _signal.signal(_signal.SIGINT, previous)
         if interrupted:
             raise KeyboardInterrupt
-        return None
+        return Declined(attaching_printed=printed, stale=True)
     if not interrupted:
         _first_events(record, replayed, interrupted)
     from ..cli.trace import run_adopted
@@ -170,33 +188,45 @@ def launch(args: Any) -> int | None:
     return run_adopted(args, cache, entry, record, replayed, interrupted=lambda: bool(interrupted))
 
 
-def _start(record: dict[str, Any], *, quiet: bool) -> Replayed | None:
-    """Replay the load and attach; None (everything it made closed) if it fails. A failure
-    after the attach mark (a tracepoint gone...) leaves the "Attaching" line printed; the
-    ordinary launch then prints it again, with the error."""
+def _start(record: dict[str, Any], *, quiet: bool) -> tuple[Replayed | None, bool]:
+    """Replay the load and attach: (what it made, whether the Attaching line is out); None
+    (everything it made closed) if it failed. The tracepoints are looked up first: one that is
+    gone fails the lean start before anything is made or printed."""
     from .._sys.raw import RawSyscalls
     from .._sys.replay import ReplayError, replay
 
     root = record["tracefs"]
     probes = record["probes"]
     out = sys.stdout
-
-    def tracepoint_id(category: str, name: str) -> int:
-        with open(os.path.join(root, "events", category, name, "id"), "rb") as f:
-            return int(f.read())
+    printed: list[str] = []
+    ids: dict[tuple[str, str], int] = {}
+    try:
+        for step in record["steps"]:
+            for patch in step[2] if step[0] == "perf" else ():
+                if patch[1] == "tracepoint":
+                    with open(os.path.join(root, "events", patch[2], patch[3], "id"), "rb") as f:
+                        ids[(patch[2], patch[3])] = int(f.read())
+    except (OSError, ValueError, IndexError, TypeError) as exc:
+        _log_fallback(exc)
+        return None, False
 
     def on_mark(name: str) -> None:
         if name == "attaching" and not quiet:
             out.write(f"Attaching {probes} probe{'' if probes == 1 else 's'}...\n")
             out.flush()
+            printed.append(name)
 
     try:
-        return replay(record["steps"], RawSyscalls(), tracepoint_id=tracepoint_id, on_mark=on_mark)
-    except (ReplayError, ValueError) as exc:
-        from .._log import get_logger
+        return replay(record["steps"], RawSyscalls(), tracepoint_id=lambda c, n: ids[(c, n)], on_mark=on_mark), False
+    except (ReplayError, KeyError) as exc:
+        _log_fallback(exc)
+        return None, bool(printed)
 
-        get_logger("pybpf.trace.quick").debug("lean start failed (%s); starting the ordinary way", exc)
-        return None
+
+def _log_fallback(exc: BaseException) -> None:
+    from .._log import get_logger
+
+    get_logger("pybpf.trace.quick").debug("lean start failed (%s); starting the ordinary way", exc)
 
 
 def _first_events(record: dict[str, Any], replayed: Replayed, interrupted: list[int]) -> None:

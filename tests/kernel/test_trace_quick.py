@@ -1,0 +1,199 @@
+"""The lean start of a cached ``pybpf trace`` (pybpf.trace.quick) in the kernel: the first run of a
+program records its load and attach, the next runs replay it before importing the loader or the
+runtime and print exactly what the ordinary start prints — whatever the first record is (printf,
+time(), exit(), BEGIN's output), on Ctrl-C before any event, and when the recording no longer
+replays (the ordinary start takes over)."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pybpf.trace.cache import MAGIC
+
+#: the CLI in-process; on exit, says on stderr which start it took (the lean start never imports
+#: the loader pipeline; the ordinary one always does)
+_RUN = """
+import sys
+from pybpf.cli import main
+try:
+    rc = main(sys.argv[1:])
+finally:
+    sys.stdout.flush()
+    sys.stderr.write("lean=%s\\n" % ("pybpf._sys.replay" in sys.modules and "pybpf.loader.pipeline" not in sys.modules))
+sys.exit(rc)
+"""
+
+#: makes getppid() calls under the comm ``trquick`` (prctl PR_SET_NAME), then exits
+_TRIGGER = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(15, b'trquick', 0, 0, 0); "
+            "[os.getppid() for _ in range(int(sys.argv[1]))]")
+
+
+def _trigger(n: int = 3) -> None:
+    subprocess.run([sys.executable, "-c", _TRIGGER, str(n)], check=True, timeout=60)
+
+
+def _launch(cache: Path, program: str, *, trigger: int = 3, interrupt_after: float | None = 0.3,
+            settle: float = 0.2) -> tuple[list[str], bool, int]:
+    """(output lines, whether the lean start ran, exit status): wait for the Attaching line, run
+    the trigger, then Ctrl-C (unless the program ends by itself)."""
+    env = {**os.environ, "PYBPF_CACHE_DIR": str(cache)}
+    env.pop("PYBPF_TRACE_CACHE", None)
+    proc = subprocess.Popen([sys.executable, "-c", _RUN, "trace", "-e", program], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no Attaching line"
+        first = proc.stdout.readline().decode()
+        time.sleep(settle)
+        if trigger:
+            _trigger(trigger)
+        if interrupt_after is not None:
+            time.sleep(interrupt_after)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    report = err.decode().strip().splitlines()
+    assert report and report[-1].startswith("lean="), err.decode()
+    return (first + out.decode()).splitlines(), report[-1] == "lean=True", proc.returncode
+
+
+def _twice(tmp_path: Path, program: str, **kw: object) -> tuple[list[str], list[str]]:
+    cache = tmp_path / "cache"
+    first, lean_first, rc1 = _launch(cache, program, **kw)  # type: ignore[arg-type]
+    second, lean_second, rc2 = _launch(cache, program, **kw)  # type: ignore[arg-type]
+    assert not lean_first and lean_second, "the second run did not start from the recording"
+    assert rc1 == rc2 == 0
+    return first, second
+
+
+@pytest.mark.parametrize("program, expected", [
+    # printf first: printed by the lean start itself
+    ('tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s %d\\n", comm, 7); }',
+     ["Attaching 1 probe...", "trquick 7", "trquick 7", "trquick 7", "", ""]),
+    # a map and printf: the map printed at Ctrl-C by the runtime after the hand-over
+    ('tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { @n[comm] = count(); printf("x\\n"); }',
+     ["Attaching 1 probe...", "x", "x", "x", "", "", "@n[trquick]: 3"]),
+    # time() first: a record the lean start leaves to the runtime
+    ('tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { time("T\\n"); printf("y\\n"); }',
+     ["Attaching 1 probe...", "T", "y", "T", "y", "T", "y", "", ""]),
+])
+def test_the_lean_start_prints_what_the_ordinary_start_prints(tmp_path: Path, program: str,
+                                                              expected: list[str]) -> None:
+    first, second = _twice(tmp_path, program)
+    assert first == expected
+    assert second == first
+
+
+def test_begin_exit_and_end_across_the_hand_over(tmp_path: Path) -> None:
+    program = ('BEGIN { printf("begin %d\\n", 42); } '
+               'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("got %s\\n", comm); exit(); } '
+               'END { printf("end\\n"); }')
+    first, second = _twice(tmp_path, program, interrupt_after=None)  # exit() ends both
+    assert first[:4] == ["Attaching 3 probes...", "begin 42", "got trquick", "end"]
+    assert second == first
+
+
+def test_ctrl_c_before_any_event_runs_end_and_prints_the_maps(tmp_path: Path) -> None:
+    program = ('tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { @c = count(); } '
+               'END { printf("end\\n"); }')
+    cache = tmp_path / "cache"
+    first, lean, _ = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
+    assert not lean
+    second, lean, rc = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
+    assert lean and rc == 0
+    assert second == first == ["Attaching 2 probes...", "end", "", "", "@c: 0"]
+
+
+def test_a_recording_that_no_longer_replays_gives_way_to_the_ordinary_start(tmp_path: Path) -> None:
+    program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
+    cache = tmp_path / "cache"
+    first, _, _ = _launch(cache, program)
+    [entry_file] = list((cache / "trace").rglob("*.bin"))
+    entry = marshal.loads(entry_file.read_bytes()[len(MAGIC):])
+    record = entry[5]
+    assert isinstance(record, dict)
+    # the tracepoint the plan attaches to is gone (a module unloaded, a kernel without it...):
+    # found before anything is made or printed
+    steps = [(s[0], s[1], [(p[0], p[1], "nosuch", "nosuch") if p[1] == "tracepoint" else p for p in s[2]], *s[3:])
+             if s[0] == "perf" else s for s in record["steps"]]
+    entry_file.write_bytes(MAGIC + marshal.dumps((*entry[:5], {**record, "steps": steps})))
+    second, lean, rc = _launch(cache, program)
+    assert not lean and rc == 0
+    assert second == first == ["Attaching 1 probe...", "trquick", "trquick", "trquick", "", ""]
+
+
+def test_a_replay_failing_after_the_attaching_line_does_not_print_it_twice(tmp_path: Path) -> None:
+    program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
+    cache = tmp_path / "cache"
+    first, _, _ = _launch(cache, program)
+    [entry_file] = list((cache / "trace").rglob("*.bin"))
+    entry = marshal.loads(entry_file.read_bytes()[len(MAGIC):])
+    record = entry[5]
+    # a perf event type no kernel has: perf_event_open fails after the Attaching line is out
+    steps = [(s[0], (0xFFFF).to_bytes(4, "little") + s[1][4:], *s[2:]) if s[0] == "perf" else s
+             for s in record["steps"]]
+    entry_file.write_bytes(MAGIC + marshal.dumps((*entry[:5], {**record, "steps": steps})))
+    second, lean, rc = _launch(cache, program)
+    assert not lean and rc == 0
+    assert second == first == ["Attaching 1 probe...", "trquick", "trquick", "trquick", "", ""]
+    third, lean, _ = _launch(cache, program)  # the ordinary start recorded the launch again
+    assert lean and third == first
+
+
+def test_options_the_lean_start_does_not_handle_take_the_ordinary_start(tmp_path: Path) -> None:
+    """-f json (and -c, -p, -o) go the ordinary way even with a launch record."""
+    program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
+    cache = tmp_path / "cache"
+    _launch(cache, program)
+    env = {**os.environ, "PYBPF_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-c", _RUN, "trace", "-f", "json", "-e", "BEGIN { exit(); }"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and done.stderr.strip().endswith("lean=False"), done.stderr
+    assert '"type": "attached_probes"' in done.stdout
+
+
+def test_a_cached_launch_imports_nothing_heavy_before_it_is_attached(tmp_path: Path) -> None:
+    """Up to the first event, a lean start imports none of typing, enum, dataclasses, re, the
+    loader or the runtime (``-X importtime`` lists imports in order; the runtime comes after)."""
+    program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
+    cache = tmp_path / "cache"
+    _launch(cache, program)
+    env = {**os.environ, "PYBPF_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-c", _RUN, "trace", "-e", program],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        select.select([proc.stdout], [], [], 60)
+        proc.stdout.readline()
+        time.sleep(0.2)
+        _trigger(1)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    order = [line.rsplit("|", 1)[-1].strip() for line in err.decode().splitlines() if line.startswith("import time:")]
+    assert "pybpf._sys.replay" in order and "pybpf.trace.runtime.session" in order
+    # (a line is written when its module is done: the lean start's last imports are the ring
+    # buffer reader's mmap and select; the hand-over's modules come after them)
+    before = set(order[:max(order.index("mmap"), order.index("select")) + 1])
+    heavy = {"typing", "enum", "dataclasses", "re", "threading", "signal", "inspect", "pybpf.enums", "pybpf.spec",
+             "pybpf.loader", "pybpf.loader.pipeline", "pybpf._sys.syscall", "pybpf._sys.attrs", "pybpf.map",
+             "pybpf.program", "pybpf.trace.types", "pybpf.trace.layouts"}
+    assert not heavy & before, sorted(heavy & before)
