@@ -115,23 +115,31 @@ def _stat(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _llvmlite_identity() -> tuple[int, int] | None:
-    """Size and mtime of llvmlite's shared library (the LLVM that compiles), without importing it."""
-    from importlib.machinery import PathFinder  # importing importlib.util costs more than this lookup
-
-    spec = PathFinder.find_spec("llvmlite")
-    if spec is None:  # installed through another finder (an editable install's hook, a zip...)
-        import importlib.util
-
-        spec = importlib.util.find_spec("llvmlite")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    lib_dir = os.path.join(next(iter(spec.submodule_search_locations)), "binding")
+def _shared_library(package_dir: str) -> tuple[int, int] | None | bool:
+    """Size and mtime of llvmlite's shared library under ``package_dir``; False if there is no
+    llvmlite package there."""
+    lib_dir = os.path.join(package_dir, "binding")
     try:
         libs = sorted(n for n in os.listdir(lib_dir) if n.startswith("libllvmlite"))
     except OSError:
-        return None
+        return False
     return _stat(os.path.join(lib_dir, libs[0])) if libs else None
+
+
+def _llvmlite_identity() -> tuple[int, int] | None:
+    """Size and mtime of llvmlite's shared library (the LLVM that compiles), without importing it
+    (nor importlib, ~0.6 ms of a launch: the package is looked up on sys.path as PathFinder would)."""
+    for entry in sys.path:
+        found = _shared_library(os.path.join(entry or ".", "llvmlite"))
+        if found is not False:
+            return found  # type: ignore[return-value]
+    import importlib.util  # installed through another finder (a zip...)
+
+    spec = importlib.util.find_spec("llvmlite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = _shared_library(next(iter(spec.submodule_search_locations)))
+    return None if found is False else found  # type: ignore[return-value]
 
 
 def kernel_identity(btf_dir: str = KERNEL_BTF_DIR) -> tuple[object, ...]:
