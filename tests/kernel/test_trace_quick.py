@@ -13,9 +13,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from progs_trace import build_target
 
 from pybpf.trace.cache import MAGIC
 
@@ -41,8 +43,8 @@ def _trigger(n: int = 3) -> None:
     subprocess.run([sys.executable, "-c", _TRIGGER, str(n)], check=True, timeout=60)
 
 
-def _launch(cache: Path, program: str, *, trigger: int = 3, interrupt_after: float | None = 0.3,
-            settle: float = 0.2) -> tuple[list[str], bool, int]:
+def _launch(cache: Path, program: str, *, trigger: int | Callable[[], object] = 3,
+            interrupt_after: float | None = 0.3, settle: float = 0.2) -> tuple[list[str], bool, int]:
     """(output lines, whether the lean start ran, exit status): wait for the Attaching line, run
     the trigger, then Ctrl-C (unless the program ends by itself)."""
     env = {**os.environ, "PYBPF_CACHE_DIR": str(cache)}
@@ -55,7 +57,9 @@ def _launch(cache: Path, program: str, *, trigger: int = 3, interrupt_after: flo
         assert ready, "no Attaching line"
         first = proc.stdout.readline().decode()
         time.sleep(settle)
-        if trigger:
+        if callable(trigger):
+            trigger()
+        elif trigger:
             _trigger(trigger)
         if interrupt_after is not None:
             time.sleep(interrupt_after)
@@ -104,6 +108,18 @@ def test_begin_exit_and_end_across_the_hand_over(tmp_path: Path) -> None:
                'END { printf("end\\n"); }')
     first, second = _twice(tmp_path, program, interrupt_after=None)  # exit() ends both
     assert first[:4] == ["Attaching 3 probes...", "begin 42", "got trquick", "end"]
+    assert second == first
+
+
+def test_uprobes_and_uretprobes_start_lean(tmp_path: Path) -> None:
+    """A uprobe's perf event names its PMU by a number given out at boot and its binary by a
+    pointer: the recording keeps the path, the replay reads the PMU's number again."""
+    target = build_target(tmp_path)
+    program = (f'uprobe:{target}:work {{ printf("work(%d, %d)\\n", arg0, arg1); }} '
+               f'uretprobe:{target}:work {{ printf("= %d\\n", retval); }}')
+    first, second = _twice(tmp_path, program, trigger=lambda: subprocess.run([str(target), "2"], check=True,
+                                                                              capture_output=True, timeout=60))
+    assert first == ["Attaching 2 probes...", "work(6, 7)", "= 43", "work(6, 8)", "= 49", "", ""]
     assert second == first
 
 

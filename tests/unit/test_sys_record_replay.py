@@ -233,3 +233,33 @@ def test_a_damaged_plan_is_a_replay_error() -> None:
         replay([("bpf", 0, b"\0" * 8, [(0, "fd", 99)])], FakeRaw(), tracepoint_id=lambda c, n: 1)
     with pytest.raises(ReplayError, match="unknown plan step"):
         replay([("teleport",)], FakeRaw(), tracepoint_id=lambda c, n: 1)
+
+
+def test_a_uprobe_is_replayed_with_the_pmu_number_read_again_and_its_path() -> None:
+    rec = Recorder(FakeKernel(), pmu_name={99: "uprobe"}.get)
+    path = ctypes.create_string_buffer(b"/usr/bin/trtarget")
+    with _sys.override(rec):
+        attr = PerfEventAttr(type=99, config=1)
+        attr.uprobe_path = ctypes.addressof(path)
+        attr.probe_offset = 0x1139
+        pfd = _sys.perf_event_open(attr, pid=-1, cpu=0)
+    plan = rec.plan()
+    assert plan is not None, rec.unusable
+    seen: dict[str, Any] = {}
+
+    class Peek(FakeRaw):
+        def perf_event_open(self, address: int, pid: int, cpu: int, group_fd: int, flags: int) -> int:
+            a = PerfEventAttr.from_buffer_copy(ctypes.string_at(address, ctypes.sizeof(PerfEventAttr)))
+            seen.update(type=a.type, config=a.config, offset=a.probe_offset, path=ctypes.string_at(a.uprobe_path))
+            return super().perf_event_open(address, pid, cpu, group_fd, flags)
+
+    done = replay(plan, Peek(), tracepoint_id=lambda c, n: 1, pmu={"uprobe": 8}.__getitem__)
+    try:
+        assert seen == {"type": 8, "config": 1, "offset": 0x1139, "path": b"/usr/bin/trtarget"}
+    finally:
+        done.close()
+        pfd.close()
+    unknown = Recorder(FakeKernel(), pmu_name=lambda t: None)  # a kprobe, a breakpoint...: not replayed
+    with _sys.override(unknown):
+        _sys.perf_event_open(PerfEventAttr(type=99), pid=-1, cpu=0).close()
+    assert unknown.plan() is None and "perf event type 99" in str(unknown.unusable)

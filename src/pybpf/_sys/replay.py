@@ -7,7 +7,8 @@ A plan is a list of steps, plain data (marshal-able):
   ``"fd"`` (u32: the fd step N made), ``"in"`` (u64 address of the bytes given), ``"out"`` (the
   address of a zeroed buffer of that size), ``"int"`` (u64 value), ``"insns"`` (the address of the
   instructions, with the map fd of step N written at each listed imm), ``"dynamic"`` (the
-  address of a value computed now), ``"tracepoint"`` (u64: the id of category:name, read now);
+  address of a value computed now), ``"tracepoint"`` (u64: the id of category:name, read now),
+  ``"pmu"`` (u32: the type number of a dynamic PMU such as ``uprobe``, read now);
 - ``("ioctl", N, request, ("fd", M) | ("int", v))``, ``("dup", N)``, ``("close", N)``;
 - ``("mark", name)`` (the replay calls ``on_mark(name)``) and ``("nop",)`` (a step left out).
 
@@ -27,9 +28,15 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, Protocol
 
-    from .raw import RawSyscalls
+    class RawSyscalls(Protocol):
+        """What a replay calls (:class:`pybpf._sys.raw.RawSyscalls`, or a test double)."""
+
+        def bpf(self, cmd: int, attr_address: int, size: int) -> int: ...
+        def perf_event_open(self, attr_address: int, pid: int, cpu: int, group_fd: int, flags: int) -> int: ...
+        def ioctl(self, fd: int, request: int, arg: int) -> int: ...
+        def dup(self, fd: int) -> int: ...
 
 #: the plan layout this module replays (the same number as :data:`pybpf._sys.record.PLAN_FORMAT`)
 PLAN_FORMAT = 1
@@ -70,8 +77,14 @@ class Replayed:
         return fd
 
 
+def pmu_type(name: str) -> int:
+    """The type number of the dynamic PMU ``name`` (``uprobe``), from sysfs."""
+    with open(f"/sys/bus/event_source/devices/{name}/type", "rb") as f:
+        return int(f.read())
+
+
 def replay(steps: Sequence[Any], syscalls: RawSyscalls, *, tracepoint_id: Callable[[str, str], int],
-           on_mark: Callable[[str], None] = lambda name: None) -> Replayed:
+           on_mark: Callable[[str], None] = lambda name: None, pmu: Callable[[str], int] = pmu_type) -> Replayed:
     """Run ``steps`` in order; the fds made, by step."""
     done = Replayed(len(steps))
     fds = done.fds
@@ -79,13 +92,13 @@ def replay(steps: Sequence[Any], syscalls: RawSyscalls, *, tracepoint_id: Callab
         for i, step in enumerate(steps):
             kind = step[0]
             if kind == "bpf":
-                attr, keep = _patched(step[2], step[3], fds, tracepoint_id)
+                attr, keep = _patched(step[2], step[3], fds, tracepoint_id, pmu)
                 result = syscalls.bpf(step[1], ctypes.addressof(attr), len(step[2]))
                 if step[1] not in _NO_FD:
                     fds[i] = result
                 del keep
             elif kind == "perf":
-                attr, keep = _patched(step[1], step[2], fds, tracepoint_id)
+                attr, keep = _patched(step[1], step[2], fds, tracepoint_id, pmu)
                 group = step[5]
                 fds[i] = syscalls.perf_event_open(ctypes.addressof(attr), step[3], step[4],
                                                   _fd(fds, group[1]) if group[0] == "fd" else group[1], step[6])
@@ -126,8 +139,8 @@ def _fd(fds: list[int | None], step: int) -> int:
     return fd
 
 
-def _patched(raw: bytes, patches: Sequence[Any], fds: list[int | None],
-             tracepoint_id: Callable[[str, str], int]) -> tuple[Any, list[Any]]:
+def _patched(raw: bytes, patches: Sequence[Any], fds: list[int | None], tracepoint_id: Callable[[str, str], int],
+             pmu: Callable[[str], int]) -> tuple[Any, list[Any]]:
     """A writable copy of ``raw`` with ``patches`` applied, and the buffers it points to (kept
     alive by the caller until the call returns)."""
     attr = ctypes.create_string_buffer(raw, len(raw))
@@ -140,6 +153,8 @@ def _patched(raw: bytes, patches: Sequence[Any], fds: list[int | None],
             struct.pack_into("<Q", attr, offset, patch[2])
         elif kind == "tracepoint":
             struct.pack_into("<Q", attr, offset, tracepoint_id(patch[2], patch[3]))
+        elif kind == "pmu":
+            struct.pack_into("<I", attr, offset, pmu(patch[2]))
         else:
             if kind == "in":
                 data = patch[2]

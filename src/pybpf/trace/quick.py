@@ -15,7 +15,7 @@ creation) before the first bpf() call. The first run of a program records its lo
    position (:func:`pybpf.trace.runtime.startup.adopt`) and runs the trace to its end.
 
 This module imports only the standard library's cheap modules at start-up (no typing, enum,
-dataclasses, re). What it does not handle (``-c``, ``-p``, ``-f json``, ``-o``, uprobes,
+dataclasses, re). What it does not handle (``-c``, ``-p``, ``-f json``, ``-o``, kprobes,
 watchpoints, iterators, an entry without a launch record) goes the ordinary way, as does any
 failure before the hand-over: everything replayed is closed again and the ordinary launch
 reports the error with its full explanation.
