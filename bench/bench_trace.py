@@ -10,8 +10,10 @@ Method.
   tools print it once the programs are compiled and loaded, right before attaching).
 - pybpf is measured twice: *cold*, with an empty cache directory (``PYBPF_CACHE_DIR``): parse,
   analyse, compile with LLVM, load; and *cached*, after one unmeasured run of the same program
-  stored it in the cache (``pybpf.trace.cache``): load only. bpftrace has no cache (it compiles
-  every time); both pybpf figures are against the same bpftrace runs, interleaved with them.
+  stored it in the cache (``pybpf.trace.cache``) with the load and attach that run made: the
+  measured run replays them and prints its first events before importing the loader or the
+  runtime (``pybpf.trace.quick``). bpftrace has no cache (it compiles every time); both pybpf
+  figures are against the same bpftrace runs, interleaved with them.
 - *launch-to-first-event*: a generator (bench/c/trace_gen.c, comm ``trgen``) makes getppid()
   calls continuously; from ``Popen`` to the first line the traced program prints for it. This
   is the figure a user waits for: compile + load + attach + first event out.
