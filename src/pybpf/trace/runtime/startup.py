@@ -107,10 +107,9 @@ def adopt(record: Mapping[str, Any], replayed: Replayed, script: CompiledScript,
     from ...map import Map
     from ...program import Program
 
-    programs = {name: Program.from_fd(_sys.FD(replayed.take(step), kind="program"))
-                for name, step in record["programs"].items()}
-    maps = {name: Map.from_fd(_sys.FD(replayed.take(step), kind="map"), btf=False, name=name)
-            for name, step in record["maps"].items()}
+    programs: dict[str, Program] = {}
+    maps: dict[str, Map] = {}
+    owned: list[Link] = []
 
     def link(tree: Sequence[Any]) -> Link:
         prog = programs.get(tree[2])
@@ -120,6 +119,21 @@ def adopt(record: Mapping[str, Any], replayed: Replayed, script: CompiledScript,
         resources = [_sys.FD(replayed.take(step), kind="perf_event") for step in tree[4]]
         return Link(fd=fd, program=prog, description=tree[1], resources=resources)
 
-    links = [link(t) for t in record["links"]]
-    replayed.close()  # anything else the replay left open (nothing, for a plan recorded whole)
-    return Adopted(Collection(programs, maps, spec=script.object_spec), links, interrupted=interrupted)
+    try:
+        for name, step in record["programs"].items():
+            programs[name] = Program.from_fd(_sys.FD(replayed.take(step), kind="program"))
+        for name, step in record["maps"].items():
+            maps[name] = Map.from_fd(_sys.FD(replayed.take(step), kind="map"), btf=False, name=name)
+        owned.extend(link(t) for t in record["links"])
+        collection = Collection(programs, maps, spec=script.object_spec)
+    except BaseException:
+        for ln in owned:
+            ln.close()
+        for prog in programs.values():
+            prog.close()
+        for m in maps.values():
+            m.close()
+        raise
+    finally:
+        replayed.close()  # what is not adopted (a reader's dup of the ring buffer fd...)
+    return Adopted(collection, owned, interrupted=interrupted)
