@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from progs_trace import build_target
@@ -43,14 +44,22 @@ def _trigger(n: int = 3) -> None:
     subprocess.run([sys.executable, "-c", _TRIGGER, str(n)], check=True, timeout=60)
 
 
+class Launched(NamedTuple):
+    lines: list[str]
+    lean: bool  # whether the lean start ran
+    returncode: int
+    stderr: str
+
+
 def _launch(cache: Path, program: str, *, trigger: int | Callable[[], object] = 3,
-            interrupt_after: float | None = 0.3, settle: float = 0.2) -> tuple[list[str], bool, int]:
-    """(output lines, whether the lean start ran, exit status): wait for the Attaching line, run
-    the trigger, then Ctrl-C (unless the program ends by itself)."""
+            interrupt_after: float | None = 0.3, settle: float = 0.2,
+            python_options: Sequence[str] = ()) -> Launched:
+    """Run ``program``: wait for the Attaching line, run the trigger, then Ctrl-C (unless the
+    program ends by itself)."""
     env = {**os.environ, "PYBPF_CACHE_DIR": str(cache)}
     env.pop("PYBPF_TRACE_CACHE", None)
-    proc = subprocess.Popen([sys.executable, "-c", _RUN, "trace", "-e", program], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, *python_options, "-c", _RUN, "trace", "-e", program],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -72,13 +81,13 @@ def _launch(cache: Path, program: str, *, trigger: int | Callable[[], object] = 
             proc.communicate()
     report = err.decode().strip().splitlines()
     assert report and report[-1].startswith("lean="), err.decode()
-    return (first + out.decode()).splitlines(), report[-1] == "lean=True", proc.returncode
+    return Launched((first + out.decode()).splitlines(), report[-1] == "lean=True", proc.returncode, err.decode())
 
 
 def _twice(tmp_path: Path, program: str, **kw: object) -> tuple[list[str], list[str]]:
     cache = tmp_path / "cache"
-    first, lean_first, rc1 = _launch(cache, program, **kw)  # type: ignore[arg-type]
-    second, lean_second, rc2 = _launch(cache, program, **kw)  # type: ignore[arg-type]
+    first, lean_first, rc1, _ = _launch(cache, program, **kw)  # type: ignore[arg-type]
+    second, lean_second, rc2, _ = _launch(cache, program, **kw)  # type: ignore[arg-type]
     assert not lean_first and lean_second, "the second run did not start from the recording"
     assert rc1 == rc2 == 0
     return first, second
@@ -127,46 +136,41 @@ def test_ctrl_c_before_any_event_runs_end_and_prints_the_maps(tmp_path: Path) ->
     program = ('tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { @c = count(); } '
                'END { printf("end\\n"); }')
     cache = tmp_path / "cache"
-    first, lean, _ = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
+    first, lean, _, _ = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
     assert not lean
-    second, lean, rc = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
+    second, lean, rc, _ = _launch(cache, program, trigger=0, interrupt_after=0.0, settle=0.0)
     assert lean and rc == 0
     assert second == first == ["Attaching 2 probes...", "end", "", "", "@c: 0"]
 
 
-def test_a_recording_that_no_longer_replays_gives_way_to_the_ordinary_start(tmp_path: Path) -> None:
+def _tracepoint_gone(step: tuple[object, ...]) -> tuple[object, ...]:
+    """The tracepoint is gone (a module unloaded...): found before anything is made or printed."""
+    patches = [(p[0], p[1], "nosuch", "nosuch") if p[1] == "tracepoint" else p for p in step[2]]  # type: ignore[attr-defined]
+    return (step[0], step[1], patches, *step[3:])
+
+
+def _pmu_refused(step: tuple[object, ...]) -> tuple[object, ...]:
+    """A perf event type no kernel has: perf_event_open fails after the Attaching line is out
+    (which the ordinary start then does not print again)."""
+    return (step[0], (0xFFFF).to_bytes(4, "little") + step[1][4:], *step[2:])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("damage", [_tracepoint_gone, _pmu_refused])
+def test_a_recording_that_no_longer_replays_gives_way_to_the_ordinary_start(
+        tmp_path: Path, damage: Callable[[tuple[object, ...]], tuple[object, ...]]) -> None:
     program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
     cache = tmp_path / "cache"
-    first, _, _ = _launch(cache, program)
+    first, _, _, _ = _launch(cache, program)
     [entry_file] = list((cache / "trace").rglob("*.bin"))
     entry = marshal.loads(entry_file.read_bytes()[len(MAGIC):])
     record = entry[5]
     assert isinstance(record, dict)
-    # the tracepoint the plan attaches to is gone (a module unloaded, a kernel without it...):
-    # found before anything is made or printed
-    steps = [(s[0], s[1], [(p[0], p[1], "nosuch", "nosuch") if p[1] == "tracepoint" else p for p in s[2]], *s[3:])
-             if s[0] == "perf" else s for s in record["steps"]]
+    steps = [damage(s) if s[0] == "perf" else s for s in record["steps"]]
     entry_file.write_bytes(MAGIC + marshal.dumps((*entry[:5], {**record, "steps": steps})))
-    second, lean, rc = _launch(cache, program)
+    second, lean, rc, _ = _launch(cache, program)
     assert not lean and rc == 0
     assert second == first == ["Attaching 1 probe...", "trquick", "trquick", "trquick", "", ""]
-
-
-def test_a_replay_failing_after_the_attaching_line_does_not_print_it_twice(tmp_path: Path) -> None:
-    program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
-    cache = tmp_path / "cache"
-    first, _, _ = _launch(cache, program)
-    [entry_file] = list((cache / "trace").rglob("*.bin"))
-    entry = marshal.loads(entry_file.read_bytes()[len(MAGIC):])
-    record = entry[5]
-    # a perf event type no kernel has: perf_event_open fails after the Attaching line is out
-    steps = [(s[0], (0xFFFF).to_bytes(4, "little") + s[1][4:], *s[2:]) if s[0] == "perf" else s
-             for s in record["steps"]]
-    entry_file.write_bytes(MAGIC + marshal.dumps((*entry[:5], {**record, "steps": steps})))
-    second, lean, rc = _launch(cache, program)
-    assert not lean and rc == 0
-    assert second == first == ["Attaching 1 probe...", "trquick", "trquick", "trquick", "", ""]
-    third, lean, _ = _launch(cache, program)  # the ordinary start recorded the launch again
+    third, lean, _, _ = _launch(cache, program)  # the ordinary start recorded the launch again
     assert lean and third == first
 
 
@@ -188,23 +192,8 @@ def test_a_cached_launch_imports_nothing_heavy_before_it_is_attached(tmp_path: P
     program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'
     cache = tmp_path / "cache"
     _launch(cache, program)
-    env = {**os.environ, "PYBPF_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-c", _RUN, "trace", "-e", program],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        assert proc.stdout is not None
-        select.select([proc.stdout], [], [], 60)
-        proc.stdout.readline()
-        time.sleep(0.2)
-        _trigger(1)
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    order = [line.rsplit("|", 1)[-1].strip() for line in err.decode().splitlines() if line.startswith("import time:")]
+    err = _launch(cache, program, trigger=1, python_options=["-X", "importtime"]).stderr
+    order = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
     assert "pybpf._sys.replay" in order and "pybpf.trace.runtime.session" in order
     # (a line is written when its module is done: the lean start's last imports are the ring
     # buffer reader's mmap and select; the hand-over's modules come after them)
