@@ -174,6 +174,22 @@ def test_a_recording_that_no_longer_replays_gives_way_to_the_ordinary_start(
     assert lean and third == first
 
 
+def test_a_start_that_cannot_be_replayed_is_recorded_as_such_once(tmp_path: Path) -> None:
+    """An iterator's link cannot be replayed: the entry says so, and later runs neither try the
+    lean start nor record again."""
+    program = 'iter:task { @tasks = count(); }'
+    cache = tmp_path / "cache"
+    first, lean, rc, _ = _launch(cache, program, trigger=0, interrupt_after=None, settle=0.0)
+    assert not lean and rc == 0 and first[0] == "Attaching 1 probe..." and first[-1].startswith("@tasks: ")
+    [entry_file] = list((cache / "trace").rglob("*.bin"))
+    record = marshal.loads(entry_file.read_bytes()[len(MAGIC):])[5]
+    assert "unusable" in record and "links of attach type" in record["unusable"]
+    inode = entry_file.stat().st_ino
+    second, lean, rc, _ = _launch(cache, program, trigger=0, interrupt_after=None, settle=0.0)
+    assert not lean and rc == 0 and second[0] == first[0] and second[-1].startswith("@tasks: ")
+    assert entry_file.stat().st_ino == inode  # read again (touched), not written again
+
+
 def test_options_the_lean_start_does_not_handle_take_the_ordinary_start(tmp_path: Path) -> None:
     """-f json (and -c, -p, -o) go the ordinary way even with a launch record."""
     program = 'tracepoint:syscalls:sys_enter_getppid /comm == "trquick"/ { printf("%s\\n", comm); }'

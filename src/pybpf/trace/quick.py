@@ -169,6 +169,8 @@ def launch(args: Any) -> int | Declined:
     record = entry[5]
     if not isinstance(record, dict) or record.get("format") != LAUNCH_FORMAT:
         return Declined(stale=True)
+    if "unusable" in record:  # the first run found its start cannot be replayed
+        return NOT_TRIED
     import _signal  # type: ignore[import-not-found]  # signal's enums cost ~3 ms; _signal is what it wraps
 
     interrupted: list[int] = []

@@ -601,9 +601,7 @@ class Session:
             recorder.stop()
             from .startup import launch_record
 
-            record = launch_record(recorder, coll, links, self.script, len(self.script.probes))
-            if record is not None:
-                self.options.record_launch(record)
+            self.options.record_launch(launch_record(recorder, coll, links, self.script, len(self.script.probes)))
 
     def _loop(self, coll: Any, handler: EventHandler, reader: Any, adopted: Adopted | None = None,
               recorder: Recorder | None = None) -> int:

@@ -7,7 +7,8 @@ program in the trace cache. :mod:`pybpf.trace.quick` replays it at the next laun
 runtime (:class:`~pybpf.trace.runtime.session.Session`) the replayed objects as a Collection
 and Links, as if it had made them.
 
-A launch record (a dict)::
+A launch record (a dict; or ``{"format": LAUNCH_FORMAT, "unusable": why}`` for a start that cannot
+be replayed: an iterator, a watchpoint...)::
 
     format      LAUNCH_FORMAT
     steps       the recorded plan (pybpf._sys.replay), with a "attaching" mark before the attach
@@ -52,26 +53,29 @@ def _link_tree(link: Link, programs: Mapping[int, str], recorder: Recorder) -> t
     return ("link", link.description, prog, fd, [recorder.ref(r.fileno()) for r in link.resources])  # type: ignore[attr-defined]
 
 
+def _not_replayable(reason: object) -> dict[str, Any]:
+    log.debug("this trace's start cannot be replayed: %s", reason)
+    return {"format": LAUNCH_FORMAT, "unusable": str(reason)}
+
+
 def launch_record(recorder: Recorder, coll: Collection, links: Sequence[Link], script: CompiledScript,
-                  probes: int) -> dict[str, Any] | None:
-    """The launch record of a run whose load and attach ``recorder`` recorded, or None (with the
-    reason logged) when a later launch could not replay it."""
+                  probes: int) -> dict[str, Any]:
+    """The launch record of a run whose load and attach ``recorder`` recorded; when a later
+    launch could not replay it, a record saying so (``unusable``: why; not recorded again)."""
     from ... import tracefs
     from .render import printf_recipe
     from ..layouts import EventKind
 
     steps = recorder.plan()
     if steps is None:
-        log.debug("this trace's start cannot be replayed: %s", recorder.unusable)
-        return None
+        return _not_replayable(recorder.unusable)
     try:
         programs = {name: recorder.ref(p.fileno()) for name, p in coll.programs.items()}
         maps = {name: recorder.ref(m.fileno()) for name, m in coll.maps.items()}
         by_fd = {p.fileno(): name for name, p in coll.programs.items()}
         trees = [_link_tree(ln, by_fd, recorder) for ln in links]
     except (KeyError, AttributeError) as exc:
-        log.debug("this trace's start cannot be replayed: %s", exc)
-        return None
+        return _not_replayable(exc)
     ringbuf = None
     if script.ringbuf_map:
         rb = coll.maps[script.ringbuf_map]
