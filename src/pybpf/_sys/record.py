@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..enums import AttachType, MapType
@@ -146,15 +146,15 @@ class Recorder:
         """Stop recording; calls pass through from now on."""
         self.recording = False
 
-    def plan(self) -> list[Step] | None:
-        """The recorded steps a replay needs, in order; None if the recording is unusable."""
+    def plan(self, roots: Iterable[int] | None = None) -> list[Step] | None:
+        """The recorded steps a replay needs, in order; None if the recording is unusable.
+
+        ``roots``: the steps whose objects the caller keeps (default: every object still open);
+        what they were made from (a program's maps and BTF) is kept too, and what changes them.
+        """
         if self.unusable is not None:
             return None
-        alive = {ref for ref in self._ref_of_fd.values()}
-        kept = set(alive)
-        # what kept objects were made from (a program's maps and BTF) is kept too
-        for i in sorted(alive, reverse=True):
-            kept.update(_refs(self._steps[i]))
+        kept = set(self._ref_of_fd.values() if roots is None else roots)
         for i in range(len(self._steps) - 1, -1, -1):
             if i in kept:
                 kept.update(_refs(self._steps[i]))

@@ -43,8 +43,8 @@ from .render import Renderer, compile_printf
 if TYPE_CHECKING:
     from ..._sys.record import Recorder
     from ..codegen.result import CompiledScript, ProbeAttach
-    from .startup import Adopted
     from .aggregations import MapData
+    from .startup import Adopted
 
 log = get_logger("pybpf.trace.runtime.session")
 

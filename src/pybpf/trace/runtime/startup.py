@@ -58,6 +58,16 @@ def _not_replayable(reason: object) -> dict[str, Any]:
     return {"format": LAUNCH_FORMAT, "unusable": str(reason)}
 
 
+def _tree_refs(trees: Sequence[Sequence[Any]]) -> list[int]:
+    out: list[int] = []
+    for tree in trees:
+        if tree[0] == "group":
+            out += _tree_refs(tree[3])
+        else:
+            out += ([tree[3]] if tree[3] is not None else []) + list(tree[4])
+    return out
+
+
 def launch_record(recorder: Recorder, coll: Collection, links: Sequence[Link], script: CompiledScript,
                   probes: int) -> dict[str, Any]:
     """The launch record of a run whose load and attach ``recorder`` recorded; when a later
@@ -66,8 +76,7 @@ def launch_record(recorder: Recorder, coll: Collection, links: Sequence[Link], s
     from .render import printf_recipe
     from ..layouts import EventKind
 
-    steps = recorder.plan()
-    if steps is None:
+    if recorder.unusable is not None:
         return _not_replayable(recorder.unusable)
     try:
         programs = {name: recorder.ref(p.fileno()) for name, p in coll.programs.items()}
@@ -76,6 +85,10 @@ def launch_record(recorder: Recorder, coll: Collection, links: Sequence[Link], s
         trees = [_link_tree(ln, by_fd, recorder) for ln in links]
     except (KeyError, AttributeError) as exc:
         return _not_replayable(exc)
+    # only what the runtime adopts (not, say, the ring buffer reader's own dup of the map fd)
+    steps = recorder.plan({*programs.values(), *maps.values(), *_tree_refs(trees)})
+    if steps is None:
+        return _not_replayable(recorder.unusable)
     ringbuf = None
     if script.ringbuf_map:
         rb = coll.maps[script.ringbuf_map]
