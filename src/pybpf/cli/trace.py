@@ -42,32 +42,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "trace", help="run a bpftrace program", description="Run a bpftrace program (one-liner or script).",
         formatter_class=RawDescriptionHelpFormatter, epilog=__doc__,
     )
-    p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
-    p.add_argument("-l", dest="list", action="store_true",
-                   help="list probes matching the pattern given as the first argument")
-    p.add_argument("-v", dest="verbose", action="store_true", help="with -l: show tracepoint arguments")
-    p.add_argument("-p", dest="pid", type=int, metavar="PID", help="enable USDT/uprobes for PID; stop when it exits")
-    p.add_argument("-c", dest="command", metavar="CMD", help="run CMD, trace until it exits (cpid is its pid)")
-    p.add_argument("-f", dest="format", choices=_FORMATS, default="text", help="output format")
-    p.add_argument("-o", dest="output", metavar="FILE", help="write the program's output to FILE")
-    p.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching N probes...' line")
-    p.add_argument("--unsafe", action="store_true", help="allow system() and signal()")
-    p.add_argument("--dry-run", action="store_true", help="print the LLVM IR and the eBPF instructions, then stop")
-    p.add_argument("--emit-obj", metavar="FILE", help="write the compiled ELF object to FILE (pybpf.load reads it)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="compile even if this program is in the cache, and do not store it (also: PYBPF_TRACE_CACHE=0)")
+    for strings, dest, kind, choices, default, metavar, help_text in _OPTIONS:
+        if kind == "flag":
+            p.add_argument(*strings, dest=dest, action="store_true", default=default, help=help_text)
+        else:
+            p.add_argument(*strings, dest=dest, type=int if kind == "int" else None, choices=choices,
+                           default=default, metavar=metavar, help=help_text)
     p.add_argument("args", nargs="*", metavar="ARG",
                    help="script file (without -e) and positional parameters $1, $2 ...; with -l: the pattern")
     p.set_defaults(func=run)
 
 
-#: the options :func:`parse_launch` reads, by their ``dest`` in :func:`register`: flags...
-_LAUNCH_FLAGS = {"-l": "list", "-v": "verbose", "-q": "quiet", "--unsafe": "unsafe", "--dry-run": "dry_run",
-                 "--no-cache": "no_cache"}
-#: ...and options with a value (``-p`` an int, ``-f`` one of ``_FORMATS``)
-_LAUNCH_VALUES = {"-e": "program", "-p": "pid", "-c": "command", "-f": "format", "-o": "output",
-                  "--emit-obj": "emit_obj"}
-_FORMATS = ("text", "json")
+if TYPE_CHECKING:
+    #: option strings, dest, kind ("flag": store_true; "value": a string; "int"; "choice": one
+    #: of choices), choices, default, metavar, help
+    _Option = tuple[tuple[str, ...], str, str, tuple[str, ...] | None, object, str | None, str]
+
+#: the options of ``pybpf trace`` (all but the positional ``args``), in --help order, declared
+#: once: :func:`register` adds them to the argparse parser, :func:`parse_launch` reads them. Plain
+#: tuples: a cached launch imports this module first (no dataclasses, enum or typing here).
+_OPTIONS: tuple[_Option, ...] = (
+    (("-e",), "program", "value", None, None, "PROGRAM", "the program text"),
+    (("-l",), "list", "flag", None, False, None, "list probes matching the pattern given as the first argument"),
+    (("-v",), "verbose", "flag", None, False, None, "with -l: show tracepoint arguments"),
+    (("-p",), "pid", "int", None, None, "PID", "enable USDT/uprobes for PID; stop when it exits"),
+    (("-c",), "command", "value", None, None, "CMD", "run CMD, trace until it exits (cpid is its pid)"),
+    (("-f",), "format", "choice", ("text", "json"), "text", None, "output format"),
+    (("-o",), "output", "value", None, None, "FILE", "write the program's output to FILE"),
+    (("-q",), "quiet", "flag", None, False, None, "no 'Attaching N probes...' line"),
+    (("--unsafe",), "unsafe", "flag", None, False, None, "allow system() and signal()"),
+    (("--dry-run",), "dry_run", "flag", None, False, None, "print the LLVM IR and the eBPF instructions, then stop"),
+    (("--emit-obj",), "emit_obj", "value", None, None, "FILE",
+     "write the compiled ELF object to FILE (pybpf.load reads it)"),
+    (("--no-cache",), "no_cache", "flag", None, False, None,
+     "compile even if this program is in the cache, and do not store it (also: PYBPF_TRACE_CACHE=0)"),
+)
+#: each option of :data:`_OPTIONS` by each of its option strings
+_OPTION_BY_STRING = {string: option for option in _OPTIONS for string in option[0]}
 
 
 def parse_launch(argv: Sequence[str]) -> SimpleNamespace | None:
@@ -77,9 +88,7 @@ def parse_launch(argv: Sequence[str]) -> SimpleNamespace | None:
     None for anything else (``-h``, ``-qv``, ``--emit-obj=F``, ``--``, a word starting with ``-``
     among the parameters, a bad ``-p`` or ``-f``...): the argparse parser handles those, with its
     messages. A launch then imports no argparse (~5 ms with its translations and parser building)."""
-    values: dict[str, Any] = {"command": None, "program": None, "list": False, "verbose": False, "pid": None,
-                              "format": "text", "output": None, "quiet": False, "unsafe": False, "dry_run": False,
-                              "emit_obj": None, "no_cache": False}
+    values: dict[str, Any] = {option[1]: option[4] for option in _OPTIONS}
     positional: list[str] = []
     words = iter(argv)
     for word in words:
@@ -88,19 +97,22 @@ def parse_launch(argv: Sequence[str]) -> SimpleNamespace | None:
             continue
         if positional:  # argparse takes one run of parameters; an option after them is its business
             return None
-        if word in _LAUNCH_FLAGS:
-            values[_LAUNCH_FLAGS[word]] = True
-            continue
-        dest = _LAUNCH_VALUES.get(word)
-        value = next(words, None)
-        if dest is None or value is None or value.startswith("-"):
+        option = _OPTION_BY_STRING.get(word)
+        if option is None:
             return None
-        if dest == "pid":
+        _, dest, kind, choices, _, _, _ = option
+        if kind == "flag":
+            values[dest] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if kind == "int":
             try:
                 values[dest] = int(value)
             except ValueError:
                 return None
-        elif dest == "format" and value not in _FORMATS:
+        elif kind == "choice" and value not in (choices or ()):
             return None
         else:
             values[dest] = value
