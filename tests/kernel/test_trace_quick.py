@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from progs_trace import build_target
+from progs_trace import build_target, wait_attached
 
 from pybpf.trace.cache import MAGIC
 
@@ -61,10 +60,7 @@ def _launch(cache: Path, program: str, *, trigger: int | Callable[[], object] = 
     proc = subprocess.Popen([sys.executable, *python_options, "-c", _RUN, "trace", "-e", program],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, "no Attaching line"
-        first = proc.stdout.readline().decode()
+        first = wait_attached(proc, 60)  # byte by byte: a lean start writes its first events right after
         time.sleep(settle)
         if callable(trigger):
             trigger()

@@ -29,7 +29,7 @@ class Run:
         return self.stdout.splitlines()
 
 
-def _wait_attached(proc: subprocess.Popen[bytes], timeout: float) -> str:
+def wait_attached(proc: subprocess.Popen[bytes], timeout: float) -> str:
     """The first stdout line ("Attaching N probes..."), read byte by byte so nothing after it is
     left in a buffer; raises with stderr when the tool died."""
     assert proc.stdout is not None
@@ -58,7 +58,7 @@ def trace(program: str, trigger: Callable[[], object] | None = None, *, tool: Se
     cmd = [*(tool or [*PYBPF, "trace"]), "-e", program, *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        first = _wait_attached(proc, timeout)
+        first = wait_attached(proc, timeout)
         time.sleep(settle)
         if trigger is not None:
             trigger()
