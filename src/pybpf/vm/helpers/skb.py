@@ -148,30 +148,27 @@ def skb_store_bytes(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) ->
     return 0
 
 
-def _csum_field(rt: Runtime, offset: int) -> tuple[Packet, int] | int:
-    """The packet and checksum field offset the csum helpers update, or their error."""
+def _csum_field(rt: Runtime, offset: int, flags: int, known: int) -> tuple[Packet, int, int, int] | int:
+    """The l3/l4_csum_replace prologue: (packet, checksum field offset, the field's value, the
+    size flag), or the error for flags outside ``known``, an odd or too large offset, or a field
+    past the end of the skb."""
+    if flags & ~known:
+        return _err(errno.EINVAL)
     packet = _packet(rt)
     if offset > 0xFFFF or offset & 1:
         return _err(errno.EFAULT)
     if _writable(packet, offset + 2):
         return _err(errno.EFAULT)
-    return packet, offset
-
-
-def _read16(packet: Packet, off: int) -> int:
-    return int.from_bytes(packet.skb_view()[off:off + 2], "little")
+    field = int.from_bytes(packet.skb_view()[offset:offset + 2], "little")
+    return packet, offset, field, flags & CsumFlags.HDR_FIELD_MASK
 
 
 def l3_csum_replace(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_l3_csum_replace(skb, offset, from, to, size): 2- or 4-byte field, or a diff (size 0)."""
-    if r5 & ~int(CsumFlags.HDR_FIELD_MASK):
-        return _err(errno.EINVAL)
-    found = _csum_field(rt, r2 & M32)
+    found = _csum_field(rt, r2 & M32, r5, int(CsumFlags.HDR_FIELD_MASK))
     if isinstance(found, int):
         return found
-    packet, off = found
-    field = _read16(packet, off)
-    size = r5 & CsumFlags.HDR_FIELD_MASK
+    packet, off, field, size = found
     if size == 0:
         if r3:
             return _err(errno.EINVAL)
@@ -191,17 +188,13 @@ def l4_csum_replace(rt: Runtime, r1: int, r2: int, r3: int, r4: int, r5: int) ->
     checksum (CHECKSUM_NONE), so the pseudo-header flag changes nothing, as in a kernel test run."""
     known = int(CsumFlags.HDR_FIELD_MASK | CsumFlags.PSEUDO_HDR | CsumFlags.MARK_MANGLED_0
                 | CsumFlags.MARK_ENFORCE | CsumFlags.IPV6)
-    if r5 & ~known:
-        return _err(errno.EINVAL)
-    found = _csum_field(rt, r2 & M32)
+    found = _csum_field(rt, r2 & M32, r5, known)
     if isinstance(found, int):
         return found
-    packet, off = found
-    field = _read16(packet, off)
+    packet, off, field, size = found
     mangled_zero = bool(r5 & CsumFlags.MARK_MANGLED_0)
     if mangled_zero and not r5 & CsumFlags.MARK_ENFORCE and not field:
         return 0  # a UDP packet without a checksum keeps none
-    size = r5 & CsumFlags.HDR_FIELD_MASK
     if size == 0:
         if r3:
             return _err(errno.EINVAL)

@@ -292,16 +292,5 @@ class FastHelpers:
             fast = b.call(self.prandom, [f.fn.args[0]])
         else:
             fast = b.call(self.lookup, [f.fn.args[0], args[0], args[1]])
-        fast_end = b.block
-        slow, done = f.new_block("helper_slow"), f.new_block("helper_done")
-        b.cbranch(b.icmp_unsigned("==", fast, _c(FALLBACK)), slow, done)
-        b.position_at_end(slow)
-        r0 = f.callback(EnvSlot.HELPER_FN, [_c(hid), *args, f.depth, _c(pc)])
-        f.check_err()
-        slow_end = b.block
-        b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(I64)
-        phi.add_incoming(fast, fast_end)
-        phi.add_incoming(r0, slow_end)
-        return phi
+        return f.fast_or_python(b.icmp_unsigned("!=", fast, _c(FALLBACK)), fast, EnvSlot.HELPER_FN,
+                                [_c(hid), *args, f.depth, _c(pc)], "helper")

@@ -156,6 +156,36 @@ class _Func:
         ptr = self.b.inttoptr(self.field(slot), CALLBACK_T.as_pointer())
         return self.b.call(ptr, [])
 
+    def fast_or_python(self, ok: ir.Value, fast: ir.Value | Callable[[], ir.Value], slot: EnvSlot,
+                       args: list[ir.Value], name: str) -> ir.Value:
+        """The value of a native fast path where ``ok`` holds, else of a call back into Python
+        through ``env[slot]`` with ``args`` (a pending error then returns at once), merged by a
+        phi. ``fast`` is a value already computed (``ok`` then branches straight to the merge)
+        or emits the fast path into a block of its own (``{name}_fast``) and returns its value."""
+        b = self.b
+        if callable(fast):
+            fast_block = self.new_block(f"{name}_fast")
+            slow, done = self.new_block(f"{name}_slow"), self.new_block(f"{name}_done")
+            b.cbranch(ok, fast_block, slow)
+            b.position_at_end(fast_block)
+            v_fast = fast()
+            fast_end = b.block
+            b.branch(done)
+        else:
+            slow, done = self.new_block(f"{name}_slow"), self.new_block(f"{name}_done")
+            v_fast, fast_end = fast, b.block
+            b.cbranch(ok, done, slow)
+        b.position_at_end(slow)
+        v_slow = self.callback(slot, args)
+        self.check_err()
+        slow_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(I64)
+        phi.add_incoming(v_fast, fast_end)
+        phi.add_incoming(v_slow, slow_end)
+        return phi
+
     def goto(self, src: int, dst: int) -> None:
         """Jump to slot ``dst``, counting back edges as the interpreter does."""
         if dst <= src:
@@ -630,40 +660,14 @@ class _Lowerer:
         addr = b.add(f.reg(base), _c(insn.off))
         src, r0, dst = f.reg(insn.src), f.reg(0), f.reg(insn.dst)
         ok, ptr = f.host_ptr(addr, size, 1 if op == AtomicOp.LOAD_ACQUIRE else 2)
-        fast, slow, done = f.new_block("at_fast"), f.new_block("at_slow"), f.new_block("at_done")
-        b.cbranch(ok, fast, slow)
-        b.position_at_end(fast)
-        ty = INT[size]
-        narrow = b.trunc(src, ty) if size < 8 else src
-        if op == AtomicOp.LOAD_ACQUIRE:
-            old = b.load_atomic(ptr, "acquire", size)
-        elif op == AtomicOp.STORE_RELEASE:
-            b.store_atomic(narrow, ptr, "release", size)
-            old = ir.Constant(ty, 0)
-        elif op == AtomicOp.CMPXCHG:
-            expected = b.trunc(r0, ty) if size < 8 else r0
-            pair = b.cmpxchg(ptr, expected, narrow, "seq_cst", "seq_cst")
-            old = b.extract_value(pair, 0)
-        else:
-            old = b.atomic_rmw(_RMW[op], ptr, narrow, "seq_cst")
-        v_fast = b.zext(old, I64) if size < 8 else old
-        fast_end = b.block
-        b.branch(done)
-        b.position_at_end(slow)
-        v_slow = f.callback(EnvSlot.ATOMIC_FN, [addr, _c(size), _c(int(op)), src, r0, dst, _c(pc)])
-        f.check_err()
-        slow_end = b.block
-        b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(I64)
-        phi.add_incoming(v_fast, fast_end)
-        phi.add_incoming(v_slow, slow_end)
+        value = f.fast_or_python(ok, lambda: _atomic_op(b, op, ptr, size, src, r0), EnvSlot.ATOMIC_FN,
+                                 [addr, _c(size), _c(int(op)), src, r0, dst, _c(pc)], "at")
         if op == AtomicOp.CMPXCHG:
-            f.set_reg(0, phi)
+            f.set_reg(0, value)
         elif op == AtomicOp.LOAD_ACQUIRE:
-            f.set_reg(insn.dst, phi)
+            f.set_reg(insn.dst, value)
         elif op.fetch:
-            f.set_reg(insn.src, phi)
+            f.set_reg(insn.src, value)
 
     def ld(self, f: _Func, pc: int, insn: Instruction) -> bool:
         b = f.b
@@ -693,6 +697,25 @@ class _Lowerer:
                 f.set_reg(i, _c(0))
             return True
         return self.bad(f, pc, insn, "an unknown LD instruction")
+
+
+def _atomic_op(b: ir.IRBuilder, op: AtomicOp, ptr: ir.Value, size: int, src: ir.Value, r0: ir.Value) -> ir.Value:
+    """Atomic ``op`` on ``size`` bytes at host ``ptr``: the old value, zero-extended (0 for a
+    store-release)."""
+    ty = INT[size]
+    narrow = b.trunc(src, ty) if size < 8 else src
+    if op == AtomicOp.LOAD_ACQUIRE:
+        old = b.load_atomic(ptr, "acquire", size)
+    elif op == AtomicOp.STORE_RELEASE:
+        b.store_atomic(narrow, ptr, "release", size)
+        old = ir.Constant(ty, 0)
+    elif op == AtomicOp.CMPXCHG:
+        expected = b.trunc(r0, ty) if size < 8 else r0
+        pair = b.cmpxchg(ptr, expected, narrow, "seq_cst", "seq_cst")
+        old = b.extract_value(pair, 0)
+    else:
+        old = b.atomic_rmw(_RMW[op], ptr, narrow, "seq_cst")
+    return b.zext(old, I64) if size < 8 else old
 
 
 def _shift(kind: str) -> Callable[[ir.IRBuilder, ir.Value, ir.Value, int], ir.Value]:
