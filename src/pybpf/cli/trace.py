@@ -194,16 +194,18 @@ class _Launch:
 
 
 def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool, cpid: int, use_cache: bool,
-              record: bool, rerecord: bool = False) -> _Launch:
+              record: bool, rerecord: bool = False, key: str | None = None) -> _Launch:
     """The program to launch, from the cache or compiled (and stored); ``record``: whether this
     run's start may be recorded for the lean start of later ones (when the entry has no launch
-    record yet, or ``rerecord``: the one it has did not replay)."""
+    record yet, or ``rerecord``: the one it has did not replay); ``key``: the cache key of these
+    arguments when the caller has it."""
     if not use_cache:
         return _Launch(compile_program(text, filename, params, unsafe=unsafe, cpid=cpid))
     from ..trace.cache import TraceCache, cache_key
 
     cache = TraceCache()
-    key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
+    if key is None:
+        key = cache_key(text, filename, params, unsafe=unsafe, cpid=cpid)
 
     def keep(launch_record: dict[str, Any]) -> None:
         cache.add_launch(key, launch_record)
@@ -281,7 +283,8 @@ def _run(args: argparse.Namespace, declined: Declined | None = None) -> int:
 
         launch = _compiled(text, filename, params, unsafe=args.unsafe, cpid=child.pid if child else 0,
                            use_cache=enabled(args.no_cache), record=replayable(args),
-                           rerecord=declined is not None and declined.stale)
+                           rerecord=declined is not None and declined.stale,
+                           key=declined.key if declined is not None and child is None else None)
         loader = _prepared_loader(launch.prepared) if launch.prepared is not None else None
         if args.emit_obj:
             launch.script.write_object(args.emit_obj)
@@ -309,7 +312,7 @@ def run_adopted(args: argparse.Namespace, cache: TraceCache, entry: tuple[Any, .
         from ..trace.quick import Declined
 
         replayed.close()
-        return _run(args, Declined(attaching_printed=not args.quiet))
+        return _run(args, Declined(attaching_printed=not args.quiet, key=str(entry[1])))
     script = decoded[0]
     adopted = adopt(record, replayed, script, interrupted=interrupted)
     printer = make_printer(sys.stdout, fmt=args.format, quiet=args.quiet, err=sys.stderr, terminal=sys.stdout)

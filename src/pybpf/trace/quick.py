@@ -44,14 +44,16 @@ LAUNCH_FORMAT = 1
 
 class Declined:
     """Why a launch did not start the lean way, for the ordinary start: ``attaching_printed``
-    (the replay failed after printing the Attaching line: not printed again) and ``stale`` (the
-    entry's launch record did not replay: this run records a new one)."""
+    (the replay failed after printing the Attaching line: not printed again), ``stale`` (the
+    entry's launch record did not replay: this run records a new one) and the cache ``key``
+    when it was computed (the ordinary start does not compute it again)."""
 
-    __slots__ = ("attaching_printed", "stale")
+    __slots__ = ("attaching_printed", "stale", "key")
 
-    def __init__(self, *, attaching_printed: bool = False, stale: bool = False) -> None:
+    def __init__(self, *, attaching_printed: bool = False, stale: bool = False, key: str | None = None) -> None:
         self.attaching_printed = attaching_printed
         self.stale = stale
+        self.key = key
 
 
 #: a launch that never tried the lean start
@@ -165,12 +167,12 @@ def launch(args: Any) -> int | Declined:
     key = trace_cache.cache_key(text, filename, params, unsafe=args.unsafe)
     entry = cache.read_entry(key)
     if entry is None or entry[5] is None:
-        return NOT_TRIED
+        return Declined(key=key)
     record = entry[5]
     if not isinstance(record, dict) or record.get("format") != LAUNCH_FORMAT:
-        return Declined(stale=True)
+        return Declined(stale=True, key=key)
     if "unusable" in record:  # the first run found its start cannot be replayed
-        return NOT_TRIED
+        return Declined(key=key)
     import _signal  # type: ignore[import-not-found]  # signal's enums cost ~3 ms; _signal is what it wraps
 
     interrupted: list[int] = []
@@ -182,7 +184,7 @@ def launch(args: Any) -> int | Declined:
         _signal.signal(_signal.SIGINT, previous)
         if interrupted:
             raise KeyboardInterrupt
-        return Declined(attaching_printed=printed, stale=True)
+        return Declined(attaching_printed=printed, stale=True, key=key)
     if not interrupted:
         _first_events(record, replayed, interrupted)
     from ..cli.trace import run_adopted
