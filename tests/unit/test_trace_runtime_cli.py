@@ -67,6 +67,13 @@ def test_missing_script_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "cannot read script" in capsys.readouterr().err
 
 
+def test_script_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "bin.bt"
+    script.write_bytes(b"BEGIN { \xff\xfe }")
+    assert main(["trace", str(script)]) == 1
+    assert f"cannot read script {script}: not UTF-8 text (byte 8)" in capsys.readouterr().err
+
+
 def test_dry_run_prints_ir_and_instructions_without_loading(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trace", "--dry-run", "-e", 'BEGIN { printf("hi\\n"); }']) == 0
     out = capsys.readouterr().out

@@ -119,19 +119,20 @@ def parse_launch(argv: Sequence[str]) -> SimpleNamespace | None:
     return SimpleNamespace(**values, args=positional, func=run)
 
 
-def _source(args: argparse.Namespace) -> tuple[str, str, tuple[str, ...]]:
+def program_source(args: argparse.Namespace) -> tuple[str, str, tuple[str, ...]]:
     """(program text, filename for messages, positional parameters)."""
     if args.program is not None:
         return args.program, "stdin", tuple(args.args)
     if not args.args:
         raise BPFError("no program: give -e 'PROGRAM' or a script file (see pybpf trace --help)")
-    from pathlib import Path
-
-    path = Path(args.args[0])
+    path = args.args[0]
     try:
-        return path.read_text(), str(path), tuple(args.args[1:])
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path, tuple(args.args[1:])
     except OSError as exc:
         raise BPFError(f"cannot read script {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise BPFError(f"cannot read script {path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -272,7 +273,7 @@ def _run(args: argparse.Namespace, declined: Declined | None = None) -> int:
     from ..trace.runtime.output import make_printer
     from ..trace.runtime.session import PausedCommand, Session, SessionOptions
 
-    text, filename, params = _source(args)
+    text, filename, params = program_source(args)
     if args.dry_run:
         script = compile_program(text, filename, params, unsafe=args.unsafe)
         sys.stdout.write(script.ir.rstrip("\n") + "\n\n" + script.disassembly().rstrip("\n") + "\n")

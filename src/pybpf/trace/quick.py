@@ -140,18 +140,6 @@ class StartupRing:
         self._consumer.close()
 
 
-def _source(args: Any) -> tuple[str, str, tuple[str, ...]] | None:
-    if args.program is not None:
-        return args.program, "stdin", tuple(args.args)
-    if not args.args:
-        return None
-    try:
-        with open(args.args[0], encoding="utf-8") as f:
-            return f.read(), str(args.args[0]), tuple(args.args[1:])
-    except (OSError, UnicodeDecodeError):
-        return None  # the ordinary launch says what is wrong
-
-
 def launch(args: Any) -> int | Declined:
     """Run the trace ``args`` describe the lean way: its exit status, or :class:`Declined` when
     it cannot start so (all it made is closed: the caller launches it the ordinary way)."""
@@ -159,10 +147,13 @@ def launch(args: Any) -> int | Declined:
 
     if not replayable(args) or not trace_cache.enabled(args.no_cache):
         return NOT_TRIED
-    source = _source(args)
-    if source is None:
+    from ..cli.trace import program_source
+    from ..errors import BPFError
+
+    try:
+        text, filename, params = program_source(args)
+    except BPFError:  # no program, an unreadable script: the ordinary launch says so
         return NOT_TRIED
-    text, filename, params = source
     cache = trace_cache.TraceCache()
     key = trace_cache.cache_key(text, filename, params, unsafe=args.unsafe)
     entry = cache.read_entry(key)
