@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..enums import AttachType, MapType
@@ -69,14 +69,14 @@ class Recorder:
     :meth:`plan` returns the recording, :meth:`ref` the step that made an fd.
     """
 
-    def __init__(self, inner: Syscalls, *, tracepoint_name: Any = None, pmu_name: Any = None) -> None:
+    def __init__(self, inner: Syscalls, *, tracepoint_name: Callable[[int], tuple[str, str] | None] | None = None,
+                 pmu_name: Callable[[int], str | None] | None = None) -> None:
         self.inner = inner
         self.recording = True
         #: why the recording cannot be replayed (None while it can)
         self.unusable: str | None = None
         self._steps: list[Step] = []
         self._ref_of_fd: dict[int, int] = {}  # fd number -> step index that made it (while open)
-        self._closed: set[int] = set()  # steps whose fd was closed during the recording
         self._map_sizes: dict[int, tuple[int, int, int]] = {}  # step -> (type, key size, value size)
         self._dynamic: str | None = None
         self._tracepoint_name = tracepoint_name
@@ -112,7 +112,6 @@ class Recorder:
         self.inner.close(fd)
         ref = self._ref_of_fd.pop(fd, None)
         if ref is not None and self.recording:
-            self._closed.add(ref)
             self._steps.append(("close", ref))
 
     def dup(self, fd: int) -> int:
@@ -173,7 +172,7 @@ class Recorder:
 
     # -- recording --------------------------------------------------------------------------
 
-    def _record(self, make: Any, fd: int | None) -> None:
+    def _record(self, make: Callable[[], Step], fd: int | None) -> None:
         try:
             step = make()
         except _Unusable as exc:
@@ -312,7 +311,7 @@ class Recorder:
                 (ProgBindMapAttr.map_fd.offset, "fd", self._fd_ref(a.map_fd))]
 
 
-_HANDLERS: dict[tuple[Command, type[Attr]], Any] = {
+_HANDLERS: dict[tuple[Command, type[Attr]], Callable[[Recorder, Any], list[Patch]]] = {
     (Command.MAP_CREATE, MapCreateAttr): Recorder._map_create,
     (Command.BTF_LOAD, BtfLoadAttr): Recorder._btf_load,
     (Command.PROG_LOAD, ProgLoadAttr): Recorder._prog_load,
