@@ -80,7 +80,7 @@ class Recorder:
         self._map_sizes: dict[int, tuple[int, int, int]] = {}  # step -> (type, key size, value size)
         self._dynamic: str | None = None
         self._tracepoint_name = tracepoint_name
-        self._pmu_name = pmu_name if pmu_name is not None else dynamic_pmu_name
+        self._pmu_name = pmu_name
 
     # -- the seam ---------------------------------------------------------------------------
 
@@ -213,7 +213,7 @@ class Recorder:
             # a uprobe: the PMU's type number (given out at boot) is read again at replay, and
             # config1 points to the binary's path; kprobes (untested here: this kernel refuses
             # them) and breakpoints (addresses of one process) are not replayed
-            if self._pmu_name(attr.type) != "uprobe":
+            if self._pmu_name is None or self._pmu_name(attr.type) != "uprobe":
                 raise _Unusable(f"perf event type {attr.type}")
             patches.append((PerfEventAttr.type.offset, "pmu", "uprobe"))
             patches.append((PerfEventAttr.uprobe_path.offset, "in", ctypes.string_at(attr.uprobe_path) + b"\0"))
@@ -322,22 +322,6 @@ _HANDLERS: dict[tuple[Command, type[Attr]], Callable[[Recorder, Any], list[Patch
     (Command.LINK_CREATE, LinkCreateAttr): Recorder._link_create,
     (Command.PROG_BIND_MAP, ProgBindMapAttr): Recorder._bind_map,
 }
-
-
-#: where the kernel lists its PMUs (each directory has the PMU's ``type`` number)
-PMU_DIR = "/sys/bus/event_source/devices"
-
-
-def dynamic_pmu_name(pmu_type: int) -> str | None:
-    """The name of the dynamic PMU with this type number among those a plan replays (uprobe)."""
-    for name in ("uprobe",):
-        try:
-            with open(f"{PMU_DIR}/{name}/type") as f:
-                if int(f.read()) == pmu_type:
-                    return name
-        except (OSError, ValueError):
-            pass
-    return None
 
 
 def _makes_fd(step: Step) -> bool:

@@ -212,17 +212,12 @@ def _compiled(text: str, filename: str, params: tuple[str, ...], *, unsafe: bool
         cache.add_launch(key, launch_record)
 
     entry = cache.read_entry(key)
-    decoded = cache.decode_entry(entry) if entry is not None else None
+    decoded = cache.decode_prepared(entry) if entry is not None else None
     if entry is None or decoded is None:
         script = compile_program(text, filename, params, unsafe=unsafe, cpid=cpid)
         stored = cache.store(key, script) is not None
         return _Launch(script, record_launch=keep if record and stored else None)
-    script, kept = decoded
-    prepared = None
-    if kept is not None:
-        from ..loader.prepared import PreparedBTF
-
-        prepared = PreparedBTF(kept[0], kept[1], kept[2])
+    script, prepared = decoded
     return _Launch(script, prepared, keep if record and (entry[5] is None or rerecord) else None)
 
 

@@ -115,14 +115,13 @@ def _stat(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _shared_library(package_dir: str) -> tuple[int, int] | None | bool:
-    """Size and mtime of llvmlite's shared library under ``package_dir``; False if there is no
-    llvmlite package there."""
+def _shared_library(package_dir: str) -> tuple[int, int] | None:
+    """Size and mtime of llvmlite's shared library in its package directory ``package_dir``."""
     lib_dir = os.path.join(package_dir, "binding")
     try:
         libs = sorted(n for n in os.listdir(lib_dir) if n.startswith("libllvmlite"))
     except OSError:
-        return False
+        return None
     return _stat(os.path.join(lib_dir, libs[0])) if libs else None
 
 
@@ -130,16 +129,15 @@ def _llvmlite_identity() -> tuple[int, int] | None:
     """Size and mtime of llvmlite's shared library (the LLVM that compiles), without importing it
     (nor importlib, ~0.6 ms of a launch: the package is looked up on sys.path as PathFinder would)."""
     for entry in sys.path:
-        found = _shared_library(os.path.join(entry or ".", "llvmlite"))
-        if found is not False:
-            return found  # type: ignore[return-value]
+        package_dir = os.path.join(entry or ".", "llvmlite")
+        if os.path.isdir(package_dir):
+            return _shared_library(package_dir)
     import importlib.util  # installed through another finder (a zip...)
 
     spec = importlib.util.find_spec("llvmlite")
     if spec is None or not spec.submodule_search_locations:
         return None
-    found = _shared_library(next(iter(spec.submodule_search_locations)))
-    return None if found is False else found  # type: ignore[return-value]
+    return _shared_library(next(iter(spec.submodule_search_locations)))
 
 
 def kernel_identity(btf_dir: str = KERNEL_BTF_DIR) -> tuple[object, ...]:
@@ -402,7 +400,12 @@ class TraceCache:
         """What a launch needs (as :meth:`lookup`, never raises): the script and, when the entry
         keeps the BTF apart, the :class:`~pybpf.loader.prepared.PreparedBTF` to load its object
         with (the script's ``object_spec`` then has no BTF; see :func:`pybpf.loader.load_spec`)."""
-        found = self._read(key)
+        entry = self.read_entry(key)
+        return None if entry is None else self.decode_prepared(entry)
+
+    def decode_prepared(self, entry: tuple[Any, ...]) -> tuple[CompiledScript, PreparedBTF | None] | None:
+        """:meth:`lookup_prepared` of an entry :meth:`read_entry` gave (None if it does not decode)."""
+        found = self.decode_entry(entry)
         if found is None:
             return None
         script, kept = found

@@ -301,6 +301,14 @@ def _attachers() -> dict[P, Callable[[Any, A.AttachPoint, int | None], Any]]:
     }
 
 
+def _replayed_pmu(pmu_type: int) -> str | None:
+    """The name of the dynamic PMU with this perf type number, among those a launch record
+    replays (uprobe)."""
+    from ...features.env import pmu_type as type_of
+
+    return "uprobe" if type_of("uprobe") == pmu_type else None
+
+
 # ----------------------------------------------------------------------------- the command
 
 #: tells it is ready on fd argv[2], waits for the go byte on fd argv[1], then becomes the command
@@ -461,7 +469,7 @@ class Session:
         from ..._sys.record import Recorder
         from ...tracefs import tracepoint_name
 
-        recorder = Recorder(_sys.current(), tracepoint_name=tracepoint_name)
+        recorder = Recorder(_sys.current(), tracepoint_name=tracepoint_name, pmu_name=_replayed_pmu)
         with _sys.override(recorder), load(self.script.object_spec) as coll:
             return self._run(coll, None, recorder)
 
